@@ -1,0 +1,194 @@
+"""Shared pieces of the command modules.  Light at import: Typer, the standard library and
+the light ``lungtrack`` modules only; Rich and the store are imported when a command runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator, Optional, Sequence
+
+import typer
+
+from lungtrack.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lungtrack.store.db import Store
+
+
+@dataclass
+class AppState:
+    db: str | None = None
+
+
+PatientOpt = Annotated[
+    Optional[str],
+    typer.Option("--patient", "-p", envvar="LUNGTRACK_PATIENT", show_envvar=True,
+                 help="Patient name (default: the store's default patient)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (stable: numbers as numbers, ISO dates, units as fields).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed when not on a terminal).")]
+
+
+def state(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj
+
+
+def today() -> date:
+    """Today's date; ``LUNGTRACK_TODAY`` (ISO date) overrides it for demos and tests."""
+    fixed = os.environ.get("LUNGTRACK_TODAY")
+    if fixed:
+        try:
+            return date.fromisoformat(fixed)
+        except ValueError:
+            raise InputError("LUNGTRACK_TODAY", fixed, "an ISO date YYYY-MM-DD") from None
+    return date.today()
+
+
+def open_store(ctx: typer.Context, *, create: bool = False, demo: bool = False) -> "Store":
+    """Open the store named by --db / LUNGTRACK_DB / the default location."""
+    os.umask(0o077)  # everything lungtrack writes (store, backups, reports) is private
+    from lungtrack.store.db import open_store as _open
+    from lungtrack.store.paths import resolve
+
+    store = _open(resolve(state(ctx).db, demo=demo), create=create)
+    if store.backup_made is not None:
+        err(f"Upgraded the store's schema; a backup copy was saved first: {store.backup_made}")
+    return store
+
+
+@contextmanager
+def transaction(ctx: typer.Context, *, write: bool = True, create: bool = False) -> Iterator[tuple["Store", Any]]:
+    """Open the store and run the block as one transaction."""
+    store = open_store(ctx, create=create)
+    try:
+        with store.transaction(write=write) as session:
+            yield store, session
+    finally:
+        store.close()
+
+
+# ------------------------------------------------------------------ output
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def stdin_is_tty() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, AttributeError):
+        return False
+
+
+def err(message: str) -> None:
+    """A message for the person (stderr)."""
+    print(message, file=sys.stderr)
+
+
+def out(text: str = "") -> None:
+    print(text)
+
+
+def console(stderr: bool = False):
+    """A Rich console: colour only on a TTY, never with NO_COLOR (Rich honours it)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):
+        return value.value
+    return value
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    """A Rich table on a TTY; plain tab-separated lines with a header otherwise."""
+    if stdout_is_tty():
+        from rich.table import Table
+
+        table = Table(title=title, show_lines=False)
+        for c in columns:
+            table.add_column(c)
+        for r in rows:
+            table.add_row(*[fmt(v) for v in r])
+        console().print(table)
+    else:
+        print("\t".join(columns))
+        for r in rows:
+            print("\t".join(fmt(v).replace("\t", " ").replace("\n", " ") for v in r))
+
+
+def confirm_or_refuse(question: str, yes: bool) -> None:
+    """Ask on a TTY; without a TTY, refuse unless ``--yes`` was given."""
+    if yes:
+        return
+    if not stdin_is_tty():
+        raise InputError("--yes", "", "--yes", message=(
+            "Refusing to delete without confirmation: not on a terminal. Pass --yes to confirm."))
+    if not typer.confirm(question, default=False, err=True):
+        err("Nothing was deleted.")
+        raise typer.Exit(0)
+
+
+def parse_date_opt(text: str | None, field: str, *, allow_future: bool = False, required: bool = False) -> date | None:
+    from lungtrack.parsing.dates import parse_date
+
+    if text is None:
+        if required:
+            raise InputError(field, "", "a date such as 2026-03-04, today, yesterday or '3 weeks ago'")
+        return None
+    return parse_date(text, today=today(), field=field, allow_future=allow_future)
+
+
+def date_label(d: date) -> str:
+    from lungtrack.parsing.dates import format_date
+
+    return format_date(d)
+
+
+def delete_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str | None, yes: bool,
+                describe: Callable[[Any], str]) -> None:
+    """Show what will be deleted, ask (or require --yes), then delete it in one transaction."""
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    model = getattr(m, model_name)
+    with transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, patient)
+        label = describe(repo.get_record(session, model, record_id, p))
+    confirm_or_refuse(f"Delete {label}?", yes)
+    with transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, patient)
+        counts = repo.delete_record(session, repo.get_record(session, model, record_id, p))
+    extra = sum(counts.values()) - 1
+    err(f"Deleted {label}" + (f" and {extra} dependent record(s)." if extra else "."))

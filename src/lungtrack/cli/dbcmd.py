@@ -1,0 +1,68 @@
+"""lungtrack db: where the store is, its schema version, backups."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from lungtrack.cli import common
+from lungtrack.cli.common import JsonOpt
+
+app = typer.Typer(help="The store: its path, schema version and backups.", no_args_is_help=True)
+
+
+@app.command("path")
+def path(ctx: typer.Context) -> None:
+    """Print the store's path (or its URL with the password masked)."""
+    from lungtrack.store.paths import resolve
+
+    common.out(resolve(common.state(ctx).db).display)
+
+
+@app.command("info")
+def info(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Print the store's location, schema version and record counts."""
+    from sqlmodel import SQLModel, func, select
+
+    from lungtrack import __version__
+    from lungtrack.settings import thresholds_path
+    from lungtrack.store import db as dbmod
+
+    with common.transaction(ctx, write=False) as (store, session):
+        counts = {t.name: session.exec(select(func.count()).select_from(t)).one() for t in SQLModel.metadata.sorted_tables}
+        data = {
+            "location": store.location.display,
+            "backend": "sqlite" if store.location.is_sqlite else store.engine.dialect.name,
+            "schema_revision": store.schema_revision(),
+            "schema_head": dbmod.SCHEMA_HEAD,
+            "lungtrack_version": __version__,
+            "thresholds_file": str(thresholds_path()),
+            "counts": counts,
+        }
+    if json_out:
+        common.print_json(data)
+        return
+    common.out(f"Store:           {data['location']} ({data['backend']})")
+    common.out(f"Schema version:  {data['schema_revision']} (this lungtrack {__version__} knows up to {data['schema_head']})")
+    common.out(f"Thresholds file: {data['thresholds_file']}")
+    common.out("Records:         " + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "alembic_version"))
+
+
+@app.command("backup")
+def backup(
+    ctx: typer.Context,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Where to write the copy (default: backups/ beside the store).")] = None,
+) -> None:
+    """Write a consistent backup copy of the store (mode 0600)."""
+    from pathlib import Path
+
+    from lungtrack.store.db import backup as do_backup
+
+    store = common.open_store(ctx)
+    try:
+        dest = do_backup(store, reason="manual", dest=Path(output).expanduser() if output else None)
+    finally:
+        store.close()
+    common.out(str(dest))
+    common.err(f"Backup written to {dest}.")

@@ -1,0 +1,249 @@
+"""lungtrack patient: add, list, show, edit, set the default, end tracking, delete."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from lungtrack.cli import common
+from lungtrack.cli.common import JsonOpt, YesOpt
+from lungtrack.enums import SmokingStatus
+
+app = typer.Typer(help="Add, list, show, edit and delete patients. A store can hold several patients.",
+                  no_args_is_help=True)
+
+SmokingOpt = Annotated[Optional[SmokingStatus], typer.Option(
+    "--smoking", case_sensitive=False, help="Smoking status (sets the default upper limit of normal for CEA).")]
+
+
+def _smoking(smoking: SmokingStatus | None, never: bool, former: bool, current: bool) -> SmokingStatus | None:
+    from lungtrack.errors import InputError
+
+    flags = [s for s, on in ((SmokingStatus.NEVER, never), (SmokingStatus.FORMER, former),
+                             (SmokingStatus.CURRENT, current)) if on]
+    if smoking is not None:
+        flags.append(smoking)
+    if len(set(flags)) > 1:
+        raise InputError("--smoking", "/".join(str(f) for f in flags), "only one smoking status")
+    return flags[0] if flags else None
+
+
+def _drivers(texts: list[str]) -> list[str]:
+    from lungtrack.parsing.variants import parse_driver
+
+    return [parse_driver(t, field="--driver").display for t in texts]
+
+
+def patient_dict(p) -> dict:
+    from lungtrack.store.repo import row_dict
+
+    return row_dict(p)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Display name, e.g. Ann.")],
+    diagnosed: Annotated[Optional[str], typer.Option("--diagnosed", help="Diagnosis date (ISO, e.g. 2025-09-02).")] = None,
+    histology: Annotated[Optional[str], typer.Option(help="Histology, e.g. adenocarcinoma.")] = None,
+    subtype: Annotated[list[str], typer.Option("--subtype", help="Subtype composition, e.g. 'solid 50%, papillary 30%, acinar 20%'. Repeatable.")] = [],  # noqa: B006
+    driver: Annotated[list[str], typer.Option("--driver", help="Driver alteration at diagnosis, e.g. 'EGFR exon 19 deletion'. Repeatable.")] = [],  # noqa: B006
+    smoking: SmokingOpt = None,
+    never_smoker: Annotated[bool, typer.Option("--never-smoker", help="Same as --smoking never.")] = False,
+    former_smoker: Annotated[bool, typer.Option("--former-smoker", help="Same as --smoking former.")] = False,
+    current_smoker: Annotated[bool, typer.Option("--current-smoker", help="Same as --smoking current.")] = False,
+    make_default: Annotated[bool, typer.Option("--default", help="Make this the default patient.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a patient. The first patient in a store becomes the default one.
+
+    Example: lungtrack patient add Ann --diagnosed 2025-09-02 --histology adenocarcinoma
+    --driver "EGFR exon 19 deletion" --never-smoker
+    """
+    from lungtrack.errors import InputError
+    from lungtrack.parsing.subtypes import parse_subtypes
+
+    name = " ".join(name.split())
+    if not name or len(name) > 200:
+        raise InputError("name", name, "a display name of 1 to 200 characters")
+    diag = common.parse_date_opt(diagnosed, "--diagnosed")
+    status = _smoking(smoking, never_smoker, former_smoker, current_smoker) or SmokingStatus.UNKNOWN
+    subtypes = parse_subtypes(subtype) if subtype else None
+    drivers = _drivers(driver)
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, create=True) as (_store, session):
+        p = repo.add_patient(session, name=name, diagnosis_date=diag, histology=histology,
+                             subtypes=json.dumps(subtypes) if subtypes else None,
+                             drivers=json.dumps(drivers) if drivers else None, smoking=status.value)
+        if make_default:
+            repo.set_default_patient(session, p)
+        data = patient_dict(p)
+    if json_out:
+        common.print_json(data)
+    bits = [b for b in (histology, ", ".join(drivers) if drivers else None,
+                        f"{status.value} smoker" if status != SmokingStatus.UNKNOWN else None) if b]
+    common.err(f"Added patient {name}" + (f" ({'; '.join(bits)})" if bits else "")
+               + (", the default patient." if data["is_default"] else "."))
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """List the patients in the store."""
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        rows = [patient_dict(p) for p in repo.list_patients(session)]
+    if json_out:
+        common.print_json(rows)
+        return
+    common.print_table(
+        ["id", "name", "default", "diagnosed", "histology", "drivers", "smoking", "ended"],
+        [[r["id"], r["name"], "*" if r["is_default"] else "", r["diagnosis_date"], r["histology"],
+          ", ".join(r["drivers"] or []), r["smoking"], r["ended_on"]] for r in rows])
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: Annotated[Optional[str], typer.Argument(help="Patient name (default patient if omitted).")] = None,
+         json_out: JsonOpt = False) -> None:
+    """Show one patient with counts of their records."""
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, name)
+        data = patient_dict(p)
+        data["counts"] = {
+            "therapy_lines": len(repo.therapy_lines(session, p)),
+            "scans": len(repo.records(session, m.ImagingStudy, p)),
+            "lesions": len(repo.lesions(session, p)),
+            "marker_results": len(repo.records(session, m.MarkerResult, p)),
+            "biopsy_findings": len(repo.records(session, m.BiopsyFinding, p)),
+            "appointments": len(repo.records(session, m.Appointment, p)),
+            "notes": len(repo.records(session, m.Note, p)),
+        }
+    if json_out:
+        common.print_json(data)
+        return
+    subtypes = ", ".join(f"{k} {v:g} %" for k, v in (data["subtypes"] or {}).items())
+    lines = [
+        ("Name", data["name"] + (" (default)" if data["is_default"] else "")),
+        ("Diagnosed", data["diagnosis_date"]), ("Histology", data["histology"]), ("Subtypes", subtypes),
+        ("Drivers", ", ".join(data["drivers"] or [])), ("Smoking", data["smoking"]),
+        ("Tracking ended", (data["ended_on"] or "") + (f" ({data['ended_reason']})" if data["ended_reason"] else "")),
+        ("Records", ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in data["counts"].items())),
+    ]
+    for label, value in lines:
+        if value:
+            common.out(f"{label + ':':<16}{value}")
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    name: Annotated[Optional[str], typer.Argument(help="Patient to edit (default patient if omitted).")] = None,
+    new_name: Annotated[Optional[str], typer.Option("--name", help="New display name.")] = None,
+    diagnosed: Annotated[Optional[str], typer.Option("--diagnosed")] = None,
+    histology: Annotated[Optional[str], typer.Option()] = None,
+    subtype: Annotated[list[str], typer.Option("--subtype", help="Replaces the subtype composition.")] = [],  # noqa: B006
+    driver: Annotated[list[str], typer.Option("--driver", help="Replaces the driver list.")] = [],  # noqa: B006
+    smoking: SmokingOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change a patient's details; only the options given change."""
+    from lungtrack.errors import InputError
+    from lungtrack.parsing.subtypes import parse_subtypes
+    from lungtrack.store import repo
+
+    diag = common.parse_date_opt(diagnosed, "--diagnosed")
+    subtypes = parse_subtypes(subtype) if subtype else None
+    drivers = _drivers(driver) if driver else None
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, name)
+        changes = []
+        if new_name is not None:
+            new_name = " ".join(new_name.split())
+            if not new_name:
+                raise InputError("--name", new_name, "a non-empty name")
+            if any(o.name.casefold() == new_name.casefold() and o.id != p.id for o in repo.list_patients(session)):
+                raise InputError("--name", new_name, "a name not already in this store")
+            changes.append(f"name {p.name} → {new_name}")
+            p.name = new_name
+        if diag is not None:
+            changes.append(f"diagnosed {diag.isoformat()}")
+            p.diagnosis_date = diag
+        if histology is not None:
+            changes.append(f"histology {histology}")
+            p.histology = histology
+        if subtypes is not None:
+            changes.append("subtypes " + ", ".join(f"{k} {v:g} %" for k, v in subtypes.items()))
+            p.subtypes = json.dumps(subtypes)
+        if drivers is not None:
+            changes.append("drivers " + ", ".join(drivers))
+            p.drivers = json.dumps(drivers)
+        if smoking is not None:
+            changes.append(f"smoking {smoking.value}")
+            p.smoking = smoking.value
+        if not changes:
+            raise InputError("options", "", "at least one of --name, --diagnosed, --histology, --subtype, --driver, --smoking")
+        repo.touch(p)
+        session.add(p)
+        session.flush()
+        data = patient_dict(p)
+    if json_out:
+        common.print_json(data)
+    common.err(f"Updated {data['name']}: " + "; ".join(changes) + ".")
+
+
+@app.command("default")
+def default(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient to use when --patient is not given.")]) -> None:
+    """Set the default patient."""
+    from lungtrack.store import repo
+
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, name)
+        repo.set_default_patient(session, p)
+        pname = p.name
+    common.err(f"{pname} is now the default patient.")
+
+
+@app.command("end")
+def end(
+    ctx: typer.Context,
+    name: Annotated[Optional[str], typer.Argument(help="Patient (default patient if omitted).")] = None,
+    on: Annotated[str, typer.Option("--on", help="Date tracking ended.")] = "today",
+    reason: Annotated[Optional[str], typer.Option(help="Why, e.g. 'deceased' or 'moved care'.")] = None,
+    undo: Annotated[bool, typer.Option("--undo", help="Resume tracking.")] = False,
+) -> None:
+    """Mark a patient's tracking as ended: no more reminders or timing findings for them."""
+    from lungtrack.store import repo
+
+    when = common.parse_date_opt(on, "--on")
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, name)
+        p.ended_on = None if undo else when
+        p.ended_reason = None if undo else reason
+        repo.touch(p)
+        session.add(p)
+        pname = p.name
+    common.err(f"Tracking for {pname} resumed." if undo else
+               f"Tracking for {pname} ended on {common.date_label(when)}; no more reminders for {pname}.")
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient to delete, with all their records.")],
+           yes: YesOpt = False) -> None:
+    """Delete a patient and ALL their records (asks first; --yes when not on a terminal)."""
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        pname = repo.find_patient(session, name).name
+    common.confirm_or_refuse(f"Delete {pname} and all their records? This cannot be undone.", yes)
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, name)
+        counts = repo.delete_record(session, p)
+        pname = p.name
+    total = sum(counts.values()) - 1
+    common.err(f"Deleted patient {pname} and {total} record(s).")

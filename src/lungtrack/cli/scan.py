@@ -1,0 +1,401 @@
+"""lungtrack scan / lesion: imaging studies with per-lesion measurements."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from lungtrack.cli import common
+from lungtrack.cli.common import JsonOpt, PatientOpt, YesOpt
+from lungtrack.enums import LesionRole, Modality, NonTargetStatus
+
+app = typer.Typer(help="Imaging studies (CT, PET-CT, MRI, X-ray) with lesion measurements.", no_args_is_help=True)
+lesion_app = typer.Typer(help="Lesion identities that last across scans: list, rename, set site or role, delete.",
+                         no_args_is_help=True)
+
+LesionOpt = Annotated[list[str], typer.Option(
+    "--lesion", "-l",
+    help='A lesion measurement, e.g. "RUL mass: lung, 3.2 cm", "4R: node, 16 mm", "RUL mass 22", '
+         '"liver S6: too small", "4R: disappeared", "adrenal: not evaluated". Give the site the first time '
+         "a label is used; afterwards the label alone. Nodes are measured on the short axis. Repeatable.")]
+NewLesionOpt = Annotated[list[str], typer.Option(
+    "--new-lesion", help='A new lesion reported on this scan, e.g. "liver S8: liver, 12 mm". Repeatable.')]
+EquivocalOpt = Annotated[list[str], typer.Option(
+    "--equivocal-new-lesion", help="A possible new lesion the report calls equivocal (followed, not counted as progression until confirmed).")]
+
+
+def _lesion_entries(session, p, when, specs: list[str], force: bool, existing_ids: set[int] | None = None):
+    """Parse --lesion values into (lesion row or new lesion kwargs, spec) pairs; validate everything first."""
+    from lungtrack.core.plausibility import check_lesion_entry
+    from lungtrack.enums import MeasurementStatus
+    from lungtrack.errors import InputError
+    from lungtrack.parsing.lesions import parse_lesion_spec
+    from lungtrack.store import repo
+
+    seen: set[str] = set()
+    entries = []
+    for text in specs:
+        spec = parse_lesion_spec(text, field="--lesion")
+        key = " ".join(spec.label.split()).casefold()
+        if key in seen:
+            raise InputError("--lesion", text, "each lesion once per scan",
+                             message=f"--lesion: {spec.label!r} is given twice for this scan; expected each lesion once.")
+        seen.add(key)
+        lesion = repo.find_lesion(session, p, spec.label)
+        if lesion is None and spec.site is None and spec.is_node is None:
+            raise InputError("--lesion", text, "a site the first time a label is used", message=(
+                f"--lesion: {spec.label!r} is a new label for {p.name}; give its site the first time, "
+                f'e.g. "{spec.label}: lung, 22 mm" or "{spec.label}: node, 12 mm".'))
+        if lesion is not None and spec.is_node is not None and spec.is_node != lesion.is_node:
+            kind = "a lymph node" if lesion.is_node else "not a lymph node"
+            raise InputError("--lesion", text, f"the same kind as before ({spec.label} is {kind})")
+        if spec.status == MeasurementStatus.MEASURED and spec.size_mm is not None and lesion is not None and not force:
+            last = repo.last_measurement(session, lesion, before=when)
+            if last is not None:
+                problem = check_lesion_entry(lesion.label, last[0].size_mm, last[1].date, spec.size_mm, when)
+                if problem:
+                    raise InputError("--lesion", text, "a plausible size", message=(
+                        f"{problem} Nothing was saved. If the size is right, add --force."))
+        entries.append((lesion, spec))
+    return entries
+
+
+def _save_measurements(session, p, study, entries) -> None:
+    from lungtrack.enums import MeasurementStatus
+    from lungtrack.store import models as m
+
+    for lesion, spec in entries:
+        if lesion is None:
+            lesion = m.Lesion(patient_id=p.id, label=" ".join(spec.label.split()),
+                              site="lymph node" if spec.is_node else (spec.site or "unknown"),
+                              is_node=bool(spec.is_node), role=spec.role.value if spec.role else None)
+            session.add(lesion)
+            session.flush()
+        elif spec.role is not None:
+            lesion.role = spec.role.value
+            session.add(lesion)
+        size = spec.size_mm if spec.status == MeasurementStatus.MEASURED else (0.0 if spec.status == MeasurementStatus.DISAPPEARED else None)
+        session.add(m.LesionMeasurement(study_id=study.id, lesion_id=lesion.id, size_mm=size, status=spec.status.value))
+
+
+def _save_new_lesions(session, study, specs: list[str], equivocal: bool) -> None:
+    from lungtrack.parsing.lesions import parse_lesion_spec
+    from lungtrack.store import models as m
+
+    field = "--equivocal-new-lesion" if equivocal else "--new-lesion"
+    for text in specs:
+        spec = parse_lesion_spec(text, field=field)
+        session.add(m.NewLesion(study_id=study.id, label=spec.label, site=spec.site or ("lymph node" if spec.is_node else "unknown"),
+                                is_node=bool(spec.is_node), size_mm=spec.size_mm, equivocal=equivocal))
+
+
+def study_dict(session, study) -> dict:
+    from lungtrack.store import repo
+    from lungtrack.store import models as m
+
+    data = repo.row_dict(study)
+    data["measurements"] = []
+    for mm in repo.study_measurements(session, study):
+        lesion = session.get(m.Lesion, mm.lesion_id)
+        data["measurements"].append({
+            "id": mm.id, "lesion_id": mm.lesion_id, "label": lesion.label, "site": lesion.site, "is_node": lesion.is_node,
+            "size_mm": mm.size_mm, "unit": "mm", "status": mm.status,
+        })
+    data["new_lesions"] = [
+        {"id": nl.id, "label": nl.label, "site": nl.site, "is_node": nl.is_node, "size_mm": nl.size_mm, "unit": "mm",
+         "equivocal": nl.equivocal}
+        for nl in repo.study_new_lesions(session, study)
+    ]
+    return data
+
+
+def _assessment_sentence(session, p, study_id: int) -> str:
+    """One sentence on what RECIST makes of this scan, for the confirmation line."""
+    from lungtrack.core.recist import assess_history
+    from lungtrack.knowledge.wording import response_label
+    from lungtrack.settings import load_rules_config
+    from lungtrack.store import repo
+
+    history = repo.load_history(session, p)
+    for resp in assess_history(history, load_rules_config()):
+        for tp in resp.timepoints:
+            if tp.study_id != study_id:
+                continue
+            if tp.is_baseline:
+                n_t = len(resp.targets)
+                nodes = sum(1 for t in resp.targets if t.is_node)
+                kinds = f"{n_t - nodes} target{'s' if n_t - nodes != 1 else ''}" + (
+                    f" + {nodes} nodal target{'s' if nodes != 1 else ''}" if nodes else "")
+                sum_txt = f", sum of diameters {tp.sum_mm:g} mm" if tp.sum_mm is not None else ""
+                return f"{kinds}{sum_txt} (baseline for {resp.line.drug})"
+            if tp.sum_mm is None:
+                return f"not all targets measured → {response_label(tp.overall)} (RECIST 1.1)"
+            pct = tp.change_from_baseline_pct
+            pct_txt = f", {pct:+.0f} % from baseline".replace("-", "−") if pct is not None else ""
+            return f"sum {tp.sum_mm:g} mm{pct_txt} → {response_label(tp.overall)} (RECIST 1.1)"
+    return "no therapy line covers this date, so no RECIST assessment"
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    on: Annotated[str, typer.Option("--date", "--on", help="Date of the scan.")] = "today",
+    modality: Annotated[Modality, typer.Option("--modality", case_sensitive=False)] = Modality.CT,
+    slice_mm: Annotated[Optional[str], typer.Option("--slice", help="Slice thickness in mm (sets the measurable size when > 5 mm).")] = None,
+    impression: Annotated[Optional[str], typer.Option("--impression", help="The report's impression, as free text.")] = None,
+    non_target: Annotated[Optional[NonTargetStatus], typer.Option("--non-target", case_sensitive=False,
+                          help="Non-target disease on this scan: present, absent, or progression (unequivocal).")] = None,
+    lesion: LesionOpt = [],  # noqa: B006
+    new_lesion: NewLesionOpt = [],  # noqa: B006
+    equivocal: EquivocalOpt = [],  # noqa: B006
+    force: Annotated[bool, typer.Option("--force", help="Save sizes even though they look like a typo or unit slip.")] = False,
+    patient: PatientOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Log an imaging study and its lesion measurements.
+
+    Example: lungtrack scan add --date 2025-09-15 --lesion "RUL mass: lung, 3.2 cm"
+    --lesion "liver S6: liver, 18 mm" --lesion "4R: node, 16 mm"
+    """
+    from sqlmodel import select
+
+    from lungtrack.errors import InputError
+    from lungtrack.parsing.numbers import parse_number
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    when = common.parse_date_opt(on, "--date")
+    thickness = parse_number(slice_mm, field="--slice", minimum=0.1, maximum=20) if slice_mm is not None else None
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, patient)
+        dup = session.exec(select(m.ImagingStudy).where(m.ImagingStudy.patient_id == p.id, m.ImagingStudy.date == when,
+                                                        m.ImagingStudy.modality == modality.value)).first()
+        if dup is not None:
+            raise InputError("--date", when.isoformat(), "a date without a scan of this kind", message=(
+                f"--date: {p.name} already has a {modality.value} on {when.isoformat()} (scan {dup.id}); "
+                f"change it with: lungtrack scan edit {dup.id} --lesion ..."))
+        entries = _lesion_entries(session, p, when, lesion, force)
+        study = m.ImagingStudy(patient_id=p.id, date=when, modality=modality.value, slice_thickness_mm=thickness,
+                               impression=impression, non_target_status=non_target.value if non_target else None)
+        session.add(study)
+        session.flush()
+        _save_measurements(session, p, study, entries)
+        _save_new_lesions(session, study, new_lesion, equivocal=False)
+        _save_new_lesions(session, study, equivocal, equivocal=True)
+        session.flush()
+        data = study_dict(session, study)
+        sentence = _assessment_sentence(session, p, study.id)
+        pname = p.name
+    if json_out:
+        common.print_json(data)
+    n = len(data["measurements"])
+    new_txt = f", {len(new_lesion)} new lesion{'s' if len(new_lesion) != 1 else ''}" if new_lesion else ""
+    common.err(f"Logged {modality.value} on {common.date_label(when)} for {pname}: "
+               f"{n} lesion{'s' if n != 1 else ''}{new_txt}; {sentence}.")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
+    """List imaging studies with their measurements."""
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, patient)
+        rows = [study_dict(session, s) for s in repo.records(session, m.ImagingStudy, p)]
+    if json_out:
+        common.print_json(rows)
+        return
+    common.print_table(
+        ["id", "date", "modality", "lesions", "new lesions", "non-target", "impression"],
+        [[r["id"], r["date"], r["modality"],
+          "; ".join(f"{x['label']} {_size(x)}" for x in r["measurements"]),
+          "; ".join(f"{x['label'] or x['site']}{' (equivocal)' if x['equivocal'] else ''}" for x in r["new_lesions"]),
+          r["non_target_status"], r["impression"]] for r in rows])
+
+
+def _size(x: dict) -> str:
+    if x["status"] == "measured":
+        return f"{x['size_mm']:g} mm"
+    return x["status"]
+
+
+@app.command("show")
+def show(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan id.")],
+         patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
+    """Show one scan with each lesion's measurement."""
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, patient)
+        data = study_dict(session, repo.get_record(session, m.ImagingStudy, study_id, p))
+    if json_out:
+        common.print_json(data)
+        return
+    common.out(f"Scan {data['id']}: {data['modality']} on {data['date']}"
+               + (f", slice {data['slice_thickness_mm']:g} mm" if data["slice_thickness_mm"] else ""))
+    if data["impression"]:
+        common.out(f"Impression: {data['impression']}")
+    if data["non_target_status"]:
+        common.out(f"Non-target disease: {data['non_target_status']}")
+    common.print_table(["lesion", "site", "node", "size", "status"],
+                       [[x["label"], x["site"], x["is_node"], f"{x['size_mm']:g} mm" if x["size_mm"] is not None else "",
+                         x["status"]] for x in data["measurements"]])
+    for x in data["new_lesions"]:
+        common.out(f"New lesion: {x['label'] or ''} ({x['site']})"
+                   + (f" {x['size_mm']:g} mm" if x["size_mm"] else "") + (" — equivocal" if x["equivocal"] else ""))
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    study_id: Annotated[int, typer.Argument(help="Scan id.")],
+    on: Annotated[Optional[str], typer.Option("--date")] = None,
+    modality: Annotated[Optional[Modality], typer.Option("--modality", case_sensitive=False)] = None,
+    slice_mm: Annotated[Optional[str], typer.Option("--slice")] = None,
+    impression: Annotated[Optional[str], typer.Option("--impression")] = None,
+    non_target: Annotated[Optional[NonTargetStatus], typer.Option("--non-target", case_sensitive=False)] = None,
+    lesion: Annotated[list[str], typer.Option("--lesion", "-l", help="Add or replace one lesion's measurement on this scan.")] = [],  # noqa: B006
+    remove: Annotated[list[str], typer.Option("--remove-lesion", help="Remove this lesion's measurement from this scan.")] = [],  # noqa: B006
+    new_lesion: NewLesionOpt = [],  # noqa: B006
+    force: Annotated[bool, typer.Option("--force")] = False,
+    patient: PatientOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Correct a scan; only the options given change."""
+    from lungtrack.errors import InputError
+    from lungtrack.parsing.numbers import parse_number
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    when = common.parse_date_opt(on, "--date")
+    thickness = parse_number(slice_mm, field="--slice", minimum=0.1, maximum=20) if slice_mm is not None else None
+    if not any(v not in (None, []) for v in (when, modality, thickness, impression, non_target, lesion, remove, new_lesion)):
+        raise InputError("options", "", "at least one of --date, --modality, --slice, --impression, --non-target, "
+                         "--lesion, --remove-lesion, --new-lesion")
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, patient)
+        study = repo.get_record(session, m.ImagingStudy, study_id, p)
+        study.date = when or study.date
+        study.modality = modality.value if modality else study.modality
+        study.slice_thickness_mm = thickness if thickness is not None else study.slice_thickness_mm
+        study.impression = impression if impression is not None else study.impression
+        study.non_target_status = non_target.value if non_target else study.non_target_status
+        current = {mm.lesion_id: mm for mm in repo.study_measurements(session, study)}
+        for label in remove:
+            les = repo.find_lesion(session, p, label)
+            if les is None or les.id not in current:
+                raise InputError("--remove-lesion", label, "a lesion measured on this scan")
+            session.delete(current.pop(les.id))
+        entries = _lesion_entries(session, p, study.date, lesion, force)
+        for les, _spec in entries:
+            if les is not None and les.id in current:
+                session.delete(current.pop(les.id))
+        session.flush()
+        _save_measurements(session, p, study, entries)
+        _save_new_lesions(session, study, new_lesion, equivocal=False)
+        repo.touch(study)
+        session.add(study)
+        session.flush()
+        data = study_dict(session, study)
+    if json_out:
+        common.print_json(data)
+    common.err(f"Updated scan {study_id} ({data['modality']} on {data['date']}): {len(data['measurements'])} lesion(s).")
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan id.")],
+           patient: PatientOpt = None, yes: YesOpt = False) -> None:
+    """Delete a scan and its measurements (asks first)."""
+    common.delete_flow(ctx, "ImagingStudy", study_id, patient, yes,
+                       lambda s: f"{s.modality} of {s.date.isoformat()} (scan {s.id})")
+
+
+# ------------------------------------------------------------------ lesions
+
+@lesion_app.command("list")
+def lesion_list(ctx: typer.Context, patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
+    """List lesion identities with their measurement history."""
+    from sqlmodel import select
+
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, patient)
+        rows = []
+        for les in repo.lesions(session, p):
+            data = repo.row_dict(les)
+            pts = session.exec(select(m.LesionMeasurement, m.ImagingStudy)
+                               .join(m.ImagingStudy, m.ImagingStudy.id == m.LesionMeasurement.study_id)
+                               .where(m.LesionMeasurement.lesion_id == les.id).order_by(m.ImagingStudy.date)).all()
+            data["measurements"] = [{"date": st.date.isoformat(), "size_mm": mm.size_mm, "unit": "mm", "status": mm.status}
+                                    for mm, st in pts]
+            rows.append(data)
+    if json_out:
+        common.print_json(rows)
+        return
+    common.print_table(["id", "label", "site", "node", "role", "sizes (mm)"],
+                       [[r["id"], r["label"], r["site"], r["is_node"], r["role"] or "auto",
+                         " → ".join(f"{x['size_mm']:g}" if x["size_mm"] is not None else x["status"] for x in r["measurements"])]
+                        for r in rows])
+
+
+@lesion_app.command("edit")
+def lesion_edit(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="Current label.")],
+    new_label: Annotated[Optional[str], typer.Option("--label", help="New label.")] = None,
+    site: Annotated[Optional[str], typer.Option("--site")] = None,
+    node: Annotated[Optional[bool], typer.Option("--node/--not-node", help="Whether it is a lymph node.")] = None,
+    role: Annotated[Optional[str], typer.Option("--role", help="target, non-target, or auto (let RECIST choose at baseline).")] = None,
+    patient: PatientOpt = None,
+) -> None:
+    """Rename a lesion, fix its site, or override its RECIST role."""
+    from lungtrack.errors import InputError
+    from lungtrack.store import repo
+
+    if role is not None and role.lower() not in ("target", "non-target", "auto"):
+        raise InputError("--role", role, "target, non-target or auto")
+    if all(v is None for v in (new_label, site, node, role)):
+        raise InputError("options", "", "at least one of --label, --site, --node/--not-node, --role")
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, patient)
+        les = repo.find_lesion(session, p, label)
+        if les is None:
+            raise InputError("label", label, "one of: " + ", ".join(x.label for x in repo.lesions(session, p)))
+        if new_label:
+            other = repo.find_lesion(session, p, new_label)
+            if other is not None and other.id != les.id:
+                raise InputError("--label", new_label, "a label not used by another lesion")
+            les.label = " ".join(new_label.split())
+        if site:
+            les.site = site.strip().lower()
+        if node is not None:
+            les.is_node = node
+            if node:
+                les.site = "lymph node"
+        if role is not None:
+            les.role = None if role.lower() == "auto" else LesionRole(role.lower()).value
+        repo.touch(les)
+        session.add(les)
+        final = les.label
+    common.err(f"Updated lesion {final}.")
+
+
+@lesion_app.command("delete")
+def lesion_delete(ctx: typer.Context, label: Annotated[str, typer.Argument(help="Lesion label.")],
+                  patient: PatientOpt = None, yes: YesOpt = False) -> None:
+    """Delete a lesion and all its measurements (asks first)."""
+    from lungtrack.errors import InputError
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, patient)
+        les = repo.find_lesion(session, p, label)
+        if les is None:
+            raise InputError("label", label, "one of: " + ", ".join(x.label for x in repo.lesions(session, p)))
+        lesion_id = les.id
+    common.delete_flow(ctx, "Lesion", lesion_id, patient, yes, lambda x: f"lesion {x.label} and its measurements")

@@ -1,0 +1,125 @@
+"""Rule thresholds: defaults, and validation of user overrides.
+
+Pure: :func:`RulesConfig.from_mapping` takes a plain mapping (as parsed from the TOML file by
+:mod:`lungtrack.settings`) and returns a validated config, or raises ``ConfigError`` naming
+the key, the value and the accepted range.  Missing keys keep the documented defaults
+(docs/rules.md lists them all with their sources).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from lungtrack.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RecistConfig:
+    baseline_window_days: int = 28  # baseline scan at most 4 weeks before the line starts
+    max_targets: int = 5
+    max_targets_per_organ: int = 2  # all lymph nodes count as one organ
+    measurable_min_mm: float = 10.0  # non-nodal; 2 x slice thickness when slices > 5 mm
+    node_target_min_mm: float = 15.0  # short axis
+    node_pathological_min_mm: float = 10.0  # short axis; a new node >= this counts as new
+    pr_decrease_pct: float = 30.0  # vs baseline
+    pd_increase_pct: float = 20.0  # vs nadir
+    pd_increase_min_mm: float = 5.0  # absolute increase vs nadir
+    too_small_mm: float = 5.0  # "too small to measure" counts as this
+
+
+@dataclass(frozen=True)
+class HeterogeneityConfig:
+    lesion_growth_pct: float = 20.0  # one lesion's growth from its own nadir
+    lesion_growth_min_mm: float = 5.0
+
+
+@dataclass(frozen=True)
+class MarkerConfig:
+    rising_min_consecutive: int = 2  # consecutive rises needed
+    rising_min_pct_over_nadir: float = 20.0
+    rising_requires_above_uln: bool = True
+    doubling_min_points: int = 3
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    vaf_rise_min_points: float = 0.0  # percentage points a VAF must rise by to count as rising
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    imaging_due_soon_weeks: float = 8.0
+    imaging_overdue_weeks: float = 13.0
+    marker_due_soon_weeks: float = 8.0
+    marker_overdue_weeks: float = 13.0
+    due_window_days: int = 7  # "due" in the last days before the overdue date
+    early_progression_months: int = 3
+    appointment_soon_days: int = 7  # planned appointments shown this many days ahead
+
+
+@dataclass(frozen=True)
+class PlausibilityConfig:
+    lesion_jump_factor: float = 4.0  # a lesion this many times larger (or smaller) than before
+    lesion_jump_max_weeks: float = 26.0  # ... within this many weeks
+    marker_jump_factor: float = 50.0  # a marker this many times higher or lower than before
+    max_lesion_mm: float = 300.0
+    min_lesion_mm: float = 1.0
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    recist: RecistConfig = field(default_factory=RecistConfig)
+    heterogeneity: HeterogeneityConfig = field(default_factory=HeterogeneityConfig)
+    markers: MarkerConfig = field(default_factory=MarkerConfig)
+    variants: VariantConfig = field(default_factory=VariantConfig)
+    timing: TimingConfig = field(default_factory=TimingConfig)
+    plausibility: PlausibilityConfig = field(default_factory=PlausibilityConfig)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], origin: str = "thresholds") -> "RulesConfig":
+        """Build a config from a nested mapping; unknown or invalid keys raise ``ConfigError``."""
+        sections = {f.name: f for f in fields(cls)}
+        result = cls()
+        for section_name, values in data.items():
+            if section_name not in sections:
+                raise ConfigError(
+                    f"{origin}: unknown section [{section_name}]; expected one of "
+                    + ", ".join(sorted(sections))
+                )
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"{origin}: [{section_name}] must be a table of key = value")
+            current = getattr(result, section_name)
+            result = replace(result, **{section_name: _apply(current, section_name, values, origin)})
+        return result
+
+    def to_mapping(self) -> dict[str, dict[str, Any]]:
+        return {f.name: {g.name: getattr(getattr(self, f.name), g.name) for g in fields(getattr(self, f.name))} for f in fields(self)}
+
+
+def _apply(section: Any, name: str, values: Mapping[str, Any], origin: str) -> Any:
+    known = {f.name: f for f in fields(section)}
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(
+                f"{origin}: unknown key {name}.{key}; expected one of " + ", ".join(sorted(known))
+            )
+        default = getattr(section, key)
+        changes[key] = _check(f"{name}.{key}", value, default, origin)
+    return replace(section, **changes)
+
+
+def _check(key: str, value: Any, default: Any, origin: str) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{origin}: {key} = {value!r} is not valid; expected true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{origin}: {key} = {value!r} is not valid; expected a whole number >= 0")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{origin}: {key} = {value!r} is not valid; expected a finite number >= 0")
+    return float(value)

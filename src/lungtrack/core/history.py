@@ -1,0 +1,151 @@
+"""A patient's history as plain data: the input of every rule.
+
+These dataclasses are frozen and hold only standard types (``date``, ``float``, ``str``,
+tuples and the ``lungtrack.enums`` vocabularies).  The store converts its rows to them
+(:func:`lungtrack.store.repo.load_history`); tests and library users build them directly.
+Sizes are in millimetres, marker values in the marker's canonical unit
+(:mod:`lungtrack.knowledge.markers`).  Order of the tuples does not matter: every rule sorts
+what it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from lungtrack.enums import (
+    AlleleContext,
+    AppointmentKind,
+    AppointmentStatus,
+    BiopsyResult,
+    LesionRole,
+    Marker,
+    MeasurementStatus,
+    Modality,
+    NonTargetStatus,
+    Sample,
+    SmokingStatus,
+    StopReason,
+)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Follow-up intervals for one patient, in weeks since the last event that happened."""
+
+    imaging_due_soon_weeks: float = 8.0
+    imaging_overdue_weeks: float = 13.0
+    marker_due_soon_weeks: float = 8.0
+    marker_overdue_weeks: float = 13.0
+
+
+@dataclass(frozen=True)
+class PatientInfo:
+    id: int
+    name: str
+    diagnosis_date: date | None = None
+    histology: str | None = None
+    drivers: tuple[str, ...] = ()  # normalised alteration names, e.g. "EGFR exon 19 deletion"
+    smoking: SmokingStatus = SmokingStatus.UNKNOWN
+    schedule: Schedule = field(default_factory=Schedule)
+    ended_on: date | None = None  # tracking ended (for example death); no timing findings after it
+
+
+@dataclass(frozen=True)
+class TherapyLine:
+    id: int
+    drug: str  # canonical lower-case drug name, see lungtrack.knowledge.drugs
+    start: date
+    end: date | None = None
+    stop_reason: StopReason | None = None
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """A lesion identity that lasts across studies."""
+
+    id: int
+    label: str
+    site: str  # organ or site, e.g. "lung", "liver", "node"
+    is_node: bool = False
+    role: LesionRole | None = None  # None: chosen by the rules at baseline; set = user override
+
+
+@dataclass(frozen=True)
+class Measurement:
+    lesion_id: int
+    size_mm: float | None  # long axis; short axis for nodes.  None unless status is MEASURED
+    status: MeasurementStatus = MeasurementStatus.MEASURED
+
+
+@dataclass(frozen=True)
+class NewLesion:
+    """A lesion reported as new on a study (not part of the baseline)."""
+
+    site: str
+    label: str | None = None
+    is_node: bool = False
+    size_mm: float | None = None
+    equivocal: bool = False
+
+
+@dataclass(frozen=True)
+class ImagingStudy:
+    id: int
+    date: date
+    modality: Modality = Modality.CT
+    slice_thickness_mm: float | None = None
+    measurements: tuple[Measurement, ...] = ()
+    new_lesions: tuple[NewLesion, ...] = ()
+    non_target_status: NonTargetStatus | None = None  # None: not assessed on this study
+    impression: str | None = None
+
+
+@dataclass(frozen=True)
+class MarkerResult:
+    id: int
+    date: date
+    marker: Marker
+    value: float  # in the marker's canonical unit
+    unit: str
+    uln: float | None = None  # the lab's own upper limit of normal, when given
+    lab: str | None = None
+
+
+@dataclass(frozen=True)
+class BiopsyFinding:
+    id: int
+    date: date
+    sample: Sample
+    gene: str  # HGNC symbol, e.g. "EGFR"
+    variant: str  # normalised short name, e.g. "T790M", "exon 19 deletion", "amplification"
+    result: BiopsyResult
+    vaf: float | None = None  # variant allele frequency in percent (0-100)
+    assay: str | None = None
+    allele_context: AlleleContext | None = None  # for C797S: cis/trans with T790M when known
+
+
+@dataclass(frozen=True)
+class Appointment:
+    id: int
+    date: date
+    kind: AppointmentKind
+    description: str | None = None
+    status: AppointmentStatus = AppointmentStatus.PLANNED
+
+
+@dataclass(frozen=True)
+class History:
+    patient: PatientInfo
+    lines: tuple[TherapyLine, ...] = ()
+    lesions: tuple[Lesion, ...] = ()
+    studies: tuple[ImagingStudy, ...] = ()
+    markers: tuple[MarkerResult, ...] = ()
+    biopsies: tuple[BiopsyFinding, ...] = ()
+    appointments: tuple[Appointment, ...] = ()
+
+    def lesion(self, lesion_id: int) -> Lesion:
+        for lesion in self.lesions:
+            if lesion.id == lesion_id:
+                return lesion
+        raise KeyError(lesion_id)

@@ -1,0 +1,57 @@
+"""Error types shared by the core and the shell.
+
+Every error a user can cause is turned into exactly one line on stderr by the CLI.  An
+``InputError`` names the field, the value given and the form expected.
+"""
+
+from __future__ import annotations
+
+
+class LungtrackError(Exception):
+    """Base class for errors that are reported to the user as one line (no traceback)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.message
+
+
+class InputError(LungtrackError, ValueError):
+    """A value typed by the user is not valid.
+
+    The message always has the form ``<field>: <value> is not valid; expected <form>``
+    unless a more helpful sentence is given as ``message``.
+    """
+
+    exit_code = 2
+
+    def __init__(self, field: str, value: object, expected: str, message: str | None = None):
+        self.field = field
+        self.value = value
+        self.expected = expected
+        if message is None:
+            shown = repr(value) if isinstance(value, str) else str(value)
+            message = f"{field}: {shown} is not valid; expected {expected}."
+        super().__init__(message)
+
+
+class NotFoundError(LungtrackError):
+    """A record, patient or store that was asked for does not exist."""
+
+    exit_code = 1
+
+
+class StoreError(LungtrackError):
+    """The store cannot be opened or used (missing, locked, newer schema, wrong permissions)."""
+
+    exit_code = 1
+
+
+class ConfigError(LungtrackError):
+    """The thresholds file is not valid."""
+
+    exit_code = 2

@@ -1,0 +1,1 @@
+"""Built-in knowledge tables (drugs, markers, variants, resistance, sources). Pure data."""

@@ -1,0 +1,34 @@
+"""Plain-data conversion for ``--json`` and reports: dataclasses, enums, dates, Decimals."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+
+def to_data(obj: Any) -> Any:
+    """Convert core results to JSON-ready data: ISO dates, numbers as numbers, enums as values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        if hasattr(obj, "id") and "id" not in out:
+            out["id"] = obj.id  # e.g. Finding.id is a property
+        return out
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if isinstance(obj, Decimal):
+        return float(obj)
+    if isinstance(obj, float):
+        return None if not math.isfinite(obj) else round(obj, 4)
+    if isinstance(obj, dict):
+        return {str(to_data(k)): to_data(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_data(v) for v in obj]
+    return obj

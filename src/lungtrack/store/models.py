@@ -1,0 +1,166 @@
+"""The SQLModel tables.  docs/data-model.md describes every table and column.
+
+Conventions: clinical dates are ``DATE``; ``created_at``/``updated_at`` are UTC timestamps
+stored without a zone; controlled vocabularies are stored as the ``value`` strings of the
+enums in :mod:`lungtrack.enums` (plain ``VARCHAR``, so SQLite and PostgreSQL behave alike);
+``source`` says where a row came from (``manual``, ``demo`` or ``import:<file>``).
+Changing a table here needs a new Alembic migration in ``store/migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Optional
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Current UTC time (aware).  SQLite stores it without a zone; it is read back as UTC."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+class Timestamped(SQLModel):
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, nullable=False)
+    source: str = Field(default="manual", max_length=200, nullable=False)
+
+
+class Patient(Timestamped, table=True):
+    __tablename__ = "patient"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True, index=True)
+    diagnosis_date: Optional[date] = None
+    histology: Optional[str] = Field(default=None, max_length=200)
+    subtypes: Optional[str] = Field(default=None, sa_column=Column(Text))  # JSON {"solid": 50, ...}
+    drivers: Optional[str] = Field(default=None, sa_column=Column(Text))  # JSON ["EGFR exon 19 deletion"]
+    smoking: str = Field(default="unknown", max_length=20)
+    is_default: bool = Field(default=False)
+    imaging_due_soon_weeks: Optional[float] = None  # None: the configured default
+    imaging_overdue_weeks: Optional[float] = None
+    marker_due_soon_weeks: Optional[float] = None
+    marker_overdue_weeks: Optional[float] = None
+    ended_on: Optional[date] = None
+    ended_reason: Optional[str] = Field(default=None, max_length=200)
+
+
+class TherapyLine(Timestamped, table=True):
+    __tablename__ = "therapy_line"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    drug: str = Field(max_length=100)
+    start_date: date
+    end_date: Optional[date] = None
+    stop_reason: Optional[str] = Field(default=None, max_length=20)
+    note: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+
+class ImagingStudy(Timestamped, table=True):
+    __tablename__ = "imaging_study"
+    __table_args__ = (Index("ix_imaging_study_patient_date", "patient_id", "date"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    date: date
+    modality: str = Field(default="CT", max_length=20)
+    slice_thickness_mm: Optional[float] = None
+    impression: Optional[str] = Field(default=None, sa_column=Column(Text))
+    non_target_status: Optional[str] = Field(default=None, max_length=20)
+
+
+class Lesion(Timestamped, table=True):
+    __tablename__ = "lesion"
+    __table_args__ = (UniqueConstraint("patient_id", "label", name="uq_lesion_patient_label"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    label: str = Field(max_length=100)
+    site: str = Field(max_length=100)
+    is_node: bool = Field(default=False)
+    role: Optional[str] = Field(default=None, max_length=20)  # None: chosen by the RECIST rules
+
+
+class LesionMeasurement(Timestamped, table=True):
+    __tablename__ = "lesion_measurement"
+    __table_args__ = (UniqueConstraint("study_id", "lesion_id", name="uq_measurement_study_lesion"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="imaging_study.id", index=True)
+    lesion_id: int = Field(foreign_key="lesion.id", index=True)
+    size_mm: Optional[float] = None
+    status: str = Field(default="measured", max_length=20)
+
+
+class NewLesion(Timestamped, table=True):
+    __tablename__ = "new_lesion"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="imaging_study.id", index=True)
+    site: str = Field(max_length=100)
+    label: Optional[str] = Field(default=None, max_length=100)
+    is_node: bool = Field(default=False)
+    size_mm: Optional[float] = None
+    equivocal: bool = Field(default=False)
+
+
+class MarkerResult(Timestamped, table=True):
+    __tablename__ = "marker_result"
+    __table_args__ = (Index("ix_marker_result_patient_date", "patient_id", "date"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    date: date
+    marker: str = Field(max_length=20)
+    value: float
+    unit: str = Field(max_length=20)
+    uln: Optional[float] = None
+    lab: Optional[str] = Field(default=None, max_length=200)
+
+
+class BiopsyFinding(Timestamped, table=True):
+    __tablename__ = "biopsy_finding"
+    __table_args__ = (Index("ix_biopsy_finding_patient_date", "patient_id", "date"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    date: date
+    sample: str = Field(max_length=20)
+    assay: Optional[str] = Field(default=None, max_length=200)
+    gene: str = Field(max_length=20)
+    variant: str = Field(max_length=100)
+    hgvs_p: Optional[str] = Field(default=None, max_length=100)
+    hgvs_c: Optional[str] = Field(default=None, max_length=100)
+    result: str = Field(max_length=20)
+    vaf: Optional[float] = None  # percent
+    allele_context: Optional[str] = Field(default=None, max_length=20)
+
+
+class Appointment(Timestamped, table=True):
+    __tablename__ = "appointment"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    date: date
+    kind: str = Field(default="visit", max_length=20)
+    description: Optional[str] = Field(default=None, max_length=500)
+    status: str = Field(default="planned", max_length=20)
+
+
+class Note(Timestamped, table=True):
+    __tablename__ = "note"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    date: date
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Acknowledgement(Timestamped, table=True):
+    __tablename__ = "acknowledgement"
+    __table_args__ = (UniqueConstraint("patient_id", "finding_id", name="uq_ack_patient_finding"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    finding_id: str = Field(max_length=300)
+    note: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+
+class Snooze(Timestamped, table=True):
+    __tablename__ = "snooze"
+    __table_args__ = (UniqueConstraint("patient_id", "item_key", name="uq_snooze_patient_item"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    item_key: str = Field(max_length=200)
+    until: date

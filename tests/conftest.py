@@ -1,0 +1,64 @@
+"""Every test runs against its own temporary store and config: nothing touches the user's data.
+
+Pattern from simonw/llm: an autouse fixture points the app at a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("LUNGTRACK_DB", str(tmp_path / "store" / "lungtrack.db"))
+    for var in ("LUNGTRACK_PATIENT", "LUNGTRACK_TODAY", "NO_COLOR", "FORCE_COLOR", "LUNGTRACK_DEBUG",
+                "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return Path(os.environ["LUNGTRACK_DB"])
+
+
+@pytest.fixture
+def cli():
+    """Run lungtrack in-process; returns a function giving (exit_code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from lungtrack.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None, env: dict | None = None):
+        result = runner.invoke(app, list(args), input=input, env=env)
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+class Result:
+    def __init__(self, code: int, stdout: str, stderr: str):
+        self.code, self.stdout, self.stderr = code, stdout, stderr
+
+    def __iter__(self):
+        return iter((self.code, self.stdout, self.stderr))
+
+    def json(self):
+        import json
+
+        return json.loads(self.stdout)
+
+    def __repr__(self) -> str:  # helps assertion messages
+        return f"Result(code={self.code}, stdout={self.stdout!r}, stderr={self.stderr!r})"

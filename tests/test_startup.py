@@ -1,0 +1,54 @@
+"""Start-up stays light: --help, --version and completion never import SQLAlchemy or SQLModel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROBE = r"""
+import sys, json, io, contextlib
+sys.argv = ["lungtrack"] + json.loads(sys.argv[1])
+from lungtrack.cli import main
+out = io.StringIO()
+code = 0
+try:
+    with contextlib.redirect_stdout(out):
+        main()
+except SystemExit as e:
+    code = e.code or 0
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "sqlmodel", "alembic", "matplotlib"))
+print(json.dumps({"code": code, "heavy": heavy, "out": out.getvalue()}))
+"""
+
+
+def _probe(args, extra_env=None):
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    res = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, env=env,
+                         timeout=60)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["scan", "--help"], ["scan", "add", "--help"],
+                                  ["check", "--help"], []])
+def test_help_and_version_do_not_import_the_database_layer(args):
+    result = _probe(args)
+    assert result["heavy"] == [], result
+    assert result["code"] in (0, 2)
+
+
+def test_version_prints_version():
+    from lungtrack import __version__
+
+    result = _probe(["--version"])
+    assert result["out"].strip() == f"lungtrack {__version__}"
+
+
+def test_shell_completion_does_not_import_the_database_layer():
+    result = _probe([], {"_LUNGTRACK_COMPLETE": "complete_bash", "COMP_WORDS": "lungtrack sc", "COMP_CWORD": "1"})
+    assert result["heavy"] == [], result
+    assert "scan" in result["out"]
