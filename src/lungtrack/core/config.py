@@ -27,6 +27,7 @@ class RecistConfig:
     pd_increase_pct: float = 20.0  # vs nadir
     pd_increase_min_mm: float = 5.0  # absolute increase vs nadir
     too_small_mm: float = 5.0  # "too small to measure" counts as this
+    sd_min_days: int = 42  # SD counts as best response only this long after the line started
 
 
 @dataclass(frozen=True)

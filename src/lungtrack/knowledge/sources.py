@@ -31,6 +31,8 @@ _S = [
            "New lesions", "https://recist.eortc.org/group/new-lesions/"),
     Source("recist_qc", "EORTC RECIST questions and clarifications",
            "RECIST questions and clarifications", "https://www.eortc.be/Recist/questions_clarifications.html"),
+    Source("recist_faq_new_lesion", "RECIST working group FAQ: does a new lesion always result in PD?",
+           "Does a new lesion always result in PD?", "http://recist.eortc.org/faq/does-a-new-lesion-always-result-in-pd/"),
     Source("arrieta2013", "Arrieta 2013, BMC Cancer 13:254",
            "Usefulness of serum CEA in evaluating response to chemotherapy in advanced NSCLC",
            "http://bmccancer.biomedcentral.com/articles/10.1186/1471-2407-13-254"),

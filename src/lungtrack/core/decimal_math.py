@@ -1,0 +1,81 @@
+"""Exact arithmetic for rule boundaries.
+
+Binary floats make exact thresholds fail: 25.5 -> 30.6 mm is 19.999999999999996 % in floats
+and 3.2 -> 8.2 mm is 4.999999999999999 mm, so a rule written with ``>=`` would miss a
+progression that the published criteria call PD.  Every boundary comparison in the rules is
+therefore done on ``Decimal`` values built from ``repr(float)`` (the shortest decimal that
+round-trips), which is exactly the number the person typed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+
+HUNDRED = Decimal(100)
+ZERO = Decimal(0)
+
+
+def D(x: float | int | Decimal) -> Decimal:
+    """``x`` as the decimal a person would write: ``D(30.6) == Decimal("30.6")``."""
+    if isinstance(x, Decimal):
+        return x
+    if isinstance(x, bool):  # bool is an int subclass; never a size
+        raise TypeError("D() takes a number, not a bool")
+    if isinstance(x, int):
+        return Decimal(x)
+    return Decimal(repr(float(x)))
+
+
+def pct_change(new: Decimal, ref: Decimal) -> Decimal | None:
+    """Percentage change from ``ref`` to ``new`` (``None`` when ``ref`` is 0: undefined)."""
+    if ref == ZERO:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 28
+        return (new - ref) * HUNDRED / ref
+
+
+def at_least_pct_increase(new: Decimal, ref: Decimal, pct: Decimal) -> bool:
+    """``new`` is at least ``pct`` % above ``ref``, computed without division.
+
+    ``(new - ref) / ref >= pct / 100``  <=>  ``(new - ref) * 100 >= pct * ref`` for ``ref > 0``.
+    For ``ref == 0`` any increase is an infinite relative increase, so it counts when
+    ``new > 0``.
+    """
+    if ref == ZERO:
+        return new > ZERO
+    return (new - ref) * HUNDRED >= pct * ref
+
+
+def at_least_pct_decrease(new: Decimal, ref: Decimal, pct: Decimal) -> bool:
+    """``new`` is at least ``pct`` % below ``ref`` (``ref`` must be > 0 to be meaningful)."""
+    if ref <= ZERO:
+        return False
+    return (ref - new) * HUNDRED >= pct * ref
+
+
+def to_float(x: Decimal | None, places: int = 4) -> float | None:
+    """A Decimal rounded for display/JSON (``None`` stays ``None``)."""
+    if x is None:
+        return None
+    return float(round(x, places))
+
+
+def fmt_mm(x: float | Decimal) -> str:
+    """A size as people write it: 22 -> "22", 22.5 -> "22.5", 2.25 -> "2.25"."""
+    d = D(x) if not isinstance(x, Decimal) else x
+    q = d.quantize(Decimal("0.01")).normalize()
+    text = format(q, "f")
+    return "0" if text in ("-0", "") else text
+
+
+def fmt_pct(x: Decimal | float | None) -> str:
+    """A signed percentage with at most one decimal: "+20", "-34.8" (``None`` -> "n/a")."""
+    if x is None:
+        return "n/a"
+    d = D(x) if not isinstance(x, Decimal) else x
+    q = d.quantize(Decimal("0.1")).normalize()
+    text = format(q, "f")
+    if text in ("0", "-0"):
+        return "0"
+    return text if text.startswith("-") else "+" + text

@@ -1,0 +1,276 @@
+"""Entry plausibility: catch typos and unit slips before they become "progression" (pure).
+
+A lesion typed as 220 mm instead of 22 mm, or 2.2 instead of 2.2 cm, would otherwise drive a
+false RECIST progression or response.  These checks are lungtrack's own (no published rule):
+a value that is ``lesion_jump_factor`` (4) times larger or smaller than the previous value of
+the same lesion within ``lesion_jump_max_weeks`` (26) weeks, or outside the accepted size
+range, is questioned; markers use ``marker_jump_factor`` (50).  The CLI refuses such an entry
+unless forced; :func:`plausibility_findings` flags stored values that still look wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Callable
+
+from lungtrack.core.config import PlausibilityConfig, RulesConfig
+from lungtrack.core.decimal_math import D, fmt_mm
+from lungtrack.core.findings import CARE_TEAM, Finding
+from lungtrack.core.history import History
+from lungtrack.enums import MeasurementStatus, Severity
+
+SOURCE = "lungtrack data-entry check (own rule, no published source)"
+
+#: How close a ratio must be to a power of ten (10x, 100x, 1000x) to suggest a slipped decimal
+#: point or unit: within a factor of 10 ** 0.25 (about 1.8).
+_POWER_TOLERANCE = 0.25
+
+
+def _fmt_num(x: float) -> str:
+    """Up to 3 significant decimals, no trailing zeros: 2.2, 22, 0.035."""
+    if x == 0:
+        return "0"
+    d = D(x)
+    digits = max(0, 3 - d.adjusted() - 1)
+    q = round(d, digits).normalize()
+    return format(q, "f")
+
+
+def _fmt_ratio(ratio: float) -> str:
+    return f"{ratio:.0f}" if ratio >= 10 else _fmt_num(round(ratio, 1))
+
+
+def _within(previous_date: date | None, new_date: date, max_weeks: float) -> bool:
+    if previous_date is None:
+        return True  # no date to judge by: assume close in time
+    return abs((new_date - previous_date).days) <= max_weeks * 7
+
+
+def _power_of_ten(ratio: float) -> int | None:
+    """The power of ten ``ratio`` is close to (1 for ~10x, -1 for ~1/10), else None."""
+    if ratio <= 0:
+        return None
+    log = math.log10(ratio)
+    p = round(log)
+    if p != 0 and abs(log - p) <= _POWER_TOLERANCE:
+        return p
+    return None
+
+
+def _jump(previous: float, new: float, factor: float) -> float | None:
+    """The ratio new/previous when it is at least ``factor`` either way (exact boundary)."""
+    if previous <= 0 or new <= 0 or factor <= 0:
+        return None
+    p, n, f = D(previous), D(new), D(factor)
+    if n >= p * f or n * f <= p:
+        return new / previous
+    return None
+
+
+def check_lesion_entry(
+    label: str,
+    previous_mm: float | None,
+    previous_date: date | None,
+    new_mm: float,
+    new_date: date,
+    config: PlausibilityConfig = PlausibilityConfig(),
+) -> str | None:
+    """``None`` when ``new_mm`` is plausible, else one sentence asking the person to check it."""
+    return _lesion_range(label, new_mm, config) or _lesion_jump(
+        label, previous_mm, previous_date, new_mm, new_date, config
+    )
+
+
+def _lesion_range(label: str, new_mm: float, config: PlausibilityConfig) -> str | None:
+    new = D(new_mm)
+    if new > D(config.max_lesion_mm):
+        p = max(1, math.ceil(math.log10(new_mm / config.max_lesion_mm)))
+        mm = new_mm / 10**p
+        return (
+            f"{label}: {fmt_mm(new_mm)} mm is larger than {fmt_mm(config.max_lesion_mm)} mm, the largest size "
+            f"accepted without a check. Did you mean {_fmt_num(mm)} mm or {_fmt_num(mm / 10)} cm?"
+        )
+    if new < D(config.min_lesion_mm):
+        if new <= 0:
+            return f"{label}: {fmt_mm(new_mm)} mm is not a size. If the lesion is gone, record it as disappeared."
+        return (
+            f"{label}: {_fmt_num(new_mm)} mm is below {fmt_mm(config.min_lesion_mm)} mm, smaller than a CT scan "
+            f"can measure. Did you mean {_fmt_num(new_mm)} cm ({_fmt_num(new_mm * 10)} mm)?"
+        )
+    return None
+
+
+def _lesion_jump(
+    label: str,
+    previous_mm: float | None,
+    previous_date: date | None,
+    new_mm: float,
+    new_date: date,
+    config: PlausibilityConfig,
+    which: str = "last",
+) -> str | None:
+    if previous_mm is None or not _within(previous_date, new_date, config.lesion_jump_max_weeks):
+        return None
+    ratio = _jump(previous_mm, new_mm, config.lesion_jump_factor)
+    if ratio is None:
+        return None
+    when = f" on {previous_date.isoformat()}" if previous_date else ""
+    ref = f"the {which} value ({fmt_mm(previous_mm)} mm{when})"
+    power = _power_of_ten(ratio)
+    if ratio > 1:
+        head = f"{label}: {fmt_mm(new_mm)} mm is {_fmt_ratio(ratio)}× {ref}."
+        if power is not None and power > 0:
+            mm = new_mm / 10**power
+            return f"{head} Did you mean {_fmt_num(mm)} mm or {_fmt_num(mm / 10)} cm?"
+        return f"{head} Please check the value against the radiology report."
+    head = f"{label}: {_fmt_num(new_mm)} mm is 1/{_fmt_ratio(1 / ratio)} of {ref}."
+    if power is not None and power < 0:
+        mm = new_mm * 10 ** (-power)
+        if power == -1:
+            return f"{head} Was it {_fmt_num(new_mm)} cm ({_fmt_num(mm)} mm)?"
+        return f"{head} Did you mean {_fmt_num(mm)} mm?"
+    return f"{head} Please check the value against the radiology report."
+
+
+def check_marker_entry(
+    marker: str,
+    unit: str,
+    previous: float | None,
+    previous_date: date | None,
+    new: float,
+    new_date: date,
+    config: PlausibilityConfig = PlausibilityConfig(),
+) -> str | None:
+    """``None`` when plausible, else one sentence: a marker ``marker_jump_factor`` (50) times
+    higher or lower than the previous value within ``lesion_jump_max_weeks`` weeks."""
+    if new < 0:
+        return f"{marker}: {_fmt_num(new)} {unit} is negative; a marker value cannot be below 0."
+    return _marker_jump(marker, unit, previous, previous_date, new, new_date, config)
+
+
+def _marker_jump(
+    marker: str,
+    unit: str,
+    previous: float | None,
+    previous_date: date | None,
+    new: float,
+    new_date: date,
+    config: PlausibilityConfig,
+    which: str = "last",
+) -> str | None:
+    if previous is None or not _within(previous_date, new_date, config.lesion_jump_max_weeks):
+        return None
+    ratio = _jump(previous, new, config.marker_jump_factor)
+    if ratio is None:
+        return None
+    when = f" on {previous_date.isoformat()}" if previous_date else ""
+    ref = f"the {which} value ({_fmt_num(previous)} {unit}{when})"
+    power = _power_of_ten(ratio)
+    if ratio > 1:
+        head = f"{marker}: {_fmt_num(new)} {unit} is {_fmt_ratio(ratio)}× {ref}."
+    else:
+        head = f"{marker}: {_fmt_num(new)} {unit} is 1/{_fmt_ratio(1 / ratio)} of {ref}."
+    if power is not None:
+        suggestion = new / 10**power
+        hint = " (check the unit: pg/mL vs ng/mL)" if abs(power) == 3 else ""
+        return f"{head} Did you mean {_fmt_num(suggestion)} {unit}{hint}?"
+    return f"{head} Please check the value against the lab report."
+
+
+Point = tuple[date, float]
+
+
+def _suspicious(values: list[Point], jump: Callable[[Point, Point, str], str | None]) -> dict[int, str]:
+    """Indexes (into date-sorted ``values``) of values that look like a slip, with the message.
+
+    ``jump(previous, new, which)`` returns a message when ``new`` jumps against ``previous``.
+    A single wrong value jumps against both neighbours while the correct values around it
+    do not jump against each other, so a value is flagged when it jumps against the previous
+    *trusted* value (the last one not flagged) and against the next one.  The latest value,
+    with no next one, is flagged when it jumps against the previous trusted value.  A value
+    with no trusted predecessor (the first) is flagged only when it jumps against the next
+    value and that next value is consistent with the one after it.
+    """
+    out: dict[int, str] = {}
+    n = len(values)
+    trusted: int | None = None
+    for i, cur in enumerate(values):
+        prev = values[trusted] if trusted is not None else None
+        nxt = values[i + 1] if i + 1 < n else None
+        jp = jump(prev, cur, "last") if prev is not None else None
+        jn = jump(cur, nxt, "last") if nxt is not None else None
+        message: str | None = None
+        if prev is not None and nxt is not None:
+            message = jp if (jp and jn) else None
+        elif prev is not None:
+            message = jp
+        elif nxt is not None and jn and i + 2 < n and jump(nxt, values[i + 2], "last") is None:
+            message = jump(nxt, cur, "next")
+        if message:
+            out[i] = message
+        else:
+            trusted = i
+    return out
+
+
+def plausibility_findings(history: History, config: RulesConfig = RulesConfig()) -> list[Finding]:
+    """``entry.check`` (watch) for stored values that look like typos or unit slips (entered
+    with a force flag, or imported)."""
+    cfg = config.plausibility
+    out: dict[str, Finding] = {}
+    pid = history.patient.id
+    studies = sorted(history.studies, key=lambda s: (s.date, s.id))
+    for lesion in sorted(history.lesions, key=lambda l: l.id):
+        values: list[tuple[date, float]] = []
+        for s in studies:
+            for m in s.measurements:
+                if m.lesion_id == lesion.id and m.status is MeasurementStatus.MEASURED and m.size_mm is not None:
+                    values.append((s.date, m.size_mm))
+        values.sort()
+
+        def check(prev: Point, new: Point, which: str, _label: str = lesion.label) -> str | None:
+            return _lesion_jump(_label, prev[1], prev[0], new[1], new[0], cfg, which)
+
+        flagged = _suspicious(values, check)
+        for i, (d, v) in enumerate(values):
+            msg = _lesion_range(lesion.label, v, cfg) or flagged.get(i)
+            if msg:
+                f = _finding(lesion.label, d, msg, pid, {"lesion_id": lesion.id, "size_mm": v})
+                out.setdefault(f.id, f)
+    by_marker: dict[str, list] = {}
+    for r in history.markers:
+        by_marker.setdefault(str(r.marker), []).append(r)
+    for marker in sorted(by_marker):
+        results = sorted(by_marker[marker], key=lambda r: (r.date, r.id))
+        unit = results[-1].unit
+        mvalues = [(r.date, r.value) for r in results]
+
+        def mcheck(prev: Point, new: Point, which: str, _m: str = marker, _u: str = unit) -> str | None:
+            return _marker_jump(_m, _u, prev[1], prev[0], new[1], new[0], cfg, which)
+
+        flagged = _suspicious(mvalues, mcheck)
+        for i, (d, v) in enumerate(mvalues):
+            msg = check_marker_entry(marker, unit, None, None, v, d, cfg) or flagged.get(i)
+            if msg:
+                f = _finding(marker, d, msg, pid, {"marker": marker, "value": v, "unit": unit})
+                out.setdefault(f.id, f)
+    return list(out.values())
+
+
+def _finding(subject: str, on: date, message: str, pid: int | None, data: dict) -> Finding:
+    return Finding(
+        rule="entry.check",
+        subject=subject,
+        date=on,
+        severity=Severity.WATCH,
+        title="Check this entry",
+        evidence=message,
+        source=SOURCE,
+        discuss=(
+            "Compare the value with the report and correct it if it is a typo; if the report really says "
+            f"this, it is a topic to discuss with your care team ({CARE_TEAM.lower()})."
+        ),
+        patient_id=pid,
+        data=data,
+    )
