@@ -1,0 +1,377 @@
+"""lungtrack appointment and lungtrack note: planned visits/scans/blood tests, and free-text notes.
+
+Appointments may lie in the future (they are planned); notes and "done" dates may not.
+Every value is checked before the store is opened: bad input writes nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from lungtrack.cli import common
+from lungtrack.cli.common import JsonOpt, PatientOpt, YesOpt
+from lungtrack.enums import AppointmentKind, AppointmentStatus
+
+appointment_app = typer.Typer(
+    help="Appointments (imaging, marker blood tests, visits, biopsies): add, list, show, edit, done, cancel, delete.",
+    no_args_is_help=True)
+note_app = typer.Typer(help="Free-text notes (symptoms, side effects, questions for the team): add, list, show, edit, delete.",
+                       no_args_is_help=True)
+
+#: ``appointment list`` shows planned appointments plus everything from this many days back.
+RECENT_DAYS = 90
+#: Longest appointment description (the column's size).
+MAX_DESCRIPTION_CHARS = 500
+#: Longest note text accepted: far more than any note, but stops a binary file piped in by mistake.
+MAX_NOTE_CHARS = 20000
+#: Characters of a note shown in the ``note list`` table.
+NOTE_PREVIEW_CHARS = 60
+
+
+# ================================================================== appointments
+
+def _description(text: str | None) -> str | None:
+    from lungtrack.errors import InputError
+
+    if text is None:
+        return None
+    cleaned = " ".join(text.split())
+    if len(cleaned) > MAX_DESCRIPTION_CHARS:
+        raise InputError("--description", cleaned[:40] + "...", f"a description of at most {MAX_DESCRIPTION_CHARS} characters")
+    return cleaned
+
+
+def appointment_dict(row) -> dict:
+    """Row dict plus ``days_from_today`` (negative: past) and ``past_due`` (planned but already past)."""
+    from lungtrack.store.repo import row_dict
+
+    data = row_dict(row)
+    days = (row.date - common.today()).days
+    data["days_from_today"] = days
+    data["past_due"] = row.status == AppointmentStatus.PLANNED.value and days < 0
+    return data
+
+
+def _appointment_label(data: dict) -> str:
+    from datetime import date
+
+    desc = f" ({data['description']})" if data.get("description") else ""
+    return f"{data['kind']} appointment{desc} on {common.date_label(date.fromisoformat(data['date']))}"
+
+
+def _check_done_date(row, field: str, text: str | None) -> None:
+    """An appointment marked done cannot be in the future."""
+    from lungtrack.errors import InputError
+
+    today = common.today()
+    if row.status == AppointmentStatus.DONE.value and row.date > today:
+        raise InputError(field, text if text is not None else row.date.isoformat(), "a date on or before today", message=(
+            f"{field}: {row.date.isoformat()} is in the future (today is {today.isoformat()}); expected the date the "
+            "appointment took place, on or before today (use --on DATE)."))
+
+
+@appointment_app.command("add")
+def appointment_add(
+    ctx: typer.Context,
+    date: Annotated[str, typer.Option("--date", help="Date (YYYY-MM-DD, 'in 2 weeks', ...); future dates are fine.")],
+    kind: Annotated[AppointmentKind, typer.Option("--kind", case_sensitive=False, help="What it is for.")],
+    description: Annotated[Optional[str], typer.Option("--description", help="Free text, e.g. 'CT chest/abdomen'.")] = None,
+    patient: PatientOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Plan an appointment.
+
+    Example: lungtrack appointment add --date 2026-09-15 --kind imaging --description "CT chest"
+    """
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    when = common.parse_date_opt(date, "--date", allow_future=True, required=True)
+    desc = _description(description) or None
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, patient)
+        row = m.Appointment(patient_id=p.id, date=when, kind=kind.value, description=desc,
+                            status=AppointmentStatus.PLANNED.value)
+        session.add(row)
+        session.flush()
+        data = appointment_dict(row)
+        pname = p.name
+    if json_out:
+        common.print_json(data)
+    common.err(f"Planned {_appointment_label(data)} for {pname} (id {data['id']}).")
+
+
+@appointment_app.command("list")
+def appointment_list(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help=f"All appointments (default: planned ones and the last {RECENT_DAYS} days).")] = False,
+    patient: PatientOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List appointments, oldest first: planned ones and those of the last 90 days (--all for every one)."""
+    from datetime import timedelta
+
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    cutoff = common.today() - timedelta(days=RECENT_DAYS)
+    with common.transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, patient)
+        rows = [appointment_dict(a) for a in repo.records(session, m.Appointment, p)
+                if all_ or a.status == AppointmentStatus.PLANNED.value or a.date >= cutoff]
+    if json_out:
+        common.print_json(rows)
+        return
+    common.print_table(
+        ["id", "date", "kind", "status", "in days", "description"],
+        [[r["id"], r["date"], r["kind"], r["status"] + (" (past: mark done or cancel)" if r["past_due"] else ""),
+          r["days_from_today"], r["description"]] for r in rows])
+
+
+@appointment_app.command("show")
+def appointment_show(ctx: typer.Context, appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
+                     patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
+    """Show one appointment."""
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, patient)
+        data = appointment_dict(repo.get_record(session, m.Appointment, appointment_id, p))
+    if json_out:
+        common.print_json(data)
+        return
+    for key in ("id", "date", "kind", "status", "description", "days_from_today", "source"):
+        if data.get(key) is not None:
+            common.out(f"{key.replace('_', ' ') + ':':<18}{data[key]}")
+
+
+@appointment_app.command("edit")
+def appointment_edit(
+    ctx: typer.Context,
+    appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
+    date: Annotated[Optional[str], typer.Option("--date", help="New date (future dates are fine while planned).")] = None,
+    kind: Annotated[Optional[AppointmentKind], typer.Option("--kind", case_sensitive=False)] = None,
+    description: Annotated[Optional[str], typer.Option("--description", help="New description ('' clears it).")] = None,
+    status: Annotated[Optional[AppointmentStatus], typer.Option("--status", case_sensitive=False)] = None,
+    patient: PatientOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change an appointment; only the options given change."""
+    from lungtrack.errors import InputError
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    when = common.parse_date_opt(date, "--date", allow_future=True)
+    desc = _description(description)
+    if all(v is None for v in (when, kind, desc, status)):
+        raise InputError("options", "", "at least one of --date, --kind, --description, --status")
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, patient)
+        row = repo.get_record(session, m.Appointment, appointment_id, p)
+        if when is not None:
+            row.date = when
+        if kind is not None:
+            row.kind = kind.value
+        if desc is not None:
+            row.description = desc or None
+        if status is not None:
+            row.status = status.value
+        _check_done_date(row, "--date", date)
+        repo.touch(row)
+        session.add(row)
+        session.flush()
+        data = appointment_dict(row)
+    if json_out:
+        common.print_json(data)
+    common.err(f"Updated appointment {appointment_id}: {_appointment_label(data)}, {data['status']}.")
+
+
+def _set_status(ctx: typer.Context, appointment_id: int, patient: str | None, status: AppointmentStatus,
+                on: str | None) -> dict:
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    when = common.parse_date_opt(on, "--on")
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, patient)
+        row = repo.get_record(session, m.Appointment, appointment_id, p)
+        row.status = status.value
+        if when is not None:
+            row.date = when
+        _check_done_date(row, "--on", on)
+        repo.touch(row)
+        session.add(row)
+        session.flush()
+        return appointment_dict(row)
+
+
+@appointment_app.command("done")
+def appointment_done(
+    ctx: typer.Context,
+    appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
+    on: Annotated[Optional[str], typer.Option("--on", help="Date it took place, if not the planned date (not in the future).")] = None,
+    patient: PatientOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Mark an appointment as done (it took place)."""
+    data = _set_status(ctx, appointment_id, patient, AppointmentStatus.DONE, on)
+    if json_out:
+        common.print_json(data)
+    common.err(f"Marked done: {_appointment_label(data)}.")
+
+
+@appointment_app.command("cancel")
+def appointment_cancel(
+    ctx: typer.Context,
+    appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
+    patient: PatientOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Mark an appointment as cancelled (kept in the history; use delete to remove it)."""
+    data = _set_status(ctx, appointment_id, patient, AppointmentStatus.CANCELLED, None)
+    if json_out:
+        common.print_json(data)
+    common.err(f"Cancelled: {_appointment_label(data)}.")
+
+
+@appointment_app.command("delete")
+def appointment_delete(ctx: typer.Context, appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
+                       patient: PatientOpt = None, yes: YesOpt = False) -> None:
+    """Delete an appointment (asks first; --yes when not on a terminal)."""
+    common.delete_flow(ctx, "Appointment", appointment_id, patient, yes,
+                       lambda a: f"appointment {a.id} ({a.kind} on {a.date.isoformat()}, {a.status})")
+
+
+# ================================================================== notes
+
+def _note_text(text: str, field: str) -> str:
+    """The note's text; ``-`` reads it from stdin.  Empty (or only whitespace) is refused."""
+    from lungtrack.errors import InputError
+
+    if text == "-":
+        text = sys.stdin.read() if sys.stdin is not None else ""
+    cleaned = text.strip()
+    if not cleaned:
+        raise InputError(field, text, "some text (or - to read it from stdin)",
+                         message=f"{field}: the note is empty; expected some text (or - to read it from stdin).")
+    if len(cleaned) > MAX_NOTE_CHARS:
+        raise InputError(field, cleaned[:40] + "...", f"a note of at most {MAX_NOTE_CHARS} characters")
+    return cleaned
+
+
+def note_dict(row) -> dict:
+    from lungtrack.store.repo import row_dict
+
+    return row_dict(row)
+
+
+def _preview(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= NOTE_PREVIEW_CHARS else flat[:NOTE_PREVIEW_CHARS - 1] + "…"
+
+
+@note_app.command("add")
+def note_add(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="The note. Use - to read it from stdin, which keeps health details out of your shell history.")],
+    date: Annotated[str, typer.Option("--date", help="Date the note is about (not in the future).")] = "today",
+    patient: PatientOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a note.  'lungtrack note add -' reads the text from stdin, so health details stay out of
+    your shell history.
+
+    Example: echo "grade 1 rash since Monday" | lungtrack note add - --date yesterday
+    """
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    when = common.parse_date_opt(date, "--date", required=True)
+    body = _note_text(text, "text")
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, patient)
+        row = m.Note(patient_id=p.id, date=when, text=body)
+        session.add(row)
+        session.flush()
+        data = note_dict(row)
+        pname = p.name
+    if json_out:
+        common.print_json(data)
+    common.err(f"Added note {data['id']} for {pname} on {common.date_label(when)} ({len(body)} characters).")
+
+
+@note_app.command("list")
+def note_list(ctx: typer.Context, patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
+    """List notes, oldest first (the table shows the start of each; --json has the full text)."""
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, patient)
+        rows = [note_dict(n) for n in repo.records(session, m.Note, p)]
+    if json_out:
+        common.print_json(rows)
+        return
+    common.print_table(["id", "date", "text"], [[r["id"], r["date"], _preview(r["text"])] for r in rows])
+
+
+@note_app.command("show")
+def note_show(ctx: typer.Context, note_id: Annotated[int, typer.Argument(help="Note id.")],
+              patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
+    """Show one note in full."""
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, patient)
+        data = note_dict(repo.get_record(session, m.Note, note_id, p))
+    if json_out:
+        common.print_json(data)
+        return
+    common.out(f"Note {data['id']}, {data['date']}:")
+    common.out(data["text"])
+
+
+@note_app.command("edit")
+def note_edit(
+    ctx: typer.Context,
+    note_id: Annotated[int, typer.Argument(help="Note id.")],
+    text: Annotated[Optional[str], typer.Option("--text", help="New text (replaces the old; - reads it from stdin).")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", help="New date (not in the future).")] = None,
+    patient: PatientOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change a note's text or date; only the options given change."""
+    from lungtrack.errors import InputError
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    when = common.parse_date_opt(date, "--date")
+    body = _note_text(text, "--text") if text is not None else None
+    if when is None and body is None:
+        raise InputError("options", "", "at least one of --text, --date")
+    with common.transaction(ctx) as (_s, session):
+        p = repo.find_patient(session, patient)
+        row = repo.get_record(session, m.Note, note_id, p)
+        if body is not None:
+            row.text = body
+        if when is not None:
+            row.date = when
+        repo.touch(row)
+        session.add(row)
+        session.flush()
+        data = note_dict(row)
+    if json_out:
+        common.print_json(data)
+    common.err(f"Updated note {note_id} ({data['date']}).")
+
+
+@note_app.command("delete")
+def note_delete(ctx: typer.Context, note_id: Annotated[int, typer.Argument(help="Note id.")],
+                patient: PatientOpt = None, yes: YesOpt = False) -> None:
+    """Delete a note (asks first; --yes when not on a terminal)."""
+    common.delete_flow(ctx, "Note", note_id, patient, yes, lambda n: f"note {n.id} of {n.date.isoformat()}")
