@@ -25,8 +25,9 @@ def _value_and_unit(marker_text: str, value: str, unit: str | None):
         i = 0
         while i < len(text) and (text[i].isdigit() or text[i] in ".+-eE"):
             i += 1
-        if 0 < i < len(text) and not text[i:].strip()[:1].isdigit():
-            text, unit = text[:i], text[i:].strip()
+        rest = text[i:].strip()
+        if 0 < i < len(text) and rest[:1] and (rest[0].isalpha() or rest[0] in "µμ"):
+            text, unit = text[:i], rest
     info = MARKERS[marker]
     number = parse_number(text, field="value", minimum=0, maximum=info.plausible_max * 1000)
     canonical, canonical_unit = convert_marker_value(marker, number, unit, field="unit")
@@ -52,7 +53,7 @@ def _check_plausible(session, patient, marker, value, unit, when, force: bool) -
         return
     problem = check_marker_entry(marker.value, unit, prev.value, prev.date, value, when)
     if problem:
-        raise InputError("value", value, "a plausible value", message=f"{problem} Nothing was saved. "
+        raise InputError("value", value, "a plausible value", message=f"value: {problem} Nothing was saved. "
                          "If the value is right, add --force.")
 
 

@@ -56,7 +56,7 @@ def _lesion_entries(session, p, when, specs: list[str], force: bool, existing_id
                 problem = check_lesion_entry(lesion.label, last[0].size_mm, last[1].date, spec.size_mm, when)
                 if problem:
                     raise InputError("--lesion", text, "a plausible size", message=(
-                        f"{problem} Nothing was saved. If the size is right, add --force."))
+                        f"--lesion {problem} Nothing was saved. If the size is right, add --force."))
         entries.append((lesion, spec))
     return entries
 

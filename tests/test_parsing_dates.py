@@ -1,0 +1,306 @@
+"""Dates and durations typed by people: accepted forms, refusals with hints, boundaries."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from dateutil.relativedelta import relativedelta
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lungtrack.errors import InputError
+from lungtrack.parsing.dates import format_date, parse_date, parse_duration, parse_since
+
+TODAY = date(2026, 11, 28)  # a Saturday
+
+
+def pd(text: str, **kw) -> date:
+    kw.setdefault("today", TODAY)
+    return parse_date(text, **kw)
+
+
+# ----------------------------------------------------------------------------- accepted
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2026-03-04", date(2026, 3, 4)),
+        ("2026/03/04", date(2026, 3, 4)),
+        ("2026-3-4", date(2026, 3, 4)),
+        ("  2026-03-04  ", date(2026, 3, 4)),
+        ("20260304", date(2026, 3, 4)),
+        ("4 Mar 2026", date(2026, 3, 4)),
+        ("4 March 2026", date(2026, 3, 4)),
+        ("March 4, 2026", date(2026, 3, 4)),
+        ("Mar 4th 2026", date(2026, 3, 4)),
+        ("2026-Mar-04", date(2026, 3, 4)),
+        ("4 Sept 2026", date(2026, 9, 4)),
+        # 4 March 2026 is a Wednesday (date(2026, 3, 4).weekday() == 2)
+        ("Wed 2026-03-04", date(2026, 3, 4)),
+        ("Wednesday, March 4, 2026", date(2026, 3, 4)),
+    ],
+)
+def test_absolute_forms(text: str, expected: date) -> None:
+    assert pd(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("today", TODAY),
+        ("TODAY", TODAY),
+        ("yesterday", date(2026, 11, 27)),
+        ("0 days ago", TODAY),
+        ("3 days ago", date(2026, 11, 25)),
+        ("3d ago", date(2026, 11, 25)),
+        ("1 day ago", date(2026, 11, 27)),
+        ("a week ago", date(2026, 11, 21)),
+        ("2 weeks ago", date(2026, 11, 14)),
+        ("2w ago", date(2026, 11, 14)),
+        ("6 months ago", date(2026, 5, 28)),
+        ("6m ago", date(2026, 5, 28)),  # m = months, not minutes
+        ("1 year ago", date(2025, 11, 28)),
+        ("2y ago", date(2024, 11, 28)),
+    ],
+)
+def test_relative_forms(text: str, expected: date) -> None:
+    assert pd(text) == expected
+
+
+def test_month_arithmetic_clamps_to_month_end() -> None:
+    # 31 March minus one month: February has no 31st, relativedelta gives the last day.
+    assert parse_date("1 month ago", today=date(2026, 3, 31)) == date(2026, 2, 28)
+    assert parse_date("1 month ago", today=date(2024, 3, 31)) == date(2024, 2, 29)
+
+
+def test_future_forms_only_when_allowed() -> None:
+    assert pd("tomorrow", allow_future=True) == date(2026, 11, 29)
+    assert pd("in 2 weeks", allow_future=True) == date(2026, 12, 12)
+    assert pd("2026-12-01", allow_future=True) == date(2026, 12, 1)
+    with pytest.raises(InputError):
+        pd("tomorrow")
+    with pytest.raises(InputError):
+        pd("in 2 weeks")
+
+
+def test_today_may_be_a_datetime() -> None:
+    from datetime import datetime
+
+    assert parse_date("yesterday", today=datetime(2026, 11, 28, 23, 59)) == date(2026, 11, 27)
+
+
+# ----------------------------------------------------------------------------- boundaries
+
+
+def test_future_boundary_today_ok_tomorrow_refused() -> None:
+    assert pd("2026-11-28") == TODAY
+    with pytest.raises(InputError) as err:
+        pd("2026-11-29", field="--date")
+    assert err.value.field == "--date"
+
+
+def test_future_message_names_today() -> None:
+    with pytest.raises(InputError) as err:
+        pd("2026-12-01", field="--date")
+    assert err.value.message == (
+        "--date: 2026-12-01 is in the future (today is 2026-11-28); results can only be logged for today or earlier."
+    )
+
+
+def test_1900_boundary() -> None:
+    assert pd("1900-01-01") == date(1900, 1, 1)
+    with pytest.raises(InputError) as err:
+        pd("1899-12-31")
+    assert "before 1900" in err.value.message
+
+
+def test_relative_date_before_1900_refused() -> None:
+    with pytest.raises(InputError):
+        parse_date("100 years ago", today=date(1999, 6, 1))
+
+
+def test_allow_future_has_a_ten_year_limit() -> None:
+    assert pd("2036-11-28", allow_future=True) == date(2036, 11, 28)
+    with pytest.raises(InputError) as err:
+        pd("2036-11-29", allow_future=True)
+    assert "check the year" in err.value.message
+
+
+# ----------------------------------------------------------------------------- refused
+
+
+def test_ambiguous_numeric_date_gets_iso_hint() -> None:
+    with pytest.raises(InputError) as err:
+        pd("03/04/2026", field="--date")
+    assert err.value.message == (
+        "--date: '03/04/2026' is ambiguous (3 April or 4 March?); use ISO form YYYY-MM-DD, e.g. 2026-04-03."
+    )
+    assert "\n" not in err.value.message
+
+
+@pytest.mark.parametrize("text", ["3.4.2026", "03-04-2026", "3/4/26"])
+def test_other_ambiguous_separators(text: str) -> None:
+    with pytest.raises(InputError) as err:
+        pd(text)
+    assert "ambiguous" in err.value.message
+    assert "YYYY-MM-DD" in err.value.message
+
+
+@pytest.mark.parametrize("text, example", [("25/04/2026", "2026-04-25"), ("04/25/2026", "2026-04-25")])
+def test_day_or_month_first_not_ambiguous_still_refused_with_example(text: str, example: str) -> None:
+    with pytest.raises(InputError) as err:
+        pd(text)
+    assert example in err.value.message
+    assert "ambiguous" not in err.value.message
+
+
+@pytest.mark.parametrize("text", ["2026-02-30", "2025-02-29", "2026-13-01", "2026-04-31", "20261304"])
+def test_impossible_dates(text: str) -> None:
+    with pytest.raises(InputError) as err:
+        pd(text, field="--date")
+    assert err.value.field == "--date"
+    assert err.value.value == text
+
+
+def test_leap_day_is_accepted() -> None:
+    assert pd("2024-02-29") == date(2024, 2, 29)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2016", "2026030", "202603041", "", "   ", "foo", "next week", "4 Foo 2026", "Mar 2026", "4 Mar 26", "3 fortnights ago", "-3 days ago",
+     "2026-03-04T10:00", "2026-03/04"],
+)
+def test_rejected_texts(text: str) -> None:
+    with pytest.raises(InputError) as err:
+        pd(text, field="--date")
+    message = err.value.message
+    assert message.startswith("--date: ")
+    assert "\n" not in message
+
+
+def test_wrong_weekday_is_refused() -> None:
+    with pytest.raises(InputError) as err:
+        pd("Tue 2026-03-04")
+    assert "Wed" in err.value.message
+
+
+def test_non_string_refused() -> None:
+    with pytest.raises(InputError):
+        parse_date(None, today=TODAY)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- format_date
+
+
+@pytest.mark.parametrize(
+    "d, text",
+    [
+        (date(2026, 3, 4), "Wed 2026-03-04"),
+        (date(2025, 9, 15), "Mon 2025-09-15"),  # user story 1: "Logged CT on Mon 2025-09-15"
+        (date(2025, 12, 10), "Wed 2025-12-10"),  # user story 1: "Logged CT on Wed 2025-12-10"
+        (date(2026, 8, 12), "Wed 2026-08-12"),  # user story 3
+        (date(2026, 11, 29), "Sun 2026-11-29"),
+    ],
+)
+def test_format_date(d: date, text: str) -> None:
+    assert format_date(d) == text
+
+
+def test_format_date_ignores_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    import locale
+
+    try:
+        locale.setlocale(locale.LC_TIME, "de_DE.UTF-8")
+    except locale.Error:
+        pytest.skip("German locale not installed")
+    try:
+        assert format_date(date(2026, 3, 4)) == "Wed 2026-03-04"
+    finally:
+        locale.setlocale(locale.LC_TIME, "C")
+
+
+# ----------------------------------------------------------------------------- durations
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("7d", relativedelta(days=7)),
+        ("7 days", relativedelta(days=7)),
+        ("1 day", relativedelta(days=1)),
+        ("2w", relativedelta(weeks=2)),
+        ("2 weeks", relativedelta(days=14)),
+        ("3m", relativedelta(months=3)),
+        ("6 months", relativedelta(months=6)),
+        ("1y", relativedelta(years=1)),
+        ("2 YEARS", relativedelta(years=2)),
+    ],
+)
+def test_durations(text: str, expected: relativedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0d", "-3d", "1.5w", "3", "w", "", "3 fortnights", "7d ago", "101y", "36526d"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_duration(text, field="--snooze")
+    assert err.value.message.startswith("--snooze: ")
+
+
+def test_duration_upper_bound_both_sides() -> None:
+    assert parse_duration("100y") == relativedelta(years=100)
+    with pytest.raises(InputError):
+        parse_duration("101y")
+
+
+def test_since_accepts_duration_or_date() -> None:
+    assert parse_since("6m", today=TODAY) == date(2026, 5, 28)
+    assert parse_since("2w", today=TODAY) == date(2026, 11, 14)
+    assert parse_since("2026-01-01", today=TODAY) == date(2026, 1, 1)
+    assert parse_since("3 months ago", today=TODAY) == date(2026, 8, 28)
+
+
+def test_since_errors() -> None:
+    with pytest.raises(InputError) as err:
+        parse_since("blah", today=TODAY, field="--since")
+    assert err.value.message.startswith("--since: 'blah' is not valid; expected a duration")
+    with pytest.raises(InputError) as err:
+        parse_since("03/04/2026", today=TODAY, field="--since")
+    assert "ambiguous" in err.value.message
+    with pytest.raises(InputError):
+        parse_since("2027-01-01", today=TODAY)
+    with pytest.raises(InputError):
+        parse_since("0d", today=TODAY)
+
+
+# ----------------------------------------------------------------------------- properties
+
+_dates = st.dates(min_value=date(1900, 1, 1), max_value=TODAY)
+
+
+@given(_dates)
+def test_iso_round_trip(d: date) -> None:
+    assert parse_date(d.isoformat(), today=TODAY) == d
+    assert parse_date(d.isoformat().replace("-", "/"), today=TODAY) == d
+    assert parse_date(d.strftime("%Y%m%d"), today=TODAY) == d
+
+
+@given(_dates)
+def test_format_date_reads_back(d: date) -> None:
+    assert parse_date(format_date(d), today=TODAY) == d
+
+
+@given(st.integers(min_value=0, max_value=20000))
+def test_days_ago_matches_timedelta(n: int) -> None:
+    assert parse_date(f"{n} days ago", today=TODAY) == TODAY - timedelta(days=n)
+    assert parse_date(f"{n}d ago", today=TODAY) == TODAY - timedelta(days=n)
+
+
+@given(st.integers(min_value=1, max_value=12), st.integers(min_value=1, max_value=12), st.integers(1950, 2026))
+def test_every_day_month_first_numeric_date_is_refused(a: int, b: int, year: int) -> None:
+    with pytest.raises(InputError) as err:
+        parse_date(f"{a:02d}/{b:02d}/{year}", today=TODAY)
+    assert "YYYY-MM-DD" in err.value.message
