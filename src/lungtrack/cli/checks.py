@@ -30,6 +30,7 @@ def line_header(pe) -> dict[str, Any] | None:
     line = ev.current_line
     if line is None:
         return None
+    from lungtrack.core.timing import driver_gene, line_number
     from lungtrack.knowledge.drugs import drug_from_text, primary_trial
 
     days = (ev.today - line.start).days
@@ -37,8 +38,7 @@ def line_header(pe) -> dict[str, Any] | None:
                            "months_on_therapy": round(days / 30.4375, 1), "trial": None}
     try:
         drug = drug_from_text(line.drug)
-        number = sum(1 for ln in pe.history.lines if ln.start <= line.start)
-        trial = primary_trial(drug, number)
+        trial = primary_trial(drug, line_number(pe.history, line), driver_gene(pe.history, drug))
     except Exception:
         trial = None
     if trial is not None and trial.median_pfs_months is not None:

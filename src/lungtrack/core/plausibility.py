@@ -64,7 +64,8 @@ def _jump(previous: float, new: float, factor: float) -> float | None:
         return None
     p, n, f = D(previous), D(new), D(factor)
     if n >= p * f or n * f <= p:
-        return new / previous
+        # clamp so that extreme values (e.g. 5e-324) cannot underflow to 0 or overflow to inf
+        return min(max(float(n / p), 1e-300), 1e300)
     return None
 
 
