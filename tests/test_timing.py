@@ -108,7 +108,7 @@ def test_config_and_patient_schedule() -> None:
     assert j.due_soon_date == CT + timedelta(days=28) and j.due_date == CT + timedelta(days=42)
     assert j.state == DueState.DUE_SOON
     assert item(hist(schedule=own), CT + timedelta(days=27), "imaging", config).state == DueState.UP_TO_DATE
-    # ... but a default Schedule() means "not customised": the config still applies.
+    # ... but a Schedule() with nothing set means "not customised": the config still applies.
     assert item(hist(schedule=Schedule()), CT, "imaging", config).due_date == CT + timedelta(days=84)
 
 
@@ -276,3 +276,10 @@ def test_time_on_therapy_settings() -> None:
     assert "no confirmed trial median" in k.evidence and "LASER301" not in k.evidence
     # No active line: no time-on-therapy finding.
     assert by_rule(timing_findings(hist(lines=(ended_gef,)), (), date(2026, 9, 1)), "timing.time_on_therapy") == []
+
+
+def test_patient_value_equal_to_builtin_default_still_wins_over_config() -> None:
+    config = RulesConfig(timing=TimingConfig(imaging_due_soon_weeks=6.0, imaging_overdue_weeks=9.0))
+    own = Schedule(imaging_due_soon_weeks=8.0, imaging_overdue_weeks=13.0)
+    assert item(hist(schedule=own), CT, "imaging", config).due_date == CT + timedelta(days=91)
+    assert item(hist(schedule=Schedule()), CT, "imaging", config).due_date == CT + timedelta(days=63)

@@ -11,7 +11,7 @@ from typing import Any
 
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.findings import Finding
-from lungtrack.core.history import History, Schedule
+from lungtrack.core.history import History
 
 
 @dataclass
@@ -34,17 +34,11 @@ class PatientEvaluation:
         return [f for f in self.findings if f.needs_attention and not self.is_acknowledged(f)]
 
 
-def schedule_defaults(config: RulesConfig) -> Schedule:
-    t = config.timing
-    return Schedule(imaging_due_soon_weeks=t.imaging_due_soon_weeks, imaging_overdue_weeks=t.imaging_overdue_weeks,
-                    marker_due_soon_weeks=t.marker_due_soon_weeks, marker_overdue_weeks=t.marker_overdue_weeks)
-
-
 def evaluate_patient(session, patient, today: date, config: RulesConfig) -> PatientEvaluation:
     from lungtrack.core.engine import evaluate
     from lungtrack.store import repo
 
-    history = repo.load_history(session, patient, schedule_defaults(config))
+    history = repo.load_history(session, patient)
     evaluation = evaluate(history, today=today, config=config)
     acks = {fid: {"at": _iso(a.created_at), "note": a.note} for fid, a in repo.acknowledgements(session, patient).items()}
     snoozes = {key: s.until for key, s in repo.snoozes(session, patient).items()}

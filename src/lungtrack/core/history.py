@@ -31,12 +31,16 @@ from lungtrack.enums import (
 
 @dataclass(frozen=True)
 class Schedule:
-    """Follow-up intervals for one patient, in weeks since the last event that happened."""
+    """A patient's own follow-up intervals, in weeks since the last event that happened.
 
-    imaging_due_soon_weeks: float = 8.0
-    imaging_overdue_weeks: float = 13.0
-    marker_due_soon_weeks: float = 8.0
-    marker_overdue_weeks: float = 13.0
+    ``None`` means "not set for this patient": the ``[timing]`` thresholds apply
+    (:func:`lungtrack.core.timing.effective_schedule`).
+    """
+
+    imaging_due_soon_weeks: float | None = None
+    imaging_overdue_weeks: float | None = None
+    marker_due_soon_weeks: float | None = None
+    marker_overdue_weeks: float | None = None
 
 
 @dataclass(frozen=True)

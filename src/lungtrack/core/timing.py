@@ -17,9 +17,8 @@ Imaging and marker items need an *active* line (started on or before today, not 
 today).  Appointments are shown with or without a line (they are the user's own plan).
 Nothing at all is due once tracking has ended (``patient.ended_on`` on or before today).
 
-Per-patient intervals (``PatientInfo.schedule``) override the thresholds file field by field,
-but only where the patient's value differs from the built-in default: a default
-``Schedule()`` means "not customised", so a changed thresholds file still applies.
+Per-patient intervals (``PatientInfo.schedule``) override the thresholds file field by field
+where they are set; a field left ``None`` follows the ``[timing]`` thresholds.
 
 Finding ids use the due date and put the state into the subject (``imaging-due-soon``,
 ``imaging-overdue``): acknowledging "due soon" must not silence "overdue".  Timing findings
@@ -84,13 +83,12 @@ def active_line(history: History, today: date) -> TherapyLine | None:
 
 
 def effective_schedule(history: History, config: RulesConfig) -> Schedule:
-    """The patient's schedule where customised (differs from ``Schedule()``), else the config."""
-    default = Schedule()
+    """The patient's own intervals where set, else the ``[timing]`` thresholds (every field filled)."""
     own = history.patient.schedule
     values = {}
     for f in fields(Schedule):
         mine = getattr(own, f.name)
-        values[f.name] = mine if mine != getattr(default, f.name) else getattr(config.timing, f.name)
+        values[f.name] = mine if mine is not None else getattr(config.timing, f.name)
     return Schedule(**values)
 
 

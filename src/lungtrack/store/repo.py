@@ -266,14 +266,11 @@ def _enum(enum_cls, value, default=None):
         return default
 
 
-def patient_info(p: m.Patient, defaults: h.Schedule | None = None) -> h.PatientInfo:
-    """The patient as plain data; intervals not set for the patient come from ``defaults``."""
-    defaults = defaults or h.Schedule()
+def patient_info(p: m.Patient) -> h.PatientInfo:
+    """The patient as plain data; intervals not set for the patient stay ``None`` (configured default)."""
     schedule = h.Schedule(
-        imaging_due_soon_weeks=p.imaging_due_soon_weeks or defaults.imaging_due_soon_weeks,
-        imaging_overdue_weeks=p.imaging_overdue_weeks or defaults.imaging_overdue_weeks,
-        marker_due_soon_weeks=p.marker_due_soon_weeks or defaults.marker_due_soon_weeks,
-        marker_overdue_weeks=p.marker_overdue_weeks or defaults.marker_overdue_weeks,
+        imaging_due_soon_weeks=p.imaging_due_soon_weeks, imaging_overdue_weeks=p.imaging_overdue_weeks,
+        marker_due_soon_weeks=p.marker_due_soon_weeks, marker_overdue_weeks=p.marker_overdue_weeks,
     )
     return h.PatientInfo(
         id=p.id or 0, name=p.name, diagnosis_date=p.diagnosis_date, histology=p.histology,
@@ -283,9 +280,9 @@ def patient_info(p: m.Patient, defaults: h.Schedule | None = None) -> h.PatientI
     )
 
 
-def load_history(session: Session, patient: m.Patient, schedule_defaults: h.Schedule | None = None) -> h.History:
+def load_history(session: Session, patient: m.Patient) -> h.History:
     """Everything the rules need about one patient, as plain frozen data."""
-    info = patient_info(patient, schedule_defaults)
+    info = patient_info(patient)
     lines = tuple(
         h.TherapyLine(id=ln.id or 0, drug=ln.drug, start=ln.start_date, end=ln.end_date,
                       stop_reason=_enum(StopReason, ln.stop_reason))
