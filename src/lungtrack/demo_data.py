@@ -10,7 +10,7 @@ and one liver lesion that grows alone (a mixed response).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 STORY_TODAY = date(2026, 8, 12)

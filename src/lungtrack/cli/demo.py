@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         Without --db / LUNGTRACK_DB the demo uses its own store (demo.db beside the default store), made
         afresh each time, so it never mixes with your records. With --db it loads into that store.
         """
-        from lungtrack.cli.checks import check_data, render_check_text
+        from lungtrack.report.checkview import check_data, render_check_text
         from lungtrack.services import evaluate_patient
         from lungtrack.settings import load_rules_config
         from lungtrack.store.db import open_store

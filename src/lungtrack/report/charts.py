@@ -1,0 +1,387 @@
+"""The report's charts, drawn with matplotlib (Agg backend, imported lazily) as inline SVG.
+
+Every chart is safe in black and white: series differ by line style and marker shape, not by
+colour alone, and reference lines are labelled in words.  Every chart comes with a caption and
+an alt text that state its numbers, for readers who cannot see it.  Text stays text in the SVG
+(``svg.fonttype = none``), so the numbers are searchable and in a PDF's text layer.
+
+Charts are drawn only from the report data (:class:`lungtrack.report.model.Report`): a chart
+can never show a number the tables do not.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from lungtrack.report.model import Report, fmt_mm, fmt_num, fmt_pct, fmt_value
+
+# Width of one chart in inches: two charts side by side fill an A4 or Letter page's text width.
+_W, _H = 3.55, 2.55
+_STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1, 1, 1)), "v"), ((0, (1, 1)), "P"),
+           ((0, (8, 2)), "X"), ((0, (3, 3)), "*")]
+_GREYS = ["#000000", "#444444", "#1f4e79", "#7f3f00", "#555555", "#2f5f2f", "#333333", "#5a2d5a"]
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str  # "tumor", "spider", "marker-CEA", "timeline"
+    title: str
+    caption: str  # shown under the chart; states the key numbers
+    alt: str  # for screen readers: the caption plus every value drawn
+    svg: str  # inline SVG markup (no XML declaration, no DOCTYPE, no external references)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _setup(plt, key: str, size: tuple[float, float] = (_W, _H)):
+    plt.rcParams.update({
+        "svg.fonttype": "none",  # keep text as text
+        "svg.hashsalt": f"lungtrack-{key}",  # stable, and distinct ids per chart in one HTML page
+        "font.family": ["DejaVu Sans"],
+        "font.size": 7.0,
+        "axes.titlesize": 8.0,
+        "axes.labelsize": 7.0,
+        "legend.fontsize": 6.0,
+        "xtick.labelsize": 6.2,
+        "ytick.labelsize": 6.2,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "lines.linewidth": 1.3,
+        "lines.markersize": 4.0,
+    })
+    fig, ax = plt.subplots(figsize=size, dpi=100)
+    return fig, ax
+
+
+def _svg(plt, fig, key: str) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.04,
+                metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    text = re.sub(r"<\?xml[^>]*\?>\s*", "", text)
+    text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text)
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
+    # inline SVG in HTML needs no namespace declarations; dropping them leaves no URL at all in the page
+    text = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", text)
+    text = text.replace("xlink:href=", "href=")
+    # matplotlib numbers its ids per figure (figure_1, axes_1 ...): prefix them, so that several
+    # charts inline in one page never share an id (a clip path would then cut the wrong chart)
+    ids = set(re.findall(r'\sid="([^"]+)"', text))
+    if ids:
+        pattern = re.compile(r'(\sid="|href="#|url\(#)(' + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r')(?=[")])')
+        text = pattern.sub(lambda m: f"{m.group(1)}{key}-{m.group(2)}", text)
+    return text.strip()
+
+
+def _d(s: str) -> date:
+    return date.fromisoformat(s)
+
+
+def _date_axis(ax, dates: list[date]) -> None:
+    import matplotlib.dates as mdates
+
+    span = (max(dates) - min(dates)).days if dates else 0
+    if span > 3 * 365:
+        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    else:
+        loc = mdates.MonthLocator(interval=1 if span < 200 else (2 if span < 500 else 3))
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y" if span > 200 else "%d %b\n%Y"))
+    ax.grid(axis="y", color="#cccccc", linewidth=0.5)
+
+
+def build_charts(report: Report) -> list[Chart]:
+    """Every chart the data allows: tumour burden, spider plot, one per marker, therapy timeline."""
+    charts: list[Chart] = []
+    resp = _chart_response(report)
+    if resp is not None:
+        c = tumor_chart(resp, report)
+        if c:
+            charts.append(c)
+        c = spider_chart(resp)
+        if c:
+            charts.append(c)
+    for series in report.marker_series:
+        c = marker_chart(series, report)
+        if c:
+            charts.append(c)
+    c = timeline_chart(report)
+    if c:
+        charts.append(c)
+    return charts
+
+
+def _chart_response(report: Report) -> dict[str, Any] | None:
+    """The line the tumour charts show: the one of the latest response, else the latest with scans."""
+    with_rows = [r for r in report.responses if r["rows"]]
+    if not with_rows:
+        return None
+    if report.latest_response is not None:
+        for r in with_rows:
+            if r["line"]["id"] == report.latest_response["line_id"]:
+                return r
+    return with_rows[-1]
+
+
+# --------------------------------------------------------------------------- tumour burden
+
+
+def tumor_chart(resp: dict[str, Any], report: Report) -> Chart | None:
+    rows = [r for r in resp["rows"] if r["sum_mm"] is not None]
+    if not rows:
+        return None
+    plt = _plt()
+    fig, ax = _setup(plt, "tumor")
+    dates = [_d(r["date"]) for r in rows]
+    sums = [r["sum_mm"] for r in rows]
+    drug = resp["line"]["drug"]
+    base = rows[0]["baseline_sum_mm"]
+    nadir = resp["current_nadir_mm"]
+    pd_line = resp["pd_threshold_mm"]
+    ax.plot(dates, sums, "-o", color="black", label="sum of target diameters", zorder=3)
+    for r, d, s in zip(rows, dates, sums):
+        if r["overall"] == "PD":
+            ax.plot([d], [s], marker="X", markersize=8, color="black", zorder=4)
+    if len(rows) <= 12:
+        for r, d, s in zip(rows, dates, sums):
+            tag = "BL" if r["is_baseline"] else r["overall"]
+            ax.annotate(f"{fmt_num(s)} {tag}", (d, s), textcoords="offset points", xytext=(0, 5), ha="center",
+                        va="bottom", fontsize=5.8, bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none"})
+    if base is not None:
+        ax.axhline(base, linestyle="--", color="#444444", linewidth=0.9, label=f"baseline {fmt_mm(base)}")
+    if nadir is not None:
+        ax.axhline(nadir, linestyle=":", color="#444444", linewidth=1.1, label=f"nadir {fmt_mm(nadir)}")
+    if pd_line is not None:
+        ax.axhline(pd_line, linestyle="-.", color="#7f0000", linewidth=1.0,
+                   label=f"PD threshold {fmt_mm(pd_line)} (nadir +20 %, ≥ +5 mm)")
+    top = max(sums + [v for v in (base, pd_line) if v is not None])
+    ax.set_ylim(0, top * 1.25)
+    ax.set_ylabel("mm")
+    ax.set_title(f"Tumour burden on {drug} (RECIST 1.1)")
+    _date_axis(ax, dates)
+    ax.legend(loc="lower left", frameon=False)
+    svg = _svg(plt, fig, "tumor")
+
+    last = rows[-1]
+    parts = [f"Sum of target diameters on {drug}: {fmt_mm(base)} at baseline ({rows[0]['date']})"]
+    if not last["is_baseline"]:
+        parts.append(f"{fmt_mm(last['sum_mm'])} on {last['date']} ({fmt_pct(last['change_from_baseline_pct'])} from "
+                     f"baseline; {last['overall_label']})")
+    if nadir is not None:
+        parts.append(f"nadir {fmt_mm(nadir)} ({resp['current_nadir_date']})")
+    if pd_line is not None:
+        parts.append(f"PD threshold {fmt_mm(pd_line)} (the larger of nadir + 20 % and nadir + 5 mm)")
+    caption = "; ".join(parts) + "."
+    values = "; ".join(f"{r['date']} {fmt_mm(r['sum_mm'])} ({'baseline' if r['is_baseline'] else r['overall']})"
+                       for r in rows)
+    return Chart("tumor", "Tumour burden", caption, f"Line chart. {caption} Values: {values}.", svg)
+
+
+# --------------------------------------------------------------------------- spider plot
+
+
+def spider_chart(resp: dict[str, Any]) -> Chart | None:
+    courses = [c for c in resp["lesions"] if c["role"] != "new"
+               and sum(1 for p in c["points"] if p["change_from_baseline_pct"] is not None) >= 2]
+    if not courses:
+        return None
+    plt = _plt()
+    fig, ax = _setup(plt, "spider")
+    all_dates: list[date] = []
+    ends = []
+    for i, c in enumerate(courses):
+        pts = [p for p in c["points"] if p["change_from_baseline_pct"] is not None]
+        dates = [_d(p["date"]) for p in pts]
+        vals = [p["change_from_baseline_pct"] for p in pts]
+        all_dates += dates
+        ls, mk = _STYLES[i % len(_STYLES)]
+        ax.plot(dates, vals, linestyle=ls, marker=mk, color=_GREYS[i % len(_GREYS)], markerfacecolor="white",
+                label=f"{c['label']} ({fmt_pct(vals[-1])})")
+        ends.append((c, pts[-1]))
+    ax.axhline(0, color="black", linewidth=0.7)
+    ax.axhline(20, color="#888888", linewidth=0.6, linestyle=(0, (2, 2)))
+    ax.axhline(-30, color="#888888", linewidth=0.6, linestyle=(0, (2, 2)))
+    ax.text(0.005, 20, " +20 %", transform=ax.get_yaxis_transform(), fontsize=5.5, va="bottom", color="#555555")
+    ax.text(0.005, -30, " −30 %", transform=ax.get_yaxis_transform(), fontsize=5.5, va="top", color="#555555")
+    ax.set_ylabel("% change from baseline")
+    ax.set_title("Each lesion's change from baseline (spider plot)")
+    _date_axis(ax, all_dates)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False, ncol=2)
+    svg = _svg(plt, fig, "spider")
+
+    growing = [c for c, last in ends if c.get("nadir_mm") is not None and last["size_mm"] is not None
+               and last["size_mm"] > c["nadir_mm"]]
+    parts = [f"{c['label']} {fmt_pct(last['change_from_baseline_pct'])} ({fmt_mm(_first_size(c))} → "
+             f"{fmt_mm(last['size_mm'])})" for c, last in ends]
+    caption = f"Change from baseline on {resp['line']['drug']}, latest scan: " + "; ".join(parts) + "."
+    if growing:
+        caption += " Growing from its own nadir: " + ", ".join(
+            f"{c['label']} ({fmt_mm(c['nadir_mm'])} → {fmt_mm(_last_size(c))})" for c in growing) + "."
+    caption += " The −30 % and +20 % lines are the RECIST thresholds for the sum, drawn for orientation."
+    values = " ".join(f"{c['label']}: " + ", ".join(f"{p['date']} {fmt_pct(p['change_from_baseline_pct'])}"
+                                                     for p in c["points"] if p["change_from_baseline_pct"] is not None) + "."
+                      for c, _ in ends)
+    return Chart("spider", "Spider plot", caption, f"Line chart, one line per lesion. {caption} Values: {values}", svg)
+
+
+def _first_size(c: dict[str, Any]) -> float | None:
+    return next((p["size_mm"] for p in c["points"] if p["size_mm"] is not None), None)
+
+
+def _last_size(c: dict[str, Any]) -> float | None:
+    return next((p["size_mm"] for p in reversed(c["points"]) if p["size_mm"] is not None), None)
+
+
+# --------------------------------------------------------------------------- markers
+
+
+def marker_chart(series: dict[str, Any], report: Report) -> Chart | None:
+    vals = [v for v in series["values"] if v["value"] is not None]
+    if not vals:
+        return None
+    positive = [v for v in vals if v["value"] > 0]
+    name, unit = series["marker"], series["unit"]
+    key = "marker-" + re.sub(r"[^A-Za-z0-9]+", "-", name)
+    plt = _plt()
+    fig, ax = _setup(plt, key)
+    dates = [_d(v["date"]) for v in positive]
+    ys = [v["value"] for v in positive]
+    ax.plot(dates, ys, "-o", color="black", markerfacecolor="white", label=f"{name} ({unit})", zorder=3)
+    if len(positive) <= 14:
+        for d, y in zip(dates, ys):
+            ax.annotate(fmt_value(y), (d, y), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=5.8)
+    ax.set_yscale("log")
+    uln = series["uln"]
+    if uln:
+        ax.axhline(uln, linestyle="--", color="#7f0000", linewidth=1.0, label=f"upper limit of normal {fmt_value(uln)}")
+    for ln in report.lines:
+        start = _d(ln["start"])
+        if dates and min(dates) <= start <= max(dates):
+            ax.axvline(start, linestyle=":", color="#555555", linewidth=0.8)
+            ax.text(start, 0.98, f" {ln['drug']} start", transform=ax.get_xaxis_transform(), fontsize=5.5,
+                    va="top", color="#333333")
+    lo = min(ys + ([uln] if uln else []))
+    hi = max(ys + ([uln] if uln else []))
+    ax.set_ylim(lo / 1.8, hi * 2.2)
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    dt = series["doubling_time_text"]
+    title = f"{name}, log scale" + (f" — doubling time {dt}" if dt else "")
+    ax.set_title(title)
+    ax.set_ylabel(unit)
+    _date_axis(ax, dates)
+    ax.legend(loc="lower left", frameon=False)
+    svg = _svg(plt, fig, key)
+
+    last = vals[-1]
+    parts = [f"{name} ({unit}) on a log scale: {fmt_value(vals[0]['value'])} on {vals[0]['date']}"]
+    if len(vals) > 1:
+        parts.append(f"latest {fmt_value(last['value'])} on {last['date']}")
+    if uln:
+        where = "above" if last["value"] > uln else "not above"
+        parts.append(f"{where} the upper limit of normal ({fmt_value(uln)})")
+    if series["nadir"] is not None:
+        parts.append(f"nadir on this treatment {fmt_value(series['nadir'])} ({series['nadir_date']})")
+    if dt:
+        parts.append(f"doubling time {dt} (fitted to the last {series['fit_points']} values)")
+    elif series.get("halving_time_text"):
+        parts.append(f"halving time {series['halving_time_text']}")
+    caption = "; ".join(parts) + "."
+    if len(positive) < len(vals):
+        caption += f" {len(vals) - len(positive)} value(s) of 0 cannot be drawn on a log scale and are listed in the table."
+    values = "; ".join(f"{v['date']} {fmt_value(v['value'])}" for v in vals)
+    return Chart(key, f"{name} trend", caption, f"Line chart. {caption} Values: {values}.", svg)
+
+
+# --------------------------------------------------------------------------- therapy timeline
+
+
+def timeline_chart(report: Report) -> Chart | None:
+    tl = report.timeline
+    lines = tl["lines"]
+    if not lines:
+        return None
+    import matplotlib.dates as mdates
+
+    plt = _plt()
+    n = len(lines)
+    fig, ax = _setup(plt, "timeline", (_W, max(1.35, 0.95 + 0.42 * n)))
+    end = _d(tl["end"])
+    all_dates = [end]
+    for i, ln in enumerate(lines):
+        y = n - 1 - i
+        start = _d(ln["start"])
+        stop = _d(ln["end"]) if ln["end"] else end
+        all_dates += [start, stop]
+        ax.barh(y, (stop - start).days, left=mdates.date2num(start), height=0.36, color="#e6e6e6",
+                edgecolor="black", linewidth=0.8, hatch=None if ln["ongoing"] else "////")
+        label = f"{ln['drug']} ({fmt_num(ln['months'])} mo{', ongoing' if ln['ongoing'] else ''})"
+        ax.text(mdates.date2num(start), y + 0.26, label, fontsize=6.2, va="bottom", ha="left")
+    ys = {ln["id"]: n - 1 - i for i, ln in enumerate(lines)}
+    shown = {"scan": False, "pd": False, "resistance": False}
+    for e in tl["events"]:
+        d = _d(e["date"])
+        y = ys.get(e["line_id"], _line_at(lines, d, ys))
+        if y is None:
+            continue
+        all_dates.append(d)
+        x = mdates.date2num(d)
+        if e["kind"] == "scan":
+            ax.plot([x], [y], marker="o", markersize=4.2, color="black", markerfacecolor="white", linestyle="none",
+                    label=None if shown["scan"] else "scan (RECIST response below)")
+            ax.text(x, y - 0.24, e["label"], fontsize=5.6, ha="center", va="top")
+        elif e["kind"] == "pd":
+            ax.plot([x], [y], marker="X", markersize=7, color="black", linestyle="none",
+                    label=None if shown["pd"] else "progression (PD)")
+            ax.text(x, y - 0.24, "PD", fontsize=5.8, ha="center", va="top", fontweight="bold")
+        else:
+            ax.plot([x], [y], marker="D", markersize=5, color="#7f0000", linestyle="none",
+                    label=None if shown["resistance"] else "resistance variant found")
+            ax.text(x, y + 0.22, e["label"], fontsize=5.6, ha="center", va="bottom", color="#7f0000")
+        shown[e["kind"]] = True
+    ax.set_yticks([])
+    ax.set_ylim(-0.8, n - 0.2 + 0.25)
+    ax.spines["left"].set_visible(False)
+    ax.xaxis_date()
+    ax.set_title("Therapy timeline")
+    _date_axis(ax, all_dates)
+    ax.grid(False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False, fontsize=5.6)
+    svg = _svg(plt, fig, "timeline")
+
+    parts = []
+    for ln in lines:
+        span = f"from {ln['start']} " + ("ongoing" if ln["ongoing"] else f"to {ln['end']}" +
+                                         (f" ({ln['stop_reason']})" if ln["stop_reason"] else ""))
+        parts.append(f"{ln['drug']} {span}, {fmt_num(ln['months'])} months")
+    caption = "Therapy lines: " + "; ".join(parts) + "."
+    scans = [e for e in tl["events"] if e["kind"] in ("scan", "pd")]
+    if scans:
+        caption += " Scans: " + ", ".join(f"{e['date']} {e['label']}" for e in scans) + "."
+    res = [e for e in tl["events"] if e["kind"] == "resistance"]
+    if res:
+        caption += " Resistance findings: " + ", ".join(f"{e['label']} detected {e['date']}" for e in res) + "."
+    return Chart("timeline", "Therapy timeline", caption, f"Timeline chart. {caption}", svg)
+
+
+def _line_at(lines: list[dict[str, Any]], d: date, ys: dict[int, int]) -> int | None:
+    for ln in lines:
+        if _d(ln["start"]) <= d and (ln["end"] is None or d <= _d(ln["end"])):
+            return ys[ln["id"]]
+    return None

@@ -1,0 +1,149 @@
+"""The report as plain text and as Markdown: for e-mail and for pasting into a patient portal.
+
+Same data and same wording as the HTML version (the shared helpers live in render_html); the
+charts are left out, as their numbers are in the tables and in the "at a glance" lines.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any, Sequence
+
+from lungtrack.report.model import SECTION_TITLES, Report
+from lungtrack.report.render_html import (
+    RESPONSE_HEAD,
+    biopsy_rows,
+    glance_rows,
+    lesion_table,
+    line_title,
+    marker_rows,
+    page_one_findings,
+)
+
+WIDTH = 100
+
+
+def _ack(f: dict[str, Any]) -> str:
+    if not f["acknowledged"]:
+        return ""
+    note = f" — {f['acknowledgement_note']}" if f["acknowledgement_note"] else ""
+    return f" [✓ acknowledged {(f['acknowledged_at'] or '')[:10]}{note}]"
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(_md_cell(h) for h in head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    return out + [""]
+
+
+def _txt_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max([len(str(h))] + [len(str(r[i])) for r in rows]) for i, h in enumerate(head)]
+    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return [fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows] + [""]
+
+
+def _wrap(text: str, indent: str = "", first: str | None = None) -> list[str]:
+    """Wrap at WIDTH, never between a number and its unit ("-37.2 %" stays on one line)."""
+    from lungtrack.report.render_html import _KEEP
+
+    kept = _KEEP.sub("\u00a0", text)
+    out = textwrap.wrap(kept, WIDTH, initial_indent=first if first is not None else indent,
+                        subsequent_indent=indent, break_on_hyphens=False) or [first or ""]
+    return [line.replace("\u00a0", " ") for line in out]
+
+
+def render_text(report: Report, *, markdown: bool = False) -> str:
+    md = markdown
+    lines: list[str] = []
+    p = report.patient
+    title = f"{p['name']} — treatment summary for the care team"
+    meta = f"Date range: {report.range_text} · as of {report.as_of} · generated {report.generated_at} by lungtrack"
+    table = _md_table if md else _txt_table
+
+    def heading(text: str, level: int = 2) -> None:
+        if md:
+            lines.extend([f"{'#' * level} {text}", ""])
+        else:
+            lines.extend([text.upper() if level == 2 else text, ""])
+
+    if md:
+        lines += [f"# {title}", "", f"*{meta}*", ""]
+    else:
+        lines += [title, "=" * len(title), meta, ""]
+    for key in report.sections:
+        if key == "charts":
+            continue
+        if key == "summary":
+            heading(SECTION_TITLES[key])
+            for label, text in glance_rows(report):
+                if md:
+                    lines.append(f"- **{label}:** {text}")
+                else:
+                    lines += _wrap(text, " " * 16, f"{label + ':':<16}")
+            lines.append("")
+        elif key == "findings":
+            heading(SECTION_TITLES[key])
+            main, info, due = page_one_findings(report)
+            for f in main + info + due:
+                head = f"{f['symbol']} {f['severity_word']}"
+                if md:
+                    lines.append(f"- **{head}** {f['title']}{_ack(f)}  ")
+                    lines.append(f"  {f['evidence']}  ")
+                    lines.append(f"  *{f['discuss']}* (rule {f['rule']}; source: {f['source']}; id `{f['id']}`)")
+                else:
+                    lines += _wrap(f"{f['title']}{_ack(f)}", " " * 9, f"{head:<9}")
+                    lines += _wrap(f["evidence"], " " * 9)
+                    lines += _wrap(f["discuss"], " " * 9)
+                    lines += _wrap(f"rule {f['rule']} · source: {f['source']} · id {f['id']}", " " * 9)
+                    lines.append("")
+            if not report.findings:
+                lines.append("No findings.")
+            lines.append("")
+        elif key == "due":
+            heading(SECTION_TITLES[key])
+            rows = [[d["state"].replace("-", " ").upper(),
+                     d["text"] + (f" (snoozed until {d['snoozed_until']})" if d["snoozed_until"] else "")]
+                    for d in report.due]
+            lines += table(["State", "What and when"], rows) if rows else ["Nothing is scheduled.", ""]
+        elif key == "questions":
+            heading(SECTION_TITLES[key])
+            for i, q in enumerate(report.questions, 1):
+                text = f"{q['question']} (about: {q['about']})"
+                lines += [f"{i}. {text}"] if md else _wrap(text, "    ", f"{i:>2}. ")
+            if not report.questions:
+                lines.append("No open findings, so no questions were generated.")
+            lines.append("")
+        elif key == "response":
+            heading(SECTION_TITLES[key])
+            from lungtrack.report.render_html import response_rows
+
+            for r in report.responses:
+                heading(line_title(r), 3)
+                lines += table(RESPONSE_HEAD, response_rows(r))
+            if not report.responses:
+                lines += ["No scans recorded for a line of therapy.", ""]
+        elif key == "markers":
+            heading(SECTION_TITLES[key])
+            for s in report.marker_series:
+                heading(f"{s['marker']} ({s['unit']})", 3)
+                lines += table(["Date", "Value", "Unit", "ULN", ""], marker_rows(s))
+            if not report.marker_series:
+                lines += ["No marker values in this date range.", ""]
+        elif key == "biopsies":
+            heading(SECTION_TITLES[key])
+            rows = biopsy_rows(report)
+            lines += table(["Date", "Sample", "Assay", "Alteration", "Result", "VAF"], rows) if rows else \
+                ["No biopsy results in this date range.", ""]
+        elif key == "tables":
+            heading(SECTION_TITLES[key])
+            for r in report.responses:
+                if r["lesions"]:
+                    head, rows = lesion_table(r)
+                    heading(f"{r['line']['drug']} (from {r['line']['start']}): sizes in mm", 3)
+                    lines += table(head, rows)
+    lines += [f"*{report.disclaimer}*" if md else report.disclaimer, ""]
+    return "\n".join(lines)
