@@ -52,7 +52,7 @@ def root(
 
 def _register() -> None:
     from lungtrack.cli import (  # noqa: PLC0415 - light modules; see their docstrings
-        biopsy, checks, dbcmd, demo, marker, notes, patient, scan, therapy, timeline,
+        biopsy, checks, dbcmd, demo, marker, notes, patient, reminders, reports, scan, therapy, timeline,
     )
 
     app.add_typer(patient.app, name="patient")
@@ -67,14 +67,8 @@ def _register() -> None:
     checks.register(app)
     demo.register(app)
     app.add_typer(dbcmd.app, name="db")
-    for name in ("reminders", "reports"):
-        try:
-            module = __import__(f"lungtrack.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"lungtrack.cli.{name}":
-                raise
-            continue
-        module.register(app)
+    reminders.register(app)
+    reports.register(app)
 
 
 _register()

@@ -35,6 +35,8 @@ class RootGroup(TyperGroup):
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else ExitStatus.OK
+            if code == ExitStatus.INTERRUPTED:  # Typer turns Ctrl-C into Exit(130)
+                _say("Interrupted; nothing was saved.")
         except LungtrackError as exc:
             _say(f"Error: {exc.message}")
             code = exc.exit_code
@@ -47,7 +49,7 @@ class RootGroup(TyperGroup):
             if kind == "NoArgsIsHelpError":
                 print(exc.ctx.get_help())  # type: ignore[attr-defined]
                 code = ExitStatus.OK
-            elif kind in ("Exit", "typer.Exit"):
+            elif kind == "Exit":
                 code = getattr(exc, "exit_code", 0)
             elif kind == "UsageError":
                 ctx = getattr(exc, "ctx", None)
