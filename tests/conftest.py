@@ -32,6 +32,28 @@ def db_path(tmp_path: Path) -> Path:
     return Path(os.environ["LUNGTRACK_DB"])
 
 
+_COMMANDS: dict[int, object] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _build_click_command_once():
+    """Typer's CliRunner rebuilds the whole Click command tree on every invoke (~0.15 s); the
+    tree never changes during a run, so build it once."""
+    import typer.testing
+
+    original = typer.testing._get_command
+
+    def cached(app):
+        key = id(app)
+        if key not in _COMMANDS:
+            _COMMANDS[key] = original(app)
+        return _COMMANDS[key]
+
+    typer.testing._get_command = cached
+    yield
+    typer.testing._get_command = original
+
+
 @pytest.fixture
 def cli():
     """Run lungtrack in-process; returns a function giving (exit_code, stdout, stderr)."""

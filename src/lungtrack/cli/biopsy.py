@@ -221,24 +221,15 @@ def _gene_filter(gene: str | None) -> str | None:
 def show(ctx: typer.Context, finding_id: Annotated[int, typer.Argument(help="Finding id (see: lungtrack biopsy list).")],
          patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
     """Show one biopsy finding."""
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
-
-    with common.transaction(ctx, write=False) as (_s, session):
-        p = repo.find_patient(session, patient)
-        data = finding_dict(repo.get_record(session, m.BiopsyFinding, finding_id, p))
-    if json_out:
-        common.print_json(data)
+    data = common.show_flow(ctx, "BiopsyFinding", finding_id, patient, json_out, finding_dict)
+    if data is None:
         return
-    lines = [
+    common.print_fields([
         ("id", data["id"]), ("date", data["date"]), ("sample", data["sample_label"]), ("assay", data["assay"]),
         ("alteration", data["display"]), ("HGVS protein", data["hgvs_p"]), ("HGVS cDNA", data["hgvs_c"]),
         ("result", data["result"]), ("VAF", f"{common.fmt(data['vaf'])} %" if data["vaf"] is not None else None),
         ("allele context", data["allele_context"]), ("source", data["source"]),
-    ]
-    for label, value in lines:
-        if value is not None and value != "":
-            common.out(f"{label + ':':<16}{value}")
+    ])
 
 
 @app.command("edit")

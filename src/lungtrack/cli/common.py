@@ -192,3 +192,25 @@ def delete_flow(ctx: typer.Context, model_name: str, record_id: int, patient: st
         counts = repo.delete_record(session, repo.get_record(session, model, record_id, p))
     extra = sum(counts.values()) - 1
     err(f"Deleted {label}" + (f" and {extra} dependent record(s)." if extra else "."))
+
+
+def show_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str | None, json_out: bool,
+              to_dict: Callable[[Any], dict]) -> dict | None:
+    """Load one record of the patient as a dict; print it as JSON and return None when ``--json``."""
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    with transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, patient)
+        data = to_dict(repo.get_record(session, getattr(m, model_name), record_id, p))
+    if json_out:
+        print_json(data)
+        return None
+    return data
+
+
+def print_fields(pairs: Sequence[tuple[str, Any]], width: int = 16) -> None:
+    """``label: value`` lines for the fields that have a value."""
+    for label, value in pairs:
+        if value is not None and value != "":
+            out(f"{label + ':':<{width}}{fmt(value)}")

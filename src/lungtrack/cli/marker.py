@@ -138,18 +138,10 @@ def list_(
 def show(ctx: typer.Context, result_id: Annotated[int, typer.Argument(help="Result id.")],
          patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
     """Show one marker result."""
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
-
-    with common.transaction(ctx, write=False) as (_s, session):
-        p = repo.find_patient(session, patient)
-        data = marker_dict(repo.get_record(session, m.MarkerResult, result_id, p))
-    if json_out:
-        common.print_json(data)
-        return
-    for key in ("id", "date", "marker", "value", "unit", "uln", "lab", "source", "created_at"):
-        if data.get(key) is not None:
-            common.out(f"{key.replace('_', ' ') + ':':<12}{common.fmt(data[key])}")
+    data = common.show_flow(ctx, "MarkerResult", result_id, patient, json_out, marker_dict)
+    if data is not None:
+        common.print_fields([(k.replace("_", " "), data.get(k)) for k in
+                             ("id", "date", "marker", "value", "unit", "uln", "lab", "source", "created_at")])
 
 
 @app.command("edit")

@@ -135,18 +135,10 @@ def appointment_list(
 def appointment_show(ctx: typer.Context, appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
                      patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
     """Show one appointment."""
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
-
-    with common.transaction(ctx, write=False) as (_s, session):
-        p = repo.find_patient(session, patient)
-        data = appointment_dict(repo.get_record(session, m.Appointment, appointment_id, p))
-    if json_out:
-        common.print_json(data)
-        return
-    for key in ("id", "date", "kind", "status", "description", "days_from_today", "source"):
-        if data.get(key) is not None:
-            common.out(f"{key.replace('_', ' ') + ':':<18}{data[key]}")
+    data = common.show_flow(ctx, "Appointment", appointment_id, patient, json_out, appointment_dict)
+    if data is not None:
+        common.print_fields([(k.replace("_", " "), data.get(k)) for k in
+                             ("id", "date", "kind", "status", "description", "days_from_today", "source")], width=18)
 
 
 @appointment_app.command("edit")
@@ -323,14 +315,8 @@ def note_list(ctx: typer.Context, patient: PatientOpt = None, json_out: JsonOpt 
 def note_show(ctx: typer.Context, note_id: Annotated[int, typer.Argument(help="Note id.")],
               patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
     """Show one note in full."""
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
-
-    with common.transaction(ctx, write=False) as (_s, session):
-        p = repo.find_patient(session, patient)
-        data = note_dict(repo.get_record(session, m.Note, note_id, p))
-    if json_out:
-        common.print_json(data)
+    data = common.show_flow(ctx, "Note", note_id, patient, json_out, note_dict)
+    if data is None:
         return
     common.out(f"Note {data['id']}, {data['date']}:")
     common.out(data["text"])

@@ -122,18 +122,10 @@ def list_(ctx: typer.Context, patient: PatientOpt = None, json_out: JsonOpt = Fa
 def show(ctx: typer.Context, line_id: Annotated[int, typer.Argument(help="Line id.")],
          patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
     """Show one line of therapy."""
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
-
-    with common.transaction(ctx, write=False) as (_s, session):
-        p = repo.find_patient(session, patient)
-        data = line_dict(repo.get_record(session, m.TherapyLine, line_id, p))
-    if json_out:
-        common.print_json(data)
-        return
-    for key in ("id", "drug", "target", "generation", "start_date", "end_date", "stop_reason", "note", "source"):
-        if data.get(key) is not None:
-            common.out(f"{key.replace('_', ' ') + ':':<14}{data[key]}")
+    data = common.show_flow(ctx, "TherapyLine", line_id, patient, json_out, line_dict)
+    if data is not None:
+        common.print_fields([(k.replace("_", " "), data.get(k)) for k in
+                             ("id", "drug", "target", "generation", "start_date", "end_date", "stop_reason", "note", "source")])
 
 
 @app.command("edit")
