@@ -164,3 +164,17 @@ def test_invalid_thresholds_are_refused(demo, tmp_path, monkeypatch, text, needl
 def test_config_path_honours_xdg(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     assert cli("config", "path").stdout.strip() == str(tmp_path / "cfg" / "lungtrack" / "thresholds.toml")
+
+
+def test_severity_is_coloured_only_on_a_terminal_and_never_with_no_color(demo, monkeypatch):
+    from lungtrack.cli import common
+
+    plain = demo("check")
+    assert "\x1b[" not in plain.stdout and "ALERT  EGFR T790M" in plain.stdout
+    monkeypatch.setattr(common, "stdout_is_tty", lambda: True)
+    monkeypatch.setenv("TERM", "xterm-256color")  # the suite runs with TERM=dumb, which Rich treats as no colour
+    coloured = demo("check")
+    assert "\x1b[" in coloured.stdout and "ALERT" in coloured.stdout
+    monkeypatch.setenv("NO_COLOR", "1")
+    no_color = demo("check")
+    assert "\x1b[" not in no_color.stdout and "ALERT" in no_color.stdout

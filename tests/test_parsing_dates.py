@@ -105,7 +105,7 @@ def test_future_message_names_today() -> None:
     with pytest.raises(InputError) as err:
         pd("2026-12-01", field="--date")
     assert err.value.message == (
-        "--date: 2026-12-01 is in the future (today is 2026-11-28); results can only be logged for today or earlier."
+        "--date: 2026-12-01 is in the future (today is 2026-11-28); expected today or an earlier date."
     )
 
 

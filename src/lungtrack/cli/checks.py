@@ -53,8 +53,7 @@ def register(app: typer.Typer) -> None:
             for i, r in enumerate(results):
                 if i:
                     common.out("")
-                for text in render_check_text(r):
-                    common.out(text)
+                common.print_report_lines(render_check_text(r))
         raise typer.Exit(ExitStatus.ATTENTION if attention else ExitStatus.OK)
 
     @app.command("response")

@@ -214,3 +214,24 @@ def print_fields(pairs: Sequence[tuple[str, Any]], width: int = 16) -> None:
     for label, value in pairs:
         if value is not None and value != "":
             out(f"{label + ':':<{width}}{fmt(value)}")
+
+
+_SEVERITY_STYLES = {"ALERT": "bold red", "WATCH": "bold yellow", "INFO": "cyan", "DUE": "bold"}
+
+
+def print_report_lines(lines: Sequence[str]) -> None:
+    """Plain lines; on a colour terminal the leading severity word is coloured too (the word stays)."""
+    if not stdout_is_tty() or os.environ.get("NO_COLOR"):
+        for line in lines:
+            out(line)
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    con = Console(force_terminal=True, highlight=False)  # we already know stdout is a terminal
+    for line in lines:
+        word = line.split(" ", 1)[0]
+        text = Text(line)
+        if word in _SEVERITY_STYLES:
+            text.stylize(_SEVERITY_STYLES[word], 0, len(word))
+        con.print(text, soft_wrap=True, highlight=False)

@@ -96,8 +96,7 @@ def register(app: typer.Typer) -> None:
             store.close()
         common.err(f"Loaded the demo patient {name} into {location.display}.")
         if not quiet:
-            for text in render_check_text(data):
-                common.out(text)
+            common.print_report_lines(render_check_text(data))
             db_arg = f"--db {location.display} " if not location.explicit else ""
             common.err("")
             common.err(f"Try next: lungtrack {db_arg}timeline · lungtrack {db_arg}response · "

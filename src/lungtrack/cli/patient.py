@@ -113,7 +113,7 @@ def show(ctx: typer.Context, name: Annotated[Optional[str], typer.Argument(help=
     from lungtrack.store import repo
 
     with common.transaction(ctx, write=False) as (_s, session):
-        p = repo.find_patient(session, name)
+        p = repo.find_patient(session, name, field="NAME")
         data = patient_dict(p)
         data["counts"] = {
             "therapy_lines": len(repo.therapy_lines(session, p)),
@@ -161,7 +161,7 @@ def edit(
     subtypes = parse_subtypes(subtype) if subtype else None
     drivers = _drivers(driver) if driver else None
     with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, name)
+        p = repo.find_patient(session, name, field="NAME")
         changes = []
         if new_name is not None:
             new_name = " ".join(new_name.split())
@@ -203,7 +203,7 @@ def default(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patien
     from lungtrack.store import repo
 
     with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, name)
+        p = repo.find_patient(session, name, field="NAME")
         repo.set_default_patient(session, p)
         pname = p.name
     common.err(f"{pname} is now the default patient.")
@@ -222,7 +222,7 @@ def end(
 
     when = common.parse_date_opt(on, "--on")
     with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, name)
+        p = repo.find_patient(session, name, field="NAME")
         p.ended_on = None if undo else when
         p.ended_reason = None if undo else reason
         repo.touch(p)
@@ -239,10 +239,10 @@ def delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient
     from lungtrack.store import repo
 
     with common.transaction(ctx, write=False) as (_s, session):
-        pname = repo.find_patient(session, name).name
+        pname = repo.find_patient(session, name, field="NAME").name
     common.confirm_or_refuse(f"Delete {pname} and all their records? This cannot be undone.", yes)
     with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, name)
+        p = repo.find_patient(session, name, field="NAME")
         counts = repo.delete_record(session, p)
         pname = p.name
     total = sum(counts.values()) - 1

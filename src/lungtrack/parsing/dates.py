@@ -286,7 +286,7 @@ def parse_date(text: str, *, today: date, field: str = "date", allow_future: boo
             _DATE_EXPECTED,
             message=(
                 f"{field}: {result.isoformat()} is in the future (today is {today.isoformat()}); "
-                f"results can only be logged for today or earlier."
+                f"expected today or an earlier date."
             ),
         )
     if result > today + relativedelta(years=MAX_FUTURE_YEARS):

@@ -55,8 +55,10 @@ def list_patients(session: Session) -> list[m.Patient]:
     return list(session.exec(select(m.Patient).order_by(col(m.Patient.name))))
 
 
-def find_patient(session: Session, name: str | None) -> m.Patient:
-    """The patient named ``name`` (case-insensitive), or the default patient when ``None``."""
+def find_patient(session: Session, name: str | None, field: str = "--patient") -> m.Patient:
+    """The patient named ``name`` (case-insensitive), or the default patient when ``None``.
+
+    ``field`` is how the name was given on the command line, for the error message."""
     patients = list_patients(session)
     if not patients:
         raise NotFoundError("No patients in this store yet. Add one with: lungtrack patient add NAME")
@@ -75,7 +77,7 @@ def find_patient(session: Session, name: str | None) -> m.Patient:
         if p.name.casefold() == wanted:
             return p
     names = ", ".join(p.name for p in patients)
-    raise InputError("--patient", name, f"one of: {names}")
+    raise InputError(field, name, f"one of: {names}")
 
 
 def add_patient(session: Session, **fields: Any) -> m.Patient:
