@@ -6,7 +6,6 @@ variant ``T790M``, HGVS names in their own columns) and the rules can compare fi
 dates.  Every value is checked before the store is opened: bad input writes nothing.
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Any, Optional
 

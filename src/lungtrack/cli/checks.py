@@ -1,6 +1,5 @@
 """lungtrack check / response / ack / config: the rules, explained."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

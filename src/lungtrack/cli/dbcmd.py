@@ -1,6 +1,5 @@
 """lungtrack db: where the store is, its schema version, backups."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

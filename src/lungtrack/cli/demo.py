@@ -1,6 +1,5 @@
 """lungtrack demo: load the built-in demo patient and show her status."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """lungtrack marker: tumour-marker results (CEA, CYFRA 21-1, NSE, ProGRP, CA-125)."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

@@ -4,7 +4,6 @@ Appointments may lie in the future (they are planned); notes and "done" dates ma
 Every value is checked before the store is opened: bad input writes nothing.
 """
 
-from __future__ import annotations
 
 import sys
 from typing import Annotated, Optional

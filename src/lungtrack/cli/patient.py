@@ -1,6 +1,5 @@
 """lungtrack patient: add, list, show, edit, set the default, end tracking, delete."""
 
-from __future__ import annotations
 
 import json
 from typing import Annotated, Optional

@@ -8,7 +8,6 @@ Light at import (Typer + stdlib + light lungtrack modules); the store, the rules
 ``icalendar`` are imported inside the commands.
 """
 
-from __future__ import annotations
 
 import codecs
 import os

@@ -4,7 +4,6 @@ Light at import (Typer and the standard library only); the report package, Rich,
 and plotext are imported inside the commands.
 """
 
-from __future__ import annotations
 
 import os
 import re

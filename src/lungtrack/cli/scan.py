@@ -1,6 +1,5 @@
 """lungtrack scan / lesion: imaging studies with per-lesion measurements."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

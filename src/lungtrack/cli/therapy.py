@@ -1,6 +1,5 @@
 """lungtrack therapy: start and stop lines of therapy; list, show, edit, delete."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 

@@ -1,6 +1,5 @@
 """lungtrack timeline: everything about a patient in date order."""
 
-from __future__ import annotations
 
 from typing import Annotated, Optional
 
