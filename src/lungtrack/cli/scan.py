@@ -122,12 +122,20 @@ def _assessment_sentence(session, p, study_id: int) -> str:
             if tp.study_id != study_id:
                 continue
             if tp.is_baseline:
-                n_t = len(resp.targets)
                 nodes = sum(1 for t in resp.targets if t.is_node)
-                kinds = f"{n_t - nodes} target{'s' if n_t - nodes != 1 else ''}" + (
-                    f" + {nodes} nodal target{'s' if nodes != 1 else ''}" if nodes else "")
-                sum_txt = f", sum of diameters {tp.sum_mm:g} mm" if tp.sum_mm is not None else ""
+                others = len(resp.targets) - nodes
+                parts = [f"{others} target{'s' if others != 1 else ''}"] if others else []
+                if nodes:
+                    parts.append(f"{nodes} nodal target{'s' if nodes != 1 else ''}")
+                if resp.non_targets:
+                    parts.append(f"{len(resp.non_targets)} non-target{'s' if len(resp.non_targets) != 1 else ''}")
+                kinds = " + ".join(parts) if parts else "no lesions to follow"
+                if not resp.targets:
+                    kinds = "no measurable target lesion; " + kinds
+                sum_txt = f", sum of diameters {tp.sum_mm:g} mm" if tp.sum_mm is not None and resp.targets else ""
                 return f"{kinds}{sum_txt} (baseline for {resp.line.drug})"
+            if not resp.targets:
+                return f"non-target disease only → {response_label(tp.overall)} (RECIST 1.1)"
             if tp.sum_mm is None:
                 return f"not all targets measured → {response_label(tp.overall)} (RECIST 1.1)"
             pct = tp.change_from_baseline_pct
