@@ -84,3 +84,14 @@ class Result:
 
     def __repr__(self) -> str:  # helps assertion messages
         return f"Result(code={self.code}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+
+
+def assert_refused(r, *words: str) -> None:
+    """Bad input: exit 2, exactly one line on stderr naming the field and value, nothing on stdout."""
+    assert r.code == 2, r
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r
+    assert lines[0].startswith("Error: "), r
+    for w in words:
+        assert w in lines[0], (w, r)
+    assert r.stdout == ""

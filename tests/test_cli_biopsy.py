@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import assert_refused
+
 TODAY = "2026-08-01"
 
 
@@ -30,15 +32,6 @@ def add(cli, *extra: str, date: str = "2026-07-28", sample: str = "plasma", vari
     return cli("biopsy", "add", "--date", date, "--sample", sample, "--variant", variant, "--result", result, *extra)
 
 
-def assert_refused(r, *words: str) -> None:
-    """Exit 2, exactly one line on stderr that names the field/value, nothing on stdout."""
-    assert r.code == 2, r
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r
-    assert lines[0].startswith("Error: "), r
-    for w in words:
-        assert w in lines[0], (w, r)
-    assert r.stdout == ""
 
 
 # ------------------------------------------------------------------ add

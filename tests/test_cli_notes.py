@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import assert_refused
+
 TODAY = "2026-08-01"
 
 
@@ -40,15 +42,6 @@ def only_id(rows: list[dict]) -> str:
     return str(row["id"])
 
 
-def assert_refused(r, *words: str) -> None:
-    """Exit 2, exactly one line on stderr naming the field/value, nothing on stdout."""
-    assert r.code == 2, r
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r
-    assert lines[0].startswith("Error: "), r
-    for w in words:
-        assert w in lines[0], (w, r)
-    assert r.stdout == ""
 
 
 # ================================================================== appointments
