@@ -52,7 +52,7 @@ def root(
 
 def _register() -> None:
     from lungtrack.cli import (  # noqa: PLC0415 - light modules; see their docstrings
-        biopsy, checks, dbcmd, demo, marker, notes, patient, reminders, reports, scan, therapy, timeline,
+        biopsy, checks, dbcmd, demo, exports, marker, notes, patient, reminders, reports, scan, therapy, timeline,
     )
 
     app.add_typer(patient.app, name="patient")
@@ -68,6 +68,7 @@ def _register() -> None:
     demo.register(app)
     app.add_typer(dbcmd.app, name="db")
     reminders.register(app)
+    exports.register(reminders.export_app)
     reports.register(app)
 
 

@@ -235,3 +235,39 @@ def print_report_lines(lines: Sequence[str]) -> None:
         if word in _SEVERITY_STYLES:
             text.stylize(_SEVERITY_STYLES[word], 0, len(word))
         con.print(text, soft_wrap=True, highlight=False)
+
+
+def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:
+    """Write ``data`` to ``path`` atomically with mode 0600 (every file lungtrack writes holds health data).
+
+    A failed write leaves no partial file; a bad path is an ``InputError`` naming ``field``.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from lungtrack.errors import StoreError
+
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise InputError(field, str(path), "a file path, not a directory")
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(field, str(path), f"a file in an existing directory ({directory} does not exist)")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as exc:
+        raise StoreError(f"{field}: cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise StoreError(f"{field}: cannot write {path}: {exc.strerror}") from None
+        raise
+    return path

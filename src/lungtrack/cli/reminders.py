@@ -24,7 +24,8 @@ from lungtrack.enums import AppointmentKind
 from lungtrack.errors import InputError
 from lungtrack.exitcodes import EXIT_CODE_HELP, ExitStatus
 
-export_app = typer.Typer(help="Export data for other programs: ics (calendar).", no_args_is_help=True)
+export_app = typer.Typer(help="Export data for other programs: ics (calendar), json (everything), csv (one table).",
+                         no_args_is_help=True)
 
 AllPatientsOpt = Annotated[bool, typer.Option(
     "--all-patients", help="Every patient in the store, even when LUNGTRACK_PATIENT is set (the default without --patient).")]
@@ -72,29 +73,6 @@ def _export_now() -> datetime:
         except (ValueError, OverflowError, OSError):
             raise InputError("SOURCE_DATE_EPOCH", fixed, "a whole number of seconds since 1970-01-01 UTC") from None
     return datetime.now(timezone.utc)
-
-
-def _write_private(path: Path, data: bytes, field: str = "--ics") -> None:
-    """Write ``data`` atomically to ``path`` with mode 0600 (the calendar holds health data)."""
-    from lungtrack.errors import StoreError
-
-    path = path.expanduser()
-    if path.is_dir():
-        raise InputError(field, str(path), "a file path, not a directory")
-    if not path.parent.exists():
-        raise InputError(field, str(path), f"a file in an existing directory ({path.parent} does not exist)")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise StoreError(f"{field}: cannot write {path}: {exc.strerror}") from None
 
 
 def _patients(session, name: str | None):
@@ -278,7 +256,7 @@ def register(app: typer.Typer) -> None:
         results = _evaluate(ctx, None if all_patients else patient)
         reminders = [r for _p, pe in results for r in reminders_for(pe, today, with_findings=with_findings)]
         if ics is not None:
-            _write_private(ics, _calendar(results, today))
+            common.write_private_file(ics, _calendar(results, today), "--ics")
         attention = needs_attention(reminders)
         if json_out:
             common.print_json({
@@ -474,7 +452,7 @@ def register(app: typer.Typer) -> None:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
         else:
-            _write_private(Path(output), data, "--output")
+            common.write_private_file(output, data, "--output")
             common.err(f"Wrote the calendar to {Path(output).expanduser()}.")
 
 

@@ -8,7 +8,6 @@ and plotext are imported inside the commands.
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -16,7 +15,7 @@ import typer
 
 from lungtrack.cli import common
 from lungtrack.cli.common import JsonOpt, PatientOpt
-from lungtrack.errors import InputError, LungtrackError
+from lungtrack.errors import InputError
 
 FORMATS = ("html", "pdf", "md", "txt")
 PAPERS = ("a4", "letter")
@@ -50,25 +49,6 @@ def _load(ctx: typer.Context, patient: str | None, since_text: str | None, secti
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "patient"
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` with mode 0600, atomically: a failed run leaves no partial file."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError("-o", str(path), "a file in an existing directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _wrote_message(name: str, pages: int | None, report: Any, n_charts: int) -> str:
@@ -206,9 +186,5 @@ def register(app: typer.Typer) -> None:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
             return
-        path = Path(output)
-        try:
-            write_private(path, data)
-        except OSError as exc:
-            raise LungtrackError(f"cannot write {output}: {exc.strerror or exc}; nothing was written.") from None
+        common.write_private_file(output, data, "-o")
         common.err(_wrote_message(output, pages, report, len(charts)))

@@ -1,0 +1,142 @@
+"""lungtrack export json / csv: the user's own data, out of lungtrack, in open formats.
+
+Users of every similar tool ask for raw data export (see docs/usage.md); a confirmation prompt
+is not a backup.  Files are written atomically with mode 0600.
+"""
+
+from typing import Annotated, Optional
+
+import typer
+
+from lungtrack.cli import common
+from lungtrack.cli.common import PatientOpt
+
+CSV_TABLES = ("markers", "measurements", "biopsies", "therapy")
+
+OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (default: standard output).")]
+
+
+def patient_export(session, p) -> dict:
+    """Every record of one patient as JSON-ready data."""
+    from lungtrack.cli.scan import study_dict
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    return {
+        "patient": repo.row_dict(p),
+        "therapy_lines": [repo.row_dict(x) for x in repo.therapy_lines(session, p)],
+        "lesions": [repo.row_dict(x) for x in repo.lesions(session, p)],
+        "scans": [study_dict(session, s) for s in repo.records(session, m.ImagingStudy, p)],
+        "marker_results": [repo.row_dict(x) for x in repo.records(session, m.MarkerResult, p)],
+        "biopsy_findings": [repo.row_dict(x) for x in repo.records(session, m.BiopsyFinding, p)],
+        "appointments": [repo.row_dict(x) for x in repo.records(session, m.Appointment, p)],
+        "notes": [repo.row_dict(x) for x in repo.records(session, m.Note, p)],
+        "acknowledgements": [repo.row_dict(x) for x in repo.acknowledgements(session, p).values()],
+    }
+
+
+def csv_rows(session, p, table: str) -> tuple[list[str], list[list]]:
+    from lungtrack.cli.scan import study_dict
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    if table == "markers":
+        cols = ["patient", "date", "marker", "value", "unit", "uln", "lab", "source"]
+        rows = [[p.name, r.date.isoformat(), r.marker, r.value, r.unit, r.uln, r.lab, r.source]
+                for r in repo.records(session, m.MarkerResult, p)]
+    elif table == "measurements":
+        cols = ["patient", "date", "modality", "lesion", "site", "is_node", "size_mm", "status"]
+        rows = []
+        for s in repo.records(session, m.ImagingStudy, p):
+            d = study_dict(session, s)
+            rows += [[p.name, d["date"], d["modality"], x["label"], x["site"], x["is_node"], x["size_mm"], x["status"]]
+                     for x in d["measurements"]]
+    elif table == "biopsies":
+        cols = ["patient", "date", "sample", "assay", "gene", "variant", "hgvs_p", "hgvs_c", "result", "vaf_percent"]
+        rows = [[p.name, b.date.isoformat(), b.sample, b.assay, b.gene, b.variant, b.hgvs_p, b.hgvs_c, b.result, b.vaf]
+                for b in repo.records(session, m.BiopsyFinding, p)]
+    else:
+        cols = ["patient", "drug", "start_date", "end_date", "stop_reason"]
+        rows = [[p.name, ln.drug, ln.start_date.isoformat(), ln.end_date.isoformat() if ln.end_date else None,
+                 ln.stop_reason] for ln in repo.therapy_lines(session, p)]
+    return cols, rows
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _patients(session, name, all_patients):
+    from lungtrack.store import repo
+
+    return repo.list_patients(session) if all_patients else [repo.find_patient(session, name)]
+
+
+def _emit(data: bytes, output: str | None, what: str) -> None:
+    import sys
+
+    if output in (None, "-"):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    path = common.write_private_file(output, data, "--output")
+    common.err(f"Wrote {what} to {path}.")
+
+
+def register(export_app: typer.Typer) -> None:
+    @export_app.command("json")
+    def export_json(
+        ctx: typer.Context,
+        patient: PatientOpt = None,
+        all_patients: Annotated[bool, typer.Option("--all-patients", help="Every patient in the store.")] = False,
+        output: OutputOpt = None,
+    ) -> None:
+        """Export every record of a patient (or all patients) as one JSON document."""
+        import json
+        from datetime import datetime, timezone
+
+        from lungtrack import __version__
+
+        with common.transaction(ctx, write=False) as (_s, session):
+            data = {
+                "format": "lungtrack-export",
+                "lungtrack_version": __version__,
+                "exported_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "patients": [patient_export(session, p) for p in _patients(session, patient, all_patients)],
+            }
+        text = json.dumps(common.to_jsonable(data), indent=2, ensure_ascii=False) + "\n"
+        _emit(text.encode("utf-8"), output, f"{len(data['patients'])} patient(s) as JSON")
+
+    @export_app.command("csv")
+    def export_csv(
+        ctx: typer.Context,
+        table: Annotated[str, typer.Argument(help="markers, measurements, biopsies or therapy.")],
+        patient: PatientOpt = None,
+        all_patients: Annotated[bool, typer.Option("--all-patients", help="Every patient in the store.")] = False,
+        output: OutputOpt = None,
+    ) -> None:
+        """Export one kind of record as CSV (header row; numbers as numbers; units in their own column)."""
+        import csv
+        import io
+
+        from lungtrack.errors import InputError
+
+        name = table.strip().lower()
+        if name not in CSV_TABLES:
+            raise InputError("TABLE", table, "one of " + ", ".join(CSV_TABLES))
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        count = 0
+        with common.transaction(ctx, write=False) as (_s, session):
+            for i, p in enumerate(_patients(session, patient, all_patients)):
+                cols, rows = csv_rows(session, p, name)
+                if i == 0:
+                    writer.writerow(cols)
+                writer.writerows([[_cell(v) for v in r] for r in rows])
+                count += len(rows)
+        _emit(buf.getvalue().encode("utf-8"), output, f"{count} {name} row(s) as CSV")
