@@ -52,3 +52,12 @@ def test_shell_completion_does_not_import_the_database_layer():
     result = _probe([], {"_LUNGTRACK_COMPLETE": "complete_bash", "COMP_WORDS": "lungtrack sc", "COMP_CWORD": "1"})
     assert result["heavy"] == [], result
     assert "scan" in result["out"]
+
+
+def test_patient_name_completion_reads_the_store_without_sqlalchemy(cli, db_path):
+    assert cli("patient", "add", "Ann").code == 0
+    assert cli("patient", "add", "Bob").code == 0
+    result = _probe([], {"_LUNGTRACK_COMPLETE": "complete_bash", "COMP_WORDS": "lungtrack check --patient A",
+                         "COMP_CWORD": "3", "LUNGTRACK_DB": str(db_path)})
+    assert result["heavy"] == [], result
+    assert result["out"].split() == ["Ann"]

@@ -24,9 +24,31 @@ class AppState:
     db: str | None = None
 
 
+def complete_patient(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of patient names: a plain read-only sqlite3 query, never SQLAlchemy
+    (completion runs the program on every TAB).  Server stores are not queried."""
+    import sqlite3
+
+    from lungtrack.store.paths import resolve
+
+    try:
+        root = ctx.find_root()
+        location = resolve(root.params.get("db") if root.params else None)
+        if location.path is None or not location.path.exists():
+            return []
+        con = sqlite3.connect(f"file:{location.path}?mode=ro", uri=True, timeout=1)
+        try:
+            names = [row[0] for row in con.execute("SELECT name FROM patient ORDER BY name")]
+        finally:
+            con.close()
+    except (sqlite3.Error, OSError):
+        return []
+    return [n for n in names if n.casefold().startswith(incomplete.casefold())]
+
+
 PatientOpt = Annotated[
     Optional[str],
-    typer.Option("--patient", "-p", envvar="LUNGTRACK_PATIENT", show_envvar=True,
+    typer.Option("--patient", "-p", envvar="LUNGTRACK_PATIENT", show_envvar=True, autocompletion=complete_patient,
                  help="Patient name (default: the store's default patient)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (stable: numbers as numbers, ISO dates, units as fields).")]
