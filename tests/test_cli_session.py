@@ -246,3 +246,25 @@ def test_too_small_and_disappeared(ann):
     m = {x["label"]: x for x in r.json()["measurements"]}
     assert m["RUL mass"]["status"] == "too-small" and m["RUL mass"]["size_mm"] is None
     assert m["liver S6"]["status"] == "disappeared" and m["liver S6"]["size_mm"] == 0.0
+
+
+def test_scan_add_on_a_terminal_asks_for_each_known_lesion(ann, monkeypatch):
+    from lungtrack.cli import common
+
+    monkeypatch.setattr(common, "stdin_is_tty", lambda: True)
+    # RUL mass: a typo first (refused and asked again), then 2.1 cm; liver S6 skipped; 4R too small; a new lesion.
+    answers = "2.1 inches\n2.1 cm\n\ntoo small\nliver S8: liver, 12 mm\n\n"
+    r = ann("scan", "add", "--date", "2026-03-01", input=answers)
+    assert r.code == 0, r
+    assert "Try again" in r.stderr
+    scans = ann("scan", "list", "--json").json()
+    latest = {m["label"]: m for m in scans[-1]["measurements"]}
+    assert latest["RUL mass"]["size_mm"] == 21.0
+    assert latest["4R"]["status"] == "too-small"
+    assert "liver S6" not in latest
+    assert latest["liver S8"]["size_mm"] == 12.0 and latest["liver S8"]["site"] == "liver"
+
+
+def test_scan_add_without_lesions_does_not_prompt_when_not_on_a_terminal(ann):
+    r = ann("scan", "add", "--date", "2026-03-01", "--non-target", "present")
+    assert r.code == 0 and "Enter each lesion" not in r.stderr

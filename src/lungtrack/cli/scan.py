@@ -60,6 +60,50 @@ def _lesion_entries(session, p, when, specs: list[str], force: bool, existing_id
     return entries
 
 
+def _prompt_lesions(ctx: typer.Context, patient: str | None) -> list[str]:
+    """On a terminal with no --lesion given: ask for each known lesion, then for new ones.
+
+    Each answer is checked at once and asked again when it is not valid, so a typo costs one
+    line, not the whole entry.  Nothing is written until every answer is in.
+    """
+    from lungtrack.errors import InputError
+    from lungtrack.parsing.lesions import parse_lesion_spec
+    from lungtrack.store import repo
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        p = repo.find_patient(session, patient)
+        known = []
+        for les in repo.lesions(session, p):
+            last = repo.last_measurement(session, les)
+            hint = f"last {last[0].size_mm:g} mm on {last[1].date.isoformat()}" if last else "no size yet"
+            known.append((les.label, les.site, hint))
+    common.err("Enter each lesion's size (e.g. 22, 2.2 cm, too small, gone, ne); leave empty to skip.")
+    specs: list[str] = []
+
+    def ask(question: str, make_spec) -> None:
+        while True:
+            answer = typer.prompt(question, default="", show_default=False, err=True).strip()
+            if not answer:
+                return
+            spec = make_spec(answer)
+            try:
+                parse_lesion_spec(spec, field="--lesion")
+            except InputError as exc:
+                common.err(f"  {exc.message} Try again, or leave empty to skip.")
+                continue
+            specs.append(spec)
+            return
+
+    for label, site, hint in known:
+        ask(f"{label} ({site}; {hint})", lambda a, label=label: f"{label}: {a}")
+    common.err('Other lesions, one per line, as "LABEL: SITE, SIZE" (e.g. "liver S8: liver, 12 mm"); empty to finish.')
+    while True:
+        before = len(specs)
+        ask("Lesion", lambda a: a)
+        if len(specs) == before:
+            return specs
+
+
 def _save_measurements(session, p, study, entries) -> None:
     from lungtrack.enums import MeasurementStatus
     from lungtrack.store import models as m
@@ -174,6 +218,8 @@ def add(
 
     when = common.parse_date_opt(on, "--date")
     thickness = parse_number(slice_mm, field="--slice", minimum=0.1, maximum=20) if slice_mm is not None else None
+    if not (lesion or new_lesion or equivocal) and common.stdin_is_tty() and not json_out:
+        lesion = _prompt_lesions(ctx, patient)
     with common.transaction(ctx) as (_s, session):
         p = repo.find_patient(session, patient)
         dup = session.exec(select(m.ImagingStudy).where(m.ImagingStudy.patient_id == p.id, m.ImagingStudy.date == when,

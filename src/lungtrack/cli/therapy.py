@@ -30,7 +30,7 @@ def line_dict(line) -> dict:
 def start(
     ctx: typer.Context,
     drug: Annotated[str, typer.Argument(help="Drug name or brand, e.g. gefitinib, Tagrisso, alectinib.")],
-    on: Annotated[str, typer.Option("--on", help="Start date (ISO, today, '3 days ago').")] = "today",
+    on: Annotated[str, typer.Option("--on", "--date", help="Start date (ISO, today, '3 days ago').")] = "today",
     note: Annotated[Optional[str], typer.Option(help="Free text, e.g. dose.")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
@@ -71,7 +71,7 @@ def start(
 @app.command("stop")
 def stop(
     ctx: typer.Context,
-    on: Annotated[str, typer.Option("--on", help="Stop date.")] = "today",
+    on: Annotated[str, typer.Option("--on", "--date", help="Stop date.")] = "today",
     reason: Annotated[StopReason, typer.Option("--reason", case_sensitive=False, help="Why it stopped.")] = StopReason.OTHER,
     line_id: Annotated[Optional[int], typer.Option("--line", help="Line id (default: the active line).")] = None,
     patient: PatientOpt = None,
