@@ -173,3 +173,73 @@ def test_store_error_is_one_line_without_traceback(tmp_path, cli):
 def test_open_store_create_false_raises(tmp_path):
     with pytest.raises(StoreError):
         dbmod.open_store(resolve(str(tmp_path / "x.db")))
+
+
+def _columns(con: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+
+
+def _indexes(con: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in con.execute(f"PRAGMA index_list({table})")}
+
+
+EXTERNAL_ID_TABLES = ("patient", "therapy_line", "imaging_study", "marker_result", "biopsy_finding", "appointment",
+                      "note")
+
+
+def test_upgrade_0002_to_0003_adds_external_ids_keeps_data_and_backs_up(tmp_path):
+    path = tmp_path / "v2.db"
+    loc = resolve(str(path))
+    dbmod._prepare_sqlite_file(path, create=True)
+    engine = dbmod._make_engine(loc)
+    dbmod.run_migrations(engine, target="0002")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO patient (created_at, updated_at, source, name, smoking, is_default) "
+            "VALUES ('2026-01-01 00:00:00', '2026-01-01 00:00:00', 'manual', 'Bea', 'never', 1)")
+        conn.exec_driver_sql(
+            "INSERT INTO marker_result (created_at, updated_at, source, patient_id, date, marker, value, unit) "
+            "VALUES ('2026-01-01 00:00:00', '2026-01-01 00:00:00', 'manual', 1, '2026-01-02', 'CEA', 4.2, 'ng/mL')")
+        conn.exec_driver_sql(
+            "INSERT INTO imaging_study (created_at, updated_at, source, patient_id, date, modality) "
+            "VALUES ('2026-01-01 00:00:00', '2026-01-01 00:00:00', 'manual', 1, '2026-01-03', 'CT')")
+        # the PostgreSQL pre-migration backup dumps the old schema: only the columns it has
+        dump = dbmod.dump_tables(conn)
+    assert dump["schema_revision"] == "0002"
+    assert [(r["value"], "external_id" in r) for r in dump["tables"]["marker_result"]] == [(4.2, False)]
+    engine.dispose()
+    before = sqlite3.connect(path)
+    assert "external_id" not in _columns(before, "patient")
+    before.close()
+
+    store = dbmod.open_store(loc)
+    assert store.schema_revision() == "0003" == dbmod.SCHEMA_HEAD
+    assert store.backup_made is not None and _mode(store.backup_made) == 0o600
+    backup = sqlite3.connect(store.backup_made)
+    assert backup.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+    assert "external_id" not in _columns(backup, "marker_result")
+    live = sqlite3.connect(path)
+    assert live.execute("SELECT name FROM patient").fetchall() == [("Bea",)]
+    assert live.execute("SELECT date, marker, value, unit, external_id FROM marker_result").fetchall() == [
+        ("2026-01-02", "CEA", 4.2, "ng/mL", None)]
+    assert live.execute("SELECT date, modality, external_id FROM imaging_study").fetchall() == [("2026-01-03", "CT", None)]
+    for table in EXTERNAL_ID_TABLES:
+        assert "external_id" in _columns(live, table), table
+        assert f"ix_{table}_external_id" in _indexes(live, table), table
+    # the date indexes of 0002 survive SQLite's table copy
+    assert "ix_marker_result_patient_date" in _indexes(live, "marker_result")
+    store.close()
+
+
+def test_migrated_schema_matches_the_models(tmp_path):
+    """Alembic finds nothing to change between head and the SQLModel tables (names of indexes included)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    path = tmp_path / "head.db"
+    store = dbmod.open_store(resolve(str(path)), create=True)
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+    store.close()
+    assert diff == []

@@ -52,7 +52,8 @@ def root(
 
 def _register() -> None:
     from lungtrack.cli import (  # noqa: PLC0415 - light modules; see their docstrings
-        biopsy, checks, dbcmd, demo, exports, marker, notes, patient, reminders, reports, scan, therapy, timeline,
+        biopsy, checks, dbcmd, demo, exports, importers, marker, notes, patient, reminders, reports, scan, therapy,
+        timeline,
     )
 
     app.add_typer(patient.app, name="patient")
@@ -63,12 +64,14 @@ def _register() -> None:
     app.add_typer(biopsy.app, name="biopsy")
     app.add_typer(notes.appointment_app, name="appointment")
     app.add_typer(notes.note_app, name="note")
+    importers.register(app)
     timeline.register(app)
     checks.register(app)
     demo.register(app)
     app.add_typer(dbcmd.app, name="db")
     reminders.register(app)
     exports.register(reminders.export_app)
+    importers.register_export(reminders.export_app)
     reports.register(app)
 
 

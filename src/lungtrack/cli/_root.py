@@ -18,7 +18,7 @@ from lungtrack.exitcodes import ExitStatus
 
 #: The order commands are listed in ``lungtrack --help``: record keeping first, then the rules,
 #: reminders and reports, then housekeeping.  Commands not named here follow in their own order.
-COMMAND_ORDER = ["patient", "therapy", "scan", "lesion", "marker", "biopsy", "appointment", "note", "timeline",
+COMMAND_ORDER = ["patient", "therapy", "scan", "lesion", "marker", "biopsy", "appointment", "note", "import", "timeline",
                  "check", "response", "ack", "remind", "schedule", "cron", "export", "summary", "trend", "report",
                  "demo", "db", "config"]
 

@@ -20,7 +20,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
@@ -31,8 +31,8 @@ from lungtrack.store import models  # noqa: F401  (registers tables)
 from lungtrack.store.paths import StoreLocation, data_dir
 
 #: The newest schema revision this lungtrack knows (tests check it equals Alembic's head).
-SCHEMA_HEAD = "0002"
-KNOWN_REVISIONS = ("0001", "0002")
+SCHEMA_HEAD = "0003"
+KNOWN_REVISIONS = ("0001", "0002", "0003")
 BUSY_TIMEOUT_MS = 15000
 
 
@@ -225,9 +225,13 @@ def backup(store: Store, reason: str = "manual", dest: Path | None = None) -> Pa
 def dump_tables(conn) -> dict:
     """Every lungtrack table as lists of row dicts (for backups and export)."""
     out: dict = {"lungtrack_version": __version__, "schema_revision": _current_revision(conn), "tables": {}}
+    insp = inspect(conn)
     for table in SQLModel.metadata.sorted_tables:
-        if inspect(conn).has_table(table.name):
-            rows = conn.execute(table.select().order_by(*table.primary_key.columns)).mappings().all()
+        if insp.has_table(table.name):
+            # only the columns the store has: a pre-migration backup runs on the older schema
+            present = {c["name"] for c in insp.get_columns(table.name)}
+            cols = [c for c in table.columns if c.name in present]
+            rows = conn.execute(select(*cols).order_by(*table.primary_key.columns)).mappings().all()
             out["tables"][table.name] = [dict(r) for r in rows]
     return out
 

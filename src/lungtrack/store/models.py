@@ -43,6 +43,7 @@ class Patient(Timestamped, table=True):
     marker_overdue_weeks: Optional[float] = None
     ended_on: Optional[date] = None
     ended_reason: Optional[str] = Field(default=None, max_length=200)
+    external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
 class TherapyLine(Timestamped, table=True):
@@ -54,6 +55,7 @@ class TherapyLine(Timestamped, table=True):
     end_date: Optional[date] = None
     stop_reason: Optional[str] = Field(default=None, max_length=20)
     note: Optional[str] = Field(default=None, sa_column=Column(Text))
+    external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
 class ImagingStudy(Timestamped, table=True):
@@ -66,6 +68,7 @@ class ImagingStudy(Timestamped, table=True):
     slice_thickness_mm: Optional[float] = None
     impression: Optional[str] = Field(default=None, sa_column=Column(Text))
     non_target_status: Optional[str] = Field(default=None, max_length=20)
+    external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
 class Lesion(Timestamped, table=True):
@@ -111,6 +114,7 @@ class MarkerResult(Timestamped, table=True):
     unit: str = Field(max_length=20)
     uln: Optional[float] = None
     lab: Optional[str] = Field(default=None, max_length=200)
+    external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
 class BiopsyFinding(Timestamped, table=True):
@@ -128,6 +132,7 @@ class BiopsyFinding(Timestamped, table=True):
     result: str = Field(max_length=20)
     vaf: Optional[float] = None  # percent
     allele_context: Optional[str] = Field(default=None, max_length=20)
+    external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
 class Appointment(Timestamped, table=True):
@@ -138,6 +143,7 @@ class Appointment(Timestamped, table=True):
     kind: str = Field(default="visit", max_length=20)
     description: Optional[str] = Field(default=None, max_length=500)
     status: str = Field(default="planned", max_length=20)
+    external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
 class Note(Timestamped, table=True):
@@ -146,6 +152,7 @@ class Note(Timestamped, table=True):
     patient_id: int = Field(foreign_key="patient.id", index=True)
     date: date
     text: str = Field(sa_column=Column(Text, nullable=False))
+    external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
 class Acknowledgement(Timestamped, table=True):
