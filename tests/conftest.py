@@ -9,6 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: no per-example deadline (a shared 2-core CI machine is slow at times), and in CI
+# the same examples every run, so that a green run here is a green run there.  Locally the
+# examples stay random, to keep finding new counter-examples.
+settings.register_profile("lungtrack", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", parent=settings.get_profile("lungtrack"), derandomize=True, database=None)
+settings.load_profile("ci" if os.environ.get("CI") else "lungtrack")
 
 
 @pytest.fixture(autouse=True)

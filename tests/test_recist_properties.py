@@ -140,8 +140,11 @@ def shrinking(draw) -> History:
                     rows.append(Measurement(lid, None, MeasurementStatus.DISAPPEARED))
                 else:
                     rows.append(Measurement(lid, current[lid]))
-        # "present" only while every lesion is still there (it would otherwise contradict the rows)
-        nt = draw(st.sampled_from([None, NonTargetStatus.PRESENT])) if all(v > 0 for v in current.values()) else None
+        # "present" only while every lesion is still there as disease: a node under 10 mm counts as
+        # normal, so "present" then would report disease reappearing after a CR (found by hypothesis)
+        nodes = {l.id for l in ls if l.is_node}
+        still_disease = all(v >= 10 if lid in nodes else v > 0 for lid, v in current.items())
+        nt = draw(st.sampled_from([None, NonTargetStatus.PRESENT])) if still_disease else None
         studies.append(ImagingStudy(k + 2, START + timedelta(days=day), measurements=tuple(rows), non_target_status=nt))
     return History(PatientInfo(1, "P"), lines=(TherapyLine(1, "osimertinib", START),), lesions=ls, studies=tuple(studies))
 

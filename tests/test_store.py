@@ -187,7 +187,7 @@ EXTERNAL_ID_TABLES = ("patient", "therapy_line", "imaging_study", "marker_result
                       "note")
 
 
-def test_upgrade_0002_to_0003_adds_external_ids_keeps_data_and_backs_up(tmp_path):
+def test_upgrade_from_0002_adds_external_ids_and_event_log_keeps_data_and_backs_up(tmp_path):
     path = tmp_path / "v2.db"
     loc = resolve(str(path))
     dbmod._prepare_sqlite_file(path, create=True)
@@ -213,7 +213,7 @@ def test_upgrade_0002_to_0003_adds_external_ids_keeps_data_and_backs_up(tmp_path
     before.close()
 
     store = dbmod.open_store(loc)
-    assert store.schema_revision() == "0003" == dbmod.SCHEMA_HEAD
+    assert store.schema_revision() == dbmod.SCHEMA_HEAD == "0004"
     assert store.backup_made is not None and _mode(store.backup_made) == 0o600
     backup = sqlite3.connect(store.backup_made)
     assert backup.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
@@ -228,6 +228,8 @@ def test_upgrade_0002_to_0003_adds_external_ids_keeps_data_and_backs_up(tmp_path
         assert f"ix_{table}_external_id" in _indexes(live, table), table
     # the date indexes of 0002 survive SQLite's table copy
     assert "ix_marker_result_patient_date" in _indexes(live, "marker_result")
+    # 0004: the event log exists and starts empty
+    assert live.execute("SELECT COUNT(*) FROM event_log").fetchone()[0] == 0
     store.close()
 
 

@@ -293,3 +293,25 @@ def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:
             raise StoreError(f"{field}: cannot write {path}: {exc.strerror}") from None
         raise
     return path
+
+
+def log_event(ctx: typer.Context, action: str, detail: str, patients: Sequence[tuple[int | None, str]] = ()) -> None:
+    """Record in the store's event log that data left it (export, report, backup) or was destroyed.
+
+    ``lungtrack db log`` shows the entries.  Written in its own short transaction after the
+    export succeeded, so a failed export leaves no entry.
+    """
+    from lungtrack.store import models as m
+
+    with transaction(ctx) as (_s, session):
+        for pid, name in (patients or [(None, None)]):
+            session.add(m.EventLog(action=action, patient_id=pid, patient_name=name, detail=detail))
+
+
+def destination(output: str | None) -> str:
+    """Where an export went, for the event log."""
+    if output in (None, "-"):
+        return "standard output"
+    from pathlib import Path
+
+    return str(Path(output).expanduser().absolute())

@@ -63,5 +63,29 @@ def backup(
         dest = do_backup(store, reason="manual", dest=Path(output).expanduser() if output else None)
     finally:
         store.close()
+    common.log_event(ctx, "backup", str(dest))
     common.out(str(dest))
     common.err(f"Backup written to {dest}.")
+
+
+@app.command("log")
+def log(
+    ctx: typer.Context,
+    patient: Annotated[Optional[str], typer.Option("--patient", "-p", help="Only entries about this patient.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """What left the store and what was destroyed: exports, reports, backups, patient deletions."""
+    from sqlmodel import select
+
+    from lungtrack.store import models as m
+    from lungtrack.store.repo import row_dict
+
+    with common.transaction(ctx, write=False) as (_s, session):
+        rows = [row_dict(r) for r in session.exec(select(m.EventLog).order_by(m.EventLog.at, m.EventLog.id))]
+    if patient:
+        rows = [r for r in rows if (r["patient_name"] or "").casefold() == patient.strip().casefold()]
+    if json_out:
+        common.print_json(rows)
+        return
+    common.print_table(["when (UTC)", "action", "patient", "detail"],
+                       [[r["at"], r["action"], r["patient_name"], r["detail"]] for r in rows])

@@ -103,14 +103,17 @@ def register(export_app: typer.Typer) -> None:
         from lungtrack import __version__
 
         with common.transaction(ctx, write=False) as (_s, session):
+            chosen = _patients(session, patient, all_patients)
+            who = [(p.id, p.name) for p in chosen]
             data = {
                 "format": "lungtrack-export",
                 "lungtrack_version": __version__,
                 "exported_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "patients": [patient_export(session, p) for p in _patients(session, patient, all_patients)],
+                "patients": [patient_export(session, p) for p in chosen],
             }
         text = json.dumps(common.to_jsonable(data), indent=2, ensure_ascii=False) + "\n"
         _emit(text.encode("utf-8"), output, f"{len(data['patients'])} patient(s) as JSON")
+        common.log_event(ctx, "export-json", common.destination(output), who)
 
     @export_app.command("csv")
     def export_csv(
@@ -133,10 +136,13 @@ def register(export_app: typer.Typer) -> None:
         writer = csv.writer(buf, lineterminator="\n")
         count = 0
         with common.transaction(ctx, write=False) as (_s, session):
-            for i, p in enumerate(_patients(session, patient, all_patients)):
+            chosen = _patients(session, patient, all_patients)
+            who = [(p.id, p.name) for p in chosen]
+            for i, p in enumerate(chosen):
                 cols, rows = csv_rows(session, p, name)
                 if i == 0:
                     writer.writerow(cols)
                 writer.writerows([[_cell(v) for v in r] for r in rows])
                 count += len(rows)
         _emit(buf.getvalue().encode("utf-8"), output, f"{count} {name} row(s) as CSV")
+        common.log_event(ctx, "export-csv", f"{name} to {common.destination(output)}", who)

@@ -359,3 +359,4 @@ def register_export(export_app: typer.Typer) -> None:
         bundle = build_bundle(data, points, timestamp=datetime.now(timezone.utc).replace(microsecond=0))
         text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
         _emit(text.encode("utf-8"), output, f"{len(bundle['entry'])} FHIR resources for {data['patient']['name']}")
+        common.log_event(ctx, "export-fhir", common.destination(output), [(data["patient"]["id"], data["patient"]["name"])])

@@ -239,10 +239,17 @@ def delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient
 
     with common.transaction(ctx, write=False) as (_s, session):
         pname = repo.find_patient(session, name, field="NAME").name
-    common.confirm_or_refuse(f"Delete {pname} and all their records? This cannot be undone.", yes)
-    with common.transaction(ctx) as (_s, session):
+    common.confirm_or_refuse(f"Delete {pname} and all their records? (A backup copy is saved first.)", yes)
+    from lungtrack.store import models as m
+    from lungtrack.store.db import backup
+
+    with common.transaction(ctx) as (store, session):
+        saved = backup(store, reason="before-delete-patient")  # the severest command keeps a way back
         p = repo.find_patient(session, name, field="NAME")
+        pid, pname = p.id, p.name
         counts = repo.delete_record(session, p)
-        pname = p.name
-    total = sum(counts.values()) - 1
-    common.err(f"Deleted patient {pname} and {total} record(s).")
+        total = sum(counts.values()) - 1
+        session.add(m.EventLog(action="delete-patient", patient_id=pid, patient_name=pname,
+                               detail=f"{total} record(s) deleted; backup {saved}"))
+    common.err(f"Deleted patient {pname} and {total} record(s); a backup copy was saved first: {saved}")
+

@@ -257,6 +257,7 @@ def register(app: typer.Typer) -> None:
         reminders = [r for _p, pe in results for r in reminders_for(pe, today, with_findings=with_findings)]
         if ics is not None:
             common.write_private_file(ics, _calendar(results, today), "--ics")
+            common.log_event(ctx, "export-ics", common.destination(str(ics)), [(p.id, p.name) for p, _pe in results])
         attention = needs_attention(reminders)
         if json_out:
             common.print_json({
@@ -446,7 +447,8 @@ def register(app: typer.Typer) -> None:
         UIDs stay the same from one export to the next, so importing again updates the events.
         """
         today = common.today()
-        data = _calendar(_evaluate(ctx, None if all_patients else patient), today)
+        results = _evaluate(ctx, None if all_patients else patient)
+        data = _calendar(results, today)
         if output == "-":
             sys.stdout.flush()
             sys.stdout.buffer.write(data)
@@ -454,6 +456,7 @@ def register(app: typer.Typer) -> None:
         else:
             common.write_private_file(output, data, "--output")
             common.err(f"Wrote the calendar to {Path(output).expanduser()}.")
+        common.log_event(ctx, "export-ics", common.destination(output), [(p.id, p.name) for p, _pe in results])
 
 
 def _a(word: str) -> str:

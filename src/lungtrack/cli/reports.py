@@ -181,10 +181,14 @@ def register(app: typer.Typer) -> None:
 
         if output is None:
             output = "-" if fmt_l in ("md", "txt") else f"{_slug(report.patient['name'])}-{report.as_of}.{fmt_l}"
+        who = [(report.patient["id"], report.patient["name"])]
+        detail = f"{fmt_l} report ({', '.join(report.sections)}) to {common.destination(output)}"
         if output == "-":
             sys.stdout.flush()
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
+            common.log_event(ctx, "report", detail, who)
             return
         common.write_private_file(output, data, "-o")
+        common.log_event(ctx, "report", detail, who)
         common.err(_wrote_message(output, pages, report, len(charts)))

@@ -164,7 +164,7 @@ def _sequence(text: str, prefer_three: bool) -> str | None:
 def parse_protein(text: str) -> ProteinChange | None:
     """Parse a protein change (without gene); None if ``text`` is not one."""
     s = text.strip()
-    s = re.sub(r"^(?:NP_\d+(?:\.\d+)?(?:\([A-Za-z0-9-]+\))?:)", "", s)
+    s = re.sub(r"^(?:NP_\d+(?:\.\d+)?(?:\([A-Za-z0-9-]+\))?:)", "", s, flags=re.I)
     s = re.sub(r"^p\.", "", s, flags=re.I)
     if s.startswith("(") and s.endswith(")"):
         s = s[1:-1]

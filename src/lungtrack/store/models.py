@@ -171,3 +171,15 @@ class Snooze(Timestamped, table=True):
     patient_id: int = Field(foreign_key="patient.id", index=True)
     item_key: str = Field(max_length=200)
     until: date
+
+
+class EventLog(SQLModel, table=True):
+    """What left the store or was destroyed: exports, reports, backups, patient deletions."""
+
+    __tablename__ = "event_log"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, nullable=False, index=True)
+    action: str = Field(max_length=50)  # export-json, export-csv, export-ics, export-fhir, report, backup, delete-patient
+    patient_id: Optional[int] = None  # not a foreign key: the entry outlives a deleted patient
+    patient_name: Optional[str] = Field(default=None, max_length=200)
+    detail: Optional[str] = Field(default=None, sa_column=Column(Text))
