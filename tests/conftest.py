@@ -78,6 +78,14 @@ def cli():
     return run
 
 
+@pytest.fixture
+def demo(cli, monkeypatch):
+    """The built-in demo patient (Ann) in the test's store, with today pinned to the story's 2026-08-12."""
+    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-08-12")
+    assert cli("demo", "--quiet").code == 0
+    return cli
+
+
 class Result:
     def __init__(self, code: int, stdout: str, stderr: str):
         self.code, self.stdout, self.stderr = code, stdout, stderr

@@ -9,13 +9,6 @@ from lungtrack.exitcodes import ExitStatus
 TODAY = "2026-08-12"
 
 
-@pytest.fixture
-def demo(cli, tmp_path, monkeypatch):
-    monkeypatch.setenv("LUNGTRACK_TODAY", TODAY)
-    assert cli("demo", "--quiet").code == 0
-    return cli
-
-
 def test_demo_patient_shows_the_expected_findings(demo):
     r = demo("check", "--json")
     assert r.code == ExitStatus.ATTENTION

@@ -10,13 +10,6 @@ import stat
 import pytest
 
 
-@pytest.fixture
-def demo(cli, monkeypatch):
-    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-08-12")
-    assert cli("demo", "--quiet").code == 0
-    return cli
-
-
 def test_json_export_holds_every_record(demo):
     r = demo("export", "json")
     assert r.code == 0

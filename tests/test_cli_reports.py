@@ -10,13 +10,6 @@ import pytest
 TODAY = "2026-08-12"
 
 
-@pytest.fixture
-def demo(cli, monkeypatch):
-    monkeypatch.setenv("LUNGTRACK_TODAY", TODAY)
-    assert cli("demo", "--quiet").code == 0
-    return cli
-
-
 def test_summary_json_has_the_same_findings_as_check(demo):
     summary = demo("summary", "--json")
     assert summary.code == 0

@@ -5,14 +5,6 @@ from __future__ import annotations
 import sqlite3
 import stat
 
-import pytest
-
-
-@pytest.fixture
-def demo(cli, monkeypatch):
-    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-08-12")
-    assert cli("demo", "--quiet").code == 0
-    return cli
 
 
 def _log(cli):

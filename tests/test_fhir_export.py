@@ -24,13 +24,6 @@ SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
 
 
-@pytest.fixture
-def demo(cli, monkeypatch):
-    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-08-12")
-    assert cli("demo", "--quiet").code == 0
-    return cli
-
-
 def _bundle(cli, *args) -> dict:
     r = cli("export", "fhir", *args)
     assert r.code == 0, r
