@@ -6,7 +6,6 @@ import pytest
 
 from lungtrack.exitcodes import ExitStatus
 
-TODAY = "2026-08-12"
 
 
 def test_demo_patient_shows_the_expected_findings(demo):
