@@ -250,10 +250,15 @@ def print_report_lines(lines: Sequence[str]) -> None:
     from rich.console import Console
     from rich.text import Text
 
+    import textwrap
+
     con = Console(force_terminal=True, highlight=False)  # we already know stdout is a terminal
     for line in lines:
         word = line.split(" ", 1)[0]
-        text = Text(line)
+        indent = " " * (len(line) - len(line.lstrip(" ")) or (7 if word in _SEVERITY_STYLES else 0))
+        wrapped = textwrap.fill(line, width=max(40, con.width - 1), subsequent_indent=indent,
+                                break_on_hyphens=False, break_long_words=False) if line else line
+        text = Text(wrapped)
         if word in _SEVERITY_STYLES:
             text.stylize(_SEVERITY_STYLES[word], 0, len(word))
         con.print(text, soft_wrap=True, highlight=False)
