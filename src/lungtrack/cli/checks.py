@@ -12,14 +12,6 @@ from lungtrack.exitcodes import EXIT_CODE_HELP, ExitStatus
 config_app = typer.Typer(help="Rule thresholds: where the file is, and the values in force.", no_args_is_help=True)
 
 
-def _patients(session, name: str | None, all_patients: bool):
-    from lungtrack.store import repo
-
-    if all_patients:
-        return repo.list_patients(session)
-    return [repo.find_patient(session, name)]
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
@@ -39,12 +31,13 @@ def register(app: typer.Typer) -> None:
         from lungtrack.report.checkview import check_data, render_check_text
         from lungtrack.services import evaluate_patient
         from lungtrack.settings import load_rules_config
+        from lungtrack.store import repo
 
         config = load_rules_config()
         today = common.today()
         with common.transaction(ctx, write=False) as (_s, session):
             results = [check_data(evaluate_patient(session, p, today, config), new_only=new_only)
-                       for p in _patients(session, patient, all_patients)]
+                       for p in repo.select_patients(session, patient, all_patients)]
         attention = sum(r["needs_attention"] for r in results)
         if json_out:
             common.print_json({"date": today.isoformat(), "patients": results, "needs_attention": attention})

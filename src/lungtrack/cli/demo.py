@@ -68,29 +68,22 @@ def register(app: typer.Typer) -> None:
         from lungtrack.report.checkview import check_data, render_check_text
         from lungtrack.services import evaluate_patient
         from lungtrack.settings import load_rules_config
-        from lungtrack.store.db import open_store
+        from lungtrack.store import repo
         from lungtrack.store.paths import resolve
 
-        import os
-
-        os.umask(0o077)
         location = resolve(common.state(ctx).db, demo=True)
-        if not location.explicit and location.path is not None:
+        if not location.explicit and location.path is not None:  # the demo store is made afresh each time
             for suffix in ("", "-wal", "-shm"):
                 p = location.path.with_name(location.path.name + suffix)
                 if p.exists():
                     p.unlink()
         today = common.today()
         config = load_rules_config()
-        store = open_store(location, create=True)
+        store = common.open_store(ctx, create=True, demo=True)
         try:
-            with store.transaction() as session:
+            with store.transaction() as session:  # load and evaluate in one transaction
                 name = load_demo(session, today)
-            with store.transaction(write=False) as session:
-                from lungtrack.store import repo
-
-                pe = evaluate_patient(session, repo.find_patient(session, name), today, config)
-                data = check_data(pe)
+                data = check_data(evaluate_patient(session, repo.find_patient(session, name), today, config))
         finally:
             store.close()
         common.err(f"Loaded the demo patient {name} into {location.display}.")

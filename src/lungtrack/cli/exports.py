@@ -70,12 +70,6 @@ def _cell(value):
     return value
 
 
-def _patients(session, name, all_patients):
-    from lungtrack.store import repo
-
-    return repo.list_patients(session) if all_patients else [repo.find_patient(session, name)]
-
-
 def _emit(data: bytes, output: str | None, what: str) -> None:
     import sys
 
@@ -101,9 +95,10 @@ def register(export_app: typer.Typer) -> None:
         from datetime import datetime, timezone
 
         from lungtrack import __version__
+        from lungtrack.store import repo
 
         with common.transaction(ctx, write=False) as (_s, session):
-            chosen = _patients(session, patient, all_patients)
+            chosen = repo.select_patients(session, patient, all_patients)
             who = [(p.id, p.name) for p in chosen]
             data = {
                 "format": "lungtrack-export",
@@ -128,6 +123,7 @@ def register(export_app: typer.Typer) -> None:
         import io
 
         from lungtrack.errors import InputError
+        from lungtrack.store import repo
 
         name = table.strip().lower()
         if name not in CSV_TABLES:
@@ -136,7 +132,7 @@ def register(export_app: typer.Typer) -> None:
         writer = csv.writer(buf, lineterminator="\n")
         count = 0
         with common.transaction(ctx, write=False) as (_s, session):
-            chosen = _patients(session, patient, all_patients)
+            chosen = repo.select_patients(session, patient, all_patients)
             who = [(p.id, p.name) for p in chosen]
             for i, p in enumerate(chosen):
                 cols, rows = csv_rows(session, p, name)

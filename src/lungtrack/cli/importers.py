@@ -165,52 +165,42 @@ def apply_plan(session, plan, patient_name: Optional[str]) -> dict:
         else:
             already["diagnosis"] += 1
 
-    found = _existing_ids(session, m.TherapyLine, [t.external_id for t in plan.therapy_lines])
-    for t in plan.therapy_lines:
-        p = resolve(t.subject, t.external_id.split("/")[0])
-        if p is None:
-            continue
-        same = session.exec(select(m.TherapyLine).where(m.TherapyLine.patient_id == p.id)
-                            .where(m.TherapyLine.drug == t.drug).where(m.TherapyLine.start_date == t.start)).first()
-        if t.external_id in found or same is not None:
-            already["therapy_line"] += 1
-            continue
-        session.add(m.TherapyLine(patient_id=p.id, drug=t.drug, start_date=t.start, end_date=t.end,
-                                  stop_reason=t.stop_reason, note=t.note, source=t.source, external_id=t.external_id))
-        found.add(t.external_id)
-        added["therapy_line"] += 1
-        records.append({"kind": "therapy_line", "date": t.start, "end_date": t.end,
-                        "detail": t.drug + ("" if t.end else " (open)"), "external_id": t.external_id})
+    def add_new(model, items, kind: str, rtype, make_row, record, duplicate=None) -> None:
+        """Add each item not imported before (by external id, or ``duplicate``), counting both."""
+        found = _existing_ids(session, model, [x.external_id for x in items])
+        for x in items:
+            p = resolve(x.subject, rtype(x))
+            if p is None:
+                continue
+            if x.external_id in found or (duplicate is not None and duplicate(p, x)):
+                already[kind] += 1
+                continue
+            session.add(make_row(p, x))
+            found.add(x.external_id)
+            added[kind] += 1
+            records.append({"kind": kind, **record(x), "external_id": x.external_id})
 
-    found = _existing_ids(session, m.ImagingStudy, [s.external_id for s in plan.scans])
-    for s in plan.scans:
-        p = resolve(s.subject, "Procedure")
-        if p is None:
-            continue
-        if s.external_id in found:
-            already["scan"] += 1
-            continue
-        session.add(m.ImagingStudy(patient_id=p.id, date=s.date, modality=s.modality.value, source=s.source,
-                                   external_id=s.external_id))
-        found.add(s.external_id)
-        added["scan"] += 1
-        records.append({"kind": "scan", "date": s.date, "detail": f"{s.modality.value}: {s.description}",
-                        "external_id": s.external_id})
-
-    found = _existing_ids(session, m.MarkerResult, [r.external_id for r in plan.markers])
-    for r in plan.markers:
-        p = resolve(r.subject, "Observation")
-        if p is None:
-            continue
-        if r.external_id in found:
-            already["marker_result"] += 1
-            continue
-        session.add(m.MarkerResult(patient_id=p.id, date=r.date, marker=r.marker.value, value=r.value, unit=r.unit,
-                                   uln=r.uln, lab=r.lab, source=r.source, external_id=r.external_id))
-        found.add(r.external_id)
-        added["marker_result"] += 1
-        records.append({"kind": "marker_result", "date": r.date, "detail": f"{r.marker.value} {r.value:g} {r.unit}",
-                        "external_id": r.external_id})
+    add_new(
+        m.TherapyLine, plan.therapy_lines, "therapy_line", lambda t: t.external_id.split("/")[0],
+        lambda p, t: m.TherapyLine(patient_id=p.id, drug=t.drug, start_date=t.start, end_date=t.end,
+                                   stop_reason=t.stop_reason, note=t.note, source=t.source, external_id=t.external_id),
+        lambda t: {"date": t.start, "end_date": t.end, "detail": t.drug + ("" if t.end else " (open)")},
+        duplicate=lambda p, t: session.exec(
+            select(m.TherapyLine).where(m.TherapyLine.patient_id == p.id).where(m.TherapyLine.drug == t.drug)
+            .where(m.TherapyLine.start_date == t.start)).first() is not None,
+    )
+    add_new(
+        m.ImagingStudy, plan.scans, "scan", lambda s: "Procedure",
+        lambda p, s: m.ImagingStudy(patient_id=p.id, date=s.date, modality=s.modality.value, source=s.source,
+                                    external_id=s.external_id),
+        lambda s: {"date": s.date, "detail": f"{s.modality.value}: {s.description}"},
+    )
+    add_new(
+        m.MarkerResult, plan.markers, "marker_result", lambda r: "Observation",
+        lambda p, r: m.MarkerResult(patient_id=p.id, date=r.date, marker=r.marker.value, value=r.value, unit=r.unit,
+                                    uln=r.uln, lab=r.lab, source=r.source, external_id=r.external_id),
+        lambda r: {"date": r.date, "detail": f"{r.marker.value} {r.value:g} {r.unit}"},
+    )
     session.flush()
     return {"added": added, "already": already, "skipped": skipped, "updates": updates, "records": records}
 

@@ -75,23 +75,17 @@ def _export_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _patients(session, name: str | None):
-    from lungtrack.store import repo
-
-    if name:
-        return [repo.find_patient(session, name)]
-    return repo.list_patients(session)
-
-
 def _evaluate(ctx: typer.Context, patient: str | None) -> list[tuple[Any, Any]]:
     """(patient row, PatientEvaluation) for each patient asked for, in one read transaction."""
     from lungtrack.services import evaluate_patient
     from lungtrack.settings import load_rules_config
+    from lungtrack.store import repo
 
     config = load_rules_config()
     today = common.today()
     with common.transaction(ctx, write=False) as (_s, session):
-        return [(p, evaluate_patient(session, p, today, config)) for p in _patients(session, patient)]
+        patients = repo.select_patients(session, patient, all_patients=not patient)  # remind: all unless named
+        return [(p, evaluate_patient(session, p, today, config)) for p in patients]
 
 
 def _calendar(results: list[tuple[Any, Any]], today) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any, Iterable, Sequence, TypeVar
+from typing import Any, Iterable, TypeVar
 
 from sqlmodel import Session, SQLModel, col, select
 
@@ -33,21 +33,6 @@ from lungtrack.store import models as m
 from lungtrack.store.models import utcnow
 
 T = TypeVar("T", bound=SQLModel)
-
-#: record type name (as typed on the command line) -> table class
-RECORD_TYPES: dict[str, type[SQLModel]] = {
-    "patient": m.Patient,
-    "therapy": m.TherapyLine,
-    "scan": m.ImagingStudy,
-    "lesion": m.Lesion,
-    "measurement": m.LesionMeasurement,
-    "new-lesion": m.NewLesion,
-    "marker": m.MarkerResult,
-    "biopsy": m.BiopsyFinding,
-    "appointment": m.Appointment,
-    "note": m.Note,
-}
-
 
 # ---------------------------------------------------------------- patients
 
@@ -78,6 +63,13 @@ def find_patient(session: Session, name: str | None, field: str = "--patient") -
             return p
     names = ", ".join(p.name for p in patients)
     raise InputError(field, name, f"one of: {names}")
+
+
+def select_patients(session: Session, name: str | None, all_patients: bool) -> list[m.Patient]:
+    """Every patient when ``all_patients``; otherwise the one named (or the default patient)."""
+    if all_patients:
+        return list_patients(session)
+    return [find_patient(session, name)]
 
 
 def add_patient(session: Session, **fields: Any) -> m.Patient:
@@ -234,15 +226,6 @@ def current_line(session: Session, patient: m.Patient, on: date | None = None) -
     lines = therapy_lines(session, patient)
     active = [ln for ln in lines if ln.end_date is None and (on is None or ln.start_date <= on)]
     return active[-1] if active else None
-
-
-def line_for_date(lines: Sequence[m.TherapyLine], on: date) -> m.TherapyLine | None:
-    """The line running on ``on``; a scan up to 28 days before a line's start belongs to it."""
-    best = None
-    for ln in lines:
-        if ln.start_date <= on and (ln.end_date is None or on <= ln.end_date):
-            best = ln
-    return best
 
 
 # ---------------------------------------------------------------- acknowledgements and snoozes
