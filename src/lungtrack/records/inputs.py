@@ -123,6 +123,7 @@ class MeasurementInput:
     is_node: bool | None = None
     new: bool = False
     equivocal: bool = False
+    role: str | None = None  # target / non-target: the user's override of RECIST's choice
 
 
 @dataclass(frozen=True)
