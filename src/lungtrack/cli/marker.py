@@ -143,7 +143,7 @@ def edit(
     result_id: Annotated[int, typer.Argument(help="Result id.")],
     value: Annotated[Optional[str], typer.Option("--value")] = None,
     unit: Annotated[Optional[str], typer.Option("--unit")] = None,
-    on: Annotated[Optional[str], typer.Option("--date")] = None,
+    on: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (not in the future).")] = None,
     uln: Annotated[Optional[str], typer.Option("--uln")] = None,
     lab: Annotated[Optional[str], typer.Option("--lab")] = None,
     force: ForceOpt = False,
