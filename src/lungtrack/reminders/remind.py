@@ -30,7 +30,7 @@ from typing import Any, Collection, Mapping, Sequence
 
 from lungtrack.core.findings import Finding
 from lungtrack.core.history import PatientInfo
-from lungtrack.core.timing import DueItem
+from lungtrack.core.timing import DueItem, booking_text
 from lungtrack.enums import DueState, Marker
 from lungtrack.errors import InputError
 
@@ -95,6 +95,14 @@ def item_text(item: DueItem) -> str:
         if item.days == 0:
             return f"{item.label} today ({due})."
         return f"{item.label} on {due}, in {_days(item.days)}."
+    if item.booked_for is not None:
+        if item.booked_in_time:
+            return f"{item.label} {booking_text(item)} (due by {due}); {_last(item)}."
+        return f"{_unbooked_text(item, due)[:-1]}; {booking_text(item)}."
+    return _unbooked_text(item, due)
+
+
+def _unbooked_text(item: DueItem, due: str) -> str:
     if item.state == DueState.OVERDUE:
         return f"{item.label} overdue by {_days(-item.days)} (was due by {due}); {_last(item)}."
     if item.days == 0:
