@@ -198,3 +198,12 @@ def test_cli_marker_add_asks_about_a_jump_over_5x(cli):
     assert_refused(r, "value", "CEA: 60.1 ng/mL is more than 5× the last value (12 ng/mL on 2026-02-10).",
                    "Did you mean another value?", "--force")
     assert cli("marker", "add", "cea", "60.1", "--date", "2026-03-10", "--force").code == 0
+
+
+def test_stored_values_outside_the_assay_range_are_not_flagged_as_jumps():
+    def h(comparator):
+        results = (MarkerResult(1, date(2025, 1, 1), Marker.CEA, 300.0, "ng/mL"),
+                   MarkerResult(2, date(2025, 2, 1), Marker.CEA, 0.5, "ng/mL", comparator=comparator))
+        return History(PatientInfo(1, "T"), markers=results)
+    assert plausibility_findings(h("<")) == []
+    assert len(plausibility_findings(h(None))) == 1  # 0.5 exact after 300: 1/600, flagged

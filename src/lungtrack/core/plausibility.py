@@ -266,7 +266,8 @@ def plausibility_findings(history: History, config: RulesConfig = RulesConfig())
     for marker in sorted(by_marker):
         results = sorted(by_marker[marker], key=lambda r: (r.date, r.id))
         unit = results[-1].unit
-        mvalues = [(r.date, r.value) for r in results]
+        # A value outside the assay range ("<0.5", ">1000") has no ratio to its neighbours.
+        mvalues = [(r.date, r.value) for r in results if r.comparator not in ("<", ">")]
 
         def mcheck(prev: Point, new: Point, which: str, _m: str = marker, _u: str = unit) -> str | None:
             return _marker_jump(_m, _u, prev[1], prev[0], new[1], new[0], cfg, which)
