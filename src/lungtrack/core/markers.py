@@ -31,10 +31,10 @@ on or after the start of the latest therapy line (all values when there is no li
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
-from typing import Sequence
 
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.decimal_math import D, at_least_pct_increase, pct_change

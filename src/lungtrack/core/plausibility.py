@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from decimal import Decimal
 from typing import Callable
 
 from lungtrack.core.config import PlausibilityConfig, RulesConfig
@@ -187,11 +188,11 @@ def _marker_jump(
     used = D(config.marker_jump_factor if factor is None else factor)
     if ratio > 1:
         shown = _fmt_ratio(ratio)
-        size = f"more than {_fmt_num(float(used))}×" if D(shown) <= used else f"{shown}×"
+        size = f"more than {_fmt_num(float(used))}×" if Decimal(shown) <= used else f"{shown}×"
         head = f"{marker}: {_fmt_num(new)} {unit} is {size} {ref}."
     else:
         shown = _fmt_ratio(1 / ratio)
-        size = f"less than 1/{_fmt_num(float(used))} of" if D(shown) <= used else f"1/{shown} of"
+        size = f"less than 1/{_fmt_num(float(used))} of" if Decimal(shown) <= used else f"1/{shown} of"
         head = f"{marker}: {_fmt_num(new)} {unit} is {size} {ref}."
     if power is not None:
         suggestion = new / 10**power

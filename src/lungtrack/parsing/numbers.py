@@ -23,9 +23,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from lungtrack.errors import InputError
 
 __all__ = [
+    "MARKER_VALUE_EXPECTED",
     "MAX_LESION_MM",
     "MIN_LESION_MM",
-    "MARKER_VALUE_EXPECTED",
     "format_number",
     "parse_marker_value",
     "parse_number",
@@ -236,7 +236,7 @@ def parse_size_mm(
 
 #: The forms a marker value takes on a lab report.
 MARKER_VALUE_EXPECTED = 'a number above 0 such as 7.4, or a limit as the lab prints it, e.g. "<0.5" or ">1000"'
-_MARKER_VALUE = re.compile(r"(?P<cmp>[<>])?\s*(?P<num>.*)", re.S)
+_MARKER_VALUE = re.compile(r"(?P<cmp>[<>])?\s*(?P<num>.*)", re.DOTALL)
 
 
 def parse_marker_value(text: str | float, *, field: str = "value") -> tuple[str | None, float]:
