@@ -378,3 +378,17 @@ def test_cli_check_and_remind_show_the_booking(cli, monkeypatch) -> None:
     assert r.code == 3
     r = cli("remind")
     assert "booked for 2026-09-02, after it falls overdue on 2026-08-15" in r.stdout, r
+
+
+def test_remind_does_not_nag_a_scan_booked_in_time(cli, monkeypatch) -> None:
+    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-08-10")
+    assert cli("patient", "add", "Ann").code == 0
+    assert cli("therapy", "start", "gefitinib", "--on", "2025-09-20").code == 0
+    assert cli("scan", "add", "--date", "2026-05-15", "--lesion", "A: lung, 30 mm").code == 0
+    assert "CT scan due" in cli("remind").stdout
+    assert cli("appointment", "add", "--date", "2026-08-12", "--kind", "imaging").code == 0
+    r = cli("remind")
+    assert "CT scan due" not in r.stdout and "2026-08-12" in r.stdout, r  # the booking is what is reminded
+    [f] = [f for p in cli("check", "--json").json()["patients"] for f in p["findings"]
+           if f["rule"] == "timing.imaging_due"]
+    assert f["title"] == "CT scan booked for 2026-08-12" and f["severity"] == "info"

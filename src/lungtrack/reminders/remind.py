@@ -143,8 +143,8 @@ def patient_reminders(
     """
     out: list[Reminder] = []
     for item in due:
-        if item.state not in _SHOWN_STATES:
-            continue
+        if item.state not in _SHOWN_STATES or item.booked_in_time:
+            continue  # booked on or before its due date: the appointment itself is reminded
         out.append(Reminder(
             patient_id=patient.id, patient=patient.name, key=item.key, kind=item.kind, label=item.label,
             state=item.state.value, date=item.due_date, days=item.days, last_date=item.last_date,
