@@ -157,3 +157,16 @@ def test_without_a_previous_cr_a_missing_target_keeps_ne():
     r = brief_course((m(1, None, NEV), m(4, 12)), second=(m(1, 10), m(4, 8)))
     assert r.timepoints[1].overall == "PR"
     assert r.timepoints[2].target == "NE"
+
+
+def test_cli_reappearance_after_cr_with_a_missing_target_is_pd(cli):
+    assert cli("patient", "add", "Ann").code == 0
+    assert cli("therapy", "start", "osimertinib", "--on", "2026-01-05").code == 0
+    assert cli("scan", "add", "--date", "2026-01-02", "--lesion", "lung: lung, 30 mm",
+               "--lesion", "4R: node, 20 mm").code == 0
+    assert cli("scan", "add", "--date", "2026-03-02", "--lesion", "lung disappeared", "--lesion", "4R 8").code == 0
+    r = cli("scan", "add", "--date", "2026-05-04", "--lesion", "lung NE", "--lesion", "4R 12")
+    assert r.code == 0, r
+    tps = cli("response", "--json").json()["lines"][0]["timepoints"]
+    assert [t["overall"] for t in tps] == ["BASELINE", "CR", "PD"]
+    assert tps[2]["sum_mm"] is None
