@@ -324,8 +324,11 @@ def test_scan_booked_a_day_after_the_due_date_is_still_flagged_and_says_so() -> 
     assert it.booked_for == date(2026, 8, 15) and not it.booked_in_time
     [f] = by_rule(timing_findings(h, (), today), "timing.imaging_due")
     assert f.severity == Severity.WATCH and f.id == "timing.imaging_due:imaging-due:2026-08-14"
-    assert "booked for 2026-08-15, after it falls overdue on 2026-08-15" in f.evidence
+    assert "booked for 2026-08-15, the day it falls overdue" in f.evidence
     assert f.title == "CT scan due, booked after the due date"
+    [g] = by_rule(timing_findings(hist(appointments=[scan_booking(date(2026, 8, 16))]), (), today),
+                  "timing.imaging_due")
+    assert "booked for 2026-08-16, after it falls overdue on 2026-08-15" in g.evidence
     # Already overdue: a booking can only be late.
     late = timing_findings(hist(appointments=[scan_booking(date(2026, 9, 2))]), (), date(2026, 8, 20))
     [o] = by_rule(late, "timing.imaging_due")

@@ -222,6 +222,8 @@ def booking_text(item: DueItem) -> str:
     overdue_from = item.due_date + timedelta(days=1)
     if item.state == DueState.OVERDUE:
         return f"{booked}, after it fell overdue on {overdue_from.isoformat()}"
+    if item.booked_for == overdue_from:
+        return f"{booked}, the day it falls overdue"
     return f"{booked}, after it falls overdue on {overdue_from.isoformat()}"
 
 
