@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lungtrack.core.history import History, MarkerResult, PatientInfo, TherapyLine
 from lungtrack.core.markers import (
@@ -135,3 +137,29 @@ def test_exact_values_are_unchanged() -> None:
     k = kin(series("2", "4", "8"))
     assert not k.pct_is_lower_bound and k.censored_in_run == 0 and k.fit_points == 3
     assert k.doubling_time_days == pytest.approx(28.0)
+
+
+# --------------------------------------------------------------------------- soundness (property)
+
+_limits = st.sampled_from([0.1, 0.5, 1.0, 5.0, 10.0, 1000.0])
+
+
+@st.composite
+def _observed(draw):
+    """(true value, what the lab printed): "<L" for a true value below L, ">L" above L."""
+    true = draw(st.floats(min_value=0.01, max_value=5000, allow_nan=False))
+    limit = draw(_limits)
+    kind = draw(st.sampled_from(["exact", "<", ">"]))
+    if kind == "<" and true < limit:
+        return true, MarkerPoint(D0, limit, "<")
+    if kind == ">" and true > limit:
+        return true, MarkerPoint(D0, limit, ">")
+    return true, MarkerPoint(D0, true, None)
+
+
+@given(_observed(), _observed())
+def test_a_certain_rise_is_a_true_rise(a, b) -> None:
+    (true_a, pa), (true_b, pb) = a, b
+    if certainly_above(pb, pa):
+        assert true_b > true_a
+    assert not (certainly_above(pb, pa) and certainly_above(pa, pb))
