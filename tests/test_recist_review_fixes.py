@@ -170,3 +170,18 @@ def test_cli_reappearance_after_cr_with_a_missing_target_is_pd(cli):
     tps = cli("response", "--json").json()["lines"][0]["timepoints"]
     assert [t["overall"] for t in tps] == ["BASELINE", "CR", "PD"]
     assert tps[2]["sum_mm"] is None
+
+
+def test_an_ne_time_point_between_the_cr_and_the_reappearance_does_not_undo_the_cr():
+    r = line_response((LUNG, NODE), study(1, BASE, m(1, 30), m(4, 20)),
+                      study(2, week(8), m(1, None, GONE), m(4, 8)),
+                      study(3, week(16), m(1, None, NEV), m(4, None, NEV)),
+                      study(4, week(24), m(1, None, NEV), m(4, 12)))
+    assert [t.overall for t in r.timepoints[1:]] == ["CR", "NE", "PD"]
+    # The same course after a PR (lung still 10 mm) instead of the CR: not a reappearance; 12 mm
+    # alone is not +20 % and +5 mm over the nadir of 18 mm, so NE.
+    r = line_response((LUNG, NODE), study(1, BASE, m(1, 30), m(4, 20)),
+                      study(2, week(8), m(1, 10), m(4, 8)),
+                      study(3, week(16), m(1, None, NEV), m(4, None, NEV)),
+                      study(4, week(24), m(1, None, NEV), m(4, 12)))
+    assert [t.overall for t in r.timepoints[1:]] == ["PR", "NE", "NE"]

@@ -690,6 +690,9 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
     ]
     evaluable_sums: list[Decimal] = [b_sum] if b_sum is not None else []
     response_reached = False
+    # The last overall response that was evaluated: an NE time point (nothing, or not enough,
+    # assessed) does not undo an earlier CR (Eisenhauer 2009 section 4.3.3), so a reappearance
+    # after "CR, then NE" is still a reappearance after CR.
     previous_overall: str | None = None
     for i, p in enumerate(points):
         notes: list[str] = list(news.notes.get(i, []))
@@ -803,7 +806,8 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
                 equivocal_new_lesions=tuple(news.equivocal.get(i, [])),
             )
         )
-        previous_overall = overall
+        if overall != NE:
+            previous_overall = overall
     first_pd = next((t.date for t in tps if t.overall == PD), None)
     return LineResponse(
         line=line,
