@@ -119,7 +119,7 @@ def test_nothing_to_undo(cli):
 
 
 def test_log_masks_values_and_names_the_user(demo):
-    assert demo("marker", "add", "cea", "41.7", "--date", "2026-08-01", "--lab", "St Elsewhere").code == 0
+    assert demo("marker", "add", "cea", "41.7", "--date", "2026-08-01", "--lab", "St Elsewhere", "--force").code == 0
     entry = demo("log", "--json", "--limit", "1").json()[0]
     assert entry["command"].startswith("lungtrack marker add")
     assert "41.7" not in entry["command"] and "Elsewhere" not in entry["command"] and "2026-08-01" not in entry["command"]
@@ -398,3 +398,9 @@ def test_every_delete_takes_json_and_several_ids():
         if path[0] not in ("patient", "lesion"):
             args = [p for p in cmd.params if p.param_type_name == "argument"]
             assert args and args[0].nargs == -1, path
+
+
+def test_a_slip_of_more_than_5x_is_asked_about_and_a_limit_is_not(demo):
+    # the clinical rule (core.plausibility.check_marker_entry) decides; the write path asks
+    assert_refused(demo("marker", "add", "cea", "35", "--date", "2026-08-01"), "Did you mean", "--force")
+    assert demo("marker", "add", "cea", "<0.5", "--date", "2026-08-01").code == 0  # a limit has no ratio
