@@ -76,6 +76,7 @@ class ReadMeasurement:
     section: str = "findings"
     context: str = ""
     why_unsure: str = ""
+    prior_short_mm: float | None = None  # the prior size's short axis, when two dimensions were given
 
 
 # ------------------------------------------------------------------ vocabulary
@@ -486,14 +487,16 @@ def _location(region: str, noun: str | None, station: str | None, side: str | No
     for m in _REGION_WORDS.finditer(region):
         if lobe_span[0] <= m.start() < lobe_span[1]:
             continue
-        w = " ".join(m.group(0).lower().split())
+        w = " ".join(m.group(0).split())
+        if w.lower() in ("right", "left", "bilateral") or not re.match(r"(?:segment|S\d|R[UML]L|L[UL]L)", w):
+            w = w.lower()
         if w in ("right", "left", "bilateral") and (lobe_match or (side and w != side)):
             continue
         if w in ("upper", "middle", "lower", "lobe", "superior", "inferior", "posterior", "anterior", "basal") and not lobe_match:
             continue
         if w in ("upper", "middle", "lower", "lobe"):
             continue
-        if w.lower() not in (x.lower() for x in words):
+        if w.lower() not in (x.lower() for x in words) and not (noun and w.lower() in noun.lower().split()):
             words.append(w)
     if side and not lobe_match and side not in words:
         words.insert(0, side)
@@ -684,6 +687,9 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
                 continue
         prior = prior_of.get(i)
         prior_mm = max(prior.dims) if prior is not None and prior.dims else None
+        prior_short = min(prior.dims) if prior is not None and len(prior.dims) == 2 else None
+        if prior is not None and mt.short_only and len(prior.dims) == 1:
+            prior_short = prior.dims[0]
         start = min(mt.start, prior.start) if prior is not None else mt.start
         end = max(mt.end, prior.end) if prior is not None else mt.end
         window = own[-60:] + text[mt.start:min(after_limit, mt.end + 40)]
@@ -712,7 +718,7 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
                              noun, station if is_node else None, side, target, is_node)
         rm = ReadMeasurement(
             location=location, site=site, is_node=is_node, long_axis_mm=long_mm, short_axis_mm=short_mm,
-            prior_mm=prior_mm, new=is_new, unsure=bool(why), span=Span(start, end, text[start:end]),
+            prior_mm=prior_mm, prior_short_mm=prior_short, new=is_new, unsure=bool(why), span=Span(start, end, text[start:end]),
             station=station if is_node else None, side=side, section=ln.kind,
             context=" ".join(sentence.split()), why_unsure=why)
         out.append(rm)
@@ -790,6 +796,14 @@ def label_for(rm: ReadMeasurement) -> str:
     return " ".join(words[:6]) if words else ("lymph node" if rm.is_node else rm.site)
 
 
+def prior_size(rm: ReadMeasurement) -> float | None:
+    """The prior size comparable with a stored size: a node's short axis, else the long axis."""
+    if rm.is_node:
+        return rm.prior_short_mm if rm.prior_short_mm is not None else (None if rm.short_axis_mm is not None
+                                                                        and rm.long_axis_mm is not None else rm.prior_mm)
+    return rm.prior_mm
+
+
 def _score(rm: ReadMeasurement, known: KnownLesion) -> tuple[int, list[str]] | None:
     if rm.is_node != known.is_node:
         return None
@@ -829,14 +843,10 @@ def _score(rm: ReadMeasurement, known: KnownLesion) -> tuple[int, list[str]] | N
         else:
             score += 2
             why.append(f"same target number {r_target}")
-    if rm.prior_mm is not None and known.last_size_mm is not None:
-        last = known.last_size_mm
-        sizes = [rm.prior_mm]
-        if abs(last - rm.prior_mm) <= 0.5:
-            score += 3
-            why.append(f"the report's prior size {rm.prior_mm:g} mm equals the last stored size")
-        elif not sizes:
-            pass
+    prior = prior_size(rm)
+    if prior is not None and known.last_size_mm is not None and abs(known.last_size_mm - prior) <= 0.5:
+        score += 3
+        why.append(f"the report's prior size {prior:g} mm equals the last stored size")
     return score, why
 
 
@@ -847,22 +857,21 @@ def match_lesions(readings: Sequence[ReadMeasurement], known: Sequence[KnownLesi
     lesion fits as well: the command then asks, or refuses off a terminal.
     """
     candidates: list[tuple[int, int, int, list[str]]] = []  # (score, reading, known, why)
-    per_reading: dict[int, list[int]] = {}
     for i, rm in enumerate(readings):
         for k, kl in enumerate(known):
             res = _score(rm, kl)
             if res is None or res[0] <= 0:
                 continue
             candidates.append((res[0], i, k, res[1]))
-            per_reading.setdefault(i, []).append(res[0])
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     taken_r: dict[int, LesionMatch] = {}
     taken_k: set[int] = set()
     for score, i, k, why in candidates:
         if i in taken_r or k in taken_k:
             continue
-        scores = sorted(per_reading[i], reverse=True)
-        tie = len(scores) > 1 and scores[1] == score
+        rivals = [c for c in candidates if c[0] == score and k != c[2] and c[2] not in taken_k
+                  and (c[1] == i or c[2] == k) and c[1] not in taken_r]
+        tie = bool(rivals)
         doubtful = score < 3 or tie or readings[i].unsure
         reason = "; ".join(why) + ("; another lesion fits as well" if tie else "")
         taken_r[i] = LesionMatch(i, known[k].label, reason, doubtful)
