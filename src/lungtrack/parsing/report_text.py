@@ -445,8 +445,11 @@ def location_traits(text: str) -> tuple[str | None, str | None, str | None, str 
         side = "left" if lobe.startswith("L") else "right"
     else:
         s = _SIDE.search(text)
+        letter = re.search(r"(?<![\w/-])(?P<l>[LR])(?![\w/-])", text)
         if s:
             side = s["w"].lower()
+        elif letter:
+            side = "left" if letter["l"] == "L" else "right"
     station = _station_of([text])
     if station and side is None and station[-1] in "RL":
         side = "right" if station.endswith("R") else "left"
