@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lungtrack.parsing.report_text import KnownLesion, ReadMeasurement, match_lesions, read_report
+from lungtrack.parsing.report_text import (
+    KnownLesion,
+    ReadMeasurement,
+    match_lesions,
+    read_report,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
