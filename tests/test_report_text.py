@@ -152,9 +152,36 @@ def test_sites(text, site):
     "Values reported for 16-32-cm PMMA phantom.",
     "DLP 612 mGy-cm; CTDIvol 9.2 mGy.",
     "Area 2.3 cm2 and volume 4 cm³.",
+    "No mediastinal or hilar lymphadenopathy by CT size criteria (short axis ≥ 10 mm).",
+    "For a solid nodule of 6-8 mm, follow-up CT at 6-12 months is recommended per Fleischner guidelines.",
+    "Several nodules less than 5 mm.",
+    "The mass abuts the pleura over a length of 3 cm.",
+    "The previously seen 6 mm nodule in the lingula has resolved.",
+    "Aorta: ascending 3.8 cm, descending 2.5 cm.",
 ])
+
+
 def test_numbers_that_are_not_lesion_sizes(text):
     assert read_report(text) == []
+
+
+def test_a_distance_is_not_a_size_but_the_mass_is():
+    rm = one("The RUL mass is located 2 cm from the hilum and measures 3.1 cm.")
+    assert rm.long_axis_mm == 31.0
+
+
+def test_a_solid_component_is_not_a_second_lesion():
+    assert one("Ground-glass opacity in the RUL measuring 12 mm, with a 4 mm solid component.").long_axis_mm == 12.0
+
+
+def test_no_spaces_around_the_x():
+    rm = one("2.3cmx1.8cm mass in the LUL.")
+    assert (rm.long_axis_mm, rm.short_axis_mm, rm.location) == (23.0, 18.0, "LUL mass")
+
+
+def test_a_line_label_belongs_to_its_first_sentence_only():
+    found = read_report("Lesion 1 (RUL): 25 mm (baseline 32 mm). Lesion 2 (liver S6): 14 mm (baseline 20 mm).")
+    assert [(f.site, f.location) for f in found] == [("lung", "RUL lesion"), ("liver", "liver S6 lesion")]
 
 
 def test_technique_and_history_sections_are_skipped():
@@ -181,6 +208,13 @@ def test_a_markdown_report_keeps_findings_under_organ_headings():
     ("Left adrenal nodule 21 mm (18 mm on the prior study).", 21.0, 18.0),
     ("Subcarinal node measures 8 x 6 mm (previously 8 x 6 mm).", 8.0, 8.0),
     ("Left adrenal nodule measuring 2.1 x 1.7 cm, previously 1.5 x 1.2 cm.", 21.0, 15.0),
+    ("The 12 mm nodule previously seen in the RLL now measures 15 mm.", 15.0, 12.0),
+    ("The 1.2 cm RUL nodule has grown to 1.6 cm.", 16.0, 12.0),
+    ("RLL nodule 6 mm -> 8 mm.", 8.0, 6.0),
+    ("RUL nodule 8 mm (prev. 6 mm).", 8.0, 6.0),
+    ("Lesion 1 (RUL): 25 mm (baseline 32 mm).", 25.0, 32.0),
+    ("The left adrenal mass has increased, 3.4 cm compared with 2.5 cm.", 34.0, 25.0),
+    ("Interval increase in size of the left lower lobe nodule to 1.4 cm from 1.0 cm.", 14.0, 10.0),
 ])
 def test_prior_sizes(text, long, prior):
     rm = one(text)

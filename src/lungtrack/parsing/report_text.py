@@ -82,7 +82,7 @@ class ReadMeasurement:
 # ------------------------------------------------------------------ vocabulary
 
 _NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
-_UNIT = r"(?:mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?)(?![\w²³/^])(?!\s*(?:sq\b|squared|cubed))"
+_UNIT = r"(?:mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?)(?![²³/^]|(?![xX]\s*\d)\w)(?!\s*(?:sq\b|squared|cubed))"
 _SEP = r"\s*(?:[x×X*]|\bby\b)\s*"
 _SIZE = re.compile(
     rf"(?<![\w.])(?<!\d,)(?:"
@@ -98,7 +98,8 @@ _DECIMAL_COMMA = re.compile(rf"(?<![\w.,])\d+,\d+\s*-?\s*{_UNIT}", re.IGNORECASE
 _LESION_NOUNS = (
     r"lymph\s*nodes?|lymphadenopathy|adenopathy|nodes?|LNs?|conglomerates?|"
     r"nodules?|nodularity|mass(?:es)?|lesions?|tumou?rs?|metastas[ie]s|metastatic\s+deposits?|deposits?|"
-    r"implants?|foc(?:us|i)|opacit(?:y|ies)|consolidation|cysts?|granulomas?|"
+    r"implants?|foc(?:us|i)|opacit(?:y|ies)|consolidation|cysts?|granulomas?|hypo-?densit(?:y|ies)|hyper-?densit(?:y|ies)|"
+    r"hypoattenuations?|lucenc(?:y|ies)|"
     r"(?:nodular|pleural)\s+(?:pleural\s+)?thickening|soft[- ]tissue(?:\s+(?:mass(?:es)?|lesions?|nodules?))?|infiltrates?|neoplasms?|carcinomas?|cancers?"
 )
 _NODE_NOUN = re.compile(r"lymph|adenopathy|^nodes?$|^LNs?$", re.IGNORECASE)
@@ -162,11 +163,30 @@ _PRIOR_BEFORE = re.compile(
     r"(?:\bpreviously(?:\s+measur\w*)?|\bprior(?:ly)?(?:\s+(?:study|exam\w*|scan|ct))?|\bprevious(?:\s+(?:study|exam\w*|scan|ct))?"
     r"|\bcompared\s+(?:to|with)|\bin\s+comparison\s+(?:to|with)|\bvs\.?|\bversus|\bwas|\bwere|\bfrom|\bbefore"
     r"|\b(?:on|at)\s+(?:the\s+)?(?:prior|previous|baseline|last)(?:\s+(?:study|exam\w*|scan|ct))?"
-    r"|\bbaseline(?:\s+of)?|\bearlier|\bmeasured)\s*[:(=,]?\s*(?:of\s+)?(?:approximately|approx\.?|about|~|up\s+to)?\s*$",
+    r"|\bbaseline(?:\s+of)?|\bearlier|\bmeasured|\bprev\.|\binitially|\boriginally|\bformerly|\blast\s+(?:time|study|exam\w*|scan)"
+    r"|\bdown\s+from|\bup\s+from)\s*[:(=,]?\s*(?:of\s+)?(?:approximately|approx\.?|about|~|up\s+to)?\s*$",
     re.IGNORECASE)
 _PRIOR_AFTER = re.compile(
     r"^\s*[,)]?\s*(?:previously|prior|before|earlier|at\s+baseline|on\s+(?:the\s+)?(?:prior|previous|last|baseline)"
     r"|in\s+(?:19|20)\d\d|on\s+\d{1,4}[/.-]\d)", re.IGNORECASE)
+_BOUND_BEFORE = re.compile(r"(?:(?<![-=])[<>≤≥]=?|\b(?:less|greater|more|larger|smaller|bigger)\s+than|\bat\s+least|\bexceeding|"
+                           r"\bbelow|\babove|\bunder|\bover|\bsub-?|\bthreshold\s+of|\bcut-?off\s+of)\s*(?:approximately|about)?\s*$",
+                           re.IGNORECASE)
+_GUIDELINE = re.compile(r"\b(?:fleischner|guidelines?|lung-?rads|brock|criteria|recommendations?\s+for|"
+                        r"if\s+(?:the\s+)?(?:nodule|lesion)|for\s+(?:a\s+)?(?:solid|subsolid|part-solid)\s+nodules?\s+(?:of|measuring))\b",
+                        re.IGNORECASE)
+_DISTANCE_AFTER = re.compile(r"^\s*(?:from\s+(?!\d|\.\d|(?:the\s+)?(?:prior|previous|baseline|last)\b)|below\b|above\b|beneath\b|"
+                             r"proximal\s+to|distal\s+to|away\b|beyond\b|(?:inferior|superior|lateral|medial|anterior|posterior|"
+                             r"cranial|caudal)\s+to\b|deep\s+to\b|into\b|of\s+the\s+(?:carina|hilum|pleura|chest\s+wall)\b)",
+                             re.IGNORECASE)
+_MEASURE_OF = re.compile(r"\b(?:length|thickness|distance|depth|extent|width|span|calib(?:re|er)|diameter\s+of\s+the\s+"
+                         r"(?:aorta|artery|vein|duct|trunk))\s+(?:of\s+)?(?:up\s+to\s+|approximately\s+|about\s+)?$",
+                         re.IGNORECASE)
+_NOW_CUE = re.compile(r"(?:\bnow\b|\bcurrently\b|\btoday\b|\b(?:grown|increased|decreased|enlarged|progressed|reduced|shrunk|"
+                      r"regressed|changed|risen|decreasing|increasing)\b[^.;]{0,30}?\bto\b|-+>|→|=>)"
+                      r"\s*(?:measur\w*|is|of)?\s*(?:approximately|about|up\s+to)?\s*$", re.IGNORECASE)
+_RESOLVED = re.compile(r"\b(?:resolved|no\s+longer\s+(?:seen|visible|visuali[sz]ed|present|identified|apparent)|"
+                       r"has\s+disappeared|(?:was|were)\s+(?:resected|removed))\b", re.IGNORECASE)
 _RANGE_FROM = re.compile(r"\b(?:rang\w*|varying|vary)\s+(?:in\s+size\s+)?(?:from\s+)?$|\bbetween\s*$", re.IGNORECASE)
 _FROM_END = re.compile(r"\bfrom\s*(?:approximately|about)?\s*$", re.IGNORECASE)
 _SHORT_AXIS = re.compile(r"\bshort[- ]?axis|\bSAD\b|\bshortest\s+diameter", re.IGNORECASE)
@@ -184,7 +204,8 @@ _SKIP_HEADING = re.compile(
 _RESTATE_HEADING = re.compile(r"\b(?:impressions?|conclusions?|summary|opinion|target\s+lesions?|non-?target|recist|"
                               r"diagnosis|assessment)\b", re.IGNORECASE)
 _LABEL = re.compile(r"^[-*•#>\s]*_*\s*(?P<label>[A-Za-z][^:\n]{0,70}?)\s*\**_*\s*:\s*\**_*\s*(?P<rest>.*)$")
-_ABBREVIATIONS = frozenset({"approx", "vs", "dr", "cf", "fig", "no", "e.g", "i.e", "eg", "ie", "im", "se", "st", "mr",
+_ABBREVIATIONS = frozenset({"approx", "prev", "meas", "img", "ser", "ant", "post", "sup", "inf", "lat", "med",
+                            "hx", "pt", "vs", "dr", "cf", "fig", "no", "e.g", "i.e", "eg", "ie", "im", "se", "st", "mr",
                             "mrs", "ms", "md", "d", "m", "s/p", "etc", "incl", "max", "min", "prof", "ref"})
 _CONNECTORS = frozenset({"and", "or", "of", "the", "a", "an", "with", "to", "from", "in", "at", "on", "measuring",
                          "measures", "by", "for", "as", "is", "are", "was", "were", "which", "that", "now", "than",
@@ -538,11 +559,15 @@ def read_report(text: str) -> list[ReadMeasurement]:
         ln = line_at(s_start)
         if ln.kind == "skip":
             continue
+        if ln.label and s_start > text.find(":", ln.start, ln.end):
+            ln = replace(ln, label="")  # "Lesion 1 (RUL): 25 mm. Lesion 2 ...": the label is the first sentence's
         sentence = text[s_start:s_end]
         sentence_noun = _first_noun(sentence)
         prev_subject: tuple[str, str, bool] | None = None  # (noun, region text, neg) of the previous sub-clause
         for c_start, c_end in _subclauses(text, s_start, s_end):
             mentions = _mentions(text, c_start, c_end)
+            if mentions and _GUIDELINE.search(text[c_start:c_end]):
+                continue
             if not mentions:
                 n = _first_noun(text[c_start:c_end])
                 if n:
@@ -563,10 +588,19 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
     short_carry = False
     own_starts: list[int] = []
     prev_end = c_start
+    dropped: set[int] = set()
     for i, mt in enumerate(mentions):
         before = text[prev_end:mt.start]
         own_starts.append(prev_end)
         after = text[mt.end:mentions[i + 1].start if i + 1 < len(mentions) else c_end]
+        if _BOUND_BEFORE.search(before) or _MEASURE_OF.search(before) or _DISTANCE_AFTER.match(text[mt.end:min(c_end, mt.end + 40)]):
+            dropped.add(i)  # a threshold, a distance or a length along something: not a lesion size
+        if i > 0 and not mt.prior and _NOW_CUE.search(before):
+            earlier = mentions[i - 1]
+            if not earlier.prior and i - 1 not in dropped:
+                earlier.prior = True  # "the 12 mm nodule ... now measures 15 mm", "has grown to", "6 mm -> 8 mm"
+        if not mt.prior and not mt.from_prior and _RESOLVED.search(after) and not _NOW_CUE.search(after):
+            mt.prior = True  # "the previously seen 6 mm nodule has resolved": an old size
         if not mt.prior:
             cue_for_next = i + 1 < len(mentions) and _PRIOR_BEFORE.search(after)
             if _PRIOR_BEFORE.search(before) or (_PRIOR_AFTER.match(after) and not cue_for_next):
@@ -583,10 +617,10 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
         prev_end = _trailing_paren_end(text, mt.end, c_end)
 
     # Pair priors with the current size they belong to.
-    currents = [i for i, mt in enumerate(mentions) if not mt.prior]
+    currents = [i for i, mt in enumerate(mentions) if not mt.prior and i not in dropped]
     prior_of: dict[int, _Mention] = {}
     for i, mt in enumerate(mentions):
-        if not mt.prior or not mt.dims:
+        if not mt.prior or not mt.dims or i in dropped:
             continue
         nxt = next((j for j in currents if j > i), None)
         prv = next((j for j in reversed(currents) if j < i), None)
@@ -641,7 +675,7 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
                     continue
                 noun, source = hn.group(0), "heading"
         region_all = own_region + " " + trailing
-        generic = noun is None or re.fullmatch(r"lesions?|mass(?:es)?|conglomerates?|foc(?:us|i)|soft[- ]tissue",
+        generic = noun is None or re.fullmatch(r"lesions?|conglomerates?|foc(?:us|i)|soft[- ]tissue",
                                                noun, re.IGNORECASE) is not None
         nodey = noun is not None and bool(_NODE_NOUN.search(noun.strip()))
         intrapulm = re.search(r"intra-?pulmonary|perifissural|fissural", own_region + " " + sentence, re.IGNORECASE)
@@ -657,7 +691,7 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
             site = "lymph node"
         else:
             site = organ or _site_of([heading]) or (
-                "lung" if noun and re.match(r"nodul|opacit|consolidation|ground", noun, re.IGNORECASE) else None) or (
+                "lung" if noun and re.match(r"nodul|opacit|consolidation|ground|mass|spicul", noun, re.IGNORECASE) else None) or (
                 "lung" if intrapulm else "other")
         why = ""
         if noun is None:
