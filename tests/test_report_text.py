@@ -372,3 +372,24 @@ def test_development_set_recall_and_precision():
         print("  ", p)
     assert recall >= 0.95 and precision >= 0.95, problems
     assert not [p for p in problems if "non-size" in p], problems
+
+
+def test_screening_style_nodule_with_mean_diameter_and_volume_is_one_lesion():
+    text = ("Nodule 1: Right upper lobe, series 3 image 45, solid, 9 x 7 mm (mean diameter 8.0 mm, volume 210 mm3), "
+            "previously 6 x 5 mm.")
+    rm = one(text)
+    assert (rm.long_axis_mm, rm.short_axis_mm, rm.prior_mm, rm.location) == (9.0, 7.0, 6.0, "RUL nodule")
+
+
+def test_solid_component_does_not_steal_the_prior():
+    rm = one("Subsolid nodule in the left upper lobe measures 11 mm with a 5 mm solid component "
+             "(previously 10 mm with 3 mm solid component).")
+    assert (rm.long_axis_mm, rm.prior_mm) == (11.0, 10.0)
+
+
+def test_upper_case_report_and_versus():
+    found = read_report("LUNGS: SPICULATED RIGHT UPPER LOBE MASS MEASURES 4.2 X 3.1 CM, INCREASED FROM 3.5 X 2.6 CM. "
+                        "NEW 6 MM NODULE IN THE LEFT UPPER LOBE.\nThe known right lower lobe adenocarcinoma measures "
+                        "28 mm (series 201, image 88) versus 35 mm on 12 January 2025.")
+    assert [(f.location, f.long_axis_mm, f.prior_mm, f.new) for f in found] == [
+        ("RUL mass", 42.0, 35.0, False), ("LUL nodule", 6.0, None, True), ("RLL adenocarcinoma", 28.0, 35.0, False)]

@@ -100,6 +100,7 @@ _LESION_NOUNS = (
     r"nodules?|nodularity|mass(?:es)?|lesions?|tumou?rs?|metastas[ie]s|metastatic\s+deposits?|deposits?|"
     r"implants?|foc(?:us|i)|opacit(?:y|ies)|consolidation|cysts?|granulomas?|hypo-?densit(?:y|ies)|hyper-?densit(?:y|ies)|"
     r"hypoattenuations?|lucenc(?:y|ies)|"
+    r"(?:adeno)?carcinomas?|malignanc(?:y|ies)|"
     r"(?:nodular|pleural)\s+(?:pleural\s+)?thickening|soft[- ]tissue(?:\s+(?:mass(?:es)?|lesions?|nodules?))?|infiltrates?|neoplasms?|carcinomas?|cancers?"
 )
 _NODE_NOUN = re.compile(r"lymph|adenopathy|^nodes?$|^LNs?$", re.IGNORECASE)
@@ -179,7 +180,8 @@ _DISTANCE_AFTER = re.compile(r"^\s*(?:from\s+(?!\d|\.\d|(?:the\s+)?(?:prior|prev
                              r"proximal\s+to|distal\s+to|away\b|beyond\b|(?:inferior|superior|lateral|medial|anterior|posterior|"
                              r"cranial|caudal)\s+to\b|deep\s+to\b|into\b|of\s+the\s+(?:carina|hilum|pleura|chest\s+wall)\b)",
                              re.IGNORECASE)
-_MEASURE_OF = re.compile(r"\b(?:length|thickness|distance|depth|extent|width|span|calib(?:re|er)|diameter\s+of\s+the\s+"
+_MEASURE_OF = re.compile(r"\b(?:length|thickness|distance|depth|extent|width|span|calib(?:re|er)|volume|"
+                         r"(?:mean|average|avg\.?)\s+(?:axial\s+)?(?:diameter|size)|diameter\s+of\s+the\s+"
                          r"(?:aorta|artery|vein|duct|trunk))\s+(?:of\s+)?(?:up\s+to\s+|approximately\s+|about\s+)?$",
                          re.IGNORECASE)
 _NOW_CUE = re.compile(r"(?:\bnow\b|\bcurrently\b|\btoday\b|\b(?:grown|increased|decreased|enlarged|progressed|reduced|shrunk|"
@@ -595,6 +597,9 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
         after = text[mt.end:mentions[i + 1].start if i + 1 < len(mentions) else c_end]
         if _BOUND_BEFORE.search(before) or _MEASURE_OF.search(before) or _DISTANCE_AFTER.match(text[mt.end:min(c_end, mt.end + 40)]):
             dropped.add(i)  # a threshold, a distance or a length along something: not a lesion size
+        after_noun = _noun_after(text, mt.end, mentions[i + 1].start if i + 1 < len(mentions) else c_end)
+        if after_noun is not None and after_noun["neg"]:
+            dropped.add(i)  # "a 5 mm solid component", "a 1.4-cm aneurysm"
         if i > 0 and not mt.prior and _NOW_CUE.search(before):
             earlier = mentions[i - 1]
             if not earlier.prior and i - 1 not in dropped:
