@@ -393,3 +393,15 @@ def test_upper_case_report_and_versus():
                         "28 mm (series 201, image 88) versus 35 mm on 12 January 2025.")
     assert [(f.location, f.long_axis_mm, f.prior_mm, f.new) for f in found] == [
         ("RUL mass", 42.0, 35.0, False), ("LUL nodule", 6.0, None, True), ("RLL adenocarcinoma", 28.0, 35.0, False)]
+
+
+def test_short_then_long_axis_is_one_node():
+    rm = one("Right hilar node measures 1.2 cm in short axis and 2.0 cm in long axis.")
+    assert (rm.long_axis_mm, rm.short_axis_mm, rm.is_node) == (20.0, 12.0, True)
+
+
+def test_an_inline_history_label_covers_its_own_sentence_only():
+    found = read_report("Clinical: lung cancer, 2 cm mass.\nThe RUL mass measures 3 cm.")
+    assert [f.long_axis_mm for f in found] == [30.0]
+    found = read_report("History: known 2.5 cm RUL mass\nbeing followed.\nLungs: RUL mass 3.1 cm.")
+    assert [f.long_axis_mm for f in found] == [31.0]

@@ -193,6 +193,7 @@ _RANGE_FROM = re.compile(r"\b(?:rang\w*|varying|vary)\s+(?:in\s+size\s+)?(?:from
 _FROM_END = re.compile(r"\bfrom\s*(?:approximately|about)?\s*$", re.IGNORECASE)
 _SHORT_AXIS = re.compile(r"\bshort[- ]?axis|\bSAD\b|\bshortest\s+diameter", re.IGNORECASE)
 _LONG_AXIS = re.compile(r"\blong[- ]?axis|\blongest\s+(?:axis|diameter)|\bLAD\b", re.IGNORECASE)
+_LONG_AFTER = re.compile(r"^\s*\)?\s*(?:in\s+)?(?:the\s+)?(?:long[- ]?axis|LAD\b|longest\s+diameter)", re.IGNORECASE)
 _SHORT_AFTER = re.compile(r"^\s*\)?\s*(?:in\s+)?(?:the\s+)?(?:short[- ]?axis|SAD\b|SA\b)", re.IGNORECASE)
 _NEW = re.compile(r"\b(?:new(?:ly)?|interval\s+(?:development|appearance)|appeared|emerging)\b", re.IGNORECASE)
 _NOT_NEW = re.compile(r"\b(?:no|without|not|nor|any|negative\s+for)\s+(?:\w+[\s,]+){0,3}?new\b", re.IGNORECASE)
@@ -289,6 +290,10 @@ def _lines(text: str) -> list[_Line]:
                 kind, inline_skip = "restate", False
             elif re.match(r"(?:findings|report|results?)\b", label, re.IGNORECASE):
                 kind, inline_skip = "findings", False
+            else:
+                inline_skip = False  # "Lungs: ..." after "Clinical: ...": findings again
+        elif inline_skip and not re.match(r"\s*[a-z(\d]", line):
+            inline_skip = False  # a new sentence, not the wrapped end of "History: ..."
         out.append(_Line(start, end, "skip" if inline_skip else kind, heading, label))
     return out
 
@@ -718,6 +723,16 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
         biggest = max(dims) if dims else 0.0
         if dims and not (1.0 <= biggest <= 250.0):
             why = why or f"{biggest:g} mm is not a plausible lesion size"
+        # "12 mm in short axis and 20 mm in long axis": one node.
+        if (last is not None and len(dims) == 1 and source != "after" and not _NOUN.search(own)
+                and (_LONG_AXIS.search(own) or _LONG_AFTER.match(text[mt.end:after_limit]))
+                and last[1].long_axis_mm is None and last[1].short_axis_mm is not None):
+            j, prev_rm, prev_mt = last
+            merged = replace(prev_rm, long_axis_mm=dims[0],
+                             span=Span(prev_rm.span.start, mt.end, text[prev_rm.span.start:mt.end]))
+            out[j] = merged
+            last = (j, merged, prev_mt)
+            continue
         # A short axis restating the previous size ("12 x 8 mm (short axis 8 mm)", "long axis 20 mm, short axis 12 mm").
         if last is not None and mt.short_only and source != "after" and not _NOUN.search(own):
             j, prev_rm, prev_mt = last
