@@ -405,3 +405,11 @@ def test_an_inline_history_label_covers_its_own_sentence_only():
     assert [f.long_axis_mm for f in found] == [30.0]
     found = read_report("History: known 2.5 cm RUL mass\nbeing followed.\nLungs: RUL mass 3.1 cm.")
     assert [f.long_axis_mm for f in found] == [31.0]
+
+
+def test_one_size_for_several_separately_located_lesions():
+    found = read_report("Unchanged 3 mm right upper (6:24) and right middle (6:53) nodules.")
+    assert [(f.long_axis_mm, f.location) for f in found] == [(3.0, "RUL nodule"), (3.0, "RML nodule")]
+    found = read_report("New 4 mm left upper lobe nodules (5:93,197).")
+    assert [(f.long_axis_mm, f.location, f.new) for f in found] == [(4.0, "LUL nodule", True)] * 2
+    assert one("2 cm lesion in the right upper quadrant.").location == "right lesion"

@@ -155,7 +155,8 @@ _STATION = re.compile(
     r"(?<![\w/-])(?P<c>1[0-4][RL]|[2-9][RL])(?![\w/-])", re.IGNORECASE)
 _NAMED_STATIONS = (("subcarinal", "7"), ("aortopulmonary", "5"), ("ap window", "5"), ("para-aortic", "6"),
                    ("paraaortic", "6"), ("paraesophageal", "8"), ("prevascular", "3a"), ("retrotracheal", "3p"))
-_LOBE = re.compile(r"\b(?P<side>right|left)\s+(?P<part>upper|middle|lower)\s+lobe\b|\b(?P<abbr>R[UML]L|L[UL]L)\b"
+_LOBE = re.compile(r"\b(?P<side>right|left)\s+(?P<part>upper|middle|lower)(?:\s+lobes?\b|(?=\s*(?:\(|,|and\b|"
+                   r"nodules?\b|mass\b|lung\b|$))(?!\s*(?:quadrant|pole|extremit|abdomen|zone|para)))|\b(?P<abbr>R[UML]L|L[UL]L)\b"
                    r"|\b(?P<ling>lingula)\w*", re.IGNORECASE)
 _SIDE = re.compile(r"\b(?P<w>right|left|bilateral)\b", re.IGNORECASE)
 _TARGET = re.compile(r"\btarget(?:\s+lesion)?\s*#?\s*(?P<n>\d{1,2})\b", re.IGNORECASE)
@@ -193,6 +194,13 @@ _RANGE_FROM = re.compile(r"\b(?:rang\w*|varying|vary)\s+(?:in\s+size\s+)?(?:from
 _FROM_END = re.compile(r"\bfrom\s*(?:approximately|about)?\s*$", re.IGNORECASE)
 _SHORT_AXIS = re.compile(r"\bshort[- ]?axis|\bSAD\b|\bshortest\s+diameter", re.IGNORECASE)
 _LONG_AXIS = re.compile(r"\blong[- ]?axis|\blongest\s+(?:axis|diameter)|\bLAD\b", re.IGNORECASE)
+_REF = r"\(\s*\d+\s*[:/]\s*\d+(?:\s*,\s*\d+)*\s*\)"
+_PLURAL = r"(?:lymph\s+)?nodes|nodules|masses|lesions|metastases|opacities|cysts|foci"
+_MULTI_PLACES = re.compile(
+    rf"\s*(?P<body>(?:[A-Za-z][\w -]{{0,40}}?\s*{_REF}\s*(?:,\s*and|,|and)?\s*){{2,}})(?P<noun>{_PLURAL})\b",
+    re.IGNORECASE)
+_MULTI_REFS = re.compile(rf"\s*(?P<loc>[A-Za-z][\w -]{{0,40}}?)\s*(?P<noun>{_PLURAL})\s*"
+                         r"\(\s*\d+\s*[:/]\s*(?P<refs>\d+(?:\s*,\s*\d+)+)\s*\)", re.IGNORECASE)
 _LONG_AFTER = re.compile(r"^\s*\)?\s*(?:in\s+)?(?:the\s+)?(?:long[- ]?axis|LAD\b|longest\s+diameter)", re.IGNORECASE)
 _SHORT_AFTER = re.compile(r"^\s*\)?\s*(?:in\s+)?(?:the\s+)?(?:short[- ]?axis|SAD\b|SA\b)", re.IGNORECASE)
 _NEW = re.compile(r"\b(?:new(?:ly)?|interval\s+(?:development|appearance)|appeared|emerging)\b", re.IGNORECASE)
@@ -650,13 +658,26 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
         trailing = text[mt.end:paren_end]
         after_limit = mentions[i + 1].start if i + 1 < len(mentions) else c_end
         # Which noun carries the size?
+        # "3 mm right upper (6:24) and right middle (6:53) nodules", "4 mm left upper lobe nodules (5:93,197)":
+        # one size written once for several separately located lesions, one reading each.
+        places: list[str] = []
+        multi = _MULTI_PLACES.match(text, mt.end, c_end)
+        if multi:
+            places = [p.strip(" ,") for p in re.findall(rf"([A-Za-z][\w -]*?)\s*{_REF}", multi["body"])]
+            places = [re.sub(r"^(?:and|or)\s+", "", p) for p in places]
+        else:
+            multi = _MULTI_REFS.match(text, mt.end, c_end)
+            if multi:
+                places = [multi["loc"]] * len(multi["refs"].split(","))
         noun_m = _noun_after(text, mt.end, after_limit)
         region_start = mt.start
         region_end = min(after_limit, mt.end + 80)
         noun: str | None = None
         neg = False
         source = ""
-        if noun_m:
+        if places and multi is not None:
+            noun, neg, source = multi["noun"], False, "after"
+        elif noun_m:
             noun, neg, source = noun_m.group(0), bool(noun_m["neg"]), "after"
         else:
             for seg_start, seg in ((own_starts[i], own), (c_start, text[c_start:mt.start])):
@@ -778,8 +799,14 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
             prior_mm=prior_mm, prior_short_mm=prior_short, new=is_new, unsure=bool(why), span=Span(start, end, text[start:end]),
             station=station if is_node else None, side=side, section=ln.kind,
             context=" ".join(sentence.split()), why_unsure=why)
-        out.append(rm)
-        last = (len(out) - 1, rm, mt)
+        if places:
+            for place in places:
+                p_side, _l, _st, _t = location_traits(place)
+                out.append(replace(rm, location=_location(place, noun, None, p_side, None, is_node), side=p_side,
+                                   site=site if is_node else (_site_of([place]) or site)))
+        else:
+            out.append(rm)
+        last = (len(out) - 1, out[-1], mt)
     return out
 
 
