@@ -413,3 +413,17 @@ def test_one_size_for_several_separately_located_lesions():
     found = read_report("New 4 mm left upper lobe nodules (5:93,197).")
     assert [(f.long_axis_mm, f.location, f.new) for f in found] == [(4.0, "LUL nodule", True)] * 2
     assert one("2 cm lesion in the right upper quadrant.").location == "right lesion"
+
+
+def test_it_measures_takes_the_previous_sentences_lesion():
+    rm = one("There is a nodule in the RUL. It measures 12 mm.")
+    assert (rm.location, rm.long_axis_mm, rm.unsure) == ("RUL nodule", 12.0, False)
+
+
+def test_two_readings_that_fit_one_lesion_equally_are_doubtful():
+    readings = read_report("Two nodules in the left lower lobe measure 2.9 cm and 3.3 cm.")
+    known = [KnownLesion("LLL nodule", "lung", False, 30.0), KnownLesion("LLL nodule 2", "lung", False, 31.0)]
+    assert all(m.doubtful for m in match_lesions(readings, known))
+    readings = read_report("LLL nodule 2.9 cm, previously 3.0 cm. LLL nodule 3.3 cm, previously 3.1 cm.")
+    matches = match_lesions(readings, known)
+    assert [(m.label, m.doubtful) for m in matches] == [("LLL nodule", False), ("LLL nodule 2", False)]

@@ -99,7 +99,7 @@ _LESION_NOUNS = (
     r"lymph\s*nodes?|lymphadenopathy|adenopathy|nodes?|LNs?|conglomerates?|"
     r"nodules?|nodularity|mass(?:es)?|lesions?|tumou?rs?|metastas[ie]s|metastatic\s+deposits?|deposits?|"
     r"implants?|foc(?:us|i)|opacit(?:y|ies)|consolidation|cysts?|granulomas?|hypo-?densit(?:y|ies)|hyper-?densit(?:y|ies)|"
-    r"hypoattenuations?|lucenc(?:y|ies)|"
+    r"hypoattenuations?|lucenc(?:y|ies)|(?:lip|hemangi|haemangi|aden|hamart|schwann|fibr|my)omas?|"
     r"(?:adeno)?carcinomas?|malignanc(?:y|ies)|"
     r"(?:nodular|pleural)\s+(?:pleural\s+)?thickening|soft[- ]tissue(?:\s+(?:mass(?:es)?|lesions?|nodules?))?|infiltrates?|neoplasms?|carcinomas?|cancers?"
 )
@@ -111,10 +111,12 @@ _NEG_NOUNS = (
     r"hernias?|diverticul(?:um|a)|bullae?|blebs?|slices?|collimation|kernel|"
     r"reconstructions?|reformats?|phantom|tubes?|catheters?|stents?|clips?|tip|defects?|atelectasis|"
     r"distance|components?|span|length|splenomegaly|hepatomegaly|cardiomegaly|ventricles?|pericardium|"
-    r"esophagus|oesophagus|appendix|bowel|colon|dilatation|dilation"
+    r"esophagus|oesophagus|appendix|bowel|colon|dilatation|dilation|trachea|airways?|carina|plaques?|"
+    r"field\s+of\s+view|D?FOV|scar|fibrosis|emphysema|implants?\s+(?:rupture|capsule)|gynecomastia"
 )
 _NEG_AFTER = re.compile(r"\s*(?P<neg>(?:axial\s+|thin\s+|contiguous\s+)?(?:intervals?|increments?|sections?|cuts|"
-                        r"slices?|thick(?:ness)?\b|collimation|reconstructions?|apart))", re.IGNORECASE)
+                        r"slices?|thick(?:ness)?\b|collimation|reconstructions?|apart|images?\b|MIPs?\b|windows?\b|"
+                        r"or\s+(?:less|smaller|more|greater|larger|below|above)\b))", re.IGNORECASE)
 _NOUN = re.compile(rf"\b(?:(?P<neg>{_NEG_NOUNS})|(?P<les>{_LESION_NOUNS}))\b", re.IGNORECASE)
 _ORGAN_SPAN = re.compile(
     r"\b(?:spleen|liver|kidneys?|thyroid|prostate|uterus|pancreas|heart|gland)\b.{0,40}?"
@@ -570,6 +572,7 @@ def read_report(text: str) -> list[ReadMeasurement]:
         return lines[lo]
 
     results: list[ReadMeasurement] = []
+    last_subject: tuple[str, str, bool] | None = None
     for s_start, s_end in _sentences(text, lines):
         ln = line_at(s_start)
         if ln.kind == "skip":
@@ -579,6 +582,9 @@ def read_report(text: str) -> list[ReadMeasurement]:
         sentence = text[s_start:s_end]
         sentence_noun = _first_noun(sentence)
         prev_subject: tuple[str, str, bool] | None = None  # (noun, region text, neg) of the previous sub-clause
+        if re.match(r"\W*(?:it|this(?:\s+(?:lesion|nodule|mass|node))?|they|these|the\s+latter|which)\b", sentence,
+                    re.IGNORECASE) and last_subject is not None:
+            prev_subject = last_subject  # "There is a nodule in the RUL. It measures 12 mm."
         for c_start, c_end in _subclauses(text, s_start, s_end):
             mentions = _mentions(text, c_start, c_end)
             if mentions and _GUIDELINE.search(text[c_start:c_end]):
@@ -593,6 +599,10 @@ def read_report(text: str) -> list[ReadMeasurement]:
             n = _first_noun(text[c_start:c_end])
             if n:
                 prev_subject = (n.group(0), text[c_start + n.start():c_end], bool(n["neg"]))
+        if sentence_noun is not None:
+            last_subject = (sentence_noun.group(0), sentence[sentence_noun.start():], bool(sentence_noun["neg"]))
+        if ln.label or _is_heading(sentence)[0]:
+            last_subject = None
     return _merge_restatements(results)
 
 
@@ -687,8 +697,10 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
                     region_start = max(seg_start, seg_start + m.start() - 40)
                     break
         # "a 5-mm cyst"/"2.9 cm ... and 3.3 cm" inherit from the clause; list items from headers.
+        inherited = ""
         if noun is None and prev_subject is not None:
-            noun, _prev_region, neg = prev_subject
+            noun, inherited, neg = prev_subject
+            inherited = inherited[:120]
             source = "sentence"
         elif noun is None and sentence_noun is not None and sentence.find(text[mt.start:mt.end]) > sentence_noun.start():
             noun, neg, source = sentence_noun.group(0), bool(sentence_noun["neg"]), "sentence"
@@ -705,7 +717,7 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
                 if hn["neg"]:
                     continue
                 noun, source = hn.group(0), "heading"
-        region_all = own_region + " " + trailing
+        region_all = own_region + " " + trailing + " " + inherited
         generic = noun is None or re.fullmatch(r"lesions?|conglomerates?|foc(?:us|i)|soft[- ]tissue",
                                                noun, re.IGNORECASE) is not None
         nodey = noun is not None and bool(_NODE_NOUN.search(noun.strip()))
@@ -780,7 +792,7 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
         if hedged and not re.search(r"\bnewly\s+enlarg", window, re.IGNORECASE):
             why = why or f"the report hedges whether it is new ({hedged.group(0).strip()!r})"
         side_m = re.match(r"\s*(?:\([^)]*\)\s*)?(?:on\s+the\s+)?(right|left)\b", text[mt.end:after_limit], re.IGNORECASE)
-        loc_region = own_region + " " + trailing
+        loc_region = (inherited + " " if inherited else "") + own_region + " " + trailing
         side, _lobe, station, target = location_traits(loc_region)
         if side_m:
             side = side_m.group(1).lower()
@@ -897,7 +909,10 @@ def _score(rm: ReadMeasurement, known: KnownLesion) -> tuple[int, list[str]] | N
     if k_side and r_side and k_side != r_side and "bilateral" not in (k_side, r_side):
         return None
     score, why = 0, []
-    if " ".join(known.label.lower().split()) == " ".join(label_for(rm).lower().split()):
+    def base(label: str) -> str:  # "LLL nodule 2" (a second LLL nodule) reads as "LLL nodule"
+        return re.sub(r"(?<!target)\s+\d+$", "", " ".join(label.lower().split()))
+
+    if base(known.label) and base(known.label) == base(label_for(rm)):
         score += 4
         why.append("same description")
     if rm.is_node:
@@ -953,8 +968,8 @@ def match_lesions(readings: Sequence[ReadMeasurement], known: Sequence[KnownLesi
     for score, i, k, why in candidates:
         if i in taken_r or k in taken_k:
             continue
-        rivals = [c for c in candidates if c[0] == score and k != c[2] and c[2] not in taken_k
-                  and (c[1] == i or c[2] == k) and c[1] not in taken_r]
+        rivals = [c for c in candidates if c[0] == score and (c[1], c[2]) != (i, k) and c[2] not in taken_k
+                  and c[1] not in taken_r and (c[1] == i or c[2] == k)]
         tie = bool(rivals)
         doubtful = score < 3 or tie or readings[i].unsure
         reason = "; ".join(why) + ("; another lesion fits as well" if tie else "")
