@@ -965,12 +965,17 @@ def match_lesions(readings: Sequence[ReadMeasurement], known: Sequence[KnownLesi
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     taken_r: dict[int, LesionMatch] = {}
     taken_k: set[int] = set()
+    contested_r: set[int] = set()
+    contested_k: set[int] = set()
     for score, i, k, why in candidates:
         if i in taken_r or k in taken_k:
             continue
         rivals = [c for c in candidates if c[0] == score and (c[1], c[2]) != (i, k) and c[2] not in taken_k
                   and c[1] not in taken_r and (c[1] == i or c[2] == k)]
-        tie = bool(rivals)
+        tie = bool(rivals) or i in contested_r or k in contested_k
+        for c in rivals:  # whoever tied with this pair is settled by it only by chance: ask about them too
+            contested_r.add(c[1])
+            contested_k.add(c[2])
         doubtful = score < 3 or tie or readings[i].unsure
         reason = "; ".join(why) + ("; another lesion fits as well" if tie else "")
         taken_r[i] = LesionMatch(i, known[k].label, reason, doubtful)
