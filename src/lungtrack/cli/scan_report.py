@@ -346,7 +346,8 @@ def add_from_report(ctx: typer.Context, source: str, *, when: Any, modality: Any
         p = repo.find_patient(session, patient)
         known = known_lesions(session, p)
     items, problems, notes = plan_scan(readings, known)
-    interactive = common.stdin_is_tty() and not yes and not json_out
+    # The report read from standard input leaves no terminal to answer on: then it is as off a terminal.
+    interactive = common.stdin_is_tty() and not yes and not json_out and source != "-"
     if not readings and not interactive:
         raise InputError("--from-report", source, "a report with lesion sizes", message=(
             f"--from-report: no lesion sizes found in {source!r}; nothing was saved. "
