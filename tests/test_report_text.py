@@ -427,3 +427,10 @@ def test_two_readings_that_fit_one_lesion_equally_are_doubtful():
     readings = read_report("LLL nodule 2.9 cm, previously 3.0 cm. LLL nodule 3.3 cm, previously 3.1 cm.")
     matches = match_lesions(readings, known)
     assert [(m.label, m.doubtful) for m in matches] == [("LLL nodule", False), ("LLL nodule 2", False)]
+
+
+def test_a_bare_size_in_brackets_after_a_size():
+    rm = one("The RUL nodule is slightly smaller at 9 mm (10 mm).")
+    assert (rm.long_axis_mm, rm.prior_mm) == (9.0, 10.0)
+    rm = one("RUL mass 2.5 cm (25 mm).")
+    assert (rm.long_axis_mm, rm.prior_mm) == (25.0, None)

@@ -627,6 +627,13 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
             earlier = mentions[i - 1]
             if not earlier.prior and i - 1 not in dropped:
                 earlier.prior = True  # "the 12 mm nodule ... now measures 15 mm", "has grown to", "6 mm -> 8 mm"
+        if i > 0 and not mt.prior and re.fullmatch(r"\s*\(\s*", before) and not mentions[i - 1].prior:
+            # "slightly smaller at 9 mm (10 mm)": a bare size in brackets after a size
+            if mentions[i - 1].dims == mt.dims:
+                dropped.add(i)  # the same size written twice ("2.5 cm (25 mm)")
+            elif re.search(r"\b(?:smaller|larger|bigger|increas\w*|decreas\w*|grow\w*|grown|enlarg\w*|reduc\w*|"
+                           r"shrunk|stable|unchanged|change[sd]?|progress\w*|regress\w*)\b", sentence, re.IGNORECASE):
+                mt.prior = True
         if not mt.prior and not mt.from_prior and _RESOLVED.search(after) and not _NOW_CUE.search(after):
             mt.prior = True  # "the previously seen 6 mm nodule has resolved": an old size
         if not mt.prior:
