@@ -81,7 +81,7 @@ class ReadMeasurement:
 
 # ------------------------------------------------------------------ vocabulary
 
-_NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
+_NUM = r"(?:\d{1,5}(?:\.\d{1,4})?|\.\d{1,4})(?![\d.]\d)"
 _UNIT = r"(?:mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?)(?![²³/^]|(?![xX]\s*\d)\w)(?!\s*(?:sq\b|squared|cubed))"
 _SEP = r"\s*(?:[x×X*]|\bby\b)\s*"
 _SIZE = re.compile(
@@ -594,7 +594,7 @@ def read_report(text: str) -> list[ReadMeasurement]:
                 if n:
                     prev_subject = (n.group(0), text[c_start + n.start():c_end], bool(n["neg"]))
                 continue
-            results.extend(_read_clause(text, c_start, c_end, mentions, ln, line_at, sentence, sentence_noun,
+            results.extend(_read_clause(text, c_start, c_end, mentions, ln, s_start, sentence, sentence_noun,
                                         prev_subject))
             n = _first_noun(text[c_start:c_end])
             if n:
@@ -606,7 +606,7 @@ def read_report(text: str) -> list[ReadMeasurement]:
     return _merge_restatements(results)
 
 
-def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], ln: _Line, line_at: object,
+def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], ln: _Line, s_offset: int,
                  sentence: str, sentence_noun: re.Match[str] | None,
                  prev_subject: tuple[str, str, bool] | None) -> list[ReadMeasurement]:
     # Roles: prior or current, short axis.
@@ -632,7 +632,8 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
             if mentions[i - 1].dims == mt.dims:
                 dropped.add(i)  # the same size written twice ("2.5 cm (25 mm)")
             elif re.search(r"\b(?:smaller|larger|bigger|increas\w*|decreas\w*|grow\w*|grown|enlarg\w*|reduc\w*|"
-                           r"shrunk|stable|unchanged|change[sd]?|progress\w*|regress\w*)\b", sentence, re.IGNORECASE):
+                           r"shrunk|stable|unchanged|change[sd]?|progress\w*|regress\w*)\b",
+                           text[max(s_offset, mt.start - 200):mt.end + 200], re.IGNORECASE):
                 mt.prior = True
         if not mt.prior and not mt.from_prior and _RESOLVED.search(after) and not _NOW_CUE.search(after):
             mt.prior = True  # "the previously seen 6 mm nodule has resolved": an old size
@@ -670,6 +671,9 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
     last: tuple[int, ReadMeasurement, _Mention] | None = None
     for i in currents:
         mt = mentions[i]
+        w_start, w_end = max(c_start, mt.start - 300), min(c_end, mt.end + 300)
+        clause = text[w_start:w_end]  # the sub-clause around this size (bounded: a run-on list stays linear)
+        near = sentence[max(0, mt.start - s_offset - 300): mt.end - s_offset + 300]
         own = text[own_starts[i]:mt.start]
         paren_end = _trailing_paren_end(text, mt.end, c_end)
         trailing = text[mt.end:paren_end]
@@ -698,7 +702,7 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
             noun, neg, source = noun_m.group(0), bool(noun_m["neg"]), "after"
         else:
             for seg_start, seg in ((own_starts[i], own), (c_start, text[c_start:mt.start])):
-                m = _first_noun(seg)
+                m = _first_noun(seg[-400:])
                 if m:
                     noun, neg, source = m.group(0), bool(m["neg"]), "before"
                     region_start = max(seg_start, seg_start + m.start() - 40)
@@ -709,7 +713,7 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
             noun, inherited, neg = prev_subject
             inherited = inherited[:120]
             source = "sentence"
-        elif noun is None and sentence_noun is not None and sentence.find(text[mt.start:mt.end]) > sentence_noun.start():
+        elif noun is None and sentence_noun is not None and mt.start - s_offset > sentence_noun.start():
             noun, neg, source = sentence_noun.group(0), bool(sentence_noun["neg"]), "sentence"
         own_region = text[region_start:region_end]
         if neg:
@@ -728,10 +732,10 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
         generic = noun is None or re.fullmatch(r"lesions?|conglomerates?|foc(?:us|i)|soft[- ]tissue",
                                                noun, re.IGNORECASE) is not None
         nodey = noun is not None and bool(_NODE_NOUN.search(noun.strip()))
-        intrapulm = re.search(r"intra-?pulmonary|perifissural|fissural", own_region + " " + sentence, re.IGNORECASE)
-        organ = _site_of([region_all, text[c_start:c_end], label_text])
+        intrapulm = re.search(r"intra-?pulmonary|perifissural|fissural", own_region + " " + near, re.IGNORECASE)
+        organ = _site_of([region_all, clause, label_text])
         if not nodey and generic:
-            node_ctx = [label_text, own_region, text[c_start:c_end]]
+            node_ctx = [label_text, own_region, clause]
             if any(_NODE_REGION.search(t) for t in node_ctx) and organ in (None, "other", "liver") and not intrapulm:
                 nodey = organ is None or bool(re.search(r"hilum|hilar|station|level", label_text + own_region, re.IGNORECASE))
             if not nodey and _NODE_NOUN.search(heading) and not _site_of([label_text]):
@@ -804,9 +808,9 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
         if side_m:
             side = side_m.group(1).lower()
         if side is None:
-            side = location_traits(label_text + " " + text[c_start:c_end])[0]
+            side = location_traits(label_text + " " + clause)[0]
         if is_node and station is None:
-            station = _station_of([label_text, text[c_start:c_end]])
+            station = _station_of([label_text, clause])
         own_targets = list(_TARGET.finditer(own))
         t_near = _TARGET.search(trailing) or (own_targets[-1] if own_targets else None)
         if t_near is not None:
@@ -817,7 +821,7 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
             location=location, site=site, is_node=is_node, long_axis_mm=long_mm, short_axis_mm=short_mm,
             prior_mm=prior_mm, prior_short_mm=prior_short, new=is_new, unsure=bool(why), span=Span(start, end, text[start:end]),
             station=station if is_node else None, side=side, section=ln.kind,
-            context=" ".join(sentence.split()), why_unsure=why)
+            context=" ".join(near.split()), why_unsure=why)
         if places:
             for place in places:
                 p_side, _l, _st, _t = location_traits(place)
