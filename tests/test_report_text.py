@@ -434,3 +434,13 @@ def test_a_bare_size_in_brackets_after_a_size():
     assert (rm.long_axis_mm, rm.prior_mm) == (9.0, 10.0)
     rm = one("RUL mass 2.5 cm (25 mm).")
     assert (rm.long_axis_mm, rm.prior_mm) == (25.0, None)
+
+
+def test_organ_sizes_in_a_systematic_report_are_not_lesions():
+    text = ("FINDINGS:\nHeart: normal size. Aorta: 3.1 cm. Pulmonary artery: 2.7 cm.\n"
+            "Liver: 16 cm craniocaudal. Spleen: 12 cm. Thyroid: 4.5 cm right lobe.\n"
+            "Kidneys: 2 mm nonobstructing stone left. Bones: Schmorl node 5 mm at T10.\n"
+            "Lymph nodes: 8 mm right paratracheal.\nLungs: 4 mm RUL.\nLiver: 1.2 cm hypodense lesion in segment 4.\n")
+    found = read_report(text)
+    assert [(f.long_axis_mm, f.site, f.is_node, f.unsure) for f in found] == [
+        (8.0, "lymph node", True, False), (4.0, "lung", False, True), (12.0, "liver", False, False)]

@@ -112,7 +112,7 @@ _NEG_NOUNS = (
     r"reconstructions?|reformats?|phantom|tubes?|catheters?|stents?|clips?|tip|defects?|atelectasis|"
     r"distance|components?|span|length|splenomegaly|hepatomegaly|cardiomegaly|ventricles?|pericardium|"
     r"esophagus|oesophagus|appendix|bowel|colon|dilatation|dilation|trachea|airways?|carina|plaques?|"
-    r"field\s+of\s+view|D?FOV|scar|fibrosis|emphysema|implants?\s+(?:rupture|capsule)|gynecomastia"
+    r"field\s+of\s+view|D?FOV|scar|fibrosis|schmorl'?s?\s+nodes?|emphysema|implants?\s+(?:rupture|capsule)|gynecomastia"
 )
 _NEG_AFTER = re.compile(r"\s*(?P<neg>(?:axial\s+|thin\s+|contiguous\s+)?(?:intervals?|increments?|sections?|cuts|"
                         r"slices?|thick(?:ness)?\b|collimation|reconstructions?|apart|images?\b|MIPs?\b|windows?\b|"
@@ -124,6 +124,8 @@ _ORGAN_SPAN = re.compile(
     r"(?:spleen|liver|kidneys?|thyroid|prostate|uterus|pancreas|heart)\b",
     re.IGNORECASE,
 )
+_ORGAN_ONLY = re.compile(r"\b(?:spleen|liver|kidneys?|thyroid|prostate|uterus|pancreas|heart|gallbladder|bladder|"
+                         r"aorta|ovar(?:y|ies)|gland|schmorl)\b", re.IGNORECASE)
 _PREPOSITION = re.compile(
     r"\b(?:in|at|of|on|with|within|along|near|from|to|and|or|is|are|was|were|which|that|seen|noted|"
     r"measur\w*|previously|compared|since|than|the|a|an)\b", re.IGNORECASE)
@@ -728,6 +730,8 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
                 if hn["neg"]:
                     continue
                 noun, source = hn.group(0), "heading"
+        if noun is None and _ORGAN_ONLY.search(label_text + " " + own + " " + text[mt.end:after_limit][:40]):
+            continue  # "Spleen: 12 cm.", "Thyroid: 4.5 cm right lobe": the organ's size
         region_all = own_region + " " + trailing + " " + inherited
         generic = noun is None or re.fullmatch(r"lesions?|conglomerates?|foc(?:us|i)|soft[- ]tissue",
                                                noun, re.IGNORECASE) is not None
