@@ -169,9 +169,24 @@ def test_from_report_refuses_what_needs_a_decision_and_lists_it(ann, write):
     text = ("The right upper lobe mass measures 2.4 x 1.6 cm, previously 3.2 x 2.1 cm. A 7 mm nodule in the right "
             "middle lobe. Hepatic lesion 2,1 cm.")
     r = ann("scan", "add", "--from-report", write("f.txt", text), "--date", "2026-05-01", "--yes")
-    assert_refused(r, "--from-report", "matches no known lesion", "unsure", "LLL nodule: known lesion not mentioned",
-                   "nothing was saved")
+    assert r.code == 2 and r.stdout == ""
+    error = [line for line in r.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(error) == 1, r
+    for words in ("--from-report", "matches no known lesion", "unsure", "nothing was saved"):
+        assert words in error[0], (words, r)
+    assert "Note: not measured in this report, so not on this scan: LLL nodule" in r.stderr
     assert len(ann("scan", "list", "--json").json()) == 1
+
+
+def test_from_report_leaves_out_a_lesion_it_gives_no_size_for_and_says_so(ann, write):
+    assert ann("scan", "add", "--date", "2026-03-01", "--lesion", "RUL mass: lung, 32 mm",
+               "--lesion", "RML nodule: lung, 4 mm").code == 0
+    text = "The RUL mass measures 2.4 x 1.6 cm, previously 3.2 x 2.1 cm. Stable tiny right middle lobe nodule."
+    r = ann("scan", "add", "--from-report", write("f.txt", text), "--date", "2026-05-01", "--yes")
+    assert r.code == 0, r
+    assert "not on this scan: RML nodule" in r.stderr
+    scan = ann("scan", "show", "2", "--json").json()
+    assert [(x["label"], x["size_mm"]) for x in scan["measurements"]] == [("RUL mass", 24.0)]
 
 
 def test_from_report_points_out_a_prior_size_that_disagrees(ann, write):

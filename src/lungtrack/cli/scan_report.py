@@ -201,9 +201,10 @@ def _unique(label: str, used: set[str]) -> str:
 def plan_scan(readings: list[Any], known: list[Any]) -> tuple[list[_Item], list[str], list[str]]:
     """Propose what each reading becomes; returns (items, problems, notes).
 
-    Problems block saving off a terminal: unsure readings, doubtful or missing matches, and
-    known lesions the report does not mention.  Notes are pointed out but do not block (a
-    prior size in the report that differs from the stored one).
+    Problems block saving off a terminal: unsure readings, doubtful matches, and readings that
+    match no known lesion without being called new.  Notes are pointed out but do not block: a
+    prior size in the report that differs from the stored one, and known lesions the report
+    gives no size for (on a terminal they are asked for).
     """
     from lungtrack.parsing.report_text import label_for, match_lesions, prior_size
 
@@ -240,9 +241,11 @@ def plan_scan(readings: list[Any], known: list[Any]) -> tuple[list[_Item], list[
             problems.append(it.problem)
         items.append(it)
     matched = {it.label for it in items if it.match is not None and it.match.label}
-    for k in known:
-        if k.label not in matched:
-            problems.append(f"{k.label}: known lesion not mentioned in the report")
+    missing = [k.label for k in known if k.label not in matched]
+    if missing:
+        # Typed by hand, a lesion the report gives no size for is left out too; say so, and how to add it.
+        notes.append(f"not measured in this report, so not on this scan: {', '.join(missing)} "
+                     "(add one with: lungtrack scan edit ID --lesion \"LABEL: too small|gone|ne|SIZE\").")
     return items, problems, notes
 
 
@@ -353,7 +356,8 @@ def add_from_report(ctx: typer.Context, source: str, *, when: Any, modality: Any
             f"--from-report: no lesion sizes found in {source!r}; nothing was saved. "
             "Check it with: lungtrack scan read-report FILE"))
     for note in notes:
-        common.err(f"Note: {note}")
+        if not (interactive and note.startswith("not measured")):  # on a terminal it is asked for instead
+            common.err(f"Note: {note}")
     extra_lesions: list[str] = []
     if interactive:
         for line in render_readings([it.reading for it in items], [it.match for it in items] if known else None):
