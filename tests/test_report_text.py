@@ -444,3 +444,15 @@ def test_organ_sizes_in_a_systematic_report_are_not_lesions():
     found = read_report(text)
     assert [(f.long_axis_mm, f.site, f.is_node, f.unsure) for f in found] == [
         (8.0, "lymph node", True, False), (4.0, "lung", False, True), (12.0, "liver", False, False)]
+
+
+def test_matching_by_segment_and_by_being_the_only_one_of_its_kind():
+    readings = read_report("The liver lesion in segment 6 measures 14 mm. Left adrenal nodule 12 mm.")
+    known = [KnownLesion("liver segment VI lesion", "liver", False, 20.0), KnownLesion("liver S8", "liver", False, 9.0),
+             KnownLesion("L adrenal", "adrenal", False, 15.0)]
+    matches = match_lesions(readings, known)
+    assert [(m.label, m.doubtful) for m in matches] == [("liver segment VI lesion", False), ("L adrenal", False)]
+    assert "same segment 6" in matches[0].reason and "the only adrenal lesion" in matches[1].reason
+    # Segment 8 is never proposed for a segment 6 lesion.
+    only_s8 = match_lesions(readings[:1], [KnownLesion("liver S8", "liver", False, 14.0)])
+    assert only_s8[0].label is None

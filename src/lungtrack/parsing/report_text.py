@@ -915,6 +915,18 @@ def prior_size(rm: ReadMeasurement) -> float | None:
     return rm.prior_mm
 
 
+_ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9", "x": "10"}
+
+
+def _segment(text: str) -> str | None:
+    """A segment named in a label ("liver S6", "segment VI", "segment 4a") as '6', '4a'."""
+    m = re.search(r"\b(?:segment|seg\.?|S)\s*(?P<n>[ivx]{1,4}|\d{1,2})(?P<sub>[ab])?\b", text, re.IGNORECASE)
+    if m is None:
+        return None
+    n = m["n"].lower()
+    return _ROMAN.get(n, n) + (m["sub"] or "").lower()
+
+
 def _score(rm: ReadMeasurement, known: KnownLesion) -> tuple[int, list[str]] | None:
     if rm.is_node != known.is_node:
         return None
@@ -924,6 +936,13 @@ def _score(rm: ReadMeasurement, known: KnownLesion) -> tuple[int, list[str]] | N
     if k_side and r_side and k_side != r_side and "bilateral" not in (k_side, r_side):
         return None
     score, why = 0, []
+    k_seg, r_seg = _segment(known.label), _segment(rm.location)
+    if k_seg and r_seg:
+        if k_seg != r_seg:
+            return None
+        score += 2
+        why.append(f"same segment {r_seg}")
+
     def base(label: str) -> str:  # "LLL nodule 2" (a second LLL nodule) reads as "LLL nodule"
         return re.sub(r"(?<!target)\s+\d+$", "", " ".join(label.lower().split()))
 
@@ -977,6 +996,16 @@ def match_lesions(readings: Sequence[ReadMeasurement], known: Sequence[KnownLesi
             if res is None or res[0] <= 0:
                 continue
             candidates.append((res[0], i, k, res[1]))
+    # The only lesion of its kind (organ, or node) both in the store and in the report.
+    def kind(site: str, is_node: bool) -> str:
+        return "node" if is_node else site
+
+    known_kinds = [kind(kl.site, kl.is_node) for kl in known]
+    read_kinds = [kind(rm.site, rm.is_node) for rm in readings]
+    for n, (score, i, k, why) in enumerate(candidates):
+        kk = known_kinds[k]
+        if kk != "lung" and known_kinds.count(kk) == 1 and read_kinds.count(read_kinds[i]) == 1:
+            candidates[n] = (score + 2, i, k, [*why, f"the only {kk} lesion in the report and in the store"])
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     taken_r: dict[int, LesionMatch] = {}
     taken_k: set[int] = set()
