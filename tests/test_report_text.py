@@ -456,3 +456,12 @@ def test_matching_by_segment_and_by_being_the_only_one_of_its_kind():
     # Segment 8 is never proposed for a segment 6 lesion.
     only_s8 = match_lesions(readings[:1], [KnownLesion("liver S8", "liver", False, 14.0)])
     assert only_s8[0].label is None
+
+
+def test_windows_line_ends_and_unicode_spaces():
+    text = ("FINDINGS:\r\nLungs: RUL mass 3.2\u00a0cm (previously 2.8 cm).\r\nLymph nodes: 4R node 12\u2009mm short axis."
+            "\r\n\r\nIMPRESSION:\r\nRUL mass 3.2 cm.\r\n")
+    found = read_report(text)
+    assert [(f.long_axis_mm, f.short_axis_mm, f.prior_mm, f.station) for f in found] == [
+        (32.0, None, 28.0, None), (None, 12.0, None, "4R")]
+    assert all(text[f.span.start:f.span.end] == f.span.text for f in found)
