@@ -465,3 +465,10 @@ def test_windows_line_ends_and_unicode_spaces():
     assert [(f.long_axis_mm, f.short_axis_mm, f.prior_mm, f.station) for f in found] == [
         (32.0, None, 28.0, None), (None, 12.0, None, "4R")]
     assert all(text[f.span.start:f.span.end] == f.span.text for f in found)
+
+
+def test_numbered_target_list_with_stations_and_segments():
+    found = read_report("Index lesions: (1) RUL 32 mm; (2) 4R 16 mm; (3) liver S6 20 mm.")
+    assert [(f.long_axis_mm, f.site, f.station, f.location) for f in found] == [
+        (32.0, "lung", None, "RUL lesion"), (16.0, "lymph node", "4R", "right 4R node"),
+        (20.0, "liver", None, "liver S6 lesion")]

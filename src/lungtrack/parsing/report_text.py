@@ -155,7 +155,7 @@ _SITE_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 _STATION = re.compile(
-    r"\b(?:station|level)\s*(?P<a>1[0-4][RL]?|[1-9][RL]?|3[ap])\b|\((?P<b>1[0-4][RL]|[1-9][RL]|[1-9])\)|"
+    r"\b(?:station|level)\s*(?P<a>1[0-4][RL]?|[1-9][RL]?|3[ap])\b|\((?P<b>1[0-4][RL]|[1-9][RL])\)|"
     r"(?<![\w/-])(?P<c>1[0-4][RL]|[2-9][RL])(?![\w/-])", re.IGNORECASE)
 _NAMED_STATIONS = (("subcarinal", "7"), ("aortopulmonary", "5"), ("ap window", "5"), ("para-aortic", "6"),
                    ("paraaortic", "6"), ("paraesophageal", "8"), ("prevascular", "3a"), ("retrotracheal", "3p"))
@@ -717,7 +717,11 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
             source = "sentence"
         elif noun is None and sentence_noun is not None and mt.start - s_offset > sentence_noun.start():
             noun, neg, source = sentence_noun.group(0), bool(sentence_noun["neg"]), "sentence"
+        if source != "before" and source != "after":
+            region_start = own_starts[i]  # the place words before the size still describe it ("(3) liver S6 20 mm")
         own_region = text[region_start:region_end]
+        if inherited and (_REGION_WORDS.search(own) or _STATION.search(own) or _site_of([own])):
+            inherited = ""  # "(1) RUL 32 mm; (2) 4R 16 mm": this size has its own place
         if neg:
             continue
         if noun is None and _ORGAN_SPAN.search(own + " " + text[mt.end:region_end]):
@@ -742,6 +746,10 @@ def _read_clause(text: str, c_start: int, c_end: int, mentions: list[_Mention], 
             node_ctx = [label_text, own_region, clause]
             if any(_NODE_REGION.search(t) for t in node_ctx) and organ in (None, "other", "liver") and not intrapulm:
                 nodey = organ is None or bool(re.search(r"hilum|hilar|station|level", label_text + own_region, re.IGNORECASE))
+            station_code = re.search(r"(?<![\w/-])(?:1[0-4]|[1-9])[RL](?![\w/-])|\bstation\s+\d", own + " " + own_region + " " + label_text,
+                                     re.IGNORECASE)
+            if not nodey and station_code and organ in (None, "other") and not intrapulm:
+                nodey = True  # "(2) 4R 16 mm" in a target list
             if not nodey and _NODE_NOUN.search(heading) and not _site_of([label_text]):
                 nodey = bool(re.search(r"lymph|node", heading, re.IGNORECASE)) and not re.search(r"pulmonary|lung", heading, re.IGNORECASE)
         is_node = nodey and not intrapulm
