@@ -472,3 +472,8 @@ def test_numbered_target_list_with_stations_and_segments():
     assert [(f.long_axis_mm, f.site, f.station, f.location) for f in found] == [
         (32.0, "lung", None, "RUL lesion"), (16.0, "lymph node", "4R", "right 4R node"),
         (20.0, "liver", None, "liver S6 lesion")]
+
+
+def test_new_and_enlarging_is_hedged():
+    rm = one("Multiple new and enlarging nodules, the largest 9 mm in the RLL.")
+    assert (rm.long_axis_mm, rm.new, rm.unsure) == (9.0, False, True)

@@ -209,7 +209,8 @@ _LONG_AFTER = re.compile(r"^\s*\)?\s*(?:in\s+)?(?:the\s+)?(?:long[- ]?axis|LAD\b
 _SHORT_AFTER = re.compile(r"^\s*\)?\s*(?:in\s+)?(?:the\s+)?(?:short[- ]?axis|SAD\b|SA\b)", re.IGNORECASE)
 _NEW = re.compile(r"\b(?:new(?:ly)?|interval\s+(?:development|appearance)|appeared|emerging)\b", re.IGNORECASE)
 _NOT_NEW = re.compile(r"\b(?:no|without|not|nor|any|negative\s+for)\s+(?:\w+[\s,]+){0,3}?new\b", re.IGNORECASE)
-_HEDGED_NEW = re.compile(r"\bnew(?:ly)?\s+(?:or|and/or|vs\.?|versus)\s+\w+|\bnewly\s+enlarg\w*|\b(?:possibly|possible|"
+_HEDGED_NEW = re.compile(r"\bnew(?:ly)?\s+(?:or|and/or|vs\.?|versus)\s+\w+|\bnew\s+and\s+(?:enlarg|increas|grow|larger|bigger|"
+                         r"progress)\w*|\bnewly\s+enlarg\w*|\b(?:possibly|possible|"
                          r"questionabl[ey]|\?)\s+new\b|\bnew\b\s*\?", re.IGNORECASE)
 
 _SKIP_HEADING = re.compile(
