@@ -109,12 +109,39 @@ def stdin_is_tty() -> bool:
         return False
 
 
+def stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (ValueError, AttributeError):
+        return False
+
+
+def use_colour() -> bool:
+    """Colour only on a terminal, never with NO_COLOR (any value) or TERM=dumb."""
+    return stdout_is_tty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def term_width() -> int:
+    """The terminal's width (``COLUMNS`` wins, as everywhere); 80 when it cannot be known."""
+    import shutil
+
+    return max(20, shutil.get_terminal_size(fallback=(80, 24)).columns)
+
+
 def err(message: str) -> None:
     """A message for the person (stderr)."""
     print(message, file=sys.stderr)
 
 
 def out(text: str = "") -> None:
+    """A line for stdout; on a terminal it is wrapped to the terminal's width, continuation lines
+    indented under the text after a ``label:`` (``patient show``, ``response``...)."""
+    if stdout_is_tty():
+        from lungtrack.report.layout import wrap_block
+
+        for line in wrap_block(text, term_width()):
+            print(line)
+        return
     print(text)
 
 
@@ -153,17 +180,24 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
-    """A Rich table on a TTY; plain tab-separated lines with a header otherwise."""
-    if stdout_is_tty():
-        from rich.table import Table
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None,
+                right: Sequence[int] = ()) -> None:
+    """A table that fits the terminal; plain tab-separated lines with a header otherwise.
 
-        table = Table(title=title, show_lines=False)
-        for c in columns:
-            table.add_column(c)
-        for r in rows:
-            table.add_row(*[fmt(v) for v in r])
-        console().print(table)
+    On a terminal (see :func:`lungtrack.report.layout.fit_table`): columns empty in every row are
+    left out, multi-word columns wrap at word boundaries, and when that is not enough the table
+    stacks (leading columns as a table, the rest as ``name: value`` lines); no value is ever cut.
+    """
+    if stdout_is_tty():
+        from lungtrack.report.layout import fit_table
+
+        lines = fit_table(columns, [[fmt(v) for v in r] for r in rows], term_width(), right=right)
+        if title:
+            print(title)
+        bold = use_colour()
+        header_rows = next((i for i, line in enumerate(lines) if line.startswith("─")), 0)
+        for i, line in enumerate(lines):
+            print(f"\x1b[1m{line}\x1b[0m" if bold and i < header_rows else line)
     else:
         print("\t".join(columns))
         for r in rows:
@@ -232,36 +266,33 @@ def show_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str 
 
 
 def print_fields(pairs: Sequence[tuple[str, Any]], width: int = 16) -> None:
-    """``label: value`` lines for the fields that have a value."""
+    """``label: value`` lines for the fields that have a value (wrapped under the value on a terminal)."""
     for label, value in pairs:
         if value is not None and value != "":
             out(f"{label + ':':<{width}}{fmt(value)}")
 
 
-_SEVERITY_STYLES = {"ALERT": "bold red", "WATCH": "bold yellow", "INFO": "cyan", "DUE": "bold"}
+_SEVERITY_STYLES = {"ALERT": "1;31", "WATCH": "1;33", "INFO": "36", "DUE": "1", "OVERDUE": "1;31"}
 
 
 def print_report_lines(lines: Sequence[str]) -> None:
-    """Plain lines; on a colour terminal the leading severity word is coloured too (the word stays)."""
-    if not stdout_is_tty() or os.environ.get("NO_COLOR"):
+    """Plain lines; on a terminal wrapped to its width with a hanging indent (with or without
+    NO_COLOR), and with colour the leading severity word is coloured too (the word stays)."""
+    if not stdout_is_tty():
         for line in lines:
-            out(line)
+            print(line)
         return
-    from rich.console import Console
-    from rich.text import Text
+    from lungtrack.report.layout import wrap_block
 
-    import textwrap
-
-    con = Console(force_terminal=True, highlight=False)  # we already know stdout is a terminal
+    colour = use_colour()
+    width = term_width()
     for line in lines:
         word = line.split(" ", 1)[0]
-        indent = " " * (len(line) - len(line.lstrip(" ")) or (7 if word in _SEVERITY_STYLES else 0))
-        wrapped = textwrap.fill(line, width=max(40, con.width - 1), subsequent_indent=indent,
-                                break_on_hyphens=False, break_long_words=False) if line else line
-        text = Text(wrapped)
-        if word in _SEVERITY_STYLES:
-            text.stylize(_SEVERITY_STYLES[word], 0, len(word))
-        con.print(text, soft_wrap=True, highlight=False)
+        wrapped = wrap_block(line, width)
+        if colour and word in _SEVERITY_STYLES and wrapped and wrapped[0].startswith(word):
+            wrapped[0] = f"\x1b[{_SEVERITY_STYLES[word]}m{word}\x1b[0m" + wrapped[0][len(word):]
+        for w in wrapped:
+            print(w)
 
 
 def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:

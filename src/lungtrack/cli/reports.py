@@ -79,7 +79,8 @@ def register(app: typer.Typer) -> None:
             return
         from lungtrack.report.render_terminal import render_summary
 
-        render_summary(report, common.console())
+        print(render_summary(report, width=common.term_width() if common.stdout_is_tty() else 80,
+                             colour=common.use_colour()))
 
     @app.command("trend")
     def trend(
