@@ -178,7 +178,10 @@ def register(app: typer.Typer) -> None:
         else:
             from lungtrack.report.render_text import render_text
 
-            data = render_text(report, markdown=fmt_l == "md").encode("utf-8")
+            width = 80  # a document: 80 columns, narrower only to fit the terminal it is shown on
+            if output in (None, "-") and common.stdout_is_tty():
+                width = min(80, common.term_width())
+            data = render_text(report, markdown=fmt_l == "md", width=width).encode("utf-8")
 
         if output is None:
             output = "-" if fmt_l in ("md", "txt") else f"{_slug(report.patient['name'])}-{report.as_of}.{fmt_l}"

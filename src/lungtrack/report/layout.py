@@ -85,7 +85,7 @@ def _cell(value: Any) -> str:
 
 
 def _longest_word(text: str) -> int:
-    return max((len(w) for w in keep_units(text).split()), default=0)
+    return max((len(w) for w in re.split(r"[ \t\n]+", keep_units(text))), default=0)  # not at NBSP
 
 
 def fit_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int,
@@ -160,7 +160,7 @@ def _stacked(head: list[str], body: list[list[str]], width: int, ralign: set[int
         current = ""
         for pair in pairs:
             candidate = f"{current}{_SEP}{pair}" if current else indent + pair
-            if len(keep_units(candidate)) <= width and len(pair) <= width - len(indent):
+            if len(candidate) <= width and len(pair) <= width - len(indent):
                 current = candidate
                 continue
             if current:

@@ -34,25 +34,22 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]], width: int = WIDTH) -> list[str]:
     """A pipe table when every row fits WIDTH; otherwise the text table in a code block (a pipe
     table row cannot wrap, and a value must never be cut)."""
     keep = [i for i in range(len(head)) if any(str(r[i]).strip() for r in rows)] or list(range(len(head)))
     head, rows = [head[i] for i in keep], [[r[i] for i in keep] for r in rows]
     out = ["| " + " | ".join(_md_cell(h) for h in head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
-    if max(len(line) for line in out) <= WIDTH:
+    if max(len(line) for line in out) <= width:
         return out + [""]
-    return ["```"] + _txt_table(head, rows)[:-1] + ["```", ""]
+    return ["```"] + _txt_table(head, rows, width)[:-1] + ["```", ""]
 
 
-def _txt_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    return fit_table(head, rows, WIDTH) + [""]
+def _txt_table(head: Sequence[str], rows: Sequence[Sequence[str]], width: int = WIDTH) -> list[str]:
+    return fit_table(head, rows, width) + [""]
 
 
-def _wrap(text: str, indent: str = "", first: str | None = None) -> list[str]:
-    """Wrap at WIDTH, never between a number and its unit ("-37.2 %" stays on one line)."""
-    return wrap(text, WIDTH, indent, first)
 
 
 def _hard_break(lines: list[str]) -> list[str]:
@@ -60,13 +57,21 @@ def _hard_break(lines: list[str]) -> list[str]:
     return lines[:-1] + [lines[-1] + "  "] if lines else lines
 
 
-def render_text(report: Report, *, markdown: bool = False) -> str:
+def render_text(report: Report, *, markdown: bool = False, width: int = WIDTH) -> str:
+    """The report as text or Markdown, every line at most ``width`` (80) characters."""
     md = markdown
+    WIDTH = width  # noqa: N806 - the page width of this rendering
+
+    def _wrap(text: str, indent: str = "", first: str | None = None) -> list[str]:
+        """Wrap at the width, never between a number and its unit ("-37.2 %" stays on one line)."""
+        return wrap(text, WIDTH, indent, first)
+
     lines: list[str] = []
     p = report.patient
     title = f"{p['name']} — treatment summary for the care team"
     meta = f"Date range: {report.range_text} · as of {report.as_of} · generated {report.generated_at} by lungtrack"
-    table = _md_table if md else _txt_table
+    def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+        return _md_table(head, rows, WIDTH) if md else _txt_table(head, rows, WIDTH)
 
     def heading(text: str, level: int = 2) -> None:
         if md:
