@@ -24,6 +24,12 @@ COMMAND_ORDER = ["patient", "therapy", "scan", "lesion", "marker", "biopsy", "ap
 
 
 class RootGroup(TyperGroup):
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        from lungtrack.cli._help import polish
+
+        polish(self)
+
     def list_commands(self, ctx):  # type: ignore[override]
         names = super().list_commands(ctx)
         rank = {n: i for i, n in enumerate(COMMAND_ORDER)}

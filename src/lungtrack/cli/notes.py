@@ -75,7 +75,7 @@ def _check_done_date(row, field: str, text: str | None) -> None:
 @appointment_app.command("add")
 def appointment_add(
     ctx: typer.Context,
-    date: Annotated[str, typer.Option("--date", help="Date (YYYY-MM-DD, 'in 2 weeks', ...); future dates are fine.")],
+    date: Annotated[str, typer.Option("--date", help="Date (YYYY-MM-DD, 'in 2 weeks', 'next monday'); future dates are fine.")],
     kind: Annotated[AppointmentKind, typer.Option("--kind", case_sensitive=False, help="What it is for.")],
     description: Annotated[Optional[str], typer.Option("--description", help="Free text, e.g. 'CT chest/abdomen'.")] = None,
     patient: PatientOpt = None,
@@ -147,7 +147,7 @@ def appointment_edit(
     date: Annotated[Optional[str], typer.Option("--date", help="New date (future dates are fine while planned).")] = None,
     kind: Annotated[Optional[AppointmentKind], typer.Option("--kind", case_sensitive=False)] = None,
     description: Annotated[Optional[str], typer.Option("--description", help="New description ('' clears it).")] = None,
-    status: Annotated[Optional[AppointmentStatus], typer.Option("--status", case_sensitive=False)] = None,
+    status: Annotated[Optional[AppointmentStatus], typer.Option("--status", case_sensitive=False, help="Mark it planned, done or cancelled.")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
