@@ -130,7 +130,7 @@ def test_unknown_choice_is_refused_and_nothing_written(cli, args, option, value)
     ("2026-08-02", ["--date", "2026-08-02", "future"]),   # tomorrow: a result cannot be in the future
     ("03/04/2026", ["--date", "03/04/2026", "ambiguous"]),
     ("2026-02-30", ["--date", "2026-02-30"]),
-    ("last tuesday", ["--date", "last tuesday"]),
+    ("tuesday", ["--date", "tuesday", "last tuesday"]),  # last or next? (bare weekday)
 ])
 def test_bad_dates_are_refused_and_nothing_written(cli, date, words):
     r = add(cli, date=date)

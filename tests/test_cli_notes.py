@@ -168,7 +168,7 @@ def test_appointment_edit_changes_only_given_options(cli):
 @pytest.mark.parametrize("args, words", [
     (["--status", "done"], ["future"]),  # planned for 2026-09-15: cannot be done yet
     (["--kind", "dentist"], ["--kind", "dentist"]),
-    (["--date", "31/12/2026"], ["--date", "31/12/2026"]),
+    (["--date", "02/03/2027"], ["--date", "02/03/2027", "ambiguous"]),
     ([], ["at least one"]),
 ])
 def test_appointment_edit_bad_input_changes_nothing(cli, args, words):

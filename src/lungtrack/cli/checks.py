@@ -153,6 +153,24 @@ def register(app: typer.Typer) -> None:
 
         common.out(str(thresholds_path()))
 
+    @config_app.command("set")
+    def config_set(
+        key: Annotated[str, typer.Argument(metavar="KEY", help="SECTION.KEY as 'config show' prints it, e.g. input.locale_order.")],
+        value: Annotated[str, typer.Argument(metavar="VALUE", help="The new value, e.g. dmy, 12 or true.")],
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Set one value in the thresholds file (created if missing); the value is checked first.
+
+        Example: lungtrack config set input.locale_order dmy (read 02/03/2026 as 2 March).
+        The file is rewritten without its comments.
+        """
+        from lungtrack.settings import write_setting
+
+        path = write_setting(key, value)
+        if json_out:
+            common.print_json({"key": key, "value": value, "file": str(path)})
+        common.err(f"Set {key} = {value} in {path}.")
+
     @config_app.command("show")
     def config_show(json_out: JsonOpt = False) -> None:
         """Print the thresholds in force (defaults merged with the thresholds file)."""

@@ -223,7 +223,19 @@ def parse_date_opt(text: str | None, field: str, *, allow_future: bool = False, 
         if required:
             raise InputError(field, "", "a date such as 2026-03-04, today, yesterday or '3 weeks ago'")
         return None
-    return parse_date(text, today=today(), field=field, allow_future=allow_future)
+    from lungtrack.settings import date_order
+
+    return parse_date(text, today=today(), field=field, allow_future=allow_future, order=date_order())
+
+
+def parse_since_opt(text: str | None, field: str = "--since") -> date | None:
+    """A look-back start (``6m`` or a date), read with the ``locale_order`` setting."""
+    if text is None:
+        return None
+    from lungtrack.parsing.dates import parse_since
+    from lungtrack.settings import date_order
+
+    return parse_since(text, today=today(), field=field, order=date_order())
 
 
 def date_label(d: date) -> str:

@@ -31,14 +31,13 @@ def _load(ctx: typer.Context, patient: str | None, since_text: str | None, secti
     """Evaluate the patient and build the report data (nothing is written)."""
     from datetime import datetime, timezone
 
-    from lungtrack.parsing.dates import parse_since
     from lungtrack.report.model import SECTIONS, build_report
     from lungtrack.services import evaluate_patient
     from lungtrack.settings import load_rules_config
     from lungtrack.store import repo
 
     today = common.today()
-    since = parse_since(since_text, today=today, field="--since") if since_text is not None else None
+    since = common.parse_since_opt(since_text)
     config = load_rules_config()
     with common.transaction(ctx, write=False) as (_s, session):
         p = repo.find_patient(session, patient)
@@ -155,9 +154,7 @@ def register(app: typer.Typer) -> None:
         if output is not None and output != "-" and Path(output).is_dir():
             raise InputError("-o", output, "a file name, not a directory")
         if since is not None:  # validate before opening the store
-            from lungtrack.parsing.dates import parse_since
-
-            parse_since(since, today=common.today(), field="--since")
+            common.parse_since_opt(since)
 
         report = _load(ctx, patient, since, chosen)
         charts: list = []
