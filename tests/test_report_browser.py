@@ -211,7 +211,7 @@ def test_demo_report_prints_cleanly_and_loads_nothing(demo_files, tmp_path):
         assert svg.get("role") == "img" and len(svg.get("aria-label", "")) > 40
     chart_page = next(i for i, t in enumerate(pages) if "Charts" in t and "spider plot" in t)
     ct = flat(pages[chart_page])
-    for drawn in ("Tumour burden on gefitinib (RECIST 1.1)", "Each lesion's change from baseline (spider plot)",
+    for drawn in ("Tumour burden on gefitinib (RECIST 1.1)", "Each lesion on gefitinib (spider plot)",
                   "CEA, log scale — doubling time 8.4 weeks", "Therapy timeline", "PD threshold 52.8 mm"):
         assert drawn in ct, drawn
     for caption in ("Tumour burden.", "Spider plot.", "CEA trend.", "Therapy timeline."):

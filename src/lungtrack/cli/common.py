@@ -204,6 +204,60 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
             print("\t".join(fmt(v).replace("\t", " ").replace("\n", " ") for v in r))
 
 
+class Progress:
+    """Progress for slow work, on stderr, only on a terminal, and only once it has taken more than
+    ``delay`` seconds (a fast run shows nothing); the line is cleared when the work ends.
+
+    ``with Progress("Reading the records") as progress: ...; progress.step("Drawing the charts")``
+    """
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, first: str, delay: float = 1.0, stream: Any = None) -> None:
+        import threading
+
+        self.stream = stream or sys.stderr
+        self.enabled = stream is not None or stderr_is_tty()
+        self.text = first
+        self.delay = delay
+        self.shown = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Progress":
+        import time
+
+        self.started = time.monotonic()
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def step(self, text: str) -> None:
+        self.text = text
+
+    def _run(self) -> None:
+        import time
+
+        frame = 0
+        if self._stop.wait(self.delay):
+            return
+        while not self._stop.is_set():
+            elapsed = time.monotonic() - self.started
+            self.stream.write(f"\r\x1b[K{self.FRAMES[frame % 4]} {self.text}... {elapsed:.0f} s")
+            self.stream.flush()
+            self.shown = True
+            frame += 1
+            self._stop.wait(0.2)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self.enabled:
+            self._thread.join(timeout=1)
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
 def confirm_or_refuse(question: str, yes: bool) -> None:
     """Ask on a TTY; without a TTY, refuse unless ``--yes`` was given."""
     if yes:

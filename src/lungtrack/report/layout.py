@@ -52,7 +52,7 @@ def wrap(text: str, width: int, indent: str = "", first: str | None = None) -> l
     return [line.replace(NBSP, " ").rstrip() for line in lines]
 
 
-_LABEL = re.compile(r"^(\s*)(?:([A-Za-z][\w ()/.-]{0,24}:\s+)|([-•*·▲●✓!]\s+|\d{1,2}\.\s+|[A-Z]{2,9}\s+))?")
+_LABEL = re.compile(r"^(\s*)(?:([A-Za-z][\w ()/.-]{0,24}:\s+)|([-•*·▲●✓!]\s+|\d{1,2}\.\s+|[A-Z]{2,9}\s{2,}))?")
 
 
 def wrap_block(text: str, width: int) -> list[str]:

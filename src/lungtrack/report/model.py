@@ -111,6 +111,7 @@ class Report:
     timeline: dict[str, Any]
     disclaimer: str = DISCLAIMER
     counts: dict[str, int] = field(default_factory=dict)
+    identifiers: dict[str, Any] | None = None  # --identify: name, born... for the clinic (never stored here)
 
     def has(self, section: str) -> bool:
         return section in self.sections
@@ -122,13 +123,18 @@ class Report:
 
 
 def build_report(pe: Any, *, today: date, generated_at: datetime, since: date | None = None,
-                 sections: Sequence[str] = SECTIONS) -> Report:
+                 sections: Sequence[str] = SECTIONS, identifiers: dict[str, Any] | None = None) -> Report:
     """Assemble the report for one evaluated patient (a :class:`lungtrack.services.PatientEvaluation`).
 
-    ``since`` limits the tables and charts to records on or after that day; the rules still see
-    the whole history (a nadir or a baseline before ``since`` is still the reference), and the
-    baseline of each line is always shown because every % change refers to it.  Findings and
-    due dates are the current state and are never cut.
+    ``since`` limits the tables, the charts and the findings to records on or after that day;
+    the rules still see the whole history (a nadir or a baseline before ``since`` is still the
+    reference), and the baseline of each line is always shown because every % change refers to
+    it.  Due dates are the current state and are never cut.
+
+    Each finding is marked ``history`` when it is acknowledged or belongs to an earlier line of
+    therapy: page 1 leads with the others (what needs attention now), and the history ones are
+    listed in their own section.  A test that is due and already booked (a planned appointment
+    of the same kind, today or later) is shown as booked, with the booking's date.
     """
     from lungtrack.report.checkview import finding_data, line_header
     from lungtrack.serialize import to_data
@@ -168,17 +174,29 @@ def build_report(pe: Any, *, today: date, generated_at: datetime, since: date | 
                 if in_range(b.date)]
     latest_biopsy = _latest_biopsy(history)
 
-    findings = [finding_data(pe, f) | {"severity_word": SEVERITY_WORDS[f.severity.value],
-                                        "symbol": SEVERITY_SYMBOLS[f.severity.value]}
-                for f in ev.findings]
-    due = [to_data(d) | {"snoozed_until": pe.snoozes[d.key].isoformat() if d.key in pe.snoozes else None,
-                         "text": _due_text(d)}
-           for d in ev.due]
-    questions = build_questions(findings)
+    current = ev.current_line
+    all_findings = [finding_data(pe, f) | {"severity_word": SEVERITY_WORDS[f.severity.value],
+                                            "symbol": SEVERITY_SYMBOLS[f.severity.value],
+                                            "earlier_line": is_earlier_line(f, current)}
+                    for f in ev.findings]
+    # timing findings (what is due, time on therapy) are about now, whatever their date
+    findings = [f for f in all_findings if f["rule"].startswith("timing.") or since is None
+                or f["date"] >= since.isoformat()]
+    due = apply_bookings([to_data(d) | {"snoozed_until": pe.snoozes[d.key].isoformat() if d.key in pe.snoozes else None,
+                                        "text": _due_text(d)} for d in ev.due], history.appointments, today)
+    booked = {d["key"]: d for d in due if d.get("booked_on")}
+    for f in findings:
+        key = (f.get("data") or {}).get("key")
+        f["booked_on"] = booked[key]["booked_on"] if f["rule"] in DUE_RULES and key in booked else None
+        f["history"] = bool(f["acknowledged"] or f["earlier_line"])
+    questions = build_questions([f for f in findings if not f["history"] and not f["booked_on"]])
     timeline = _timeline(history, ev, lines, today, range_start, in_range)
 
-    open_findings = [f for f in findings if not f["acknowledged"] and f["severity"] in ("watch", "alert")]
+    open_findings = [f for f in findings if not f["history"] and not f["booked_on"]
+                     and f["severity"] in ("watch", "alert")]
     counts = {"findings": len(findings), "open_findings": len(open_findings), "questions": len(questions),
+              "history_findings": sum(1 for f in findings if f["history"]),
+              "findings_before_since": len(all_findings) - len(findings),
               "scans": sum(len(r["rows"]) for r in responses), "marker_values": sum(len(s["values"]) for s in series),
               "biopsies": len(biopsies)}
     return Report(
@@ -186,7 +204,7 @@ def build_report(pe: Any, *, today: date, generated_at: datetime, since: date | 
         range_text=range_text, generated_at=generated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         sections=tuple(sections), therapy=therapy, lines=lines, latest_response=latest, responses=responses,
         markers=markers, marker_series=series, latest_biopsy=latest_biopsy, biopsies=biopsies, findings=findings,
-        due=due, questions=questions, timeline=timeline, counts=counts,
+        due=due, questions=questions, timeline=timeline, counts=counts, identifiers=identifiers,
     )
 
 
@@ -368,6 +386,47 @@ def _latest_biopsy(history: Any) -> dict[str, Any] | None:
     samples = sorted({r["sample_text"] for r in rows})
     assays = sorted({r["assay"] for r in rows if r["assay"]})
     return {"date": last.isoformat(), "samples": samples, "assays": assays, "results": rows}
+
+
+DUE_RULES = ("timing.imaging_due", "timing.marker_due")
+_BOOKING_KINDS = {"imaging": ("imaging",), "marker": ("markers",)}
+
+
+def is_earlier_line(finding: Any, current: Any) -> bool:
+    """Whether a finding belongs to a line of therapy before the current one: its data names
+    another line, or (when it names none) it is dated before the current line started.
+    Timing findings (what is due, time on therapy) are always about now."""
+    if current is None or finding.rule.startswith("timing."):
+        return False
+    line_id = (finding.data or {}).get("line_id")
+    if isinstance(line_id, int):
+        return line_id != current.id
+    return finding.date < current.start
+
+
+def apply_bookings(due: list[dict[str, Any]], appointments: Sequence[Any], today: date) -> list[dict[str, Any]]:
+    """Due scans and blood tests that are already booked: a planned appointment of the same kind,
+    today or later, after the last test.  The item becomes ``booked`` (with the booking's date,
+    whatever it was before) and the appointment is not listed a second time."""
+    out: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for d in due:
+        d = dict(d, booked_on=None)
+        kinds = _BOOKING_KINDS.get(d["kind"])
+        if kinds and d["state"] != "up-to-date":
+            last = d["last_date"]
+            planned = sorted((a for a in appointments if getattr(a.status, "value", a.status) == "planned"
+                              and getattr(a.kind, "value", a.kind) in kinds and a.date >= today
+                              and (last is None or a.date.isoformat() > last)), key=lambda a: (a.date, a.id))
+            if planned:
+                a = planned[0]
+                used.add(f"appointment:{a.id}")
+                what = f" ({a.description})" if a.description else ""
+                d.update(state_before=d["state"], state="booked", booked_on=a.date.isoformat(),
+                         text=f"{d['label']}: booked for {a.date.isoformat()}{what}; was due by {d['due_date']}"
+                              + (f"; last {d['last_date']}" if d["last_date"] else ""))
+        out.append(d)
+    return [d for d in out if d["key"] not in used]
 
 
 def _due_text(d: Any) -> str:

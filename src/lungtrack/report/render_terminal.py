@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lungtrack.report.layout import wrap
 from lungtrack.report.model import Report
-from lungtrack.report.render_html import glance_rows, page_one_findings
+from lungtrack.report.render_html import glance_rows, history_findings, page_one_findings
 
 _STYLE = {"alert": "1;31", "watch": "1;33", "info": "2", "bold": "1", "dim": "2", "head": "1;4",
           "overdue": "1;31", "due": "1;33"}
@@ -40,13 +40,17 @@ def summary_lines(report: Report, width: int = 80) -> list[tuple[str, str, int]]
     main, info, due = page_one_findings(report)
     n = report.counts.get("open_findings", 0)
     add(wrap(f"Findings ({n} need{'s' if n == 1 else ''} attention)", width), "head")
-    if not report.findings:
-        add(["No findings."])
+    if not (main or info or due):
+        add(["No current findings."])
     for f in main + info + due:
         head = f"{f['symbol']} {f['severity_word']:<5}  "
         ack = f" (✓ acknowledged {(f['acknowledged_at'] or '')[:10]})" if f["acknowledged"] else ""
         add(wrap(f["title"] + ack, width, " " * 9, head), f["severity"], len(head.rstrip()))
         add(wrap(f["evidence"], width, " " * 9), "dim" if f["severity"] == "info" else "")
+    past = history_findings(report)
+    if past:
+        add(wrap(f"{len(past)} acknowledged or earlier-line finding{'s' if len(past) != 1 else ''} "
+                 "(see lungtrack check, or the report's History section).", width), "dim")
     add([""])
 
     add(["What is due"], "head")
@@ -55,6 +59,8 @@ def summary_lines(report: Report, width: int = 80) -> list[tuple[str, str, int]]
     for d in report.due:
         state = d["state"].replace("-", " ").upper()
         style = "overdue" if d["state"] == "overdue" else ("due" if d["state"] in ("due", "due-soon") else "")
+        if d["state"] == "booked":
+            style = "bold"
         text = d["text"] + (f" (snoozed until {d['snoozed_until']})" if d["snoozed_until"] else "")
         add(wrap(text, width, " " * 12, f"{state:<12}"), style, len(state))
     add([""])

@@ -14,6 +14,9 @@ from lungtrack.report.render_html import (
     RESPONSE_HEAD,
     biopsy_rows,
     glance_rows,
+    history_findings,
+    history_line,
+    identifier_rows,
     lesion_table,
     line_title,
     marker_rows,
@@ -83,6 +86,10 @@ def render_text(report: Report, *, markdown: bool = False, width: int = WIDTH) -
         lines += [f"# {title}", ""] + wrap(f"*{meta}*", WIDTH) + [""]
     else:
         lines += _wrap(title) + ["=" * min(len(title), WIDTH)] + _wrap(meta) + [""]
+    for label, value in identifier_rows(report):
+        lines += wrap(f"**{label}:** {value}", WIDTH, "  ", "- ") if md else _wrap(value, " " * 16, f"{label + ':':<16}")
+    if report.identifiers:
+        lines.append("")
     for key in report.sections:
         if key == "charts":
             continue
@@ -110,9 +117,19 @@ def render_text(report: Report, *, markdown: bool = False, width: int = WIDTH) -
                     lines += _wrap(f["discuss"], " " * 9)
                     lines += _wrap(f"rule {f['rule']} · source: {f['source']} · id {f['id']}", " " * 9)
                     lines.append("")
-            if not report.findings:
-                lines.append("No findings.")
+            if not (main or info or due):
+                lines.append("No current findings.")
+            before = report.counts.get("findings_before_since", 0)
+            if before:
+                lines += _wrap(f"{before} finding{'s' if before != 1 else ''} dated before {report.since} not shown.")
             lines.append("")
+            past = history_findings(report)
+            if past:
+                heading("History: acknowledged findings and findings of earlier lines", 3)
+                for f in past:
+                    text = history_line(f, report)
+                    lines += wrap(text, WIDTH, "  ", "- ") if md else _wrap(text, " " * 12)
+                lines.append("")
         elif key == "due":
             heading(SECTION_TITLES[key])
             rows = [[d["state"].replace("-", " ").upper(),
