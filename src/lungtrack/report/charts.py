@@ -22,7 +22,7 @@ from lungtrack.report.model import Report, fmt_mm, fmt_num, fmt_pct, fmt_value
 # Width of one chart in inches: two charts side by side fill an A4 or Letter page's text width;
 # a wide chart spans both columns.
 _W, _H = 3.55, 2.3
-_WIDE_W, _WIDE_H = 7.2, 2.2
+_WIDE_W, _WIDE_H = 7.2, 2.0
 _STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1, 1, 1)), "v"), ((0, (1, 1)), "P"),
            ((0, (8, 2)), "X"), ((0, (3, 3)), "*")]
 _GREYS = ["#000000", "#444444", "#1f4e79", "#7f3f00", "#555555", "#2f5f2f", "#333333", "#5a2d5a"]
@@ -474,7 +474,7 @@ def timeline_chart(report: Report) -> Chart | None:
     plt = _plt()
     n = len(lines)
     wide = n > 1
-    fig, ax = _setup(plt, "timeline", (_WIDE_W if wide else _W, max(1.1, 0.55 + 0.3 * n)))
+    fig, ax = _setup(plt, "timeline", (_WIDE_W if wide else _W, max(1.1, 0.45 + 0.42 * n)))
     end = _d(tl["end"])
     all_dates = [end]
     for i, ln in enumerate(lines):
