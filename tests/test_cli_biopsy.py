@@ -219,7 +219,7 @@ def test_show_json_and_text(cli):
 
 def test_show_unknown_id_is_not_found(cli):
     r = cli("biopsy", "show", "99")
-    assert r.code == 1, r
+    assert r.code == 2, r  # a wrong id is bad input (docs/usage.md), not a broken store
     assert len(r.stderr.strip().splitlines()) == 1 and "99" in r.stderr
 
 
@@ -298,4 +298,4 @@ def test_delete_with_yes_deletes_only_that_finding(cli):
     assert r.code == 0, r
     assert "Deleted biopsy finding" in r.stderr
     assert [row["id"] for row in rows(cli)] == [second["id"]]
-    assert cli("biopsy", "delete", str(first["id"]), "--yes").code == 1  # already gone
+    assert cli("biopsy", "delete", str(first["id"]), "--yes").code == 2  # already gone

@@ -190,7 +190,7 @@ def test_appointment_delete_refuses_without_yes_then_deletes(cli):
 
 def test_appointment_unknown_id(cli):
     r = cli("appointment", "done", "42")
-    assert r.code == 1, r
+    assert r.code == 2, r
     assert "42" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 

@@ -20,7 +20,7 @@ from lungtrack.exitcodes import ExitStatus
 #: reminders and reports, then housekeeping.  Commands not named here follow in their own order.
 COMMAND_ORDER = ["patient", "therapy", "scan", "lesion", "marker", "biopsy", "appointment", "note", "import", "timeline",
                  "check", "response", "ack", "remind", "schedule", "cron", "export", "summary", "trend", "report",
-                 "demo", "db", "config"]
+                 "demo", "db", "config", "completion", "man"]
 
 
 class RootGroup(TyperGroup):
