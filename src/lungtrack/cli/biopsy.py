@@ -293,7 +293,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, finding_id: Annotated[int, typer.Argument(help="Finding id.")],
-           patient: PatientOpt = None, yes: YesOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a biopsy finding (asks first; --yes when not on a terminal)."""
     common.delete_flow(ctx, "BiopsyFinding", finding_id, patient, yes,
                        lambda b: f"biopsy finding {b.id} ({f'{b.gene} {b.variant}'.strip()} {b.result} "

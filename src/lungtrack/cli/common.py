@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @dataclass
 class AppState:
     db: str | None = None
+    json_result: bool = False  # --json on a command that reports a result (delete, export, ack...)
 
 
 def complete_patient(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -53,6 +54,18 @@ PatientOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (stable: numbers as numbers, ISO dates, units as fields).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed when not on a terminal).")]
+
+
+def _json_result(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        state(ctx).json_result = True
+    return value
+
+
+#: ``--json`` for a command that does something and reports it (delete, export, backup, ack...):
+#: the result as one JSON object on stdout; the sentence for the person stays on stderr.
+ResultJsonOpt = Annotated[bool, typer.Option("--json", callback=_json_result,
+                                             help="Print the result as JSON on stdout (stable: ISO dates, ids as numbers).")]
 
 
 def state(ctx: typer.Context) -> AppState:
@@ -298,6 +311,14 @@ def date_label(d: date) -> str:
     return format_date(d)
 
 
+def report_result(ctx: typer.Context, data: dict, message: str | None = None) -> None:
+    """What a command did: ``data`` as JSON on stdout when ``--json`` was given, ``message`` on stderr."""
+    if state(ctx).json_result:
+        print_json(data)
+    if message:
+        err(message)
+
+
 def delete_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str | None, yes: bool,
                 describe: Callable[[Any], str]) -> None:
     """Show what will be deleted, ask (or require --yes), then delete it in one transaction."""
@@ -313,7 +334,9 @@ def delete_flow(ctx: typer.Context, model_name: str, record_id: int, patient: st
         p = repo.find_patient(session, patient)
         counts = repo.delete_record(session, repo.get_record(session, model, record_id, p))
     extra = sum(counts.values()) - 1
-    err(f"Deleted {label}" + (f" and {extra} dependent record(s)." if extra else "."))
+    report_result(ctx, {"deleted": model_name, "id": record_id, "description": label, "records": counts,
+                        "dependent_records": extra},
+                  f"Deleted {label}" + (f" and {extra} dependent record(s)." if extra else "."))
 
 
 def show_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str | None, json_out: bool,

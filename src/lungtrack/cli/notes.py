@@ -231,7 +231,7 @@ def appointment_cancel(
 
 @appointment_app.command("delete")
 def appointment_delete(ctx: typer.Context, appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
-                       patient: PatientOpt = None, yes: YesOpt = False) -> None:
+                       patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete an appointment (asks first; --yes when not on a terminal)."""
     common.delete_flow(ctx, "Appointment", appointment_id, patient, yes,
                        lambda a: f"appointment {a.id} ({a.kind} on {a.date.isoformat()}, {a.status})")
@@ -357,6 +357,6 @@ def note_edit(
 
 @note_app.command("delete")
 def note_delete(ctx: typer.Context, note_id: Annotated[int, typer.Argument(help="Note id.")],
-                patient: PatientOpt = None, yes: YesOpt = False) -> None:
+                patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a note (asks first; --yes when not on a terminal)."""
     common.delete_flow(ctx, "Note", note_id, patient, yes, lambda n: f"note {n.id} of {n.date.isoformat()}")

@@ -387,6 +387,7 @@ def register(app: typer.Typer) -> None:
             "--patient", "-p", help="Only this patient (default: every patient in the store).")] = None,
         ics: Annotated[Optional[Path], typer.Option(
             "--ics", metavar="FILE", help="Also rewrite this calendar file on every run.")] = None,
+        json_out: common.JsonOpt = False,
     ) -> None:
         """Print a ready crontab line for 'lungtrack remind' (absolute paths, works in cron's bare environment).
 
@@ -419,7 +420,12 @@ def register(app: typer.Typer) -> None:
             env["LUNGTRACK_CONFIG"] = str(thresholds_path().absolute())
         ics_path = str(ics.expanduser().absolute()) if ics is not None else None
         cmd = remind_command(find_executable(), store, with_findings=with_findings, patient=patient, ics=ics_path)
-        common.out(crontab_line(cmd, hour, minute, env))
+        line = crontab_line(cmd, hour, minute, env)
+        if json_out:
+            common.print_json({"line": line, "minute": minute, "hour": hour, "command": cmd, "environment": env,
+                               "notes": [n.removeprefix("Note: ") for n in notes]})
+            return
+        common.out(line)
         for n in notes:
             common.err(n)
         common.err("Install it: run 'crontab -e' and paste the line above; or append it in one go with "
@@ -435,6 +441,7 @@ def register(app: typer.Typer) -> None:
         all_patients: AllPatientsOpt = False,
         output: Annotated[str, typer.Option("--output", "-o", metavar="FILE",
                                             help="Write to FILE; '-' for standard output.")] = "-",
+        json_out: common.ResultJsonOpt = False,
     ) -> None:
         """The follow-up calendar (RFC 5545): an all-day event with an alarm per due or planned follow-up.
 
@@ -443,13 +450,10 @@ def register(app: typer.Typer) -> None:
         today = common.today()
         results = _evaluate(ctx, None if all_patients else patient)
         data = _calendar(results, today)
-        if output == "-":
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        else:
-            common.write_private_file(output, data, "--output")
-            common.err(f"Wrote the calendar to {Path(output).expanduser()}.")
+        from lungtrack.cli.exports import _emit
+
+        events = data.count(b"BEGIN:VEVENT")
+        _emit(data, output, "the calendar", ctx, format="ics", events=events, patients=[p.name for p, _pe in results])
         common.log_event(ctx, "export-ics", common.destination(output), [(p.id, p.name) for p, _pe in results])
 
 

@@ -151,6 +151,7 @@ def register(app: typer.Typer) -> None:
         born: Annotated[Optional[str], typer.Option("--born", metavar="DATE", help="Date of birth for --identify "
                                                     "(printed, never stored; lungtrack keeps no date of birth).")] = None,
         patient: PatientOpt = None,
+        json_out: common.ResultJsonOpt = False,
     ) -> None:
         """The printable report for the appointment: page 1 at a glance (therapy, latest response,
         findings with evidence, what is due, questions), then charts, then the full tables.
@@ -175,6 +176,8 @@ def register(app: typer.Typer) -> None:
             raise InputError("-o", output, "a file name, not a directory")
         if since is not None:  # validate before opening the store
             common.parse_since_opt(since)
+        if json_out and (output == "-" or (output is None and fmt_l in ("md", "txt"))):
+            raise InputError("--json", "", "-o FILE as well (without it the report itself goes to standard output)")
 
         identifiers = None
         if identify or full_name or born:
@@ -222,6 +225,9 @@ def register(app: typer.Typer) -> None:
             sys.stdout.buffer.flush()
             common.log_event(ctx, "report", detail, who)
             return
-        common.write_private_file(output, data, "-o")
+        path = common.write_private_file(output, data, "-o")
         common.log_event(ctx, "report", detail, who)
-        common.err(_wrote_message(output, pages, report, len(charts)))
+        common.report_result(ctx, {"file": str(path.absolute()), "format": fmt_l, "pages": pages, "bytes": len(data),
+                                   "sections": list(report.sections), "charts": len(charts),
+                                   "findings": len(report.findings), "questions": len(report.questions),
+                                   "since": report.since}, _wrote_message(output, pages, report, len(charts)))

@@ -360,7 +360,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan id.")],
-           patient: PatientOpt = None, yes: YesOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a scan and its measurements (asks first)."""
     common.delete_flow(ctx, "ImagingStudy", study_id, patient, yes,
                        lambda s: f"{s.modality} of {s.date.isoformat()} (scan {s.id})")
@@ -405,6 +405,7 @@ def lesion_edit(
     node: Annotated[Optional[bool], typer.Option("--node/--not-node", help="Whether it is a lymph node.")] = None,
     role: Annotated[Optional[str], typer.Option("--role", help="target, non-target, or auto (let RECIST choose at baseline).")] = None,
     patient: PatientOpt = None,
+    json_out: common.ResultJsonOpt = False,
 ) -> None:
     """Rename a lesion, fix its site, or override its RECIST role."""
     from lungtrack.errors import InputError
@@ -435,12 +436,13 @@ def lesion_edit(
         repo.touch(les)
         session.add(les)
         final = les.label
-    common.err(f"Updated lesion {final}.")
+        result = {"id": les.id, "label": final, "site": les.site, "is_node": les.is_node, "role": les.role}
+    common.report_result(ctx, result, f"Updated lesion {final}.")
 
 
 @lesion_app.command("delete")
 def lesion_delete(ctx: typer.Context, label: Annotated[str, typer.Argument(help="Lesion label.")],
-                  patient: PatientOpt = None, yes: YesOpt = False) -> None:
+                  patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a lesion and all its measurements (asks first)."""
     from lungtrack.errors import InputError
     from lungtrack.store import repo

@@ -171,7 +171,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, line_id: Annotated[int, typer.Argument(help="Line id.")],
-           patient: PatientOpt = None, yes: YesOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a line of therapy (asks first)."""
     common.delete_flow(ctx, "TherapyLine", line_id, patient, yes,
                        lambda ln: f"therapy line {ln.id} ({ln.drug} from {ln.start_date.isoformat()})")
