@@ -88,7 +88,17 @@ def _evaluate(ctx: typer.Context, patient: str | None) -> list[tuple[Any, Any]]:
         return [(p, evaluate_patient(session, p, today, config)) for p in patients]
 
 
-def _calendar(results: list[tuple[Any, Any]], today) -> bytes:
+def _previous(output: Any) -> bytes | None:
+    """The calendar file as it is now (the previous export), if there is one to compare with."""
+    if output in (None, "-"):
+        return None
+    try:
+        return Path(output).expanduser().read_bytes()
+    except OSError:
+        return None
+
+
+def _calendar(results: list[tuple[Any, Any]], today, previous: bytes | None = None) -> bytes:
     from lungtrack.reminders.ics import calendar_bytes, entries_for_patient, patient_tag
 
     entries = []
@@ -98,7 +108,7 @@ def _calendar(results: list[tuple[Any, Any]], today) -> bytes:
         entries.extend(entries_for_patient(ev.patient, ev.due, pe.history.appointments, today,
                                            tag=patient_tag(p.id, created),
                                            window_days=ev.config.timing.due_window_days))
-    return calendar_bytes(entries, _export_now())
+    return calendar_bytes(entries, _export_now(), previous)
 
 
 def _snooze(ctx: typer.Context, patient: str | None, item: str, length: str | None, *, undo: bool) -> None:
@@ -250,7 +260,7 @@ def register(app: typer.Typer) -> None:
         results = _evaluate(ctx, None if all_patients else patient)
         reminders = [r for _p, pe in results for r in reminders_for(pe, today, with_findings=with_findings)]
         if ics is not None:
-            common.write_private_file(ics, _calendar(results, today), "--ics")
+            common.write_private_file(ics, _calendar(results, today, _previous(ics)), "--ics")
             common.log_event(ctx, "export-ics", common.destination(str(ics)), [(p.id, p.name) for p, _pe in results])
         attention = needs_attention(reminders)
         if json_out:
@@ -449,7 +459,7 @@ def register(app: typer.Typer) -> None:
         """
         today = common.today()
         results = _evaluate(ctx, None if all_patients else patient)
-        data = _calendar(results, today)
+        data = _calendar(results, today, _previous(output))
         from lungtrack.cli.exports import _emit
 
         events = data.count(b"BEGIN:VEVENT")
