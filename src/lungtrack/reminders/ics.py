@@ -122,7 +122,7 @@ _VOLATILE = (b"DTSTAMP", b"SEQUENCE")
 def _content(event_ical: bytes) -> bytes:
     """An event's text without the properties that record when it was written (unfolded lines)."""
     lines = event_ical.replace(b"\r\n ", b"").replace(b"\r\n\t", b"").split(b"\r\n")
-    return b"\r\n".join(line for line in lines if not line.split(b":", 1)[0].split(b";", 1)[0] in _VOLATILE)
+    return b"\r\n".join(line for line in lines if line.split(b":", 1)[0].split(b";", 1)[0] not in _VOLATILE)
 
 
 def previous_events(data: bytes | None) -> dict[str, tuple[bytes, int, datetime]]:
