@@ -84,3 +84,33 @@ def test_man_renders_without_warnings(tmp_path):
                          env=dict(os.environ, MANWIDTH="80", MANPAGER="cat", PAGER="cat"))
     assert out.returncode == 0 and "lungtrack" in out.stdout
     assert "warning" not in out.stderr.lower(), out.stderr[:500]
+
+
+def test_progress_shows_only_after_its_delay_and_clears_its_line():
+    import io
+    import time
+
+    from lungtrack.cli.common import Progress
+
+    quick = io.StringIO()
+    with Progress("Reading", delay=5.0, stream=quick):
+        pass
+    assert quick.getvalue() == ""  # fast work: nothing shown
+    slow = io.StringIO()
+    with Progress("Reading", delay=0.05, stream=slow) as progress:
+        time.sleep(0.3)
+        progress.step("Printing the PDF")
+        time.sleep(0.3)
+    text = slow.getvalue()
+    assert "Reading..." in text and "Printing the PDF..." in text
+    assert text.endswith("\r\x1b[K")  # the line is cleared at the end
+
+
+def test_progress_is_silent_off_a_terminal(capsys):
+    import time
+
+    from lungtrack.cli.common import Progress
+
+    with Progress("Reading", delay=0.0):
+        time.sleep(0.2)
+    assert capsys.readouterr().err == ""
