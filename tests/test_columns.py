@@ -171,3 +171,13 @@ def test_check_and_summary_in_a_real_terminal(demo, no_color, monkeypatch):
         assert has_colour is (not no_color), (args, no_color)
         # the long findings are wrapped (before, NO_COLOR turned wrapping off)
         assert len(ANSI.sub("", text).splitlines()) > 10
+
+
+def test_messages_and_errors_fit_a_narrow_terminal(demo, monkeypatch):
+    """stderr too: a confirmation and a one-line error are wrapped on a 60-column terminal."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
+    for args in (["marker", "add", "cea", "3.1", "--date", "02/03/2026"],  # the long "ambiguous" error
+                 ["marker", "add", "cea", "3.1", "--date", "last friday", "--lab", "City Hospital laboratory"]):
+        code, text = _pty_run(args, 60, True)
+        assert code in (0, 2), text
+        assert text.strip() and not _problems(text, 60), _problems(text, 60)

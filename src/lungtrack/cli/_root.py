@@ -91,5 +91,17 @@ def _click_kind(exc: BaseException) -> str | None:
 
 
 def _say(message: str) -> None:
+    """One line on stderr; on a terminal it is wrapped to the terminal's width (still one message)."""
     message = " ".join(message.split())
+    try:
+        tty = sys.stderr.isatty()
+    except (ValueError, AttributeError):
+        tty = False
+    if tty:
+        import shutil
+        import textwrap
+
+        width = max(20, shutil.get_terminal_size(fallback=(80, 24)).columns)
+        message = "\n".join(textwrap.wrap(message, width, subsequent_indent="  ", break_long_words=False,
+                                           break_on_hyphens=False)) or message
     print(message, file=sys.stderr)

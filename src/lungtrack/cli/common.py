@@ -142,7 +142,11 @@ def term_width() -> int:
 
 
 def err(message: str) -> None:
-    """A message for the person (stderr)."""
+    """A message for the person (stderr); wrapped to the terminal's width when stderr is one."""
+    if message and stderr_is_tty():
+        from lungtrack.report.layout import wrap_block
+
+        message = "\n".join(wrap_block(message, term_width()))
     print(message, file=sys.stderr)
 
 
