@@ -157,3 +157,18 @@ def test_report_pdf_with_chromium(demo, tmp_path):
     # --since 6m leaves out the finding dated before 2026-02-12 (the partial response of December)
     assert r.stderr.strip() == (f"Wrote {out} ({pages} pages): response table, 4 charts, 7 findings, "
                                 "5 questions for the visit.")
+
+
+def test_a_test_booked_in_time_shows_as_booked_not_due(demo):
+    """The demo's CT is due by 2026-08-14; booked for 2026-08-13 it is one BOOKED row, and the
+    booking is not listed again as an appointment of its own."""
+    assert demo("appointment", "add", "--date", "2026-08-13", "--kind", "imaging",
+                "--description", "CT chest").code == 0
+    txt = demo("report", "--format", "txt", "--sections", "due,questions").stdout
+    flat = " ".join(txt.split())
+    assert "BOOKED CT scan: booked for 2026-08-13 (CT chest) (due by 2026-08-14); last 2026-05-15" in flat
+    assert flat.count("CT chest") == 1 and "Scan appointment" not in flat
+    assert "when the next scan is planned" not in flat  # nothing to ask about a scan already booked
+    data = demo("summary", "--json").json()
+    ct = next(d for d in data["due"] if d["key"] == "imaging")
+    assert ct["state"] == "booked" and ct["booked_on"] == "2026-08-13"

@@ -388,10 +388,11 @@ def test_ten_years_on_two_lines_print_the_whole_history(tmp_path):
     assert "EGFR T790M detected" in history and "earlier line: gefitinib" in history
     assert "acknowledged 2021-03-01" in history and "Progression by RECIST 1.1 (earlier line: gefitinib)" in history
 
-    # the CT booked for 2026-08-19 shows as booked, not as overdue beside its own booking
-    due = p1[due_at:]
-    assert "BOOKED CT scan: booked for 2026-08-19" in due and "OVERDUE" not in due
-    assert "when the next scan is planned" not in p1  # no question about a scan already booked
+    # the CT booked for 2026-08-19 (after it fell overdue) is one row that says both, not an OVERDUE
+    # row beside a separate row for its own booking
+    due = p1[due_at:p1.index("Questions to bring")]
+    assert "CT scan: overdue by 23 days (due by 2026-07-20); booked for 2026-08-19 (CT chest/abdomen)" in due
+    assert due.count("CT chest/abdomen") == 1 and "DUE SOON" not in due
 
     # the burden chart: both lines, each with its own baseline, nadir and PD threshold, line change marked
     charts = next(i for i, t in enumerate(texts) if "Tumour burden over every line of therapy" in t)

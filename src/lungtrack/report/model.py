@@ -174,20 +174,18 @@ def build_report(pe: Any, *, today: date, generated_at: datetime, since: date | 
                 if in_range(b.date)]
     latest_biopsy = _latest_biopsy(history)
 
-    current = ev.current_line
     all_findings = [finding_data(pe, f) | {"severity_word": SEVERITY_WORDS[f.severity.value],
                                             "symbol": SEVERITY_SYMBOLS[f.severity.value],
-                                            "earlier_line": is_earlier_line(f, current)}
+                                            "earlier_line": bool(getattr(f, "historical", False))}
                     for f in ev.findings]
     # timing findings (what is due, time on therapy) are about now, whatever their date
     findings = [f for f in all_findings if f["rule"].startswith("timing.") or since is None
                 or f["date"] >= since.isoformat()]
-    due = apply_bookings([to_data(d) | {"snoozed_until": pe.snoozes[d.key].isoformat() if d.key in pe.snoozes else None,
-                                        "text": _due_text(d)} for d in ev.due], history.appointments, today)
-    booked = {d["key"]: d for d in due if d.get("booked_on")}
+    due = merge_bookings([to_data(d) | {"snoozed_until": pe.snoozes[d.key].isoformat() if d.key in pe.snoozes else None,
+                                        "text": _due_text(d)} for d in ev.due], history.appointments)
     for f in findings:
-        key = (f.get("data") or {}).get("key")
-        f["booked_on"] = booked[key]["booked_on"] if f["rule"] in DUE_RULES and key in booked else None
+        data = f.get("data") or {}
+        f["booked_on"] = data.get("booked_for") if f["rule"] in DUE_RULES and data.get("booked_in_time") else None
         f["history"] = bool(f["acknowledged"] or f["earlier_line"])
     questions = build_questions([f for f in findings if not f["history"] and not f["booked_on"]])
     timeline = _timeline(history, ev, lines, today, range_start, in_range)
@@ -389,47 +387,43 @@ def _latest_biopsy(history: Any) -> dict[str, Any] | None:
 
 
 DUE_RULES = ("timing.imaging_due", "timing.marker_due")
-_BOOKING_KINDS = {"imaging": ("imaging",), "marker": ("markers",)}
 
 
-def is_earlier_line(finding: Any, current: Any) -> bool:
-    """Whether a finding belongs to a line of therapy before the current one: its data names
-    another line, or (when it names none) it is dated before the current line started.
-    Timing findings (what is due, time on therapy) are always about now."""
-    if current is None or finding.rule.startswith("timing."):
-        return False
-    line_id = (finding.data or {}).get("line_id")
-    if isinstance(line_id, int):
-        return line_id != current.id
-    return finding.date < current.start
-
-
-def apply_bookings(due: list[dict[str, Any]], appointments: Sequence[Any], today: date) -> list[dict[str, Any]]:
-    """Due scans and blood tests that are already booked: a planned appointment of the same kind,
-    today or later, after the last test.  The item becomes ``booked`` (with the booking's date,
-    whatever it was before) and the appointment is not listed a second time."""
-    out: list[dict[str, Any]] = []
+def merge_bookings(due: list[dict[str, Any]], appointments: Sequence[Any]) -> list[dict[str, Any]]:
+    """A scan or blood test that is booked (``booked_for``, set by the timing rules) is one row:
+    ``booked`` when booked on or before its due date, else its own state with the booking said;
+    the appointment that books it is not listed a second time."""
+    kinds = {"imaging": "imaging", "marker": "markers"}
     used: set[str] = set()
+    out = []
     for d in due:
-        d = dict(d, booked_on=None)
-        kinds = _BOOKING_KINDS.get(d["kind"])
-        if kinds and d["state"] != "up-to-date":
-            last = d["last_date"]
-            planned = sorted((a for a in appointments if getattr(a.status, "value", a.status) == "planned"
-                              and getattr(a.kind, "value", a.kind) in kinds and a.date >= today
-                              and (last is None or a.date.isoformat() > last)), key=lambda a: (a.date, a.id))
-            if planned:
-                a = planned[0]
-                used.add(f"appointment:{a.id}")
-                what = f" ({a.description})" if a.description else ""
-                d.update(state_before=d["state"], state="booked", booked_on=a.date.isoformat(),
-                         text=f"{d['label']}: booked for {a.date.isoformat()}{what}; was due by {d['due_date']}"
-                              + (f"; last {d['last_date']}" if d["last_date"] else ""))
+        d = dict(d, booked_on=d.get("booked_for"))
+        if d["kind"] in kinds and d.get("booked_for"):
+            if d["booked_for"] <= d["due_date"]:
+                d.update(state_before=d["state"], state="booked")
+            for a in appointments:
+                if (getattr(a.kind, "value", a.kind) == kinds[d["kind"]] and a.date.isoformat() == d["booked_for"]
+                        and getattr(a.status, "value", a.status) == "planned"):
+                    used.add(f"appointment:{a.id}")
+                    if a.description:
+                        booked = f"booked for {d['booked_for']}"
+                        d["text"] = d["text"].replace(booked, f"{booked} ({a.description})", 1)
         out.append(d)
     return [d for d in out if d["key"] not in used]
 
 
 def _due_text(d: Any) -> str:
+    booked_for = getattr(d, "booked_for", None)
+    if booked_for is not None:
+        from lungtrack.core.timing import booking_text
+
+        last = f"; last {d.last_date.isoformat()}" if d.last_date else ""
+        if booked_for <= d.due_date:
+            return f"{d.label}: {booking_text(d)} (due by {d.due_date.isoformat()}){last}"
+        when = "overdue by" if d.state.value == "overdue" else "due by"
+        amount = (f"{-d.days} day{'s' if -d.days != 1 else ''} (due by {d.due_date.isoformat()})"
+                  if d.state.value == "overdue" else d.due_date.isoformat())
+        return f"{d.label}: {when} {amount}; {booking_text(d)}{last}"
     when = d.due_date.isoformat()
     if d.state.value == "overdue":
         state = f"overdue by {-d.days} day{'s' if -d.days != 1 else ''} (due by {when})"
@@ -479,7 +473,7 @@ def build_questions(findings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     due_topics: list[str] = []
     due_ids: list[str] = []
     for f in findings:
-        if f["acknowledged"] or f["severity"] not in ("watch", "alert"):
+        if f["acknowledged"] or f.get("historical") or f["severity"] not in ("watch", "alert"):
             continue
         if f["rule"].startswith(("entry.", "engine.")):
             continue

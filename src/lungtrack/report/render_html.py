@@ -333,7 +333,7 @@ def _due(report: Report) -> str:
         state = d["state"].replace("-", " ").upper()
         snooze = f" (reminder snoozed until {d['snoozed_until']})" if d["snoozed_until"] else ""
         sev = next((f for f in report.findings if f["rule"] in DUE_RULES and (f.get("data") or {}).get("key") == d["key"]), None)
-        mark = f' <span class="muted">({e(sev["symbol"])} {e(sev["severity_word"])})</span>' if sev and not d.get("booked_on") else ""
+        mark = f' <span class="muted">({e(sev["symbol"])} {e(sev["severity_word"])})</span>' if sev and d["state"] != "booked" else ""
         rows.append([f'<span class="state-{e(d["state"])}">{e(state)}</span>{mark}', e(d["text"] + snooze)])
     return _section("due", _table(["State", "What and when"], rows, cls="due"))
 
