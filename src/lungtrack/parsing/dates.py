@@ -112,6 +112,17 @@ _BARE_DURATION = re.compile(rf"(?P<n>\d+)\s*{_UNIT}")
 _LAST_NEXT = re.compile(r"(?P<dir>last|next|past|coming)\s+(?P<what>[a-z]+)")
 
 
+def _delta(unit: str, n: int) -> relativedelta:
+    """``n`` days, weeks, months or years (``unit`` is a value of ``_UNIT_WORDS``)."""
+    if unit == "days":
+        return relativedelta(days=n)
+    if unit == "weeks":
+        return relativedelta(weeks=n)
+    if unit == "months":
+        return relativedelta(months=n)
+    return relativedelta(years=n)
+
+
 def format_date(d: date) -> str:
     """``Wed 2026-03-04``: English weekday (independent of the locale, unlike ``%a``) + ISO date."""
     return f"{_WEEKDAYS[d.weekday()]} {d.isoformat()}"
@@ -152,7 +163,7 @@ def _relative(field: str, text: str, n: int, unit_word: str) -> relativedelta:
         raise InputError(
             field, text, _DATE_EXPECTED, message=f"{field}: {text!r} is more than 100 years away; check the number."
         )
-    return relativedelta(**{unit: n})
+    return _delta(unit, n)
 
 
 def _check_weekday(field: str, text: str, weekday: int | None, result: date) -> None:
@@ -241,7 +252,7 @@ def _weekday_or_period(field: str, text: str, match: re.Match[str], today: date)
         return today - relativedelta(days=(today.weekday() - target - 1) % 7 + 1)
     unit = _UNIT_WORDS.get(what)
     if unit is not None and what not in ("d", "w", "m", "y"):
-        step = relativedelta(**{unit: 1})
+        step = _delta(unit, 1)
         return today + step if forward else today - step
     return None
 
@@ -406,7 +417,7 @@ def parse_duration(text: str, *, field: str = "duration") -> relativedelta:
         raise InputError(
             field, text, _DURATION_EXPECTED, message=f"{field}: {text!r} is longer than 100 years; check the number."
         )
-    return relativedelta(**{unit: int(number)})
+    return _delta(unit, int(number))
 
 
 def parse_since(text: str, *, today: date, field: str = "--since", order: str | None = None) -> date:
