@@ -22,8 +22,9 @@ SUMMARY_KEYS = ("patient", "as_of", "range_text", "therapy", "latest_response", 
                 "findings", "due", "questions", "counts", "disclaimer")
 
 SinceOpt = Annotated[Optional[str], typer.Option(
-    "--since", help="Only records on or after this date or within this duration, e.g. 6m, 12w, 2026-01-01 "
-                    "(default: all records). Baselines before it are still used and shown.")]
+    "--since", help="Only records and findings on or after this date or within this duration, e.g. 6m, 12w, "
+                    "2026-01-01 (default: all records). Baselines before it are still used and shown; what is "
+                    "due is always shown.")]
 
 
 def _load(ctx: typer.Context, patient: str | None, since_text: str | None, sections: tuple[str, ...] | None = None,
