@@ -172,3 +172,31 @@ def test_a_test_booked_in_time_shows_as_booked_not_due(demo):
     data = demo("summary", "--json").json()
     ct = next(d for d in data["due"] if d["key"] == "imaging")
     assert ct["state"] == "booked" and ct["booked_on"] == "2026-08-13"
+
+
+def test_trend_lines_and_lesions(demo, monkeypatch):
+    data = demo("trend", "tumor", "--json").json()
+    assert [ln["line"]["drug"] for ln in data["lines"]] == ["gefitinib"]
+    assert demo("trend", "tumor", "--line", "1", "--json").json()["line"]["id"] == 1
+    r = demo("trend", "tumor", "--line", "7")
+    assert r.code == 2 and r.stderr.startswith("Error: --line") and "(1)" in r.stderr
+    node = demo("trend", "lesion", "4r", "--json").json()
+    assert node["label"] == "4R" and node["axis"] == "short axis"
+    assert [p["size_mm"] for p in node["points"]] == [16, 9, 8, 8]
+    table = demo("trend", "lesion", "liver S6")
+    assert table.stdout.splitlines()[0].split("\t") == ["date", "size mm", "status", "line"]
+    assert "2026-05-15\t15\tmeasured\tgefitinib" in table.stdout
+    r = demo("trend", "lesion", "spleen")
+    assert r.code == 2 and "liver S6" in r.stderr  # names the lesions there are
+    assert demo("trend", "lesion").code == 2
+    assert demo("trend", "cea", "extra").code == 2
+    # on a terminal: the legend is printed under the chart, not over the data
+    from lungtrack.cli import common
+
+    monkeypatch.setattr(common, "stdout_is_tty", lambda: True)
+    out = demo("trend", "tumor", env={"NO_COLOR": "1", "COLUMNS": "80"}).stdout
+    lines = out.splitlines()
+    axis = max(i for i, line in enumerate(lines) if "└" in line)
+    legend = next(i for i, line in enumerate(lines) if line.startswith("Legend:"))
+    assert legend > axis and "= baseline 78 mm" in out and "! PD threshold 52.8 mm" in out
+    assert not any("Legend" in line or "baseline 78" in line for line in lines[:axis])
