@@ -33,6 +33,7 @@ def read_files(paths: List[str]) -> list:
     from pathlib import Path
 
     from lungtrack.errors import InputError
+    from lungtrack.fhir.guard import parse_guarded
     from lungtrack.fhir.ndjson_import import parse_fhir_text
 
     items = []
@@ -51,7 +52,7 @@ def read_files(paths: List[str]) -> list:
         except OSError as exc:
             raise InputError("FILE", raw, "a readable file",
                              message=f"FILE: {raw}: cannot read it ({exc.strerror}); nothing was imported.") from None
-        items.extend(parse_fhir_text(text, path.name))
+        items.extend(parse_guarded(text, path.name, parse_fhir_text))
     return items
 
 
@@ -269,11 +270,12 @@ def import_fhir(
     import tempfile
     from pathlib import Path
 
+    from lungtrack.fhir.guard import map_guarded
     from lungtrack.fhir.ndjson_import import map_resources
     from lungtrack.store.paths import resolve as resolve_location
 
     items = read_files(files)
-    plan = map_resources(items)
+    plan = map_guarded(items, map_resources)
     names = [Path(f).name for f in files]
     holder: dict = {}
     if dry_run:
