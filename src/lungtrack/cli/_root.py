@@ -107,8 +107,8 @@ def _click_kind(exc: BaseException) -> str | None:
 #: The largest id (and whole number) SQLite and PostgreSQL can store (64-bit signed integer).
 INT64_MAX = 2**63 - 1
 #: An error line never echoes more than this many characters of any single value.
-MAX_TOKEN = 80
-MAX_LINE = 600
+MAX_TOKEN = 240
+MAX_LINE = 1200
 
 
 def _say(message: str) -> None:

@@ -170,15 +170,15 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
             print("\t".join(fmt(v).replace("\t", " ").replace("\n", " ") for v in r))
 
 
-def confirm_or_refuse(question: str, yes: bool) -> None:
+def confirm_or_refuse(question: str, yes: bool, verb: str = "delete") -> None:
     """Ask on a TTY; without a TTY, refuse unless ``--yes`` was given."""
     if yes:
         return
     if not stdin_is_tty():
         raise InputError("--yes", "", "--yes", message=(
-            "Refusing to delete without confirmation: not on a terminal. Pass --yes to confirm."))
+            f"Refusing to {verb} without confirmation: not on a terminal. Pass --yes to confirm."))
     if not typer.confirm(question, default=False, err=True):
-        err("Nothing was deleted.")
+        err("Nothing was deleted." if verb == "delete" else "Nothing was changed.")
         raise typer.Exit(0)
 
 
@@ -287,8 +287,10 @@ def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # replaces a symlink at ``path`` instead of following it
     except BaseException as exc:
         try:
             os.unlink(tmp)
@@ -306,11 +308,17 @@ def log_event(ctx: typer.Context, action: str, detail: str, patients: Sequence[t
     ``lungtrack db log`` shows the entries.  Written in its own short transaction after the
     export succeeded, so a failed export leaves no entry.
     """
+    from lungtrack.errors import StoreError
     from lungtrack.store import models as m
 
-    with transaction(ctx) as (_s, session):
-        for pid, name in (patients or [(None, None)]):
-            session.add(m.EventLog(action=action, patient_id=pid, patient_name=name, detail=detail))
+    try:
+        with transaction(ctx) as (_s, session):
+            for pid, name in (patients or [(None, None)]):
+                session.add(m.EventLog(action=action, patient_id=pid, patient_name=name, detail=detail))
+    except StoreError as exc:
+        if "read-only" not in exc.message:
+            raise
+        err("Note: the store is read-only, so this was not recorded in its event log ('lungtrack db log').")
 
 
 def destination(output: str | None) -> str:
