@@ -77,7 +77,12 @@ class RootGroup(TyperGroup):
             elif isinstance(exc, BrokenPipeError):  # pragma: no cover - e.g. `lungtrack timeline | head`
                 code = ExitStatus.OK
             elif os.environ.get("LUNGTRACK_DEBUG"):
-                raise
+                import traceback
+
+                from lungtrack.store.paths import redact
+
+                print(redact(traceback.format_exc()), file=sys.stderr, end="")  # passwords masked here too
+                code = ExitStatus.ERROR
             elif (mapped := _database_error(exc)) is not None:
                 # SQL text and parameters never reach the user: only what the failure means
                 _say(f"Error: {mapped}")
@@ -112,7 +117,9 @@ MAX_LINE = 1200
 
 
 def _say(message: str) -> None:
-    print(one_line(message), file=sys.stderr)
+    from lungtrack.store.paths import redact
+
+    print(one_line(redact(message)), file=sys.stderr)
 
 
 def one_line(message: str) -> str:

@@ -405,11 +405,10 @@ def register(app: typer.Typer) -> None:
             if not loc.path.exists():
                 notes.append(f"Note: there is no store at {store} yet; the job will fail (exit 1) until there is.")
         else:
-            store = loc.url
-            scheme, _, rest = store.partition("://")
-            if "@" in rest and ":" in rest.rsplit("@", 1)[0]:
-                creds, host = rest.rsplit("@", 1)
-                store = f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+            from lungtrack.store.paths import strip_password
+
+            store = strip_password(loc.url)
+            if store != loc.url:
                 notes.append("Note: the password was left out of the line (crontabs are not secret); "
                              "put it in ~/.pgpass for the cron job.")
         env: dict[str, str] = {}
