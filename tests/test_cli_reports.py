@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -152,5 +153,6 @@ def test_report_pdf_with_chromium(demo, tmp_path):
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     pages = pdf.page_count(data)
     assert 2 <= pages <= 6
-    assert r.stderr.strip() == (f"Wrote {out} ({pages} pages): response table, 4 charts, 8 findings, "
-                                "5 questions for the visit.")
+    assert r.stderr.strip().splitlines() == [
+        f"PDF made with headless Chromium ({Path(pdf.find_chromium()).name}).",
+        f"Wrote {out} ({pages} pages): response table, 4 charts, 8 findings, 5 questions for the visit."]

@@ -168,10 +168,11 @@ def register(app: typer.Typer) -> None:
             charts = build_charts(report) if report.has("charts") else []
             html = render_html(report, paper=paper_l if fmt_l == "pdf" else "auto", charts=charts)
             if fmt_l == "pdf":
-                from lungtrack.report.pdf import html_to_pdf, page_count
+                from lungtrack.report.pdf import engine_label, page_count, render_pdf
 
-                data = html_to_pdf(html)
+                data, engine_used = render_pdf(html)
                 pages = page_count(data)
+                common.err(f"PDF made with {engine_label(engine_used)}.")
             else:
                 data = html.encode("utf-8")
         else:
