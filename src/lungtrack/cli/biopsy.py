@@ -82,11 +82,14 @@ def normalise(variant: str, gene: str | None, field: str = "--variant") -> Any:
 
 
 def check_combination(result: str, vaf: float | None, allele_context: str | None, *,
-                      result_field: str = "--result") -> None:
-    """A VAF or an allele context only makes sense for a variant that was detected."""
+                      result_field: str = "--result", gene: str | None = None, variant: str | None = None) -> None:
+    """A VAF or an allele context only makes sense for a variant that was detected, and an allele
+    context only for the variant it describes (EGFR C797S)."""
     from lungtrack.errors import InputError
+    from lungtrack.parsing.variants import check_allele_context
 
     if result == BiopsyResult.DETECTED.value:
+        check_allele_context(gene, variant, allele_context)
         return
     if vaf is not None:
         raise InputError("--vaf", f"{common.fmt(vaf)}", "no --vaf unless --result detected", message=(
@@ -160,7 +163,7 @@ def add(
     vaf_value = parse_vaf(vaf)
     assay_name = parse_assay(assay) or None
     context = allele_context.value if allele_context is not None else None
-    check_combination(result.value, vaf_value, context)
+    check_combination(result.value, vaf_value, context, gene=alt.gene, variant=alt.name)
     with common.transaction(ctx) as (_s, session):
         p = repo.find_patient(session, patient)
         same = [b for b in repo.records(session, m.BiopsyFinding, p)
@@ -281,7 +284,8 @@ def edit(
         if allele_context is not None:
             row.allele_context = allele_context.value
         check_combination(row.result, row.vaf, row.allele_context,
-                          result_field="--result" if result is not None else "the stored result")
+                          result_field="--result" if result is not None else "the stored result",
+                          gene=row.gene, variant=row.variant)
         repo.touch(row)
         session.add(row)
         session.flush()

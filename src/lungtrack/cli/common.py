@@ -109,6 +109,29 @@ def stdin_is_tty() -> bool:
         return False
 
 
+def read_stdin_text(field: str) -> str:
+    """All of standard input as text: UTF-8 (a byte-order mark is dropped), no NUL characters;
+    anything else is an ``InputError`` naming ``field``."""
+    stream = sys.stdin
+    if stream is None:
+        return ""
+    raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+    if isinstance(raw, str):  # a text-only stream (tests): undecodable input arrives as surrogates
+        raw = raw.encode("utf-8", "surrogateescape")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(field, "-", "UTF-8 text", message=(
+            f"{field}: standard input is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+            "expected UTF-8 text. Nothing was saved.")) from None
+    if "\x00" in text:
+        raise InputError(field, "-", "text without NUL characters", message=(
+            f"{field}: standard input holds a NUL character; expected text without NUL characters. "
+            "Nothing was saved."))
+    return text
+
+
 def err(message: str) -> None:
     """A message for the person (stderr)."""
     print(message, file=sys.stderr)

@@ -244,7 +244,7 @@ def _note_text(text: str, field: str) -> str:
     from lungtrack.errors import InputError
 
     if text == "-":
-        text = sys.stdin.read() if sys.stdin is not None else ""
+        text = common.read_stdin_text(field)
     cleaned = text.strip()
     if not cleaned:
         raise InputError(field, text, "some text (or - to read it from stdin)",

@@ -119,6 +119,14 @@ def _snooze(ctx: typer.Context, patient: str | None, item: str, length: str | No
             try:
                 key = item if item in existing else resolve_item_key(item, sorted(existing), field="--unsnooze")
             except InputError:
+                from lungtrack.enums import Marker
+
+                kinds = ["imaging", *(f"marker:{mk.value}" for mk in Marker)]
+                try:  # a scan or marker that simply is not snoozed: say so, change nothing
+                    resolve_item_key(item, kinds, field="--unsnooze")
+                except InputError:  # not an item at all (or an appointment id that is not snoozed)
+                    listed = ", ".join(sorted(existing)) or "none (nothing is snoozed)"
+                    raise InputError("--unsnooze", item, f"a snoozed item: {listed}") from None
                 common.err(f"{p.name}: {item} is not snoozed; nothing changed.")
                 return
             session.delete(existing[key])

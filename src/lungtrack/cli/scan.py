@@ -29,7 +29,7 @@ def _lesion_entries(session, p, when, specs: list[str], force: bool, existing_id
     from lungtrack.core.plausibility import check_lesion_entry
     from lungtrack.enums import MeasurementStatus
     from lungtrack.errors import InputError
-    from lungtrack.parsing.lesions import parse_lesion_spec
+    from lungtrack.parsing.lesions import check_first_sighting, parse_lesion_spec
     from lungtrack.store import repo
 
     seen: set[str] = set()
@@ -46,6 +46,8 @@ def _lesion_entries(session, p, when, specs: list[str], force: bool, existing_id
             raise InputError("--lesion", text, "a site the first time a label is used", message=(
                 f"--lesion: {spec.label!r} is a new label for {p.name}; give its site the first time, "
                 f'e.g. "{spec.label}: lung, 22 mm" or "{spec.label}: node, 12 mm".'))
+        if lesion is None:
+            check_first_sighting(spec, text, field="--lesion")
         if lesion is not None and spec.is_node is not None and spec.is_node != lesion.is_node:
             kind = "a lymph node" if lesion.is_node else "not a lymph node"
             raise InputError("--lesion", text, f"the same kind as before ({spec.label} is {kind})")
@@ -123,12 +125,12 @@ def _save_measurements(session, p, study, entries) -> None:
 
 
 def _save_new_lesions(session, study, specs: list[str], equivocal: bool) -> None:
-    from lungtrack.parsing.lesions import parse_lesion_spec
+    from lungtrack.parsing.lesions import check_first_sighting, parse_lesion_spec
     from lungtrack.store import models as m
 
     field = "--equivocal-new-lesion" if equivocal else "--new-lesion"
     for text in specs:
-        spec = parse_lesion_spec(text, field=field)
+        spec = check_first_sighting(parse_lesion_spec(text, field=field), text, field=field)
         session.add(m.NewLesion(study_id=study.id, label=spec.label, site=spec.site or ("lymph node" if spec.is_node else "unknown"),
                                 is_node=bool(spec.is_node), size_mm=spec.size_mm, equivocal=equivocal))
 
@@ -410,8 +412,14 @@ def lesion_edit(
     from lungtrack.errors import InputError
     from lungtrack.store import repo
 
+    from lungtrack.parsing.lesions import parse_label
+
     if role is not None and role.lower() not in ("target", "non-target", "auto"):
         raise InputError("--role", role, "target, non-target or auto")
+    if new_label is not None:
+        new_label = parse_label(new_label, field="--label")
+    if site is not None:
+        site = parse_label(site, field="--site", what="a site such as lung, liver or lymph node")
     if all(v is None for v in (new_label, site, node, role)):
         raise InputError("options", "", "at least one of --label, --site, --node/--not-node, --role")
     with common.transaction(ctx) as (_s, session):

@@ -120,6 +120,10 @@ def check_shape(value: Any, file: str, line: int, path: str = "") -> None:
             ok = (expected is None or (expected == "an array" and isinstance(item, list))
                   or (expected == "an object" and isinstance(item, Mapping))
                   or (expected == "text" and isinstance(item, str)))
+            if isinstance(item, str) and "\x00" in item:
+                raise InputError(f"{file}:{line}", item, "text without NUL characters", message=(
+                    f"{file}:{line}: {field}: the text holds a NUL character; expected text without NUL "
+                    "characters; nothing was imported."))
             if isinstance(item, float) and not math.isfinite(item):
                 raise InputError(f"{file}:{line}", item, "a finite number", message=(
                     f"{file}:{line}: {field}: {item} is not valid; expected a finite number; nothing was imported."))
