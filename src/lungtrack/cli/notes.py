@@ -5,7 +5,6 @@ Every value is checked before the store is opened: bad input writes nothing.
 """
 
 
-import sys
 from typing import Annotated, Optional
 
 import typer

@@ -104,7 +104,7 @@ def _run(name: str, fn: Callable[[], Any], default: Any, errors: list[Finding], 
         return default
 
 
-def _sort_key(f: Finding) -> tuple:
+def _sort_key(f: Finding) -> tuple[int, int, str]:
     return (-Severity(f.severity).rank, -f.date.toordinal(), f.id)
 
 

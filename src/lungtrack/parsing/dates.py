@@ -134,7 +134,7 @@ def _relative(field: str, text: str, n: int, unit_word: str) -> relativedelta:
         raise InputError(
             field, text, _DATE_EXPECTED, message=f"{field}: {text!r} is more than 100 years away; check the number."
         )
-    return relativedelta(**{unit: n})
+    return relativedelta(**{unit: n})  # type: ignore[arg-type]  # the stubs type **kwargs too narrowly
 
 
 def _check_weekday(field: str, text: str, weekday: int | None, result: date) -> None:
@@ -244,10 +244,10 @@ def _absolute(field: str, text: str, lowered: str, today: date) -> date:
     match = _DAY_FIRST.fullmatch(rest)
     if match:
         raise _ambiguous(field, text, match)
-    result = _month_name_date(field, text, rest)
-    if result is not None:
-        _check_weekday(field, text, weekday, result)
-        return result
+    named = _month_name_date(field, text, rest)
+    if named is not None:
+        _check_weekday(field, text, weekday, named)
+        return named
     raise _invalid(field, text)
 
 
@@ -327,7 +327,7 @@ def parse_duration(text: str, *, field: str = "duration") -> relativedelta:
         raise InputError(
             field, text, _DURATION_EXPECTED, message=f"{field}: {text!r} is longer than 100 years; check the number."
         )
-    return relativedelta(**{unit: int(number)})
+    return relativedelta(**{unit: int(number)})  # type: ignore[arg-type]  # as above
 
 
 def parse_since(text: str, *, today: date, field: str = "--since") -> date:

@@ -134,13 +134,13 @@ def _residue(token: str | None, *, allow_any: bool = False, allow_stop: bool = F
         if letter == "*":
             return "*" if allow_stop else None
         return letter if letter in _ONE_LETTER else None
-    upper = token.upper()
+    upper: str = token.upper()
     if upper == "XAA":
         return "X" if allow_any else None
-    letter = _THREE_TO_ONE.get(upper)
-    if letter == "*" and not allow_stop:
+    three: str | None = _THREE_TO_ONE.get(upper)
+    if three == "*" and not allow_stop:
         return None
-    return letter
+    return three
 
 
 def _sequence(text: str, prefer_three: bool) -> str | None:
