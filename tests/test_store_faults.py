@@ -323,3 +323,13 @@ def test_store_on_a_read_only_file_system(demo, db_path):
     (line,) = res.stderr.strip().splitlines()
     assert "read-only" in line and "Traceback" not in res.stderr
     assert _digest(db_path) == before
+
+
+def test_store_path_that_is_a_dangling_symlink_is_not_followed(cli, db_path, tmp_path):
+    db_path.parent.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere" / "target.db"
+    elsewhere.parent.mkdir()
+    db_path.symlink_to(elsewhere)
+    line = _one_error_line(cli("patient", "add", "Ann"), 1)
+    assert "symbolic link" in line
+    assert not elsewhere.exists()

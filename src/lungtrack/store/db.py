@@ -232,6 +232,9 @@ def _prepare_sqlite_file(path: Path, create: bool) -> bool:
             raise StoreError(f"--db: {path} is a directory; expected a store file path")
         inspect_sqlite_file(path)
         return False
+    if path.is_symlink():  # a link to nothing: never create a store wherever it points
+        raise StoreError(f"--db: {path} is a symbolic link to a file that does not exist; nothing was created. "
+                         "Point --db / LUNGTRACK_DB at the store itself.")
     if not create:
         raise StoreError(
             f"No lungtrack store at {path}. Create one with 'lungtrack patient add NAME' "
