@@ -70,7 +70,9 @@ class Store:
             if write and self.location.is_sqlite:
                 conn = session.connection(execution_options={"lungtrack_immediate": True})
                 if not self._checked:
-                    _refuse_if_damaged(self.location, lambda: [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check")])
+                    if _quick_check_worthwhile(self.location):
+                        _refuse_if_damaged(self.location,
+                                           lambda: [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check")])
                     self._checked = True
             try:
                 yield session
@@ -122,6 +124,19 @@ def _refuse_if_damaged(location: StoreLocation, quick_check) -> None:
         raise StoreError(damaged_message(location, _short(exc))) from None
     if result != ["ok"]:
         raise StoreError(damaged_message(location, f"SQLite's check found {len(result)} problem(s)"))
+
+
+#: Stores up to this size are checked with ``PRAGMA quick_check`` before the first write of a command
+#: (about 15 ms per MB).  A person's store is well under 1 MB; above this size SQLite's own checks on
+#: every page it touches still report damage ("malformed"), and ``lungtrack db check`` checks it all.
+QUICK_CHECK_MAX_BYTES = 16 * 1024 * 1024
+
+
+def _quick_check_worthwhile(location: StoreLocation) -> bool:
+    try:
+        return location.path is not None and location.path.stat().st_size <= QUICK_CHECK_MAX_BYTES
+    except OSError:
+        return True
 
 
 def _writable(path: Path) -> bool:
