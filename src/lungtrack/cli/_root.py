@@ -206,8 +206,14 @@ def check_value(field: str, value: Any) -> None:
     if isinstance(value, str):
         bad = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
         if bad is not None:
-            raise InputError(field, value.encode("utf-8", "backslashreplace").decode("utf-8"),
-                             "UTF-8 text (the value holds bytes that are not valid UTF-8)")
+            try:
+                raw = value.encode("utf-8", "surrogateescape")  # the bytes the OS handed over
+            except UnicodeEncodeError:
+                raw = value.encode("utf-8", "surrogatepass")
+            shown = raw.decode("utf-8", "backslashreplace")
+            shown = shown if len(shown) <= 60 else shown[:48] + "…" + shown[-8:]
+            raise InputError(field, shown, "UTF-8 text", message=(
+                f"{field}: '{shown}' is not valid; expected UTF-8 text (the value holds bytes that are not UTF-8)."))
         if "\x00" in value:
             raise InputError(field, value.replace("\x00", "\\0"), "text without NUL characters")
     elif isinstance(value, bool):
@@ -221,3 +227,5 @@ def check_value(field: str, value: Any) -> None:
     elif isinstance(value, (list, tuple)):
         for item in value:
             check_value(field, item)
+    elif isinstance(value, os.PathLike):
+        check_value(field, os.fspath(value))
