@@ -64,3 +64,11 @@ def test_debug_traceback_masks_passwords(cli, monkeypatch):
     assert SECRET not in r.stderr
     r = cli("db", "path")
     assert r.code == 1 and SECRET not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("url", ["foo://bar", "postgresql://u:s3cr3t-Pw@[::1", "postgresql://u:s3cr3t-Pw@h:notaport/db", "://"])
+def test_malformed_database_url_is_a_usage_error_without_the_password(cli, url):
+    r = cli("--db", url, "timeline")
+    assert r.code == 2, r
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("Error: --db:") and SECRET not in line and "internal error" not in line

@@ -236,8 +236,9 @@ def _make_engine(location: StoreLocation, read_only: bool = False) -> Engine:
             f"--db: {location.display} needs the database driver {exc.name!r}; "
             "install it with: pip install 'lungtrack[postgres]'"
         ) from None
-    except SQLAlchemyError as exc:
-        raise StoreError(f"--db: {location.display} is not a usable database URL ({exc.__class__.__name__})") from None
+    except (SQLAlchemyError, ValueError):  # an unknown scheme, a port that is not a number, a broken host
+        raise InputError("--db", location.display, "a store file path or a database URL such as "
+                         "postgresql+psycopg://user@host/lungtrack") from None
 
 
 def _prepare_sqlite_file(path: Path, create: bool) -> bool:
