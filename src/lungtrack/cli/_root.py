@@ -24,10 +24,16 @@ from lungtrack.exitcodes import ExitStatus
 #: reminders and reports, then housekeeping.  Commands not named here follow in their own order.
 COMMAND_ORDER = ["patient", "therapy", "scan", "lesion", "marker", "biopsy", "appointment", "note", "import", "timeline",
                  "check", "response", "ack", "remind", "schedule", "cron", "export", "summary", "trend", "report",
-                 "demo", "db", "config"]
+                 "demo", "db", "config", "completion", "man"]
 
 
 class RootGroup(TyperGroup):
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        from lungtrack.cli._help import polish
+
+        polish(self)
+
     def list_commands(self, ctx):  # type: ignore[override]
         names = super().list_commands(ctx)
         rank = {n: i for i, n in enumerate(COMMAND_ORDER)}
@@ -117,9 +123,23 @@ MAX_LINE = 1200
 
 
 def _say(message: str) -> None:
+    """One line on stderr (passwords masked, long values cut); on a terminal it is wrapped to the
+    terminal's width (still one message)."""
     from lungtrack.store.paths import redact
 
-    print(one_line(redact(message)), file=sys.stderr)
+    message = one_line(redact(message))
+    try:
+        tty = sys.stderr.isatty()
+    except (ValueError, AttributeError):
+        tty = False
+    if tty:
+        import shutil
+        import textwrap
+
+        width = max(20, shutil.get_terminal_size(fallback=(80, 24)).columns)
+        message = "\n".join(textwrap.wrap(message, width, subsequent_indent="  ", break_long_words=False,
+                                           break_on_hyphens=False)) or message
+    print(message, file=sys.stderr)
 
 
 def one_line(message: str) -> str:

@@ -192,7 +192,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, result_id: Annotated[int, typer.Argument(help="Result id.")],
-           patient: PatientOpt = None, yes: YesOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a marker result (asks first)."""
     common.delete_flow(ctx, "MarkerResult", result_id, patient, yes,
                        lambda r: f"{r.marker} {r.value:g} {r.unit} of {r.date.isoformat()} (id {r.id})")

@@ -194,7 +194,7 @@ def _assessment_sentence(session, p, study_id: int) -> str:
 def add(
     ctx: typer.Context,
     on: Annotated[str, typer.Option("--date", "--on", help="Date of the scan.")] = "today",
-    modality: Annotated[Modality, typer.Option("--modality", case_sensitive=False)] = Modality.CT,
+    modality: Annotated[Modality, typer.Option("--modality", case_sensitive=False, help="Imaging modality.")] = Modality.CT,
     slice_mm: Annotated[Optional[str], typer.Option("--slice", help="Slice thickness in mm (sets the measurable size when > 5 mm).")] = None,
     impression: Annotated[Optional[str], typer.Option("--impression", help="The report's impression, as free text.")] = None,
     non_target: Annotated[Optional[NonTargetStatus], typer.Option("--non-target", case_sensitive=False,
@@ -308,7 +308,7 @@ def edit(
     ctx: typer.Context,
     study_id: Annotated[int, typer.Argument(help="Scan id.")],
     on: Annotated[Optional[str], typer.Option("--date")] = None,
-    modality: Annotated[Optional[Modality], typer.Option("--modality", case_sensitive=False)] = None,
+    modality: Annotated[Optional[Modality], typer.Option("--modality", case_sensitive=False, help="New imaging modality.")] = None,
     slice_mm: Annotated[Optional[str], typer.Option("--slice")] = None,
     impression: Annotated[Optional[str], typer.Option("--impression")] = None,
     non_target: Annotated[Optional[NonTargetStatus], typer.Option("--non-target", case_sensitive=False)] = None,
@@ -362,7 +362,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan id.")],
-           patient: PatientOpt = None, yes: YesOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a scan and its measurements (asks first)."""
     common.delete_flow(ctx, "ImagingStudy", study_id, patient, yes,
                        lambda s: f"{s.modality} of {s.date.isoformat()} (scan {s.id})")
@@ -403,10 +403,11 @@ def lesion_edit(
     ctx: typer.Context,
     label: Annotated[str, typer.Argument(help="Current label.")],
     new_label: Annotated[Optional[str], typer.Option("--label", help="New label.")] = None,
-    site: Annotated[Optional[str], typer.Option("--site")] = None,
+    site: Annotated[Optional[str], typer.Option("--site", help="New anatomical site, e.g. lung, liver, node, bone.")] = None,
     node: Annotated[Optional[bool], typer.Option("--node/--not-node", help="Whether it is a lymph node.")] = None,
     role: Annotated[Optional[str], typer.Option("--role", help="target, non-target, or auto (let RECIST choose at baseline).")] = None,
     patient: PatientOpt = None,
+    json_out: common.ResultJsonOpt = False,
 ) -> None:
     """Rename a lesion, fix its site, or override its RECIST role."""
     from lungtrack.errors import InputError
@@ -443,12 +444,13 @@ def lesion_edit(
         repo.touch(les)
         session.add(les)
         final = les.label
-    common.err(f"Updated lesion {final}.")
+        result = {"id": les.id, "label": final, "site": les.site, "is_node": les.is_node, "role": les.role}
+    common.report_result(ctx, result, f"Updated lesion {final}.")
 
 
 @lesion_app.command("delete")
 def lesion_delete(ctx: typer.Context, label: Annotated[str, typer.Argument(help="Lesion label.")],
-                  patient: PatientOpt = None, yes: YesOpt = False) -> None:
+                  patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a lesion and all its measurements (asks first)."""
     from lungtrack.errors import InputError
     from lungtrack.store import repo
