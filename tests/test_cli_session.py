@@ -153,16 +153,11 @@ BAD_INPUTS = [
 ]
 
 
-#: The fields whose errors mean "no such record" (exit 1) rather than "typed wrong" (exit 2).
-NOT_FOUND = {"marker result"}
-
-
 @pytest.mark.parametrize("args,field", BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
 def test_malformed_input_gives_one_line_and_writes_nothing(ann, db_path, args, field):
     before = _counts(db_path)
     r = ann(*args)
-    # a record that does not exist is exit 1 (NotFoundError); everything else typed wrong is a usage error
-    assert r.code == (1 if field in NOT_FOUND else 2), r
+    assert r.code == 2, r  # every one of these is bad input (a wrong id included): a usage error
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r
     assert "Traceback" not in r.stderr
