@@ -146,10 +146,11 @@ def test_restore_asks_first_off_a_terminal(cli, damaged):
 def test_restore_replaces_a_damaged_store_and_keeps_it(cli, damaged):
     (backup,) = (damaged.parent / "backups").glob("*-manual.db")
     damaged_bytes = _digest(damaged)
-    r = cli("db", "restore", str(backup), "--yes")
+    r = cli("db", "restore", str(backup), "--yes", "--json")
     assert r.code == 0, r
     kept = list((damaged.parent / "backups").glob("*-before-restore.db"))
     assert len(kept) == 1 and _digest(kept[0]) == damaged_bytes
+    assert r.json() == {"restored": str(damaged), "from": str(backup), "previous_store_kept_as": str(kept[0])}
     assert cli("db", "check").code == 0
     assert [p["name"] for p in cli("patient", "list", "--json").json()] == ["Ann"]
     assert cli("patient", "add", "Bob").code == 0  # writable again

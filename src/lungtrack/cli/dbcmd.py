@@ -113,10 +113,11 @@ def restore(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE", help="A backup file made by 'lungtrack db backup' (.db).")],
     yes: common.YesOpt = False,
+    json_out: common.ResultJsonOpt = False,
 ) -> None:
     """Replace the store with a backup copy, after checking the backup's integrity.
 
-    The current store is kept as a backup first (backups/<name>-<time>-before-restore.db), so a
+    The current store is kept as a backup first (backups/NAME-TIME-before-restore.db), so a
     restore can itself be undone.  Asks first on a terminal; needs --yes otherwise.
     """
     from pathlib import Path
@@ -139,8 +140,10 @@ def restore(
     saved = restore_store(location, source)
     if saved is not None:
         common.err(f"Kept the replaced store as {saved}.")
-    common.err(f"Restored {location.display} from {source}.")
     common.log_event(ctx, "restore", f"from {source.absolute()}" + (f"; previous store kept as {saved}" if saved else ""))
+    common.report_result(ctx, {"restored": location.display, "from": str(source.absolute()),
+                               "previous_store_kept_as": str(saved) if saved else None},
+                         f"Restored {location.display} from {source}.")
 
 
 @app.command("log")
