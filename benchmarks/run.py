@@ -8,7 +8,8 @@ Targets
   (median of several runs), and never importing SQLAlchemy;
 - rules: `evaluate()` on 5 years of monthly CEA, 30 scans of 5 lesions and 20 biopsies < 0.5 s;
 - memory: peak Python allocation of that evaluation < 50 MB;
-- check: `lungtrack check` on the demo store < 3 s wall time.
+- check: `lungtrack check` on the demo store < 3 s wall time;
+- report text: `read_report()` on a 4 kB CT report < 250 ms.
 """
 
 from __future__ import annotations
@@ -85,6 +86,17 @@ def main() -> int:
         subprocess.run(exe + ["demo", "--quiet"], env=env, capture_output=True, check=True)
         check = _median_runtime(exe + ["check"], runs=3, env=env)
     results.append(("check on the demo store (wall)", check * 1000, "ms", 3000))
+
+    from lungtrack.parsing.report_text import read_report
+
+    report = ("FINDINGS:\nLungs: A 3.2 x 2.1 cm spiculated mass in the right upper lobe (series 3, image 45), "
+              "previously 2.8 x 1.9 cm. An 8 mm nodule in the left lower lobe. The aorta measures 3.4 cm.\n"
+              "Lymph nodes: Right paratracheal (4R) node 16 mm in short axis. Subcarinal node 18 x 12 mm.\n") * 15
+    read_report(report[:300])  # compile the patterns once
+    t0 = time.perf_counter()
+    read_report(report)
+    results.append((f"report text: read_report() on {len(report) // 1000} kB", (time.perf_counter() - t0) * 1000,
+                    "ms", 250))
 
     failed = 0
     print(f"{'benchmark':<45} {'measured':>10}   target")

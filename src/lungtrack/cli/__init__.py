@@ -53,13 +53,14 @@ def root(
 
 def _register() -> None:
     from lungtrack.cli import (  # noqa: PLC0415 - light modules; see their docstrings
-        biopsy, checks, dbcmd, demo, exports, importers, marker, notes, patient, reminders, reports, scan, shellcmd,
-        therapy, timeline,
+        biopsy, checks, dbcmd, demo, exports, importers, marker, notes, patient, reminders, reports, scan, scan_report,
+        shellcmd, therapy, timeline,
     )
 
     app.add_typer(patient.app, name="patient")
     app.add_typer(therapy.app, name="therapy")
     app.add_typer(scan.app, name="scan")
+    scan_report.register(scan.app)
     app.add_typer(scan.lesion_app, name="lesion")
     app.add_typer(marker.app, name="marker")
     app.add_typer(biopsy.app, name="biopsy")

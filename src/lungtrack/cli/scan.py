@@ -202,6 +202,11 @@ def add(
     lesion: LesionOpt = [],  # noqa: B006
     new_lesion: NewLesionOpt = [],  # noqa: B006
     equivocal: EquivocalOpt = [],  # noqa: B006
+    from_report: Annotated[Optional[str], typer.Option(
+        "--from-report", metavar="FILE|-",
+        help="Read the lesion sizes from the CT report's text (a file, or - for standard input); shows the "
+             "proposed mapping and asks on a terminal; off a terminal needs --yes. See docs/report-text.md.")] = None,
+    yes: YesOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Save sizes even though they look like a typo or unit slip.")] = False,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
@@ -211,17 +216,38 @@ def add(
     Example: lungtrack scan add --date 2025-09-15 --lesion "RUL mass: lung, 3.2 cm"
     --lesion "liver S6: liver, 18 mm" --lesion "4R: node, 16 mm"
     """
-    from sqlmodel import select
-
-    from lungtrack.errors import InputError
     from lungtrack.parsing.numbers import parse_number
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
 
     when = common.parse_date_opt(on, "--date")
     thickness = parse_number(slice_mm, field="--slice", minimum=0.1, maximum=20) if slice_mm is not None else None
+    if from_report is not None:
+        from lungtrack.cli import scan_report
+
+        scan_report.add_from_report(ctx, from_report, when=when, modality=modality, thickness=thickness,
+                                    impression=impression, non_target=non_target, extra=(lesion, new_lesion, equivocal),
+                                    force=force, patient=patient, yes=yes, json_out=json_out)
+        return
     if not (lesion or new_lesion or equivocal) and common.stdin_is_tty() and not json_out:
         lesion = _prompt_lesions(ctx, patient)
+    data, sentence, pname = save_scan(ctx, when=when, modality=modality, thickness=thickness, impression=impression,
+                                      non_target=non_target, lesion=lesion, new_lesion=new_lesion, equivocal=equivocal,
+                                      force=force, patient=patient)
+    report_saved(data, sentence, pname, modality, when, len(new_lesion), json_out)
+
+
+def save_scan(ctx: typer.Context, *, when, modality: Modality, thickness: float | None, impression: str | None,
+              non_target: NonTargetStatus | None, lesion: list[str], new_lesion: list[str], equivocal: list[str],
+              force: bool, patient: str | None, report_text: str | None = None) -> tuple[dict, str, str]:
+    """Save one scan with its measurements in one transaction (what ``scan add`` does once its
+    options are parsed; ``scan add --from-report`` calls it with the ``--lesion`` values it built).
+
+    Returns (the scan as a dict, the RECIST sentence, the patient's name)."""
+    from sqlmodel import select
+
+    from lungtrack.errors import InputError
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
     with common.transaction(ctx) as (_s, session):
         p = repo.find_patient(session, patient)
         dup = session.exec(select(m.ImagingStudy).where(m.ImagingStudy.patient_id == p.id, m.ImagingStudy.date == when,
@@ -238,14 +264,22 @@ def add(
         _save_measurements(session, p, study, entries)
         _save_new_lesions(session, study, new_lesion, equivocal=False)
         _save_new_lesions(session, study, equivocal, equivocal=True)
+        if report_text is not None:
+            from lungtrack.cli.scan_report import keep_report_text
+
+            keep_report_text(session, p, study, report_text)
         session.flush()
         data = study_dict(session, study)
         sentence = _assessment_sentence(session, p, study.id)
         pname = p.name
+    return data, sentence, pname
+
+
+def report_saved(data: dict, sentence: str, pname: str, modality: Modality, when, n_new: int, json_out: bool) -> None:
     if json_out:
         common.print_json(data)
     n = len(data["measurements"])
-    new_txt = f", {len(new_lesion)} new lesion{'s' if len(new_lesion) != 1 else ''}" if new_lesion else ""
+    new_txt = f", {n_new} new lesion{'s' if n_new != 1 else ''}" if n_new else ""
     common.err(f"Logged {modality.value} on {common.date_label(when)} for {pname}: "
                f"{n} lesion{'s' if n != 1 else ''}{new_txt}; {sentence}.")
 
@@ -278,7 +312,9 @@ def _size(x: dict) -> str:
 
 @app.command("show")
 def show(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan id.")],
-         patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
+         patient: PatientOpt = None, json_out: JsonOpt = False,
+         report: Annotated[bool, typer.Option("--report", help="Print the report text kept with the scan "
+                                              "(scan add --from-report keeps it).")] = False) -> None:
     """Show one scan with each lesion's measurement."""
     from lungtrack.store import models as m
     from lungtrack.store import repo
@@ -286,6 +322,16 @@ def show(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan 
     with common.transaction(ctx, write=False) as (_s, session):
         p = repo.find_patient(session, patient)
         data = study_dict(session, repo.get_record(session, m.ImagingStudy, study_id, p))
+        if report:
+            from lungtrack.cli.scan_report import kept_report_text
+
+            data["report_text"] = kept_report_text(session, p, repo.get_record(session, m.ImagingStudy, study_id, p))
+    if report and not json_out:
+        if data["report_text"] is None:
+            common.err(f"Scan {study_id} has no report text (only scan add --from-report keeps it).")
+            return
+        common.out(data["report_text"].rstrip("\n"))
+        return
     if json_out:
         common.print_json(data)
         return
