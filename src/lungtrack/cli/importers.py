@@ -110,7 +110,7 @@ def apply_plan(session, plan, patient_name: Optional[str]) -> dict:
             already["patient"] += 1
             end_tracking(existing, rec)
             continue
-        if any(p.name.casefold() == rec.name.casefold() for p in repo.list_patients(session)):
+        if repo.patient_by_name(session, rec.name) is not None:
             raise InputError("--patient", "", "a patient name", message=(
                 f"--patient: a patient called {rec.name!r} is already in this store but was not imported from "
                 f"{rec.external_id}; to add the records to that patient use --patient {rec.name!r}; "

@@ -166,7 +166,7 @@ def edit(
             new_name = " ".join(new_name.split())
             if not new_name:
                 raise InputError("--name", new_name, "a non-empty name")
-            if any(o.name.casefold() == new_name.casefold() and o.id != p.id for o in repo.list_patients(session)):
+            if (other := repo.patient_by_name(session, new_name)) is not None and other.id != p.id:
                 raise InputError("--name", new_name, "a name not already in this store")
             changes.append(f"name {p.name} → {new_name}")
             p.name = new_name

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Optional
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -29,6 +29,7 @@ class Timestamped(SQLModel):
 
 class Patient(Timestamped, table=True):
     __tablename__ = "patient"
+    __table_args__ = (Index("ix_patient_name_lower", text("lower(name)")), Index("ix_patient_is_default", "is_default"))
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True, index=True)
     diagnosis_date: Optional[date] = None
