@@ -22,7 +22,7 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
 from lungtrack import __version__
@@ -136,8 +136,9 @@ def open_store(location: StoreLocation, *, create: bool = False, migrate: bool =
     store = Store(location, engine)
     try:
         with engine.connect() as conn:
-            current = _current_revision(conn)
-            tables = set(inspect(conn).get_table_names())
+            # an up-to-date store costs one version read; the table list only when there is no version
+            current = _read_revision(conn)
+            tables = set() if current is not None else set(inspect(conn).get_table_names())
     except OperationalError as exc:
         engine.dispose()
         raise StoreError(f"Cannot open the store at {location.display}: {_short(exc)}") from None
@@ -176,6 +177,16 @@ def run_migrations(engine: Engine, target: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, target)
+
+
+def _read_revision(conn) -> str | None:
+    """The schema revision by one plain query (no schema inspection); None without a version table."""
+    try:
+        row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+    except (OperationalError, ProgrammingError):
+        conn.rollback()  # PostgreSQL: a failed statement aborts the transaction
+        return None
+    return row[0] if row else None
 
 
 def _current_revision(conn) -> str | None:

@@ -13,6 +13,7 @@ from datetime import date, datetime, timezone
 from typing import Optional
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
 
@@ -22,6 +23,11 @@ def utcnow() -> datetime:
 
 
 class Timestamped(SQLModel):
+    # pydantic builds a table class's validator and serializer only when first used (row_dict,
+    # exports): every command imports these classes, few serialise them (84 ms -> see
+    # docs/performance.md).
+    model_config = ConfigDict(defer_build=True)  # type: ignore[assignment]
+
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, nullable=False)
     source: str = Field(default="manual", max_length=200, nullable=False)
@@ -176,6 +182,8 @@ class Snooze(Timestamped, table=True):
 
 class EventLog(SQLModel, table=True):
     """What left the store or was destroyed: exports, reports, backups, patient deletions."""
+
+    model_config = ConfigDict(defer_build=True)  # type: ignore[assignment]
 
     __tablename__ = "event_log"
     id: Optional[int] = Field(default=None, primary_key=True)
