@@ -57,8 +57,8 @@ TIME = os.path.exists("/usr/bin/time")
 # ------------------------------------------------------------------ measuring
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS in MB, exit code) of one run.
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int, float]:
+    """(wall seconds, peak RSS in MB, exit code, CPU seconds user+system) of one run.
 
     The peak RSS comes from GNU ``/usr/bin/time -f %M`` (a small parent: a child forked from this
     Python process would inherit its high-water mark); it is the largest of the process and the
@@ -66,32 +66,37 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int]:
     fd, rss_file = tempfile.mkstemp(prefix="lt-rss-")
     os.close(fd)
     try:
-        wrapped = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd if TIME else cmd
+        wrapped = ["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file] + cmd if TIME else cmd
         t0 = time.perf_counter()
         proc = subprocess.run(wrapped, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, check=False)
         wall = time.perf_counter() - t0
         text = Path(rss_file).read_text().strip().splitlines() if TIME else []
-        rss_kb = int(text[-1]) if text and text[-1].isdigit() else 0
+        fields = text[-1].split() if text else []
+        rss_kb = int(fields[0]) if fields and fields[0].isdigit() else 0
+        cpu = float(fields[1]) + float(fields[2]) if len(fields) == 3 else 0.0
     finally:
         os.unlink(rss_file)
-    return wall, rss_kb // 1024, proc.returncode
+    return wall, rss_kb // 1024, proc.returncode, cpu
 
 
 def series(cmd: list[str], env: dict[str, str], runs: int, ok=(0, 3)) -> dict:
-    walls, rss = [], []
+    walls, rss, cpus = [], [], []
     for _ in range(runs):
-        wall, peak, code = measure(cmd, env)
+        wall, peak, code, cpu = measure(cmd, env)
         if code not in ok:
             raise SystemExit(f"benchmark command failed ({code}): {' '.join(cmd)}")
         walls.append(wall)
         rss.append(peak)
+        cpus.append(cpu)
     return {"median": statistics.median(walls), "min": min(walls), "max": max(walls),
-            "rss_median_mb": statistics.median(rss), "rss_max_mb": max(rss), "runs": runs}
+            "rss_median_mb": statistics.median(rss), "rss_max_mb": max(rss), "runs": runs,
+            "cpu_median": statistics.median(cpus)}
 
 
 def fmt(s: dict) -> str:
-    return f"{s['median'] * 1000:8.0f} ms (min {s['min'] * 1000:.0f}, max {s['max'] * 1000:.0f})"
+    cpu = f", CPU {s['cpu_median'] * 1000:.0f}" if s.get("cpu_median") else ""
+    return f"{s['median'] * 1000:8.0f} ms (min {s['min'] * 1000:.0f}, max {s['max'] * 1000:.0f}{cpu})"
 
 
 class Report:
@@ -108,6 +113,9 @@ class Report:
                "unit": unit}
         self.rows.append(row)
         base = f" | baseline {fmt(baseline)}" if baseline else ""
+        if baseline and baseline.get("cpu_median"):
+            row["cpu_ratio"] = figure.get("cpu_median", 0) / baseline["cpu_median"]
+            base += f" | CPU ratio {row['cpu_ratio']:.2f}x"
         verdict = "" if budget is None else (f" <= {budget:g}{unit} ok" if ok else f" > {budget:g}{unit} MISSED")
         ratio_txt = "" if ratio is None else f" -> {ratio:.2f}{unit}"
         print(f"{name:<52} {fmt(figure)}  rss {figure['rss_median_mb']:.0f} MB{base}{ratio_txt}{verdict}", flush=True)
@@ -237,7 +245,7 @@ def main() -> int:
             evaluate(history, date.fromisoformat(cohort.TODAY.isoformat()))
             times.append(time.perf_counter() - t0)
         s = {"median": statistics.median(times), "min": min(times), "max": max(times), "rss_median_mb": 0,
-             "rss_max_mb": 0, "runs": runs}
+             "rss_max_mb": 0, "runs": runs, "cpu_median": 0}
         rep.add("evaluate() of a 10-year history (seconds)", s, None, BUDGETS["evaluate_s"], unit=" s",
                 value=s["median"])
 

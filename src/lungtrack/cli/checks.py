@@ -191,8 +191,8 @@ def _check_all(ctx: typer.Context, today, config, *, new_only: bool, quiet: bool
     with common.transaction(ctx, write=False) as (_s, session):
         total = repo.count_patients(session) if common.progress_wanted() else None
         with common.Progress(total, "Checking patients") as progress:
-            for _p, r in stream_all_patients(session, today, config, partial(check_item, new_only),
-                                             on_batch=progress.advance):
+            for _p, r in stream_all_patients(session, today, config, partial(check_item, new_only)):
+                progress.advance(1)
                 attention += r["needs_attention"]
                 if json_out:
                     common.print_json_line(r)

@@ -176,8 +176,10 @@ class Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
             from rich.progress import Progress as RichProgress
 
+            # stdout on the same terminal: Rich prints our lines above the bar; stdout in a file: untouched
             self._bar = RichProgress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                     console=Console(stderr=True, force_terminal=True), transient=True)
+                                     console=Console(stderr=True, force_terminal=True), transient=True,
+                                     redirect_stdout=stdout_is_tty(), redirect_stderr=False)
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=self.total, completed=self._done)
             return
@@ -189,10 +191,16 @@ class Progress:
 
 
 def progress_wanted() -> bool:
-    """Progress bars only on a terminal (stderr), never under cron, never with TERM=dumb."""
+    """Progress bars only for a person at a terminal: stderr is a terminal (so never under cron),
+    ``TERM`` is not ``dumb``, and stdout is not a pipe (``lungtrack check --all-patients | less``
+    must not have a bar drawn over it; a file or the terminal itself is fine)."""
+    import stat
+
     try:
-        return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
-    except (ValueError, AttributeError):
+        if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+            return False
+        return not stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (ValueError, AttributeError, OSError):
         return False
 
 

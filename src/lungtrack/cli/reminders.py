@@ -123,8 +123,8 @@ def _remind_all(ctx: typer.Context, today, *, with_findings: bool, show_all: boo
     with common.transaction(ctx, write=False) as (_s, session):
         total = repo.count_patients(session) if common.progress_wanted() else None
         with common.Progress(total, "Reminders") as progress:
-            for p, result in stream_all_patients(session, today, config, work, on_batch=progress.advance,
-                                                 jobs=1 if ics is not None else None):
+            for p, result in stream_all_patients(session, today, config, work, jobs=1 if ics is not None else None):
+                progress.advance(1)
                 patients += 1
                 reminders, pe = result if ics is not None else (result, None)
                 if pe is not None:

@@ -7,7 +7,7 @@ enums in :mod:`lungtrack.enums` (plain ``VARCHAR``, so SQLite and PostgreSQL beh
 Changing a table here needs a new Alembic migration in ``store/migrations/versions``.
 """
 
-from __future__ import annotations
+# (no "from __future__ import annotations": pydantic would eval() every annotation string)
 
 from datetime import date, datetime, timezone
 from typing import Optional
