@@ -132,10 +132,13 @@ def test_check_all_patients_json_is_json_lines_one_object_per_patient(cohort_db,
     assert len(lines) == 4
     records = [json.loads(line) for line in lines]
     assert [x["patient"]["name"] for x in records] == [f"Patient {i:06d}" for i in range(1, 5)]
-    # each line is exactly what check prints for that patient alone
+    # each line is exactly what check prints for that patient alone (with --all: history too)
     for rec in records:
         single = cli("check", "--patient", rec["patient"]["name"], "--json").json()
         assert single["patients"] == [rec]
+    with_history = [json.loads(line) for line in cli("check", "--all-patients", "--all", "--json").stdout.splitlines()]
+    for rec in with_history[:2]:
+        assert cli("check", "--patient", rec["patient"]["name"], "--all", "--json").json()["patients"] == [rec]
     attention = sum(x["needs_attention"] for x in records)
     assert r.code == (3 if attention else 0)
 

@@ -22,13 +22,16 @@ def register(app: typer.Typer) -> None:
         all_patients: Annotated[bool, typer.Option("--all-patients", help="Check every patient in the store.")] = False,
         new_only: Annotated[bool, typer.Option("--new-only", help="Only findings not yet acknowledged.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing when nothing needs attention.")] = False,
+        show_all: Annotated[bool, typer.Option("--all", help="Also list the findings of earlier therapy lines.")] = False,
         json_out: JsonOpt = False,
     ) -> None:
         """Run the rules and explain every finding with its evidence and source.
 
+        Findings of earlier therapy lines are history: listed only with --all, never counted.
         With --all-patients, patients are read in batches and each one's result is printed as
         soon as it is ready; --json then prints JSON Lines (one object per patient).
-        Exits 3 when a watch or alert finding has not been acknowledged, 0 otherwise.
+        Exits 3 when a watch or alert finding of the current line (or tied to no line) has not
+        been acknowledged, 0 otherwise.
         """
         from lungtrack.report.checkview import render_check_text
         from lungtrack.settings import load_rules_config
@@ -36,7 +39,8 @@ def register(app: typer.Typer) -> None:
         config = load_rules_config()
         today = common.today()
         if all_patients:
-            attention = _check_all(ctx, today, config, new_only=new_only, quiet=quiet, json_out=json_out)
+            attention = _check_all(ctx, today, config, new_only=new_only, quiet=quiet, json_out=json_out,
+                                   show_all=show_all)
             raise typer.Exit(ExitStatus.ATTENTION if attention else ExitStatus.OK)
 
         from lungtrack.report.checkview import check_data
@@ -45,7 +49,7 @@ def register(app: typer.Typer) -> None:
 
         with common.transaction(ctx, write=False) as (_s, session):
             results = [check_data(evaluate_patient(session, repo.find_patient(session, patient), today, config),
-                                  new_only=new_only)]
+                                  new_only=new_only, with_history=show_all)]
         attention = sum(r["needs_attention"] for r in results)
         if json_out:
             common.print_json({"date": today.isoformat(), "patients": results, "needs_attention": attention})
@@ -171,14 +175,15 @@ def register(app: typer.Typer) -> None:
             common.out(render_defaults_toml(config).rstrip())
 
 
-def check_item(new_only: bool, pe) -> dict:
+def check_item(new_only: bool, pe, with_history: bool = False) -> dict:
     """What ``check`` prints for one patient (runs in the worker processes of --all-patients)."""
     from lungtrack.report.checkview import check_data
 
-    return check_data(pe, new_only=new_only)
+    return check_data(pe, new_only=new_only, with_history=with_history)
 
 
-def _check_all(ctx: typer.Context, today, config, *, new_only: bool, quiet: bool, json_out: bool) -> int:
+def _check_all(ctx: typer.Context, today, config, *, new_only: bool, quiet: bool, json_out: bool,
+               show_all: bool = False) -> int:
     """Stream every patient's check; returns how many findings need attention in all."""
     from functools import partial
 
@@ -191,7 +196,8 @@ def _check_all(ctx: typer.Context, today, config, *, new_only: bool, quiet: bool
     with common.transaction(ctx, write=False) as (_s, session):
         total = repo.count_patients(session) if common.progress_wanted() else None
         with common.Progress(total, "Checking patients") as progress:
-            for _p, r in stream_all_patients(session, today, config, partial(check_item, new_only)):
+            for _p, r in stream_all_patients(session, today, config,
+                                             partial(check_item, new_only, with_history=show_all)):
                 progress.advance(1)
                 attention += r["needs_attention"]
                 if json_out:
