@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import cohort  # noqa: E402
+import cohort
 
 BUDGETS = {"startup": 1.5, "everyday": 1.3, "single_in_large": 1.2, "all_patients": 5.0, "memory_growth": 1.2,
            "report_s": 2.0, "evaluate_s": 0.5}
@@ -177,6 +177,7 @@ def main() -> int:
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "lungtrack-bench"),
                     help="where the cohort stores are cached")
     ap.add_argument("--pg", help="PostgreSQL admin URL (postgresql+psycopg://user:pw@host/postgres): also run there")
+    ap.add_argument("--pg-only", action="store_true", help="with --pg: skip the SQLite figures of the scale group")
     ap.add_argument("--all-patients-max", type=int, default=10_000,
                     help="largest cohort on which check --all-patients is timed (default 10000)")
     ap.add_argument("--all-patients-runs", type=int, help="runs of check --all-patients (default: --runs)")
@@ -252,7 +253,7 @@ def main() -> int:
     curves: dict[str, list] = {"patients": [], "check_all_s": [], "check_all_rss_mb": [], "scan_s": [],
                                "single_s": [], "single_rss_mb": []}
     if "scale" not in skip:
-        backends = [("SQLite", None)] + ([("PostgreSQL", args.pg)] if args.pg else [])
+        backends = ([] if args.pg and args.pg_only else [("SQLite", None)]) + ([("PostgreSQL", args.pg)] if args.pg else [])
         for backend, pg in backends:
             single_alone = None
             first_rss = None

@@ -148,13 +148,25 @@ def test_check_all_patients_json_is_json_lines_one_object_per_patient(cohort_db,
 def test_batch_boundaries(db_path, cli, monkeypatch, jobs, n):
     """Batch size 3: one patient less, exactly one batch, one more, and several batches, with and without the pool."""
     from lungtrack import services
+    from lungtrack.store import repo
 
     cohort.build(str(db_path), n, seed=3)
     monkeypatch.setattr(services, "BATCH_SIZE", 3)
+    sizes: list[int] = []
+    original = repo.iter_patient_batches
+
+    def spy(session, batch_size=200):
+        for batch in original(session, batch_size):
+            sizes.append(len(batch))
+            yield batch
+
+    monkeypatch.setattr(repo, "iter_patient_batches", spy)
     monkeypatch.setenv("LUNGTRACK_JOBS", str(jobs))
     monkeypatch.setenv("LUNGTRACK_TODAY", cohort.TODAY.isoformat())
     names = [json.loads(line)["patient"]["name"] for line in cli("check", "--all-patients", "--json").stdout.splitlines()]
     assert names == [f"Patient {i:06d}" for i in range(1, n + 1)]
+    assert sizes == [3] * (n // 3) + ([n % 3] if n % 3 else [])  # batches of 3, the last one short
+    sizes.clear()
     reminded = {json.loads(line)["patient"] for line in cli("remind", "--all-patients", "--json").stdout.splitlines()}
     assert reminded == set(names)
 

@@ -46,7 +46,7 @@ def evaluate_patient(session, patient, today: date, config: RulesConfig) -> Pati
 
 
 #: Patients read per batch by the all-patient commands (one query per table per batch).
-BATCH_SIZE = 500
+BATCH_SIZE = 200
 #: Worker processes for the all-patient commands (``LUNGTRACK_JOBS`` overrides; 1: no pool).
 #: Measured in docs/performance.md: on the 2-core machine 2 workers evaluate 10,000 patients
 #: faster than 1, the store being read in the parent while the workers evaluate.
@@ -77,11 +77,11 @@ def jobs_wanted() -> int:
 
 
 def stream_all_patients(session, today: date, config: RulesConfig, work: Callable[[PatientEvaluation], Any], *,
-                        batch_size: int = BATCH_SIZE, jobs: int | None = None,
+                        batch_size: int | None = None, jobs: int | None = None,
                         on_batch: Callable[[int], None] | None = None) -> Iterator[tuple[Any, Any]]:
     """``(patient row, work(evaluation))`` for every patient in name order, as each is done.
 
-    Patients are read in batches of ``batch_size`` with one query per table
+    Patients are read in batches of ``batch_size`` (default :data:`BATCH_SIZE`) with one query per table
     (:func:`lungtrack.store.repo.load_histories`); memory holds one or two batches, whatever the
     size of the store.  ``work`` turns a :class:`PatientEvaluation` into what the caller prints
     (it must be a module-level function when ``jobs`` > 1: it runs in worker processes, while
@@ -92,6 +92,7 @@ def stream_all_patients(session, today: date, config: RulesConfig, work: Callabl
     from lungtrack.store import repo
 
     jobs = jobs_wanted() if jobs is None else jobs
+    batch_size = BATCH_SIZE if batch_size is None else batch_size
 
     def load(batch):
         ids = [p.id for p in batch]

@@ -321,7 +321,7 @@ def load_histories(session: Session, patient_ids: Sequence[int]) -> list[h.Histo
     return _build_histories(session, [by_id[i] for i in patient_ids if i in by_id])
 
 
-def iter_patient_batches(session: Session, batch_size: int = 500) -> Iterator[list[Any]]:
+def iter_patient_batches(session: Session, batch_size: int = 200) -> Iterator[list[Any]]:
     """Every patient row (name order), in batches of ``batch_size``: keyset pagination on the
     unique name index, so memory stays flat however many patients the store holds."""
     pt = m.Patient.__table__
