@@ -47,10 +47,11 @@ def evaluate_patient(session, patient, today: date, config: RulesConfig) -> Pati
 
 #: Patients read per batch by the all-patient commands (one query per table per batch).
 BATCH_SIZE = 200
-#: Worker processes for the all-patient commands (``LUNGTRACK_JOBS`` overrides; 1: no pool).
-#: Measured in docs/performance.md: on the 2-core machine 2 workers evaluate 10,000 patients
-#: faster than 1, the store being read in the parent while the workers evaluate.
-DEFAULT_JOBS = 2
+#: Worker processes for the all-patient commands (``LUNGTRACK_JOBS=N`` asks for a pool of N).
+#: Measured (docs/performance.md): on the shared 2-core machine a pool of 2 gave the same wall
+#: time as 1 process (0.98x) for 36 % more CPU time (pickling histories and results), so the
+#: default is no pool.
+DEFAULT_JOBS = 1
 
 
 def _evaluate_item(work: Callable[[PatientEvaluation], Any], today: date, config: RulesConfig,
