@@ -21,6 +21,7 @@ store (time and peak RSS)
 peak RSS of ``check --all-patients``         the same at the smallest cohort >= 1,000        1.2x
 HTML report of a 10-year patient             -                                               2 s
 ``evaluate()`` of a 10-year history          -                                               0.5 s
+``read_report()`` on a 4 kB CT report        -                                               0.25 s
 ==========================================  ==============================================  ======
 
 The cohorts come from ``benchmarks/cohort.py`` (seeded; 10 years per patient) and are cached
@@ -49,7 +50,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import cohort
 
 BUDGETS = {"startup": 1.5, "everyday": 1.3, "single_in_large": 1.2, "all_patients": 5.0, "memory_growth": 1.2,
-           "report_s": 2.0, "evaluate_s": 0.5}
+           "report_s": 2.0, "evaluate_s": 0.5, "read_report_s": 0.25}
 TABLES = tuple(cohort.COLUMNS)
 TIME = os.path.exists("/usr/bin/time")
 
@@ -249,6 +250,22 @@ def main() -> int:
              "rss_max_mb": 0, "runs": runs, "cpu_median": 0}
         rep.add("evaluate() of a 10-year history (seconds)", s, None, BUDGETS["evaluate_s"], unit=" s",
                 value=s["median"])
+
+        from lungtrack.parsing.report_text import read_report
+
+        report = ("FINDINGS:\nLungs: A 3.2 x 2.1 cm spiculated mass in the right upper lobe (series 3, image 45), "
+                  "previously 2.8 x 1.9 cm. An 8 mm nodule in the left lower lobe. The aorta measures 3.4 cm.\n"
+                  "Lymph nodes: Right paratracheal (4R) node 16 mm in short axis. Subcarinal node 18 x 12 mm.\n") * 15
+        read_report(report[:300])  # compile the patterns once
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            read_report(report)
+            times.append(time.perf_counter() - t0)
+        s = {"median": statistics.median(times), "min": min(times), "max": max(times), "rss_median_mb": 0,
+             "rss_max_mb": 0, "runs": runs, "cpu_median": 0}
+        rep.add(f"read_report() on a {len(report) // 1000} kB CT report (seconds)", s, None,
+                BUDGETS["read_report_s"], unit=" s", value=s["median"])
 
     curves: dict[str, list] = {"patients": [], "check_all_s": [], "check_all_rss_mb": [], "scan_s": [],
                                "single_s": [], "single_rss_mb": []}

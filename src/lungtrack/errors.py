@@ -34,15 +34,30 @@ class InputError(LungtrackError, ValueError):
         self.value = value
         self.expected = expected
         if message is None:
-            shown = repr(value) if isinstance(value, str) else str(value)
-            message = f"{field}: {shown} is not valid; expected {expected}."
+            message = f"{field}: {shown_value(value)} is not valid; expected {expected}."
         super().__init__(message)
 
 
-class NotFoundError(LungtrackError):
-    """A record, patient or store that was asked for does not exist."""
+#: An error message shows at most this many characters of the value that was given.
+MAX_SHOWN = 60
 
-    exit_code = 1
+
+def shown_value(value: object) -> str:
+    """The value as an error message shows it: quoted text, cut to a readable length with "…"."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_SHOWN:
+        text = text[: MAX_SHOWN - 12] + "…" + text[-8:] + f" ({len(text)} characters)"
+        return f"'{text}'" if isinstance(value, str) else text
+    return repr(value) if isinstance(value, str) else text
+
+
+class NotFoundError(LungtrackError):
+    """A record or patient that was asked for does not exist (a wrong id or name).
+
+    Exit 2, like any other bad input: the store itself is fine (a missing or unreadable store
+    is a ``StoreError``, exit 1)."""
+
+    exit_code = 2
 
 
 class StoreError(LungtrackError):

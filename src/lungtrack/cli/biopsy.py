@@ -34,7 +34,7 @@ SAMPLE_LABELS: dict[str, str] = {
 DateOpt = Annotated[str, typer.Option("--date", help="Date of the sample/result (YYYY-MM-DD, today, '3 days ago'); not in the future.")]
 SampleOpt = Annotated[Sample, typer.Option("--sample", case_sensitive=False, help="What was tested.")]
 GeneOpt = Annotated[Optional[str], typer.Option("--gene", help="Gene, e.g. EGFR, ALK, MET, HER2 (inferred from a known variant when omitted).")]
-VariantOpt = Annotated[str, typer.Option("--variant", help="Variant: T790M, p.Thr790Met, c.2369C>T, 'EGFR T790M', 'exon 19 deletion', amplification, fusion...")]
+VariantOpt = Annotated[str, typer.Option("--variant", help="Variant: T790M, p.Thr790Met, c.2369C>T, 'EGFR T790M', 'exon 19 deletion', amplification or fusion.")]
 ResultOpt = Annotated[BiopsyResult, typer.Option("--result", case_sensitive=False, help="Whether the variant was found.")]
 VafOpt = Annotated[Optional[str], typer.Option("--vaf", help="Variant allele frequency in PERCENT (0.8 means 0.8 %, not 80 %); only with --result detected.")]
 AssayOpt = Annotated[Optional[str], typer.Option("--assay", help="Test name, e.g. 'cobas EGFR v2' or 'Guardant360'.")]
@@ -82,11 +82,14 @@ def normalise(variant: str, gene: str | None, field: str = "--variant") -> Any:
 
 
 def check_combination(result: str, vaf: float | None, allele_context: str | None, *,
-                      result_field: str = "--result") -> None:
-    """A VAF or an allele context only makes sense for a variant that was detected."""
+                      result_field: str = "--result", gene: str | None = None, variant: str | None = None) -> None:
+    """A VAF or an allele context only makes sense for a variant that was detected, and an allele
+    context only for the variant it describes (EGFR C797S)."""
     from lungtrack.errors import InputError
+    from lungtrack.parsing.variants import check_allele_context
 
     if result == BiopsyResult.DETECTED.value:
+        check_allele_context(gene, variant, allele_context)
         return
     if vaf is not None:
         raise InputError("--vaf", f"{common.fmt(vaf)}", "no --vaf unless --result detected", message=(
@@ -160,7 +163,7 @@ def add(
     vaf_value = parse_vaf(vaf)
     assay_name = parse_assay(assay) or None
     context = allele_context.value if allele_context is not None else None
-    check_combination(result.value, vaf_value, context)
+    check_combination(result.value, vaf_value, context, gene=alt.gene, variant=alt.name)
     with common.transaction(ctx) as (_s, session):
         p = repo.find_patient(session, patient)
         same = [b for b in repo.records(session, m.BiopsyFinding, p)
@@ -281,7 +284,8 @@ def edit(
         if allele_context is not None:
             row.allele_context = allele_context.value
         check_combination(row.result, row.vaf, row.allele_context,
-                          result_field="--result" if result is not None else "the stored result")
+                          result_field="--result" if result is not None else "the stored result",
+                          gene=row.gene, variant=row.variant)
         repo.touch(row)
         session.add(row)
         session.flush()
@@ -293,7 +297,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, finding_id: Annotated[int, typer.Argument(help="Finding id.")],
-           patient: PatientOpt = None, yes: YesOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a biopsy finding (asks first; --yes when not on a terminal)."""
     common.delete_flow(ctx, "BiopsyFinding", finding_id, patient, yes,
                        lambda b: f"biopsy finding {b.id} ({f'{b.gene} {b.variant}'.strip()} {b.result} "

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @dataclass
 class AppState:
     db: str | None = None
+    json_result: bool = False  # --json on a command that reports a result (delete, export, ack...)
 
 
 def complete_patient(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -53,6 +54,18 @@ PatientOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (stable: numbers as numbers, ISO dates, units as fields).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed when not on a terminal).")]
+
+
+def _json_result(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        state(ctx).json_result = True
+    return value
+
+
+#: ``--json`` for a command that does something and reports it (delete, export, backup, ack...):
+#: the result as one JSON object on stdout; the sentence for the person stays on stderr.
+ResultJsonOpt = Annotated[bool, typer.Option("--json", callback=_json_result,
+                                             help="Print the result as JSON on stdout (stable: ISO dates, ids as numbers).")]
 
 
 def state(ctx: typer.Context) -> AppState:
@@ -109,12 +122,66 @@ def stdin_is_tty() -> bool:
         return False
 
 
+def read_stdin_text(field: str) -> str:
+    """All of standard input as text: UTF-8 (a byte-order mark is dropped), no NUL characters;
+    anything else is an ``InputError`` naming ``field``."""
+    stream = sys.stdin
+    if stream is None:
+        return ""
+    raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+    if isinstance(raw, str):  # a text-only stream (tests): undecodable input arrives as surrogates
+        raw = raw.encode("utf-8", "surrogateescape")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(field, "-", "UTF-8 text", message=(
+            f"{field}: standard input is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+            "expected UTF-8 text. Nothing was saved.")) from None
+    if "\x00" in text:
+        raise InputError(field, "-", "text without NUL characters", message=(
+            f"{field}: standard input holds a NUL character; expected text without NUL characters. "
+            "Nothing was saved."))
+    return text
+
+
+def stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (ValueError, AttributeError):
+        return False
+
+
+def use_colour() -> bool:
+    """Colour only on a terminal, never with NO_COLOR (any value) or TERM=dumb."""
+    return stdout_is_tty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def term_width() -> int:
+    """The terminal's width (``COLUMNS`` wins, as everywhere); 80 when it cannot be known."""
+    import shutil
+
+    return max(20, shutil.get_terminal_size(fallback=(80, 24)).columns)
+
+
 def err(message: str) -> None:
-    """A message for the person (stderr)."""
+    """A message for the person (stderr); wrapped to the terminal's width when stderr is one."""
+    if message and stderr_is_tty():
+        from lungtrack.report.layout import wrap_block
+
+        message = "\n".join(wrap_block(message, term_width()))
     print(message, file=sys.stderr)
 
 
 def out(text: str = "") -> None:
+    """A line for stdout; on a terminal it is wrapped to the terminal's width, continuation lines
+    indented under the text after a ``label:`` (``patient show``, ``response``...)."""
+    if stdout_is_tty():
+        from lungtrack.report.layout import wrap_block
+
+        for line in wrap_block(text, term_width()):
+            print(line)
+        return
     print(text)
 
 
@@ -218,32 +285,93 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
-    """A Rich table on a TTY; plain tab-separated lines with a header otherwise."""
-    if stdout_is_tty():
-        from rich.table import Table
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None,
+                right: Sequence[int] = ()) -> None:
+    """A table that fits the terminal; plain tab-separated lines with a header otherwise.
 
-        table = Table(title=title, show_lines=False)
-        for c in columns:
-            table.add_column(c)
-        for r in rows:
-            table.add_row(*[fmt(v) for v in r])
-        console().print(table)
+    On a terminal (see :func:`lungtrack.report.layout.fit_table`): columns empty in every row are
+    left out, multi-word columns wrap at word boundaries, and when that is not enough the table
+    stacks (leading columns as a table, the rest as ``name: value`` lines); no value is ever cut.
+    """
+    if stdout_is_tty():
+        from lungtrack.report.layout import fit_table
+
+        lines = fit_table(columns, [[fmt(v) for v in r] for r in rows], term_width(), right=right)
+        if title:
+            print(title)
+        bold = use_colour()
+        header_rows = next((i for i, line in enumerate(lines) if line.startswith("─")), 0)
+        for i, line in enumerate(lines):
+            print(f"\x1b[1m{line}\x1b[0m" if bold and i < header_rows else line)
     else:
         print("\t".join(columns))
         for r in rows:
             print("\t".join(fmt(v).replace("\t", " ").replace("\n", " ") for v in r))
 
 
-def confirm_or_refuse(question: str, yes: bool) -> None:
+class Progress:
+    """Progress for slow work, on stderr, only on a terminal, and only once it has taken more than
+    ``delay`` seconds (a fast run shows nothing); the line is cleared when the work ends.
+
+    ``with Progress("Reading the records") as progress: ...; progress.step("Drawing the charts")``
+    """
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, first: str, delay: float = 1.0, stream: Any = None) -> None:
+        import threading
+
+        self.stream = stream or sys.stderr
+        self.enabled = stream is not None or stderr_is_tty()
+        self.text = first
+        self.delay = delay
+        self.shown = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Progress":
+        import time
+
+        self.started = time.monotonic()
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def step(self, text: str) -> None:
+        self.text = text
+
+    def _run(self) -> None:
+        import time
+
+        frame = 0
+        if self._stop.wait(self.delay):
+            return
+        while not self._stop.is_set():
+            elapsed = time.monotonic() - self.started
+            self.stream.write(f"\r\x1b[K{self.FRAMES[frame % 4]} {self.text}... {elapsed:.0f} s")
+            self.stream.flush()
+            self.shown = True
+            frame += 1
+            self._stop.wait(0.2)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self.enabled:
+            self._thread.join(timeout=1)
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def confirm_or_refuse(question: str, yes: bool, verb: str = "delete") -> None:
     """Ask on a TTY; without a TTY, refuse unless ``--yes`` was given."""
     if yes:
         return
     if not stdin_is_tty():
         raise InputError("--yes", "", "--yes", message=(
-            "Refusing to delete without confirmation: not on a terminal. Pass --yes to confirm."))
+            f"Refusing to {verb} without confirmation: not on a terminal. Pass --yes to confirm."))
     if not typer.confirm(question, default=False, err=True):
-        err("Nothing was deleted.")
+        err("Nothing was deleted." if verb == "delete" else "Nothing was changed.")
         raise typer.Exit(0)
 
 
@@ -254,13 +382,33 @@ def parse_date_opt(text: str | None, field: str, *, allow_future: bool = False, 
         if required:
             raise InputError(field, "", "a date such as 2026-03-04, today, yesterday or '3 weeks ago'")
         return None
-    return parse_date(text, today=today(), field=field, allow_future=allow_future)
+    from lungtrack.settings import date_order
+
+    return parse_date(text, today=today(), field=field, allow_future=allow_future, order=date_order())
+
+
+def parse_since_opt(text: str | None, field: str = "--since") -> date | None:
+    """A look-back start (``6m`` or a date), read with the ``locale_order`` setting."""
+    if text is None:
+        return None
+    from lungtrack.parsing.dates import parse_since
+    from lungtrack.settings import date_order
+
+    return parse_since(text, today=today(), field=field, order=date_order())
 
 
 def date_label(d: date) -> str:
     from lungtrack.parsing.dates import format_date
 
     return format_date(d)
+
+
+def report_result(ctx: typer.Context, data: dict, message: str | None = None) -> None:
+    """What a command did: ``data`` as JSON on stdout when ``--json`` was given, ``message`` on stderr."""
+    if state(ctx).json_result:
+        print_json(data)
+    if message:
+        err(message)
 
 
 def delete_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str | None, yes: bool,
@@ -278,7 +426,9 @@ def delete_flow(ctx: typer.Context, model_name: str, record_id: int, patient: st
         p = repo.find_patient(session, patient)
         counts = repo.delete_record(session, repo.get_record(session, model, record_id, p))
     extra = sum(counts.values()) - 1
-    err(f"Deleted {label}" + (f" and {extra} dependent record(s)." if extra else "."))
+    report_result(ctx, {"deleted": model_name, "id": record_id, "description": label, "records": counts,
+                        "dependent_records": extra},
+                  f"Deleted {label}" + (f" and {extra} dependent record(s)." if extra else "."))
 
 
 def show_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str | None, json_out: bool,
@@ -297,36 +447,33 @@ def show_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str 
 
 
 def print_fields(pairs: Sequence[tuple[str, Any]], width: int = 16) -> None:
-    """``label: value`` lines for the fields that have a value."""
+    """``label: value`` lines for the fields that have a value (wrapped under the value on a terminal)."""
     for label, value in pairs:
         if value is not None and value != "":
             out(f"{label + ':':<{width}}{fmt(value)}")
 
 
-_SEVERITY_STYLES = {"ALERT": "bold red", "WATCH": "bold yellow", "INFO": "cyan", "DUE": "bold"}
+_SEVERITY_STYLES = {"ALERT": "1;31", "WATCH": "1;33", "INFO": "36", "DUE": "1", "OVERDUE": "1;31"}
 
 
 def print_report_lines(lines: Sequence[str]) -> None:
-    """Plain lines; on a colour terminal the leading severity word is coloured too (the word stays)."""
-    if not stdout_is_tty() or os.environ.get("NO_COLOR"):
+    """Plain lines; on a terminal wrapped to its width with a hanging indent (with or without
+    NO_COLOR), and with colour the leading severity word is coloured too (the word stays)."""
+    if not stdout_is_tty():
         for line in lines:
-            out(line)
+            print(line)
         return
-    from rich.console import Console
-    from rich.text import Text
+    from lungtrack.report.layout import wrap_block
 
-    import textwrap
-
-    con = Console(force_terminal=True, highlight=False)  # we already know stdout is a terminal
+    colour = use_colour()
+    width = term_width()
     for line in lines:
         word = line.split(" ", 1)[0]
-        indent = " " * (len(line) - len(line.lstrip(" ")) or (7 if word in _SEVERITY_STYLES else 0))
-        wrapped = textwrap.fill(line, width=max(40, con.width - 1), subsequent_indent=indent,
-                                break_on_hyphens=False, break_long_words=False) if line else line
-        text = Text(wrapped)
-        if word in _SEVERITY_STYLES:
-            text.stylize(_SEVERITY_STYLES[word], 0, len(word))
-        con.print(text, soft_wrap=True, highlight=False)
+        wrapped = wrap_block(line, width)
+        if colour and word in _SEVERITY_STYLES and wrapped and wrapped[0].startswith(word):
+            wrapped[0] = f"\x1b[{_SEVERITY_STYLES[word]}m{word}\x1b[0m" + wrapped[0][len(word):]
+        for w in wrapped:
+            print(w)
 
 
 def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:
@@ -352,8 +499,10 @@ def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # replaces a symlink at ``path`` instead of following it
     except BaseException as exc:
         try:
             os.unlink(tmp)
@@ -371,11 +520,17 @@ def log_event(ctx: typer.Context, action: str, detail: str, patients: Sequence[t
     ``lungtrack db log`` shows the entries.  Written in its own short transaction after the
     export succeeded, so a failed export leaves no entry.
     """
+    from lungtrack.errors import StoreError
     from lungtrack.store import models as m
 
-    with transaction(ctx) as (_s, session):
-        for pid, name in (patients or [(None, None)]):
-            session.add(m.EventLog(action=action, patient_id=pid, patient_name=name, detail=detail))
+    try:
+        with transaction(ctx) as (_s, session):
+            for pid, name in (patients or [(None, None)]):
+                session.add(m.EventLog(action=action, patient_id=pid, patient_name=name, detail=detail))
+    except StoreError as exc:
+        if "read-only" not in exc.message:
+            raise
+        err("Note: the store is read-only, so this was not recorded in its event log ('lungtrack db log').")
 
 
 def destination(output: str | None) -> str:

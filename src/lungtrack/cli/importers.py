@@ -33,6 +33,7 @@ def read_files(paths: List[str]) -> list:
     from pathlib import Path
 
     from lungtrack.errors import InputError
+    from lungtrack.fhir.guard import parse_guarded
     from lungtrack.fhir.ndjson_import import parse_fhir_text
 
     items = []
@@ -51,7 +52,7 @@ def read_files(paths: List[str]) -> list:
         except OSError as exc:
             raise InputError("FILE", raw, "a readable file",
                              message=f"FILE: {raw}: cannot read it ({exc.strerror}); nothing was imported.") from None
-        items.extend(parse_fhir_text(text, path.name))
+        items.extend(parse_guarded(text, path.name, parse_fhir_text))
     return items
 
 
@@ -269,11 +270,12 @@ def import_fhir(
     import tempfile
     from pathlib import Path
 
+    from lungtrack.fhir.guard import map_guarded
     from lungtrack.fhir.ndjson_import import map_resources
     from lungtrack.store.paths import resolve as resolve_location
 
     items = read_files(files)
-    plan = map_resources(items)
+    plan = map_guarded(items, map_resources)
     names = [Path(f).name for f in files]
     holder: dict = {}
     if dry_run:
@@ -320,6 +322,7 @@ def register_export(export_app: typer.Typer) -> None:
         ctx: typer.Context,
         patient: PatientOpt = None,
         output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (default: standard output).")] = None,
+        json_out: common.ResultJsonOpt = False,
     ) -> None:
         """Export a patient's records as a FHIR R4 Bundle (JSON): Patient, Condition, therapy lines,
         tumour markers (mCODE TumorMarkerTest), lesion sizes, variants and RECIST disease status.
@@ -348,5 +351,6 @@ def register_export(export_app: typer.Typer) -> None:
         ]
         bundle = build_bundle(data, points, timestamp=datetime.now(timezone.utc).replace(microsecond=0))
         text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
-        _emit(text.encode("utf-8"), output, f"{len(bundle['entry'])} FHIR resources for {data['patient']['name']}")
+        _emit(text.encode("utf-8"), output, f"{len(bundle['entry'])} FHIR resources for {data['patient']['name']}", ctx,
+              format="fhir", resources=len(bundle["entry"]), patients=[data["patient"]["name"]])
         common.log_event(ctx, "export-fhir", common.destination(output), [(data["patient"]["id"], data["patient"]["name"])])

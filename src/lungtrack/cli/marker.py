@@ -170,6 +170,10 @@ def edit(
         p = repo.find_patient(session, patient)
         row = repo.get_record(session, m.MarkerResult, result_id, p)
         mk = marker_from_text(row.marker)
+        if unit is not None:
+            convert_marker_value(mk, 1.0, unit, field="--unit")  # an unknown unit is refused, never ignored
+            if value is None and uln is None:
+                raise InputError("--unit", unit, "--unit together with --value or --uln (the unit they are in)")
         if value is not None:
             _, row.value, row.unit = _value_and_unit(row.marker, value, unit)
             _check_plausible(session, p, mk, row.value, row.unit, when or row.date, force)
@@ -188,7 +192,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, result_id: Annotated[int, typer.Argument(help="Result id.")],
-           patient: PatientOpt = None, yes: YesOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a marker result (asks first)."""
     common.delete_flow(ctx, "MarkerResult", result_id, patient, yes,
                        lambda r: f"{r.marker} {r.value:g} {r.unit} of {r.date.isoformat()} (id {r.id})")

@@ -5,7 +5,6 @@ Every value is checked before the store is opened: bad input writes nothing.
 """
 
 
-import sys
 from typing import Annotated, Optional
 
 import typer
@@ -75,7 +74,7 @@ def _check_done_date(row, field: str, text: str | None) -> None:
 @appointment_app.command("add")
 def appointment_add(
     ctx: typer.Context,
-    date: Annotated[str, typer.Option("--date", help="Date (YYYY-MM-DD, 'in 2 weeks', ...); future dates are fine.")],
+    date: Annotated[str, typer.Option("--date", help="Date (YYYY-MM-DD, 'in 2 weeks', 'next monday'); future dates are fine.")],
     kind: Annotated[AppointmentKind, typer.Option("--kind", case_sensitive=False, help="What it is for.")],
     description: Annotated[Optional[str], typer.Option("--description", help="Free text, e.g. 'CT chest/abdomen'.")] = None,
     patient: PatientOpt = None,
@@ -147,7 +146,7 @@ def appointment_edit(
     date: Annotated[Optional[str], typer.Option("--date", help="New date (future dates are fine while planned).")] = None,
     kind: Annotated[Optional[AppointmentKind], typer.Option("--kind", case_sensitive=False)] = None,
     description: Annotated[Optional[str], typer.Option("--description", help="New description ('' clears it).")] = None,
-    status: Annotated[Optional[AppointmentStatus], typer.Option("--status", case_sensitive=False)] = None,
+    status: Annotated[Optional[AppointmentStatus], typer.Option("--status", case_sensitive=False, help="Mark it planned, done or cancelled.")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -231,7 +230,7 @@ def appointment_cancel(
 
 @appointment_app.command("delete")
 def appointment_delete(ctx: typer.Context, appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
-                       patient: PatientOpt = None, yes: YesOpt = False) -> None:
+                       patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete an appointment (asks first; --yes when not on a terminal)."""
     common.delete_flow(ctx, "Appointment", appointment_id, patient, yes,
                        lambda a: f"appointment {a.id} ({a.kind} on {a.date.isoformat()}, {a.status})")
@@ -244,7 +243,7 @@ def _note_text(text: str, field: str) -> str:
     from lungtrack.errors import InputError
 
     if text == "-":
-        text = sys.stdin.read() if sys.stdin is not None else ""
+        text = common.read_stdin_text(field)
     cleaned = text.strip()
     if not cleaned:
         raise InputError(field, text, "some text (or - to read it from stdin)",
@@ -357,6 +356,6 @@ def note_edit(
 
 @note_app.command("delete")
 def note_delete(ctx: typer.Context, note_id: Annotated[int, typer.Argument(help="Note id.")],
-                patient: PatientOpt = None, yes: YesOpt = False) -> None:
+                patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a note (asks first; --yes when not on a terminal)."""
     common.delete_flow(ctx, "Note", note_id, patient, yes, lambda n: f"note {n.id} of {n.date.isoformat()}")

@@ -197,7 +197,8 @@ def edit(
 
 
 @app.command("default")
-def default(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient to use when --patient is not given.")]) -> None:
+def default(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient to use when --patient is not given.")],
+            json_out: common.ResultJsonOpt = False) -> None:
     """Set the default patient."""
     from lungtrack.store import repo
 
@@ -205,7 +206,7 @@ def default(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patien
         p = repo.find_patient(session, name, field="NAME")
         repo.set_default_patient(session, p)
         pname = p.name
-    common.err(f"{pname} is now the default patient.")
+    common.report_result(ctx, {"default_patient": pname}, f"{pname} is now the default patient.")
 
 
 @app.command("end")
@@ -215,6 +216,7 @@ def end(
     on: Annotated[str, typer.Option("--on", help="Date tracking ended.")] = "today",
     reason: Annotated[Optional[str], typer.Option(help="Why, e.g. 'deceased' or 'moved care'.")] = None,
     undo: Annotated[bool, typer.Option("--undo", help="Resume tracking.")] = False,
+    json_out: common.ResultJsonOpt = False,
 ) -> None:
     """Mark a patient's tracking as ended: no more reminders or timing findings for them."""
     from lungtrack.store import repo
@@ -227,13 +229,15 @@ def end(
         repo.touch(p)
         session.add(p)
         pname = p.name
-    common.err(f"Tracking for {pname} resumed." if undo else
-               f"Tracking for {pname} ended on {common.date_label(when)}; no more reminders for {pname}.")
+    common.report_result(ctx, {"patient": pname, "ended_on": None if undo else when.isoformat(),
+                               "reason": None if undo else reason},
+                         f"Tracking for {pname} resumed." if undo else
+                         f"Tracking for {pname} ended on {common.date_label(when)}; no more reminders for {pname}.")
 
 
 @app.command("delete")
 def delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient to delete, with all their records.")],
-           yes: YesOpt = False) -> None:
+           yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a patient and ALL their records (asks first; --yes when not on a terminal)."""
     from lungtrack.store import repo
 
@@ -251,5 +255,7 @@ def delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient
         total = sum(counts.values()) - 1
         session.add(m.EventLog(action="delete-patient", patient_id=pid, patient_name=pname,
                                detail=f"{total} record(s) deleted; backup {saved}"))
-    common.err(f"Deleted patient {pname} and {total} record(s); a backup copy was saved first: {saved}")
+    common.report_result(ctx, {"deleted": "Patient", "id": pid, "name": pname, "records": counts, "dependent_records": total,
+                               "backup": str(saved)},
+                         f"Deleted patient {pname} and {total} record(s); a backup copy was saved first: {saved}")
 

@@ -159,7 +159,7 @@ def _remind_all(ctx: typer.Context, today, *, with_findings: bool, show_all: boo
     if ics is not None:
         from lungtrack.reminders.ics import calendar_bytes
 
-        common.write_private_file(ics, calendar_bytes(entries, _export_now()), "--ics")
+        common.write_private_file(ics, calendar_bytes(entries, _export_now(), _previous(ics)), "--ics")
         common.log_event(ctx, "export-ics", common.destination(str(ics)), who)
     if json_doc:
         common.print_json({"date": today.isoformat(), "patients": names, "reminders": doc_reminders,
@@ -173,7 +173,17 @@ def _remind_all(ctx: typer.Context, today, *, with_findings: bool, show_all: boo
     return attention
 
 
-def _calendar(results: list[tuple[Any, Any]], today) -> bytes:
+def _previous(output: Any) -> bytes | None:
+    """The calendar file as it is now (the previous export), if there is one to compare with."""
+    if output in (None, "-"):
+        return None
+    try:
+        return Path(output).expanduser().read_bytes()
+    except OSError:
+        return None
+
+
+def _calendar(results: list[tuple[Any, Any]], today, previous: bytes | None = None) -> bytes:
     from lungtrack.reminders.ics import calendar_bytes, entries_for_patient, patient_tag
 
     entries = []
@@ -183,7 +193,7 @@ def _calendar(results: list[tuple[Any, Any]], today) -> bytes:
         entries.extend(entries_for_patient(ev.patient, ev.due, pe.history.appointments, today,
                                            tag=patient_tag(p.id, created),
                                            window_days=ev.config.timing.due_window_days))
-    return calendar_bytes(entries, _export_now())
+    return calendar_bytes(entries, _export_now(), previous)
 
 
 def _snooze(ctx: typer.Context, patient: str | None, item: str, length: str | None, *, undo: bool) -> None:
@@ -204,6 +214,14 @@ def _snooze(ctx: typer.Context, patient: str | None, item: str, length: str | No
             try:
                 key = item if item in existing else resolve_item_key(item, sorted(existing), field="--unsnooze")
             except InputError:
+                from lungtrack.enums import Marker
+
+                kinds = ["imaging", *(f"marker:{mk.value}" for mk in Marker)]
+                try:  # a scan or marker that simply is not snoozed: say so, change nothing
+                    resolve_item_key(item, kinds, field="--unsnooze")
+                except InputError:  # not an item at all (or an appointment id that is not snoozed)
+                    listed = ", ".join(sorted(existing)) or "none (nothing is snoozed)"
+                    raise InputError("--unsnooze", item, f"a snoozed item: {listed}") from None
                 common.err(f"{p.name}: {item} is not snoozed; nothing changed.")
                 return
             session.delete(existing[key])
@@ -340,7 +358,7 @@ def register(app: typer.Typer) -> None:
         results = _evaluate(ctx, patient)
         reminders = [r for _p, pe in results for r in reminders_for(pe, today, with_findings=with_findings)]
         if ics is not None:
-            common.write_private_file(ics, _calendar(results, today), "--ics")
+            common.write_private_file(ics, _calendar(results, today, _previous(ics)), "--ics")
             common.log_event(ctx, "export-ics", common.destination(str(ics)), [(p.id, p.name) for p, _pe in results])
         attention = needs_attention(reminders)
         if json_out:
@@ -477,6 +495,7 @@ def register(app: typer.Typer) -> None:
             "--patient", "-p", help="Only this patient (default: every patient in the store).")] = None,
         ics: Annotated[Optional[Path], typer.Option(
             "--ics", metavar="FILE", help="Also rewrite this calendar file on every run.")] = None,
+        json_out: common.JsonOpt = False,
     ) -> None:
         """Print a ready crontab line for 'lungtrack remind' (absolute paths, works in cron's bare environment).
 
@@ -495,11 +514,10 @@ def register(app: typer.Typer) -> None:
             if not loc.path.exists():
                 notes.append(f"Note: there is no store at {store} yet; the job will fail (exit 1) until there is.")
         else:
-            store = loc.url
-            scheme, _, rest = store.partition("://")
-            if "@" in rest and ":" in rest.rsplit("@", 1)[0]:
-                creds, host = rest.rsplit("@", 1)
-                store = f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+            from lungtrack.store.paths import strip_password
+
+            store = strip_password(loc.url)
+            if store != loc.url:
                 notes.append("Note: the password was left out of the line (crontabs are not secret); "
                              "put it in ~/.pgpass for the cron job.")
         env: dict[str, str] = {}
@@ -509,7 +527,12 @@ def register(app: typer.Typer) -> None:
             env["LUNGTRACK_CONFIG"] = str(thresholds_path().absolute())
         ics_path = str(ics.expanduser().absolute()) if ics is not None else None
         cmd = remind_command(find_executable(), store, with_findings=with_findings, patient=patient, ics=ics_path)
-        common.out(crontab_line(cmd, hour, minute, env))
+        line = crontab_line(cmd, hour, minute, env)
+        if json_out:
+            common.print_json({"line": line, "minute": minute, "hour": hour, "command": cmd, "environment": env,
+                               "notes": [n.removeprefix("Note: ") for n in notes]})
+            return
+        common.out(line)
         for n in notes:
             common.err(n)
         common.err("Install it: run 'crontab -e' and paste the line above; or append it in one go with "
@@ -525,6 +548,7 @@ def register(app: typer.Typer) -> None:
         all_patients: AllPatientsOpt = False,
         output: Annotated[str, typer.Option("--output", "-o", metavar="FILE",
                                             help="Write to FILE; '-' for standard output.")] = "-",
+        json_out: common.ResultJsonOpt = False,
     ) -> None:
         """The follow-up calendar (RFC 5545): an all-day event with an alarm per due or planned follow-up.
 
@@ -532,14 +556,11 @@ def register(app: typer.Typer) -> None:
         """
         today = common.today()
         results = _evaluate(ctx, None if all_patients else patient)
-        data = _calendar(results, today)
-        if output == "-":
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        else:
-            common.write_private_file(output, data, "--output")
-            common.err(f"Wrote the calendar to {Path(output).expanduser()}.")
+        data = _calendar(results, today, _previous(output))
+        from lungtrack.cli.exports import _emit
+
+        events = data.count(b"BEGIN:VEVENT")
+        _emit(data, output, "the calendar", ctx, format="ics", events=events, patients=[p.name for p, _pe in results])
         common.log_event(ctx, "export-ics", common.destination(output), [(p.id, p.name) for p, _pe in results])
 
 

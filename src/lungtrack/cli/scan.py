@@ -29,7 +29,7 @@ def _lesion_entries(session, p, when, specs: list[str], force: bool, existing_id
     from lungtrack.core.plausibility import check_lesion_entry
     from lungtrack.enums import MeasurementStatus
     from lungtrack.errors import InputError
-    from lungtrack.parsing.lesions import parse_lesion_spec
+    from lungtrack.parsing.lesions import check_first_sighting, parse_lesion_spec
     from lungtrack.store import repo
 
     seen: set[str] = set()
@@ -46,6 +46,8 @@ def _lesion_entries(session, p, when, specs: list[str], force: bool, existing_id
             raise InputError("--lesion", text, "a site the first time a label is used", message=(
                 f"--lesion: {spec.label!r} is a new label for {p.name}; give its site the first time, "
                 f'e.g. "{spec.label}: lung, 22 mm" or "{spec.label}: node, 12 mm".'))
+        if lesion is None:
+            check_first_sighting(spec, text, field="--lesion")
         if lesion is not None and spec.is_node is not None and spec.is_node != lesion.is_node:
             kind = "a lymph node" if lesion.is_node else "not a lymph node"
             raise InputError("--lesion", text, f"the same kind as before ({spec.label} is {kind})")
@@ -123,12 +125,12 @@ def _save_measurements(session, p, study, entries) -> None:
 
 
 def _save_new_lesions(session, study, specs: list[str], equivocal: bool) -> None:
-    from lungtrack.parsing.lesions import parse_lesion_spec
+    from lungtrack.parsing.lesions import check_first_sighting, parse_lesion_spec
     from lungtrack.store import models as m
 
     field = "--equivocal-new-lesion" if equivocal else "--new-lesion"
     for text in specs:
-        spec = parse_lesion_spec(text, field=field)
+        spec = check_first_sighting(parse_lesion_spec(text, field=field), text, field=field)
         session.add(m.NewLesion(study_id=study.id, label=spec.label, site=spec.site or ("lymph node" if spec.is_node else "unknown"),
                                 is_node=bool(spec.is_node), size_mm=spec.size_mm, equivocal=equivocal))
 
@@ -192,7 +194,7 @@ def _assessment_sentence(session, p, study_id: int) -> str:
 def add(
     ctx: typer.Context,
     on: Annotated[str, typer.Option("--date", "--on", help="Date of the scan.")] = "today",
-    modality: Annotated[Modality, typer.Option("--modality", case_sensitive=False)] = Modality.CT,
+    modality: Annotated[Modality, typer.Option("--modality", case_sensitive=False, help="Imaging modality.")] = Modality.CT,
     slice_mm: Annotated[Optional[str], typer.Option("--slice", help="Slice thickness in mm (sets the measurable size when > 5 mm).")] = None,
     impression: Annotated[Optional[str], typer.Option("--impression", help="The report's impression, as free text.")] = None,
     non_target: Annotated[Optional[NonTargetStatus], typer.Option("--non-target", case_sensitive=False,
@@ -200,6 +202,11 @@ def add(
     lesion: LesionOpt = [],  # noqa: B006
     new_lesion: NewLesionOpt = [],  # noqa: B006
     equivocal: EquivocalOpt = [],  # noqa: B006
+    from_report: Annotated[Optional[str], typer.Option(
+        "--from-report", metavar="FILE|-",
+        help="Read the lesion sizes from the CT report's text (a file, or - for standard input); shows the "
+             "proposed mapping and asks on a terminal; off a terminal needs --yes. See docs/report-text.md.")] = None,
+    yes: YesOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Save sizes even though they look like a typo or unit slip.")] = False,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
@@ -209,17 +216,38 @@ def add(
     Example: lungtrack scan add --date 2025-09-15 --lesion "RUL mass: lung, 3.2 cm"
     --lesion "liver S6: liver, 18 mm" --lesion "4R: node, 16 mm"
     """
-    from sqlmodel import select
-
-    from lungtrack.errors import InputError
     from lungtrack.parsing.numbers import parse_number
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
 
     when = common.parse_date_opt(on, "--date")
     thickness = parse_number(slice_mm, field="--slice", minimum=0.1, maximum=20) if slice_mm is not None else None
+    if from_report is not None:
+        from lungtrack.cli import scan_report
+
+        scan_report.add_from_report(ctx, from_report, when=when, modality=modality, thickness=thickness,
+                                    impression=impression, non_target=non_target, extra=(lesion, new_lesion, equivocal),
+                                    force=force, patient=patient, yes=yes, json_out=json_out)
+        return
     if not (lesion or new_lesion or equivocal) and common.stdin_is_tty() and not json_out:
         lesion = _prompt_lesions(ctx, patient)
+    data, sentence, pname = save_scan(ctx, when=when, modality=modality, thickness=thickness, impression=impression,
+                                      non_target=non_target, lesion=lesion, new_lesion=new_lesion, equivocal=equivocal,
+                                      force=force, patient=patient)
+    report_saved(data, sentence, pname, modality, when, len(new_lesion), json_out)
+
+
+def save_scan(ctx: typer.Context, *, when, modality: Modality, thickness: float | None, impression: str | None,
+              non_target: NonTargetStatus | None, lesion: list[str], new_lesion: list[str], equivocal: list[str],
+              force: bool, patient: str | None, report_text: str | None = None) -> tuple[dict, str, str]:
+    """Save one scan with its measurements in one transaction (what ``scan add`` does once its
+    options are parsed; ``scan add --from-report`` calls it with the ``--lesion`` values it built).
+
+    Returns (the scan as a dict, the RECIST sentence, the patient's name)."""
+    from sqlmodel import select
+
+    from lungtrack.errors import InputError
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
     with common.transaction(ctx) as (_s, session):
         p = repo.find_patient(session, patient)
         dup = session.exec(select(m.ImagingStudy).where(m.ImagingStudy.patient_id == p.id, m.ImagingStudy.date == when,
@@ -236,14 +264,22 @@ def add(
         _save_measurements(session, p, study, entries)
         _save_new_lesions(session, study, new_lesion, equivocal=False)
         _save_new_lesions(session, study, equivocal, equivocal=True)
+        if report_text is not None:
+            from lungtrack.cli.scan_report import keep_report_text
+
+            keep_report_text(session, p, study, report_text)
         session.flush()
         data = study_dict(session, study)
         sentence = _assessment_sentence(session, p, study.id)
         pname = p.name
+    return data, sentence, pname
+
+
+def report_saved(data: dict, sentence: str, pname: str, modality: Modality, when, n_new: int, json_out: bool) -> None:
     if json_out:
         common.print_json(data)
     n = len(data["measurements"])
-    new_txt = f", {len(new_lesion)} new lesion{'s' if len(new_lesion) != 1 else ''}" if new_lesion else ""
+    new_txt = f", {n_new} new lesion{'s' if n_new != 1 else ''}" if n_new else ""
     common.err(f"Logged {modality.value} on {common.date_label(when)} for {pname}: "
                f"{n} lesion{'s' if n != 1 else ''}{new_txt}; {sentence}.")
 
@@ -276,7 +312,9 @@ def _size(x: dict) -> str:
 
 @app.command("show")
 def show(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan id.")],
-         patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
+         patient: PatientOpt = None, json_out: JsonOpt = False,
+         report: Annotated[bool, typer.Option("--report", help="Print the report text kept with the scan "
+                                              "(scan add --from-report keeps it).")] = False) -> None:
     """Show one scan with each lesion's measurement."""
     from lungtrack.store import models as m
     from lungtrack.store import repo
@@ -284,6 +322,16 @@ def show(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan 
     with common.transaction(ctx, write=False) as (_s, session):
         p = repo.find_patient(session, patient)
         data = study_dict(session, repo.get_record(session, m.ImagingStudy, study_id, p))
+        if report:
+            from lungtrack.cli.scan_report import kept_report_text
+
+            data["report_text"] = kept_report_text(session, p, repo.get_record(session, m.ImagingStudy, study_id, p))
+    if report and not json_out:
+        if data["report_text"] is None:
+            common.err(f"Scan {study_id} has no report text (only scan add --from-report keeps it).")
+            return
+        common.out(data["report_text"].rstrip("\n"))
+        return
     if json_out:
         common.print_json(data)
         return
@@ -306,7 +354,7 @@ def edit(
     ctx: typer.Context,
     study_id: Annotated[int, typer.Argument(help="Scan id.")],
     on: Annotated[Optional[str], typer.Option("--date")] = None,
-    modality: Annotated[Optional[Modality], typer.Option("--modality", case_sensitive=False)] = None,
+    modality: Annotated[Optional[Modality], typer.Option("--modality", case_sensitive=False, help="New imaging modality.")] = None,
     slice_mm: Annotated[Optional[str], typer.Option("--slice")] = None,
     impression: Annotated[Optional[str], typer.Option("--impression")] = None,
     non_target: Annotated[Optional[NonTargetStatus], typer.Option("--non-target", case_sensitive=False)] = None,
@@ -360,7 +408,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan id.")],
-           patient: PatientOpt = None, yes: YesOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a scan and its measurements (asks first)."""
     common.delete_flow(ctx, "ImagingStudy", study_id, patient, yes,
                        lambda s: f"{s.modality} of {s.date.isoformat()} (scan {s.id})")
@@ -401,17 +449,24 @@ def lesion_edit(
     ctx: typer.Context,
     label: Annotated[str, typer.Argument(help="Current label.")],
     new_label: Annotated[Optional[str], typer.Option("--label", help="New label.")] = None,
-    site: Annotated[Optional[str], typer.Option("--site")] = None,
+    site: Annotated[Optional[str], typer.Option("--site", help="New anatomical site, e.g. lung, liver, node, bone.")] = None,
     node: Annotated[Optional[bool], typer.Option("--node/--not-node", help="Whether it is a lymph node.")] = None,
     role: Annotated[Optional[str], typer.Option("--role", help="target, non-target, or auto (let RECIST choose at baseline).")] = None,
     patient: PatientOpt = None,
+    json_out: common.ResultJsonOpt = False,
 ) -> None:
     """Rename a lesion, fix its site, or override its RECIST role."""
     from lungtrack.errors import InputError
     from lungtrack.store import repo
 
+    from lungtrack.parsing.lesions import parse_label
+
     if role is not None and role.lower() not in ("target", "non-target", "auto"):
         raise InputError("--role", role, "target, non-target or auto")
+    if new_label is not None:
+        new_label = parse_label(new_label, field="--label")
+    if site is not None:
+        site = parse_label(site, field="--site", what="a site such as lung, liver or lymph node")
     if all(v is None for v in (new_label, site, node, role)):
         raise InputError("options", "", "at least one of --label, --site, --node/--not-node, --role")
     with common.transaction(ctx) as (_s, session):
@@ -435,12 +490,13 @@ def lesion_edit(
         repo.touch(les)
         session.add(les)
         final = les.label
-    common.err(f"Updated lesion {final}.")
+        result = {"id": les.id, "label": final, "site": les.site, "is_node": les.is_node, "role": les.role}
+    common.report_result(ctx, result, f"Updated lesion {final}.")
 
 
 @lesion_app.command("delete")
 def lesion_delete(ctx: typer.Context, label: Annotated[str, typer.Argument(help="Lesion label.")],
-                  patient: PatientOpt = None, yes: YesOpt = False) -> None:
+                  patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a lesion and all its measurements (asks first)."""
     from lungtrack.errors import InputError
     from lungtrack.store import repo

@@ -131,11 +131,11 @@ def show(ctx: typer.Context, line_id: Annotated[int, typer.Argument(help="Line i
 def edit(
     ctx: typer.Context,
     line_id: Annotated[int, typer.Argument(help="Line id.")],
-    drug: Annotated[Optional[str], typer.Option("--drug")] = None,
-    start_on: Annotated[Optional[str], typer.Option("--start")] = None,
-    end_on: Annotated[Optional[str], typer.Option("--end")] = None,
-    reason: Annotated[Optional[StopReason], typer.Option("--reason", case_sensitive=False)] = None,
-    note: Annotated[Optional[str], typer.Option("--note")] = None,
+    drug: Annotated[Optional[str], typer.Option("--drug", help="New drug name (generic or brand).")] = None,
+    start_on: Annotated[Optional[str], typer.Option("--start", help="New start date (not in the future).")] = None,
+    end_on: Annotated[Optional[str], typer.Option("--end", help="New stop date (not in the future).")] = None,
+    reason: Annotated[Optional[StopReason], typer.Option("--reason", case_sensitive=False, help="New reason the line stopped.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="New free-text note about this line.")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -171,7 +171,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, line_id: Annotated[int, typer.Argument(help="Line id.")],
-           patient: PatientOpt = None, yes: YesOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a line of therapy (asks first)."""
     common.delete_flow(ctx, "TherapyLine", line_id, patient, yes,
                        lambda ln: f"therapy line {ln.id} ({ln.drug} from {ln.start_date.isoformat()})")

@@ -72,6 +72,19 @@ class PlausibilityConfig:
 
 
 @dataclass(frozen=True)
+class InputConfig:
+    """How typed input is read (not a rule threshold, but set in the same file)."""
+
+    #: An all-numeric date whose two readings are both real (02/03/2026): "none" refuses it and
+    #: names both readings; "dmy" reads it day first (2 March), "mdy" month first (3 February).
+    locale_order: str = "none"
+
+
+#: The accepted values of the text settings.
+CHOICES: dict[str, tuple[str, ...]] = {"input.locale_order": ("none", "dmy", "mdy")}
+
+
+@dataclass(frozen=True)
 class RulesConfig:
     recist: RecistConfig = field(default_factory=RecistConfig)
     heterogeneity: HeterogeneityConfig = field(default_factory=HeterogeneityConfig)
@@ -79,6 +92,7 @@ class RulesConfig:
     variants: VariantConfig = field(default_factory=VariantConfig)
     timing: TimingConfig = field(default_factory=TimingConfig)
     plausibility: PlausibilityConfig = field(default_factory=PlausibilityConfig)
+    input: InputConfig = field(default_factory=InputConfig)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], origin: str = "thresholds") -> "RulesConfig":
@@ -101,10 +115,46 @@ class RulesConfig:
                 plaus = result.plausibility
                 result = replace(result, plausibility=replace(
                     plaus, marker_jump_max_weeks=plaus.lesion_jump_max_weeks))
+        _check_consistent(result, origin)
         return result
 
     def to_mapping(self) -> dict[str, dict[str, Any]]:
         return {f.name: {g.name: getattr(getattr(self, f.name), g.name) for g in fields(getattr(self, f.name))} for f in fields(self)}
+
+
+def _check_consistent(config: "RulesConfig", origin: str) -> None:
+    """Values that are each valid but contradict each other (or the rule they feed) are refused."""
+    r, t, p = config.recist, config.timing, config.plausibility
+    if r.pr_decrease_pct <= 0 or r.pr_decrease_pct > 100:
+        raise ConfigError(f"{origin}: recist.pr_decrease_pct = {r.pr_decrease_pct:g} is not valid; expected a "
+                          "percentage above 0 and at most 100 (a sum cannot shrink by more than 100 %)")
+    for key in ("max_targets", "max_targets_per_organ"):
+        if getattr(r, key) < 1:
+            raise ConfigError(f"{origin}: recist.{key} = {getattr(r, key)} is not valid; expected at least 1 "
+                              "(RECIST needs target lesions to measure)")
+    if r.max_targets_per_organ > r.max_targets:
+        raise ConfigError(f"{origin}: recist.max_targets_per_organ = {r.max_targets_per_organ} is more than "
+                          f"recist.max_targets = {r.max_targets}; expected at most max_targets")
+    if r.too_small_mm > r.measurable_min_mm:
+        raise ConfigError(f"{origin}: recist.too_small_mm = {r.too_small_mm:g} is more than recist.measurable_min_mm "
+                          f"= {r.measurable_min_mm:g}; expected a 'too small' size below the measurable minimum")
+    if r.node_pathological_min_mm > r.node_target_min_mm:
+        raise ConfigError(f"{origin}: recist.node_pathological_min_mm = {r.node_pathological_min_mm:g} is more than "
+                          f"recist.node_target_min_mm = {r.node_target_min_mm:g}; expected at most node_target_min_mm")
+    for kind in ("imaging", "marker"):
+        soon, overdue = getattr(t, f"{kind}_due_soon_weeks"), getattr(t, f"{kind}_overdue_weeks")
+        if overdue <= 0:
+            raise ConfigError(f"{origin}: timing.{kind}_overdue_weeks = {overdue:g} is not valid; expected more than 0")
+        if soon > overdue:
+            raise ConfigError(f"{origin}: timing.{kind}_due_soon_weeks = {soon:g} is later than "
+                              f"timing.{kind}_overdue_weeks = {overdue:g}; expected 'due soon' at or before 'overdue'")
+    if p.min_lesion_mm >= p.max_lesion_mm:
+        raise ConfigError(f"{origin}: plausibility.min_lesion_mm = {p.min_lesion_mm:g} is not below "
+                          f"plausibility.max_lesion_mm = {p.max_lesion_mm:g}; expected the minimum below the maximum")
+    for key in ("lesion_jump_factor", "marker_jump_factor"):
+        if getattr(p, key) <= 1:
+            raise ConfigError(f"{origin}: plausibility.{key} = {getattr(p, key):g} is not valid; expected a factor "
+                              "above 1")
 
 
 def _apply(section: Any, name: str, values: Mapping[str, Any], origin: str) -> Any:
@@ -121,6 +171,12 @@ def _apply(section: Any, name: str, values: Mapping[str, Any], origin: str) -> A
 
 
 def _check(key: str, value: Any, default: Any, origin: str) -> Any:
+    if isinstance(default, str):
+        choices = CHOICES.get(key, ())
+        if not isinstance(value, str) or value.strip().lower() not in choices:
+            raise ConfigError(f"{origin}: {key} = {value!r} is not valid; expected one of " +
+                              ", ".join(f'"{c}"' for c in choices))
+        return value.strip().lower()
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{origin}: {key} = {value!r} is not valid; expected true or false")
