@@ -210,12 +210,12 @@ def test_progress_is_silent_off_a_terminal_and_shown_on_one(cohort_db, cli, monk
     from lungtrack.cli import common
 
     monkeypatch.setenv("LUNGTRACK_TODAY", cohort.TODAY.isoformat())
-    original = common.Progress.__init__
+    original = common.PatientProgress.__init__
 
     def no_delay(self, total, label, *, delay=1.0):
         original(self, total, label, delay=0.0)
 
-    monkeypatch.setattr(common.Progress, "__init__", no_delay)
+    monkeypatch.setattr(common.PatientProgress, "__init__", no_delay)
     r = cli("check", "--all-patients", "--json")
     assert r.stderr == "" and len(r.stdout.splitlines()) == 4
     monkeypatch.setattr(common, "progress_wanted", lambda: True)

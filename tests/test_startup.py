@@ -36,7 +36,7 @@ def _probe(args, extra_env=None):
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["scan", "--help"], ["scan", "add", "--help"],
-                                  ["check", "--help"], ["check", "-h"], ["remind", "--help"], ["db", "migrate", "--help"], []])
+                                  ["check", "--help"], ["check", "-h"], ["remind", "--help"], ["db", "backup", "--help"], []])
 def test_help_and_version_do_not_import_the_database_layer(args):
     result = _probe(args)
     assert result["heavy"] == [], result

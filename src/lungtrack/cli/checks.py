@@ -221,7 +221,7 @@ def _check_all(ctx: typer.Context, today, config, *, new_only: bool, quiet: bool
     printed = 0
     with common.transaction(ctx, write=False) as (_s, session):
         total = repo.count_patients(session) if common.progress_wanted() else None
-        with common.Progress(total, "Checking patients") as progress:
+        with common.PatientProgress(total, "Checking patients") as progress:
             for _p, r in stream_all_patients(session, today, config,
                                              partial(check_item, new_only, with_history=show_all)):
                 progress.advance(1)

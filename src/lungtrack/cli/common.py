@@ -212,7 +212,7 @@ def print_json_line(data: Any) -> None:
     sys.stdout.flush()
 
 
-class Progress:
+class PatientProgress:
     """A progress bar on stderr for long all-patient runs: shown only when stderr is a terminal
     and the run has lasted over a second; silent under cron and when stderr is piped.
 
@@ -229,7 +229,7 @@ class Progress:
         self._bar: Any = None
         self._task: Any = None
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> PatientProgress:
         return self
 
     def advance(self, n: int) -> None:

@@ -122,7 +122,7 @@ def _remind_all(ctx: typer.Context, today, *, with_findings: bool, show_all: boo
     work = partial(_remind_item_with_calendar if ics is not None else remind_item, with_findings, today)
     with common.transaction(ctx, write=False) as (_s, session):
         total = repo.count_patients(session) if common.progress_wanted() else None
-        with common.Progress(total, "Reminders") as progress:
+        with common.PatientProgress(total, "Reminders") as progress:
             for p, result in stream_all_patients(session, today, config, work, jobs=1 if ics is not None else None):
                 progress.advance(1)
                 patients += 1
