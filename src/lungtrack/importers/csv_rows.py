@@ -400,10 +400,13 @@ def _header_index(header: list[str], mapping: CsvMapping, name: str) -> tuple[di
             missing.append(theirs)
         else:
             index[ours], shown[ours] = i, header[i].strip()
-    if missing:
-        raise InputError("--mapping", mapping.path or "", "columns that the file has", message=(
-            f"{name}: the mapping {mapping.path or ''} names column {missing[0]!r}, which the file does not have "
-            f"(its columns: {', '.join(h.strip() for h in header if h.strip())[:200]}); nothing was imported."))
+    needed = set(_REQUIRED.get(mapping.kind or "", ("date",)))
+    for ours, theirs in mapping.columns:
+        if theirs in missing and ours in needed and ours not in dict(mapping.defaults):
+            raise InputError("--mapping", mapping.path or "", "columns that the file has", message=(
+                f"{name}: the mapping {mapping.path or ''} names column {theirs!r} for {ours}, which the file does "
+                f"not have (its columns: {', '.join(h.strip() for h in header if h.strip())[:200]}); "
+                "nothing was imported."))
     used = set(index.values())
     ignored = [h.strip() for i, h in enumerate(header) if i not in used and h.strip()]
     return index, shown, ignored
@@ -436,7 +439,14 @@ def parse_csv(data: bytes, name: str, *, today: date, mapping: CsvMapping = DEFA
     ``seen`` (natural key -> (origin, row)) is shared across the files of one import so that a
     row repeated in two files counts once.
     """
-    text = decode(data, name, mapping.encoding)
+    try:
+        text = decode(data, name, mapping.encoding)
+        encoding = "utf-8"
+    except InputError as exc:
+        if not mapping.is_default or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise
+        # not UTF-8 and no mapping: a foreign export gets a suggested mapping; our own layout the error
+        text, encoding, undecodable = data.decode("cp1252", errors="replace"), "cp1252", exc
     lines = text.splitlines(keepends=True)
     body_start = mapping.skip_lines
     while body_start < len(lines) and not lines[body_start].strip():
@@ -460,7 +470,9 @@ def parse_csv(data: bytes, name: str, *, today: date, mapping: CsvMapping = DEFA
     index, shown, ignored = _header_index(header, mapping, name)
     file_kind = _file_kind(index, mapping)
     if file_kind == "":
-        raise LayoutError(name, header, suggest_mapping(header, [c for _l, c in records[:50]], delimiter))
+        raise LayoutError(name, header, suggest_mapping(header, [c for _l, c in records[:50]], delimiter, encoding))
+    if encoding != "utf-8":
+        raise undecodable
     result = ParsedFile(name=name, ignored_columns=ignored)
     if file_kind is not None:
         lacking = [c for c in _REQUIRED[file_kind] if c not in index and c not in dict(mapping.defaults)]

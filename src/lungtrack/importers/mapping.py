@@ -37,6 +37,7 @@ from typing import Any
 
 from lungtrack.enums import Marker
 from lungtrack.errors import InputError
+from lungtrack.knowledge.markers import _ALIASES as _MARKER_ALIASES
 from lungtrack.knowledge.markers import MARKERS, marker_from_text, normalize_unit
 
 __all__ = [
@@ -292,7 +293,20 @@ def _guess_date_format(values: list[str]) -> tuple[str | None, str]:
     return None, "the dates are in a layout lungtrack does not recognise"
 
 
-def suggest_mapping(header: list[str], rows: list[list[str]], delimiter: str) -> str:
+def _guess_marker(name: str) -> Marker | None:
+    """A marker named somewhere inside a test name ("Carcinoembryonic Antigen (CEA)"): suggestions only."""
+    found = DEFAULT_MAPPING.marker_for(name)
+    if found is not None:
+        return found
+    words = re.findall(r"[a-z0-9]+", name.lower())
+    key = "".join(words)
+    for alias in sorted(_MARKER_ALIASES, key=len, reverse=True):
+        if len(alias) > 4 and alias in key or alias in words:
+            return _MARKER_ALIASES[alias]
+    return None
+
+
+def suggest_mapping(header: list[str], rows: list[list[str]], delimiter: str, encoding: str = "utf-8") -> str:
     """A TOML mapping suggested from a file's header and first rows (to be checked by a person)."""
     plain = {_plain(h): h for h in header if h.strip()}
     chosen: dict[str, str] = {}
@@ -319,7 +333,7 @@ def suggest_mapping(header: list[str], rows: list[list[str]], delimiter: str) ->
     lines.append(f'kind = "{kind}"' if kind else '# kind = "markers"   # markers, scans, biopsies or appointments')
     lines.append(f'delimiter = "{chr(92) + "t" if delimiter == chr(9) else delimiter}"')
     lines.append(f'decimal = "{decimal}"')
-    lines.append('encoding = "utf-8"')
+    lines.append(f'encoding = "{encoding}"')
     if date_format:
         lines.append(f'date_format = "{date_format}"   # {date_note}')
     else:
@@ -335,10 +349,10 @@ def suggest_mapping(header: list[str], rows: list[list[str]], delimiter: str) ->
         lines.append("# not used: " + ", ".join(unused))
     if kind == "markers":
         names = sorted({v.strip() for v in column("marker") if v.strip()})
-        known = [(n, m) for n in names if (m := DEFAULT_MAPPING.marker_for(n)) is not None]
+        known = [(n, m) for n in names if (m := _guess_marker(n)) is not None]
         lines += ["", "[markers]   # the file's test name = lungtrack's marker"]
         lines += [f'"{n}" = "{m.value}"' for n, m in known]
-        others = [n for n in names if DEFAULT_MAPPING.marker_for(n) is None]
+        others = [n for n in names if _guess_marker(n) is None]
         if others:
             lines.append("# not recognised as tumour markers (add them here if they are): " + ", ".join(others[:20]))
         if not column("unit") or any(not u.strip() for u in column("unit")):
