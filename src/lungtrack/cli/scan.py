@@ -147,7 +147,7 @@ def study_dict(session, study) -> dict:
         })
     data["new_lesions"] = [
         {"id": nl.id, "label": nl.label, "site": nl.site, "is_node": nl.is_node, "size_mm": nl.size_mm, "unit": "mm",
-         "equivocal": nl.equivocal}
+         "equivocal": nl.equivocal, "lesion_id": nl.lesion_id}
         for nl in repo.study_new_lesions(session, study)
     ]
     return data
