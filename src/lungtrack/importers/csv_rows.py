@@ -226,10 +226,11 @@ def _number_text(text: str, column: str, decimal: str, expected: str) -> str:
         raise _Bad(column, f"{t!r} is not a number" if t else "empty", expected)
     if _NUM_DOT.fullmatch(t):
         return t
+    if re.fullmatch(r"[+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", t):
+        raise _Bad(column, f"{t!r} has a comma that may be a thousands separator or a decimal comma",
+                   'a number without thousands separators (or decimal = "," in the mapping)')
     if re.fullmatch(r"[+]?\d*,\d+", t):
         raise _Bad(column, f"{t!r} has a decimal comma", 'a number with a dot (or decimal = "," in the mapping)')
-    if re.fullmatch(r"[+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?", t):
-        raise _Bad(column, f"{t!r} has a thousands separator", "a number without separators, e.g. " + t.replace(",", ""))
     raise _Bad(column, f"{t!r} is not a number" if t else "empty", expected)
 
 
