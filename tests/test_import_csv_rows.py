@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from lungtrack.enums import Marker
 from lungtrack.errors import InputError
 from lungtrack.importers.csv_plan import build_plan
 from lungtrack.importers.csv_rows import LayoutError, MarkerRow, parse_csv
 from lungtrack.importers.mapping import load_mapping
 from lungtrack.knowledge.markers import MARKERS
-from lungtrack.enums import Marker
 
 DATA = Path(__file__).parent / "data"
 TODAY = date(2026, 8, 12)
@@ -29,6 +29,10 @@ def parse(text: str | bytes, mapping=None, name: str = "t.csv", today: date = TO
     if mapping is None:
         return parse_csv(data, name, today=today)
     return parse_csv(data, name, today=today, mapping=mapping)
+
+
+def lines(*rows: str) -> str:
+    return "".join(r + "\n" for r in rows)
 
 
 def only_problem(result) -> str:
@@ -104,7 +108,7 @@ def test_own_layout_markers_and_export_csv_columns_read_back():
 
 
 def test_every_bad_row_is_listed_with_file_line_column_and_expected_form():
-    text = OWN + "\n".join([
+    text = OWN + lines(
         "2026-01-05,CEA,3.1,ng/mL,,",      # line 2: good
         "2026-02-05,CEA,3,1,ng/mL,,",      # line 3: the comma shifts the columns: unit '1'
         "2026-03-05,CEA,abc,ng/mL,,",      # line 4
@@ -112,17 +116,17 @@ def test_every_bad_row_is_listed_with_file_line_column_and_expected_form():
         "2026-04-05,CEA,3.0,,,",           # line 6: no unit
         "2026-04-06,Ferritin,30,ng/mL,,",  # line 7: not a marker (own layout: error)
         "2026-04-07,CEA,2.0,ng/mL,0,",     # line 8: ULN 0
-    ]) + "\n"
+    )
     r = parse(text, name="labs.csv")
     assert [x.origin for x in r.rows] == ["labs.csv:2"]
-    lines = [p.text() for p in r.problems]
-    assert [line.split(": ")[0] for line in lines] == [f"labs.csv:{n}" for n in (3, 4, 5, 6, 7, 8)]
-    assert lines[0].startswith("labs.csv:3: unit: '1' is not a unit for CEA, expected one of ng/mL")
-    assert lines[1] == "labs.csv:4: value: 'abc' is not a number, expected a CEA value above 0, e.g. 3.1, <0.5 or >1000"
-    assert lines[2] == "labs.csv:5: date: '2026-13-05' is not a real date, expected a date as YYYY-MM-DD"
-    assert lines[3].startswith("labs.csv:6: unit: no unit for CEA 3.0, expected a unit (ng/mL")
-    assert lines[4].startswith("labs.csv:7: marker: 'Ferritin' is not a tumour marker lungtrack knows")
-    assert lines[5].startswith("labs.csv:8: uln: upper limit 0 is not above 0")
+    got = [p.text() for p in r.problems]
+    assert [line.split(": ")[0] for line in got] == [f"labs.csv:{n}" for n in (3, 4, 5, 6, 7, 8)]
+    assert got[0].startswith("labs.csv:3: unit: '1' is not a unit for CEA, expected one of ng/mL")
+    assert got[1] == "labs.csv:4: value: 'abc' is not a number, expected a CEA value above 0, e.g. 3.1, <0.5 or >1000"
+    assert got[2] == "labs.csv:5: date: '2026-13-05' is not a real date, expected a date as YYYY-MM-DD"
+    assert got[3].startswith("labs.csv:6: unit: no unit for CEA 3.0, expected a unit (ng/mL")
+    assert got[4].startswith("labs.csv:7: marker: 'Ferritin' is not a tumour marker lungtrack knows")
+    assert got[5].startswith("labs.csv:8: uln: upper limit 0 is not above 0")
 
 
 def test_column_names_in_problems_are_the_files_own_headers():
@@ -247,13 +251,13 @@ SCAN = "date,modality,lesion,site,node,size,status,new\n"
 
 
 def test_scan_rows_sizes_axes_nodes_and_statuses():
-    r = parse(SCAN + "\n".join([
+    r = parse(SCAN + lines(
         "2026-03-04,CT,RUL mass,lung,,32x21 mm,,",
         "2026-03-04,CT,4R,lymph node,,1.8 x 1.2 cm,,",
         "2026-03-04,CT,liver S6,,,0,,",
         "2026-03-04,CT,RLL nodule,,,,too small,",
         "2026-03-04,CT,adrenal,adrenal,no,12,,yes",
-    ]) + "\n")
+    ))
     assert r.problems == []
     got = [(x.label, x.site, x.is_node, x.size_mm, x.status, x.new) for x in r.rows]
     assert got == [

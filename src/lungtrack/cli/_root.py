@@ -39,6 +39,8 @@ class RootGroup(TyperGroup):
                 _say("Interrupted; nothing was saved.")
         except LungtrackError as exc:
             _say(f"Error: {exc.message}")
+            for line in getattr(exc, "detail_lines", ()):  # e.g. every bad row of a refused import
+                print(line, file=sys.stderr)
             code = exc.exit_code
         except KeyboardInterrupt:
             _say("Interrupted; nothing was saved.")
