@@ -76,7 +76,7 @@ class RowProblem:
         return f"{self.file}:{self.line}: {self.column}: {self.problem}, expected {self.expected}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs a third of the parse time
 class MarkerRow:
     origin: str  # "file:line"
     key: str  # natural key: the same result in a later download has the same key
@@ -90,7 +90,7 @@ class MarkerRow:
     comparator: str | None  # "<" or ">"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs a third of the parse time
 class MeasurementRow:
     origin: str
     key: str  # the scan's key (date|modality); the lesion label tells measurements apart
@@ -110,7 +110,7 @@ class MeasurementRow:
     slice_thickness_mm: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs a third of the parse time
 class BiopsyRow:
     origin: str
     key: str
@@ -127,7 +127,7 @@ class BiopsyRow:
     allele_context: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs a third of the parse time
 class AppointmentRow:
     origin: str
     key: str
@@ -204,6 +204,7 @@ def _delimiter(first_line: str) -> str:
 # ----------------------------------------------------------------------------- cell parsers
 
 _COMPARATOR = re.compile(r"\s*(<=|>=|≤|≥|<|>)\s*(.*)")
+_COMPARATOR_FIRST = frozenset("<>≤≥")
 _NUM_DOT = re.compile(r"[+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NUM_COMMA = re.compile(r"[+]?(?:\d+(?:,\d*)?|,\d+)")
 _RANGE = re.compile(r"(?P<lo>[\d.,]+)\s*(?:-|–|—|to|bis)\s*(?P<hi>[\d.,]+)\s*(?P<rest>.*)", re.IGNORECASE)
@@ -217,6 +218,8 @@ _NO = frozenset({"no", "n", "false", "0", "", "nein"})
 def _number_text(text: str, column: str, decimal: str, expected: str) -> str:
     """The number as a Python literal (dot decimal), or _Bad naming the separator problem."""
     t = text.strip()
+    if decimal == "." and t.replace(".", "", 1).isdigit() and t.isascii():
+        return t  # the common case: plain digits with at most one dot
     if decimal == ",":
         if _NUM_COMMA.fullmatch(t):
             return t.replace(",", ".")
@@ -299,12 +302,14 @@ class _Reader:
         self.latest_future = date(today.year + MAX_FUTURE_YEARS, today.month, min(today.day, 28))
         self.defaults = dict(mapping.defaults)
         self.default_units = dict(mapping.default_units)
-        self.factors: dict[tuple[str, str], float | None] = {}
+        self.factors: dict[tuple[Marker, str], float | None] = {}
         self.markers: dict[str, Marker | None] = {}
         self.date_cache: dict[str, date] = {}
         self.variants: dict[tuple[str, str], tuple[str, str, str | None, str | None]] = {}
         self.pattern = mapping.date_format.pattern
         self.decimal = mapping.decimal
+        self.ranges: dict[str, str | None] = {}
+        self.has_range = False
 
     # dates ------------------------------------------------------------------
     def date(self, text: str, column: str, future: bool = False) -> date:
@@ -339,10 +344,10 @@ class _Reader:
         return self.markers[text]
 
     def factor(self, marker: Marker, unit: str, column: str) -> float:
-        key = (marker.value, unit)
-        if key not in self.factors:
-            self.factors[key] = MARKERS[marker].factor_for(self.mapping.unit_for(unit))
-        factor = self.factors[key]
+        key = (marker, unit)
+        factor = self.factors.get(key, 0.0)
+        if factor == 0.0:
+            factor = self.factors[key] = MARKERS[marker].factor_for(self.mapping.unit_for(unit))
         if factor is None:
             accepted = ", ".join(MARKERS[marker].accepted_units)
             raise _Bad(column, f"{unit.strip()!r} is not a unit for {marker.value}", f"one of {accepted}")
@@ -354,6 +359,13 @@ class _Reader:
         return float(Decimal(literal) * Decimal(repr(factor)))
 
     def uln_from_range(self, text: str, column: str) -> str | None:
+        if text in self.ranges:
+            return self.ranges[text]
+        found = self._uln_from_range(text, column)
+        self.ranges[text] = found
+        return found
+
+    def _uln_from_range(self, text: str, column: str) -> str | None:
         t = text.strip()
         if not t:
             return None
@@ -367,17 +379,23 @@ class _Reader:
 
 
 class _Row:
-    """One CSV record: cells by our column name, with the mapping's defaults."""
+    """One CSV record: stripped cells by our column name, with the mapping's defaults."""
 
-    __slots__ = ("cells", "defaults", "index")
+    __slots__ = ("has", "values")
 
-    def __init__(self, cells: list[str], index: dict[str, int], defaults: dict[str, str]):
-        self.cells, self.index, self.defaults = cells, index, defaults
+    def __init__(self, cells: list[str], items: list[tuple[str, int]], defaults: dict[str, str]):
+        values = dict(defaults)
+        n = len(cells)
+        for col, i in items:
+            if i < n:
+                v = cells[i].strip()
+                if v:
+                    values[col] = v
+        self.values = values
+        self.has = items
 
     def get(self, col: str) -> str:
-        i = self.index.get(col)
-        value = self.cells[i].strip() if i is not None and i < len(self.cells) else ""
-        return value or self.defaults.get(col, "")
+        return self.values.get(col, "")
 
 
 def _header_index(header: list[str], mapping: CsvMapping, name: str) -> tuple[dict[str, int], dict[str, str], list[str]]:
@@ -482,15 +500,17 @@ def parse_csv(data: bytes, name: str, *, today: date, mapping: CsvMapping = DEFA
                 f"{name}: no {lacking[0]!r} column, which {file_kind} need (columns: "
                 f"{', '.join(COLUMNS[file_kind])}); nothing was imported."))
     rd = _Reader(name, mapping, today)
+    rd.has_range = "reference_range" in index or "reference_range" in rd.defaults
     seen = {} if seen is None else seen
     parsers = {"markers": _marker_row, "scans": _scan_row, "biopsies": _biopsy_row, "appointments": _appointment_row}
     defaults = rd.defaults
+    items = list(index.items())
     scan_level: dict[str, tuple[str | None, str | None, str]] = {}
     for line, cells in records:
-        if not any(c.strip() for c in cells):
+        if not any(cells) or not "".join(cells).strip():
             continue
         result.lines += 1
-        row = _Row(cells, index, defaults)
+        row = _Row(cells, items, defaults)
         origin = f"{name}:{line}"
         try:
             kind = file_kind
@@ -572,16 +592,15 @@ def _marker_row(rd: _Reader, row: _Row, origin: str) -> MarkerRow | None:
     when = rd.date(row.get("date"), "date")
     raw = row.get("value")
     comparator = None
-    m = _COMPARATOR.fullmatch(raw)
+    m = _COMPARATOR.fullmatch(raw) if raw[:1] in _COMPARATOR_FIRST else None
     if m is not None:
         comparator = "<" if m.group(1) in ("<", "<=", "≤") else ">"
         raw = m.group(2)
-    info = MARKERS[marker]
-    expected = f"a {marker.value} value above 0, e.g. 3.1, <0.5 or >1000"
+    mname, info, expected = _MARKER_FACTS[marker]
     literal = _number_text(raw, "value", rd.decimal, expected)
-    unit_text = row.get("unit") or rd.default_units.get(marker.value, "")
+    unit_text = row.get("unit") or rd.default_units.get(mname, "")
     if not unit_text:
-        raise _Bad("unit", f"no unit for {marker.value} {raw}",
+        raise _Bad("unit", f"no unit for {mname} {raw}",
                    f"a unit ({', '.join(info.accepted_units)}), or [default_units] in the mapping")
     factor = rd.factor(marker, unit_text, "unit")
     value = rd.convert(literal, factor)
@@ -594,7 +613,7 @@ def _marker_row(rd: _Reader, row: _Row, origin: str) -> MarkerRow | None:
     uln_literal = None
     if uln_raw:
         uln_literal = _number_text(uln_raw, "uln", rd.decimal, "an upper limit of normal above 0, e.g. 5.0")
-    elif "reference_range" in row.index or "reference_range" in row.defaults:
+    elif rd.has_range:
         uln_literal = rd.uln_from_range(row.get("reference_range"), "reference_range")
     uln = None
     if uln_literal is not None:
@@ -602,8 +621,11 @@ def _marker_row(rd: _Reader, row: _Row, origin: str) -> MarkerRow | None:
         if not uln > 0:
             col = "uln" if uln_raw else "reference_range"
             raise _Bad(col, f"upper limit {uln_literal} is not above 0", "an upper limit of normal above 0")
-    return MarkerRow(origin, _key(row, f"marker|{marker.value}|{when.isoformat()}"), row.get("patient") or None,
-                     when, marker.value, value, info.canonical_unit, uln, _text(row, "lab"), comparator)
+    return MarkerRow(origin, _key(row, f"marker|{mname}|{when.isoformat()}"), row.get("patient") or None,
+                     when, mname, value, info.canonical_unit, uln, _text(row, "lab"), comparator)
+
+
+_MARKER_FACTS = {m: (m.value, MARKERS[m], f"a {m.value} value above 0, e.g. 3.1, <0.5 or >1000") for m in Marker}
 
 
 def _size(rd: _Reader, text: str, column: str, is_node: bool | None, unit_default: str) -> float:
