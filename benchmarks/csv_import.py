@@ -50,12 +50,13 @@ def make_csv(rows: int) -> bytes:
 
 def lungtrack_import(data: bytes, db: Path) -> tuple[float, int]:
     """Seconds for the whole import into a fresh store (the store's creation is not timed)."""
+    from lungtrack.records.writer import writer
+
     from lungtrack.importers.csv_plan import build_plan
     from lungtrack.importers.csv_rows import parse_csv
-    from lungtrack.records.writer import writer
     from lungtrack.records.inputs import PatientInput, PatientRef  # noqa: F401 - the contract is there
-    from lungtrack.store.db import open_store
     from lungtrack.store import repo
+    from lungtrack.store.db import open_store
     from lungtrack.store.paths import resolve
 
     store = open_store(resolve(str(db)), create=True)
