@@ -101,7 +101,7 @@ def ten_year_patient(name: str = "Ten Year", seed: int = 7) -> dict[str, Any]:
              variant="T790M", hgvs_p="p.Thr790Met", hgvs_c="c.2369C>T", result="detected", vaf=1.2,
              allele_context=None),
         _rec(3, patient_id=1, date="2024-03-10", sample="plasma", assay="Guardant360", gene="EGFR",
-             variant="C797S", hgvs_p="p.Cys797Ser", hgvs_c=None, result="detected", vaf=0.6, allele_context="trans"),
+             variant="C797S", hgvs_p="p.Cys797Ser", hgvs_c="c.2390G>C", result="detected", vaf=0.6, allele_context="trans"),
         _rec(4, patient_id=1, date="2024-03-10", sample="plasma", assay="Guardant360", gene="MET",
              variant="amplification", hgvs_p=None, hgvs_c=None, result="not-detected", vaf=None, allele_context=None),
     ]

@@ -84,7 +84,8 @@ def test_reimport_adds_nothing_and_a_dry_run_writes_nothing(ann, db_path, tmp_pa
     before = dump(db_path)
     r = ann("import", "csv", path, "--mapping", "de-lab-export", "--dry-run")
     assert r.code == 0, r
-    assert "Dry run: nothing was written" in r.stdout and "marker" in r.stdout
+    assert r.stdout.splitlines()[0].split("\t") == ["record", "would add", "would change", "already there", "skipped"]
+    assert "marker\t5\t0\t0\t1" in r.stdout
     assert all(len(line) <= 80 for line in r.stdout.splitlines()), r.stdout
     assert "Would add 5 record(s)" in r.stderr
     assert dump(db_path) == before

@@ -11,7 +11,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from lungtrack.cli import common
-from lungtrack.cli.common import JsonOpt, PatientOpt, YesOpt
+from lungtrack.cli.common import JsonOpt, PatientOpt
 
 app = typer.Typer(
     help="Import records: lab CSV downloads, lungtrack's own JSON export, FHIR R4 (bulk NDJSON or a Bundle).",
@@ -565,31 +565,6 @@ def import_json(
 
     result, change_id = _apply(ctx, plan, dry_run, after=restore)
     _render([name], result, change_id, dry_run, json_out)
-
-
-@app.command("undo")
-def import_undo(
-    ctx: typer.Context,
-    import_id: Annotated[int, typer.Argument(metavar="ID", help="The import's id (printed by the import; see lungtrack log).")],
-    yes: YesOpt = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Remove one import whole: every record it added comes out, every record it changed gets its old values back.
-
-    Example: lungtrack import undo 12
-    """
-    from lungtrack.records.journal import change_info, get_change
-
-    with common.transaction(ctx, write=False) as (_s, session):
-        info = change_info(session, get_change(session, import_id, kind="import"))
-    counts = info.counts if hasattr(info, "counts") else {}
-    what = f"import {import_id} ({info.summary or 'import'})" if hasattr(info, "summary") else f"import {import_id}"
-    common.confirm_or_refuse(f"Undo {what}?", yes)
-    with common.writer(ctx, kind="undo") as w:
-        done = w.undo(get_change(w.session, import_id, kind="import"))
-    if json_out:
-        common.print_json({"import_id": import_id, "undone_by": w.change_id, "rows": done, "counts": counts})
-    common.err(f"Undid {what}: {sum(done.values()) if isinstance(done, dict) else done} row(s) restored or removed.")
 
 
 def register(root: typer.Typer) -> None:

@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping, NamedTuple
 
@@ -79,11 +80,7 @@ class MarkerInfo:
 
     def factor_for(self, unit: str) -> float | None:
         """Factor to the canonical unit for ``unit`` (any case/spacing), or None if not accepted."""
-        wanted = normalize_unit(unit)
-        for spelling, factor in self.unit_factors.items():
-            if normalize_unit(spelling) == wanted:
-                return factor
-        return None
+        return _factor(self.marker, unit)
 
     def default_uln(self, smoking: SmokingStatus = SmokingStatus.UNKNOWN) -> UlnDefault:
         """Default ULN for a patient with this smoking status (see :func:`default_uln`)."""
@@ -110,6 +107,16 @@ class MarkerInfo:
             f"so the lab's own ULN always takes precedence"
         )
         return UlnDefault(value, note)
+
+
+@lru_cache(maxsize=512)
+def _factor(marker: Marker, unit: str) -> float | None:
+    """Cached: an import converts the same few spellings thousands of times."""
+    wanted = normalize_unit(unit)
+    for spelling, factor in MARKERS[marker].unit_factors.items():
+        if normalize_unit(spelling) == wanted:
+            return factor
+    return None
 
 
 def _fmt(value: float) -> str:
@@ -240,6 +247,8 @@ def convert_marker_value(marker: Marker, value: float, unit: str | None, field: 
             f"a {info.marker.value} unit: {accepted}",
             message=f"{field}: {unit!r} is not a unit for {info.marker.value}; expected one of {accepted}.",
         )
+    if factor == 1.0:
+        return float(value), info.canonical_unit
     converted = Decimal(repr(float(value))) * Decimal(repr(factor))
     return float(converted), info.canonical_unit
 
