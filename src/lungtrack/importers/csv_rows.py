@@ -16,7 +16,6 @@ Reported limits (``<0.5``, ``>1000``) are kept as the value with a comparator.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -474,7 +473,7 @@ def parse_csv(data: bytes, name: str, *, today: date, mapping: CsvMapping = DEFA
         raise InputError("FILE", name, "a CSV file with a header row",
                          message=f"{name}: empty (no header row); expected a CSV file with a header row; nothing was imported.")
     delimiter = mapping.delimiter or _delimiter(lines[body_start])
-    reader = csv.reader(io.StringIO("".join(lines[body_start:])), delimiter=delimiter)
+    reader = csv.reader(lines[body_start:], delimiter=delimiter)
     try:
         header = next(reader)
         records = []
