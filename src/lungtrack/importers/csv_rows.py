@@ -581,15 +581,16 @@ def _key(row: _Row, natural: str) -> str:
 
 
 def _marker_row(rd: _Reader, row: _Row, origin: str) -> MarkerRow | None:
-    name = row.get("marker")
+    g = row.values.get
+    name = g("marker", "")
     marker = rd.marker(name, "marker")
     if marker is None:
         if rd.mapping.other_tests == "skip" and name:
             return None
         raise _Bad("marker", f"{name!r} is not a tumour marker lungtrack knows" if name else "empty",
                    "CEA, CYFRA 21-1, NSE, ProGRP or CA-125 (or a [markers] line in the mapping)")
-    when = rd.date(row.get("date"), "date")
-    raw = row.get("value")
+    when = rd.date(g("date", ""), "date")
+    raw = g("value", "")
     comparator = None
     m = _COMPARATOR.fullmatch(raw) if raw[:1] in _COMPARATOR_FIRST else None
     if m is not None:
@@ -597,7 +598,7 @@ def _marker_row(rd: _Reader, row: _Row, origin: str) -> MarkerRow | None:
         raw = m.group(2)
     mname, info, expected = _MARKER_FACTS[marker]
     literal = _number_text(raw, "value", rd.decimal, expected)
-    unit_text = row.get("unit") or rd.default_units.get(mname, "")
+    unit_text = g("unit", "") or rd.default_units.get(mname, "")
     if not unit_text:
         raise _Bad("unit", f"no unit for {mname} {raw}",
                    f"a unit ({', '.join(info.accepted_units)}), or [default_units] in the mapping")
@@ -608,19 +609,19 @@ def _marker_row(rd: _Reader, row: _Row, origin: str) -> MarkerRow | None:
     if value > info.plausible_max:
         raise _Bad("value", f"{raw} {unit_text} is above the plausible maximum "
                    f"{info.plausible_max:g} {info.canonical_unit}", "a plausible value (check the unit and the decimal point)")
-    uln_raw = row.get("uln")
+    uln_raw = g("uln", "")
     uln_literal = None
     if uln_raw:
         uln_literal = _number_text(uln_raw, "uln", rd.decimal, "an upper limit of normal above 0, e.g. 5.0")
     elif rd.has_range:
-        uln_literal = rd.uln_from_range(row.get("reference_range"), "reference_range")
+        uln_literal = rd.uln_from_range(g("reference_range", ""), "reference_range")
     uln = None
     if uln_literal is not None:
         uln = rd.convert(uln_literal, factor)
         if not uln > 0:
             col = "uln" if uln_raw else "reference_range"
             raise _Bad(col, f"upper limit {uln_literal} is not above 0", "an upper limit of normal above 0")
-    return MarkerRow(origin, _key(row, f"marker|{mname}|{when.isoformat()}"), row.get("patient") or None,
+    return MarkerRow(origin, _key(row, f"marker|{mname}|{when.isoformat()}"), g("patient", "") or None,
                      when, mname, value, info.canonical_unit, uln, _text(row, "lab"), comparator)
 
 
