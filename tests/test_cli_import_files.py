@@ -245,3 +245,43 @@ def test_import_json_refuses_what_is_not_a_lungtrack_export(cli, tmp_path, db_pa
     assert "patients[0].scans[2]: date: missing" in r.stderr
     assert "patients[0].marker_results[3]: value: 'high' has the wrong type" in r.stderr
     assert not db_path.exists() or not [row for row in dump(db_path) if row.startswith("patient:")]
+
+
+def test_file_level_refusals_are_one_line(ann, tmp_path):
+    r = ann("import", "csv", str(tmp_path / "missing.csv"))
+    assert r.code == 2 and len(r.stderr.strip().splitlines()) == 1 and "no such file" in r.stderr
+    path = tmp_path / "labs.csv"
+    path.write_text("date,marker,value,unit\n2026-03-04,CEA,3.1,ng/mL\n", encoding="utf-8")
+    r = ann("import", "csv", str(path), "--mapping", "no-such-lab")
+    assert r.code == 2 and "us-lab-portal" in r.stderr and "de-lab-export" in r.stderr
+    path.write_bytes("date,marker,value,unit,lab\n2026-03-04,CEA,3.1,ng/mL,Labor Müller\n".encode("cp1252"))
+    r = ann("import", "csv", str(path))
+    assert r.code == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "labs.csv:2: byte 0xfc is not UTF-8" in r.stderr
+    path.write_bytes("date,marker,value,unit\n2026-03-04,CEA,3.1,ng/mL\n".encode("utf-16"))
+    r = ann("import", "csv", str(path))
+    assert r.code == 2 and "UTF-16" in r.stderr
+    assert ann("marker", "list", "--json").json() == []
+
+
+def test_rows_for_a_patient_not_in_the_store_are_refused(ann, db_path, tmp_path):
+    before = dump(db_path)
+    path = tmp_path / "two.csv"
+    path.write_text("patient,date,marker,value,unit\nAnn,2026-03-04,CEA,3.1,ng/mL\nBob,2026-03-04,CEA,2.0,ng/mL\n",
+                    encoding="utf-8")
+    r = ann("import", "csv", str(path))
+    assert r.code == 2 and "Bob" in r.stderr
+    assert dump(db_path) == before
+
+
+def test_import_json_into_a_store_that_has_the_patient_adds_only_what_is_missing(demo, tmp_path):
+    path = tmp_path / "ann.json"
+    doc = export(demo)
+    doc["patients"][0]["marker_results"].append(
+        {**doc["patients"][0]["marker_results"][-1], "date": "2026-08-01", "value": 9.9})
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    dry = demo("import", "json", str(path), "--dry-run", "--json").json()
+    assert dry["added"] == {"marker": 1} and dry["patients"][0]["how"] == "matched"
+    out = demo("import", "json", str(path), "--json").json()
+    assert out["added"] == {"marker": 1}
+    assert 9.9 in [m["value"] for m in demo("marker", "list", "--json").json()]
