@@ -1,9 +1,9 @@
 """lungtrack import fhir / export fhir: FHIR R4 records in (bulk NDJSON or a Bundle) and out (a Bundle).
 
 The mapping is pure (:mod:`lungtrack.fhir.ndjson_import`, :mod:`lungtrack.fhir.export`); this
-module reads the files, matches the mapped records against the store by ``external_id``
-(``<resourceType>/<id>``: importing a file twice adds nothing), and writes everything in one
-transaction.  Bad input is refused before the store is opened, so nothing is written.
+module reads the files, turns the mapped records into a :class:`lungtrack.records.inputs.ImportPlan`
+and hands it to the writer (``apply_import``), which checks every record against the store and
+writes everything in one transaction (importing a file twice adds nothing).
 """
 
 from typing import Annotated, List, Optional
@@ -55,198 +55,75 @@ def read_files(paths: List[str]) -> list:
     return items
 
 
-def _existing_ids(session, model, ids) -> set:
-    from sqlmodel import select
-
-    found: set = set()
-    ids = sorted({i for i in ids if i})
-    for k in range(0, len(ids), 500):
-        chunk = ids[k:k + 500]
-        found |= set(session.exec(select(model.external_id).where(model.external_id.in_(chunk))))  # type: ignore[union-attr]
-    return found
+#: ImportResult's record kinds -> the names of this command's JSON and summary.
+_RESULT_KINDS = {"patient": "patient", "therapy": "therapy_line", "scan": "scan", "marker": "marker_result"}
 
 
-def apply_plan(session, plan, patient_name: Optional[str]) -> dict:
-    """Write the plan's new records in the open session; return what was added, found, skipped."""
-    from collections import Counter
-
-    from sqlmodel import select
-
-    from lungtrack.errors import InputError
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
-
-    added: Counter = Counter()
-    already: Counter = Counter()
-    skipped: Counter = Counter(plan.skipped)
-    updates: list[str] = []
-    records: list[dict] = []
-    targets: dict = {}
-    chosen = repo.find_patient(session, patient_name) if patient_name is not None else None
-    if chosen is not None and len(plan.patients) > 1:
-        raise InputError("--patient", patient_name, "files holding one patient", message=(
-            f"--patient: the files hold {len(plan.patients)} patients; import them without --patient "
-            "(each becomes its own patient); nothing was imported."))
-
-    def end_tracking(p, rec) -> None:
-        if rec.ended_on is not None and p.ended_on is None:
-            p.ended_on, p.ended_reason = rec.ended_on, rec.ended_reason
-            repo.touch(p)
-            updates.append(f"{p.name}: tracking ended {rec.ended_on.isoformat()} ({rec.ended_reason})")
-
-    for rec in plan.patients:
-        if chosen is not None:
-            targets[rec.external_id] = chosen
-            if chosen.external_id is None:
-                other = session.exec(select(m.Patient).where(m.Patient.external_id == rec.external_id)).first()
-                if other is None:
-                    chosen.external_id = rec.external_id
-            already["patient"] += 1
-            end_tracking(chosen, rec)
-            continue
-        existing = session.exec(select(m.Patient).where(m.Patient.external_id == rec.external_id)).first()
-        if existing is not None:
-            targets[rec.external_id] = existing
-            already["patient"] += 1
-            end_tracking(existing, rec)
-            continue
-        if any(p.name.casefold() == rec.name.casefold() for p in repo.list_patients(session)):
-            raise InputError("--patient", "", "a patient name", message=(
-                f"--patient: a patient called {rec.name!r} is already in this store but was not imported from "
-                f"{rec.external_id}; to add the records to that patient use --patient {rec.name!r}; "
-                "nothing was imported."))
-        p = repo.add_patient(session, name=rec.name, source=rec.source, external_id=rec.external_id,
-                             ended_on=rec.ended_on, ended_reason=rec.ended_reason)
-        targets[rec.external_id] = p
-        added["patient"] += 1
-        records.append({"kind": "patient", "date": None, "detail": rec.name, "external_id": rec.external_id})
-        if rec.ended_on:
-            updates.append(f"{p.name}: tracking ended {rec.ended_on.isoformat()} ({rec.ended_reason})")
-
-    cache: dict = {}
-
-    def resolve(subject, rtype: str):
-        if chosen is not None:
-            return chosen
-        if subject is None:
-            distinct = {id(p): p for p in targets.values()}
-            if len(distinct) == 1:
-                return next(iter(distinct.values()))
-            skipped[(rtype, "no subject patient; name one with --patient")] += 1
-            return None
-        if subject in targets:
-            return targets[subject]
-        if subject not in cache:
-            cache[subject] = session.exec(select(m.Patient).where(m.Patient.external_id == subject)).first()
-        if cache[subject] is None:
-            skipped[(rtype, "its patient is neither in the files nor in the store; name one with --patient")] += 1
-        return cache[subject]
-
-    # diagnosis: the earliest dated lung-cancer Condition per patient, only where not yet recorded
-    best: dict = {}
-    for d in plan.diagnoses:
-        p = resolve(d.subject, "Condition")
-        if p is None:
-            continue
-        key = id(p)
-        if key not in best or (d.date is not None and (best[key][1].date is None or d.date < best[key][1].date)):
-            best[key] = (p, d)
-    for p, d in best.values():
-        changed = []
-        if p.diagnosis_date is None and d.date is not None:
-            p.diagnosis_date = d.date
-            changed.append(f"diagnosis date {d.date.isoformat()}")
-        if not p.histology:
-            p.histology = d.histology
-            changed.append(f"histology {d.histology!r}")
-        if changed:
-            repo.touch(p)
-            updates.append(f"{p.name}: {' and '.join(changed)} from {d.external_id}")
-        else:
-            already["diagnosis"] += 1
-
-    def add_new(model, items, kind: str, rtype, make_row, record, duplicate=None) -> None:
-        """Add each item not imported before (by external id, or ``duplicate``), counting both."""
-        found = _existing_ids(session, model, [x.external_id for x in items])
-        for x in items:
-            p = resolve(x.subject, rtype(x))
-            if p is None:
-                continue
-            if x.external_id in found or (duplicate is not None and duplicate(p, x)):
-                already[kind] += 1
-                continue
-            session.add(make_row(p, x))
-            found.add(x.external_id)
-            added[kind] += 1
-            records.append({"kind": kind, **record(x), "external_id": x.external_id})
-
-    add_new(
-        m.TherapyLine, plan.therapy_lines, "therapy_line", lambda t: t.external_id.split("/")[0],
-        lambda p, t: m.TherapyLine(patient_id=p.id, drug=t.drug, start_date=t.start, end_date=t.end,
-                                   stop_reason=t.stop_reason, note=t.note, source=t.source, external_id=t.external_id),
-        lambda t: {"date": t.start, "end_date": t.end, "detail": t.drug + ("" if t.end else " (open)")},
-        duplicate=lambda p, t: session.exec(
-            select(m.TherapyLine).where(m.TherapyLine.patient_id == p.id).where(m.TherapyLine.drug == t.drug)
-            .where(m.TherapyLine.start_date == t.start)).first() is not None,
-    )
-    add_new(
-        m.ImagingStudy, plan.scans, "scan", lambda s: "Procedure",
-        lambda p, s: m.ImagingStudy(patient_id=p.id, date=s.date, modality=s.modality.value, source=s.source,
-                                    external_id=s.external_id),
-        lambda s: {"date": s.date, "detail": f"{s.modality.value}: {s.description}"},
-    )
-    add_new(
-        m.MarkerResult, plan.markers, "marker_result", lambda r: "Observation",
-        lambda p, r: m.MarkerResult(patient_id=p.id, date=r.date, marker=r.marker.value, value=r.value, unit=r.unit,
-                                    uln=r.uln, lab=r.lab, source=r.source, external_id=r.external_id),
-        lambda r: {"date": r.date, "detail": f"{r.marker.value} {r.value:g} {r.unit}"},
-    )
-    session.flush()
-    return {"added": added, "already": already, "skipped": skipped, "updates": updates, "records": records}
+def _counts(result, which: str) -> dict:
+    return {name: result.count(which, kind) for kind, name in _RESULT_KINDS.items()}
 
 
-def summary_line(files: List[str], result: dict, dry_run: bool) -> str:
-    added, already, skipped = result["added"], result["already"], result["skipped"]
-    kinds = ("patient", "scan", "therapy_line", "marker_result")
-    what = ", ".join(_plural(added.get(k, 0), k) for k in kinds)
+def plan_records(plan) -> list[dict]:
+    """Every record of the plan, for the --dry-run table."""
+    rows = []
+    for b in plan.batches:
+        if b.patient_input is not None:
+            rows.append({"kind": "patient", "date": None, "detail": b.patient_input.name,
+                         "external_id": b.patient_input.source.external_id})
+        rows += [{"kind": "therapy_line", "date": t.start, "end_date": t.end,
+                  "detail": t.drug + ("" if t.end else " (open)"), "external_id": t.source.external_id}
+                 for t in b.therapies]
+        rows += [{"kind": "scan", "date": s.date, "detail": s.modality, "external_id": s.source.external_id}
+                 for s in b.scans]
+        rows += [{"kind": "marker_result", "date": r.date, "detail": f"{r.marker} {r.value:g} {r.unit}",
+                  "external_id": r.source.external_id} for r in b.markers]
+    return rows
+
+
+def summary_line(files: List[str], result, dry_run: bool) -> str:
+    added, already = _counts(result, "added"), _counts(result, "already_present")
+    what = ", ".join(_plural(added[k], k) for k in ("patient", "scan", "therapy_line", "marker_result"))
     head = f"{'Would import' if dry_run else 'Imported'} from {', '.join(files)}: {what}"
     parts = [head]
-    if result["updates"]:
-        parts.append("; ".join(result["updates"]))
+    if result.notes:
+        parts.append("; ".join(result.notes))
+    changed = [_plural(n, k) for k, n in _counts(result, "changed").items() if n]
+    if changed:
+        parts.append("changed: " + ", ".join(changed))
     have = [_plural(already[k], k) for k in ("scan", "therapy_line", "marker_result") if already.get(k)]
     if have:
         parts.append("already in the store: " + ", ".join(have))
-    total = sum(skipped.values())
+    total = sum(n for _t, _r, n in result.skipped)
     if total:
         by_type: dict = {}
-        for (rtype, reason), n in sorted(skipped.items()):
+        for rtype, reason, n in result.skipped:
             by_type.setdefault(rtype, []).append(f"{n} {reason}")
         parts.append(f"skipped {total} (" + "; ".join(f"{t}: {', '.join(r)}" for t, r in by_type.items()) + ")")
     text = "; ".join(parts) + "."
     if dry_run:
         text += " Dry run: nothing was written."
+    elif result.change_id is not None:
+        text += f" To take it back: lungtrack import undo {result.change_id}"
     return text
 
 
-def result_json(files: List[str], result: dict, dry_run: bool, resources: int, notes: List[str]) -> dict:
-    added, already, skipped = result["added"], result["already"], result["skipped"]
+def result_json(files: List[str], result, dry_run: bool, resources: int, notes: List[str], records: list) -> dict:
     names = {"patient": "patients", "therapy_line": "therapy_lines", "scan": "scans", "marker_result": "marker_results"}
+    added, already, changed = _counts(result, "added"), _counts(result, "already_present"), _counts(result, "changed")
     return {
         "files": files,
         "dry_run": dry_run,
+        "change_id": result.change_id,
         "resources": resources,
         "added": {names[k]: added.get(k, 0) for k in names},
         "already_in_store": {names[k]: already.get(k, 0) for k in names},
-        "updated": result["updates"],
-        "skipped_total": sum(skipped.values()),
-        "skipped": [{"resource_type": t, "reason": r, "count": n} for (t, r), n in sorted(skipped.items())],
+        "changed": {names[k]: changed.get(k, 0) for k in names},
+        "updated": list(result.notes),
+        "skipped_total": sum(n for _t, _r, n in result.skipped),
+        "skipped": [{"resource_type": t, "reason": r, "count": n} for t, r, n in result.skipped],
         "notes": notes,
-        "records": result["records"],
+        "records": records,
     }
-
-
-class _DryRun(Exception):
-    """Raised inside the transaction so that it rolls back."""
 
 
 @app.command("fhir")
@@ -262,51 +139,50 @@ def import_fhir(
     Reads Patient, Condition, Procedure (chest CT/X-ray/PET-CT), MedicationRequest / MedicationStatement
     (drugs of the drug table) and Observation (tumour-marker LOINC codes); everything else is skipped and
     counted. Importing the same file twice adds nothing. Without --patient each FHIR Patient becomes (or
-    matches) its own patient; with --patient the records are added to that patient.
+    matches) its own patient; with --patient the records are added to that patient. Every record is
+    checked as if typed at the command line: one invalid record refuses the whole import (each problem is
+    listed) and nothing is written. 'lungtrack import undo ID' takes a whole import back.
 
     Example: lungtrack import fhir Patient.ndjson Condition.ndjson Procedure.ndjson --dry-run
     """
-    import tempfile
+    import dataclasses
     from pathlib import Path
 
-    from lungtrack.fhir.ndjson_import import map_resources
+    from lungtrack.fhir.ndjson_import import as_import_plan, map_resources
+    from lungtrack.records.writer import writer
     from lungtrack.store.paths import resolve as resolve_location
 
     items = read_files(files)
-    plan = map_resources(items)
+    mapped = map_resources(items)
     names = [Path(f).name for f in files]
-    holder: dict = {}
-    if dry_run:
-        location = resolve_location(common.state(ctx).db)
-        if location.path is not None and not location.path.exists():
-            # no store yet: rehearse against an empty temporary one
-            from lungtrack.store.db import open_store
+    plan = as_import_plan(mapped, ", ".join(names))
+    location = resolve_location(common.state(ctx).db)
+    if dry_run and location.path is not None and not location.path.exists():
+        # no store yet: rehearse against an empty temporary one
+        import tempfile
 
-            with tempfile.TemporaryDirectory() as tmp:
-                store = open_store(resolve_location(str(Path(tmp) / "dry-run.db")), create=True)
-                try:
-                    with store.transaction(write=True) as session:
-                        holder["result"] = apply_plan(session, plan, patient)
-                finally:
-                    store.close()
-        else:
+        from lungtrack.store.db import open_store
+
+        with tempfile.TemporaryDirectory() as tmp:
+            store = open_store(resolve_location(str(Path(tmp) / "dry-run.db")), create=True)
             try:
-                with common.transaction(ctx, write=False) as (_s, session):
-                    holder["result"] = apply_plan(session, plan, patient)
-                    raise _DryRun()
-            except _DryRun:
-                pass
+                with writer(store, today=common.today()) as w:
+                    result = w.apply_import(plan, dry_run=True)
+            finally:
+                store.close()
     else:
-        with common.transaction(ctx, write=True, create=True) as (_s, session):
-            holder["result"] = apply_plan(session, plan, patient)
-    result = holder["result"]
-    for note in plan.notes:
+        with common.writer(ctx, create=not dry_run, kind="import") as w:
+            chosen = w.patient(patient) if patient is not None else None
+            result = w.apply_import(plan, dry_run=dry_run, patient=chosen)
+        result = dataclasses.replace(result, change_id=w.change_id)
+    for note in mapped.notes:
         common.err(f"Note: {note}.")
+    records = plan_records(plan)
     if json_out:
-        common.print_json(result_json(names, result, dry_run, plan.resources, plan.notes))
+        common.print_json(result_json(names, result, dry_run, mapped.resources, mapped.notes, records))
     elif dry_run:
         common.print_table(["kind", "date", "what", "external id"],
-                           [[r["kind"], r["date"], r["detail"], r["external_id"]] for r in result["records"]])
+                           [[r["kind"], r["date"], r["detail"], r["external_id"]] for r in records])
     common.err(summary_line(names, result, dry_run))
 
 
@@ -565,6 +441,20 @@ def import_json(
 
     result, change_id = _apply(ctx, plan, dry_run, after=restore)
     _render([name], result, change_id, dry_run, json_out)
+
+
+@app.command("undo")
+def import_undo(
+    ctx: typer.Context,
+    change_id: Annotated[int, typer.Argument(metavar="ID", help="The import's change id (shown after the import and by 'lungtrack log').")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed when not on a terminal).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Take one import back whole: every record it added is removed and every record it changed
+    gets its old values (refused when a later command changed those records)."""
+    from lungtrack.cli.journal import undo_flow
+
+    undo_flow(ctx, change_id, yes, json_out, kind="import")
 
 
 def register(root: typer.Typer) -> None:
