@@ -249,6 +249,22 @@ def _mapping(text: str | None):
     raise InputError("--mapping", text, f"a mapping file (MAP.toml) or a shipped mapping: {', '.join(names)}")
 
 
+def _unknown_patients(ctx: typer.Context, names: set) -> set:
+    """The names (rows' patient column, --patient) that name no patient of the store: CSV rows are
+    never attached to a patient lungtrack would have to guess or create."""
+    if not names:
+        return set()
+    from lungtrack.store import repo
+    from lungtrack.store.paths import resolve as resolve_location
+
+    location = resolve_location(common.state(ctx).db)
+    if location.path is not None and not location.path.exists():
+        return set(names)
+    with common.transaction(ctx, write=False) as (_s, session):
+        known = {" ".join(p.name.split()).casefold() for p in repo.list_patients(session)}
+    return {n for n in names if " ".join(n.split()).casefold() not in known}
+
+
 def _default_patient_name(ctx: typer.Context, patient: str | None, needed: bool) -> str | None:
     """The patient rows without a patient column go to: --patient, else the store's default patient."""
     if patient is not None or not needed:
@@ -363,6 +379,7 @@ def import_csv(
 
     Example: lungtrack import csv results.csv --mapping us-lab-portal --dry-run
     """
+    from lungtrack.errors import InputError
     from lungtrack.importers.csv_plan import build_plan
     from lungtrack.importers.csv_rows import LayoutError, parse_csv
 
@@ -383,6 +400,16 @@ def import_csv(
     for f in parsed:
         if f.ignored_columns:
             common.err(f"Note: {f.name}: columns not used: {', '.join(f.ignored_columns)}.")
+    named = {r.patient for f in parsed for r in f.rows if r.patient is not None}
+    if patient is not None:
+        named.add(patient)
+    unknown = _unknown_patients(ctx, named)
+    if unknown:
+        lines = [f"{r.origin}: patient: {r.patient!r} is not in this store, expected a patient of the store "
+                 f"(add one with: lungtrack patient add NAME)" for f in parsed for r in f.rows if r.patient in unknown]
+        if patient in unknown:
+            raise InputError("--patient", patient, "a patient of the store (add one with: lungtrack patient add NAME)")
+        raise _bad_rows(", ".join(f.name for f in parsed), lines)
     needs_default = any(r.patient is None for f in parsed for r in f.rows)
     plan = build_plan(parsed, _default_patient_name(ctx, patient, needs_default))
     result, change_id = _apply(ctx, plan, dry_run)

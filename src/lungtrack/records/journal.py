@@ -225,11 +225,11 @@ def list_changes(session: Session, limit: int | None = 20) -> list[ChangeInfo]:
     stmt = select(m.Change).order_by(m.Change.id.desc())  # type: ignore[union-attr]
     if limit:
         stmt = stmt.limit(limit)
-    return [change_info(session, c) for c in session.exec(stmt)]
+    return [change_info(session, c) for c in session.scalars(stmt)]
 
 
 def last_undoable(session: Session) -> m.Change:
-    change = session.exec(select(m.Change).where(m.Change.undone_at.is_(None))  # type: ignore[union-attr]
+    change = session.scalars(select(m.Change).where(m.Change.undone_at.is_(None))  # type: ignore[union-attr]
                           .where(m.Change.kind != "undo").order_by(m.Change.id.desc())).first()  # type: ignore[union-attr]
     if change is None:
         raise NotFoundError("Nothing to undo: the journal holds no change that has not been undone.")
@@ -261,7 +261,7 @@ def revert(session: Session, change: m.Change) -> dict[str, int]:
     Order: deleted rows come back first (parents before children), then updated rows get
     their old values, then inserted rows are deleted (children before parents).  A row that
     a later change modified or removed makes the undo refuse (nothing is written)."""
-    entries = list(session.exec(select(m.ChangeEntry).where(m.ChangeEntry.change_id == change.id)
+    entries = list(session.scalars(select(m.ChangeEntry).where(m.ChangeEntry.change_id == change.id)
                                 .order_by(m.ChangeEntry.id)))
     order = {t.name: i for i, t in enumerate(SQLModel.metadata.sorted_tables)}
     conn = session.connection()
