@@ -101,7 +101,7 @@ def test_reimport_adds_nothing_and_a_dry_run_writes_nothing(ann, db_path, tmp_pa
 
 
 def test_import_undo_restores_the_store_byte_equal(ann, db_path, tmp_path):
-    ann("marker", "add", "--date", "2026-01-02", "--marker", "CEA", "--value", "2.9", "--unit", "ng/mL")
+    assert ann("marker", "add", "cea", "2.9", "ng/mL", "--date", "2026-01-02").code == 0
     before = dump(db_path)
     path = copy(tmp_path, "us-lab-portal.csv")
     result = ann("import", "csv", path, "--mapping", "us-lab-portal", "--json").json()

@@ -218,11 +218,15 @@ def marker_from_text(text: str, field: str = "marker") -> Marker:
     """``cea``, ``CYFRA 21-1``, ``cyfra``, ``pro-grp``, ``CA 125`` ... -> :class:`Marker`."""
     if not isinstance(text, str):
         raise InputError(field, text, _MARKER_EXPECTED)
-    key = re.sub(r"[\s\-_.]", "", text).lower()
-    marker = _ALIASES.get(key)
+    marker = _marker_key(text)
     if marker is None:
         raise InputError(field, text, _MARKER_EXPECTED)
     return marker
+
+
+@lru_cache(maxsize=256)
+def _marker_key(text: str) -> Marker | None:
+    return _ALIASES.get(re.sub(r"[\s\-_.]", "", text).lower())
 
 
 def convert_marker_value(marker: Marker, value: float, unit: str | None, field: str = "unit") -> tuple[float, str]:
