@@ -377,24 +377,16 @@ class _Reader:
         raise _Bad(column, f"{t!r} is not a reference range", expected)
 
 
-class _Row:
-    """One CSV record: stripped cells by our column name, with the mapping's defaults."""
-
-    __slots__ = ("has", "values")
-
-    def __init__(self, cells: list[str], items: list[tuple[str, int]], defaults: dict[str, str]):
-        values = dict(defaults)
-        n = len(cells)
-        for col, i in items:
-            if i < n:
-                v = cells[i].strip()
-                if v:
-                    values[col] = v
-        self.values = values
-        self.has = items
-
-    def get(self, col: str) -> str:
-        return self.values.get(col, "")
+def _row(cells: list[str], items: list[tuple[str, int]], defaults: dict[str, str]) -> dict[str, str]:
+    """One CSV record: stripped, non-empty cells by our column name, over the mapping's defaults."""
+    values = dict(defaults)
+    n = len(cells)
+    for col, i in items:
+        if i < n:
+            v = cells[i].strip()
+            if v:
+                values[col] = v
+    return values
 
 
 def _header_index(header: list[str], mapping: CsvMapping, name: str) -> tuple[dict[str, int], dict[str, str], list[str]]:
@@ -509,17 +501,17 @@ def parse_csv(data: bytes, name: str, *, today: date, mapping: CsvMapping = DEFA
         if not any(cells) or not "".join(cells).strip():
             continue
         result.lines += 1
-        row = _Row(cells, items, defaults)
+        row = _row(cells, items, defaults)
         origin = f"{name}:{line}"
         try:
             kind = file_kind
             if kind is None:
-                kind = _ROW_TYPES.get(row.get("type").lower())
+                kind = _ROW_TYPES.get(row.get("type", "").lower())
                 if kind is None:
-                    raise _Bad("type", f"{row.get('type')!r} is not a record type" if row.get("type") else "empty",
+                    raise _Bad("type", f"{row.get('type')!r} is not a record type" if row.get("type", "") else "empty",
                                "marker, scan, biopsy or appointment")
                 for col in _REQUIRED[kind]:
-                    if not row.get(col):
+                    if not row.get(col, ""):
                         raise _Bad(col, f"empty ({kind} need it)", f"a {col}")
             parsed = parsers[kind](rd, row, origin)
             if parsed is None:
@@ -568,20 +560,20 @@ def _describe(row: Row) -> str:
     return f"{row.kind} appointment on {row.date.isoformat()}"
 
 
-def _text(row: _Row, col: str, limit: int = 200) -> str | None:
-    value = " ".join(row.get(col).split())
+def _text(row: dict[str, str], col: str, limit: int = 200) -> str | None:
+    value = " ".join(row.get(col, "").split())
     if len(value) > limit:
         raise _Bad(col, f"longer than {limit} characters", f"at most {limit} characters")
     return value or None
 
 
-def _key(row: _Row, natural: str) -> str:
-    given = row.get("id")
+def _key(row: dict[str, str], natural: str) -> str:
+    given = row.get("id", "")
     return f"csv:id|{given}" if given else f"csv:{natural}"
 
 
-def _marker_row(rd: _Reader, row: _Row, origin: str) -> MarkerRow | None:
-    g = row.values.get
+def _marker_row(rd: _Reader, row: dict[str, str], origin: str) -> MarkerRow | None:
+    g = row.get
     name = g("marker", "")
     marker = rd.marker(name, "marker")
     if marker is None:
@@ -658,14 +650,14 @@ def _size(rd: _Reader, text: str, column: str, is_node: bool | None, unit_defaul
     return float(mm.quantize(Decimal("0.1")))
 
 
-def _scan_row(rd: _Reader, row: _Row, origin: str) -> MeasurementRow:
-    when = rd.date(row.get("date"), "date")
-    modality = _choice(row.get("modality") or "CT", "modality", _MODALITIES, "CT, PET-CT, MRI or X-ray")
+def _scan_row(rd: _Reader, row: dict[str, str], origin: str) -> MeasurementRow:
+    when = rd.date(row.get("date", ""), "date")
+    modality = _choice(row.get("modality", "") or "CT", "modality", _MODALITIES, "CT, PET-CT, MRI or X-ray")
     label = _text(row, "lesion", 100)
     if label is None:
         raise _Bad("lesion", "empty", 'the lesion\'s label, e.g. "RUL mass"')
     site_text = (_text(row, "site", 100) or "").lower() or None
-    node_text = row.get("node")
+    node_text = row.get("node", "")
     is_node: bool | None = _flag(node_text, "node") if node_text else None
     site = site_text
     if site_text is not None and (site_text in _NODE_WORDS or site_text.endswith("node")):
@@ -674,11 +666,11 @@ def _scan_row(rd: _Reader, row: _Row, origin: str) -> MeasurementRow:
         is_node = False
     if is_node and site is None:
         site = "lymph node"
-    status_text = row.get("status")
+    status_text = row.get("status", "")
     status = _choice(status_text, "status", _STATUSES, "measured, too small, disappeared or not evaluated") \
         if status_text else None
     size_mm: float | None = None
-    size_text, mm_text = row.get("size"), row.get("size_mm")
+    size_text, mm_text = row.get("size", ""), row.get("size_mm", "")
     if size_text:
         size_mm = _size(rd, size_text, "size", is_node, "mm")
     elif mm_text:
@@ -695,27 +687,27 @@ def _scan_row(rd: _Reader, row: _Row, origin: str) -> MeasurementRow:
         if size_mm:
             raise _Bad("size", f"{size_text or mm_text!r} given with status {status}", "no size unless measured")
         size_mm = None
-    role_text = row.get("role")
+    role_text = row.get("role", "")
     role = _choice(role_text, "role", _ROLES, "target or non-target") if role_text else None
-    nt_text = row.get("non_target")
+    nt_text = row.get("non_target", "")
     non_target = _choice(nt_text, "non_target", _NON_TARGET, "present, absent or progression") if nt_text else None
-    thickness_text = row.get("slice_thickness_mm")
+    thickness_text = row.get("slice_thickness_mm", "")
     thickness = _positive(thickness_text, "slice_thickness_mm", rd.decimal, "a slice thickness in mm, e.g. 1.25",
                           20.0) if thickness_text else None
-    new = _flag(row.get("new"), "new")
-    equivocal = _flag(row.get("equivocal"), "equivocal")
+    new = _flag(row.get("new", ""), "new")
+    equivocal = _flag(row.get("equivocal", ""), "equivocal")
     if new and site is None:
         raise _Bad("site", "empty for a new lesion", "the site of the new lesion, e.g. liver")
-    return MeasurementRow(origin, _key(row, f"scan|{when.isoformat()}|{modality}"), row.get("patient") or None,
+    return MeasurementRow(origin, _key(row, f"scan|{when.isoformat()}|{modality}"), row.get("patient", "") or None,
                           when, modality, label, site, is_node, size_mm, status, new, equivocal, role,
                           non_target, _text(row, "impression", 2000), thickness)
 
 
-def _biopsy_row(rd: _Reader, row: _Row, origin: str) -> BiopsyRow:
-    when = rd.date(row.get("date"), "date")
-    sample = _choice(row.get("sample"), "sample", _SAMPLES, "plasma, tissue, pleural-fluid or other")
-    result = _choice(row.get("result"), "result", _RESULTS, "detected, not-detected or indeterminate")
-    gene_text, variant_text = row.get("gene"), row.get("variant")
+def _biopsy_row(rd: _Reader, row: dict[str, str], origin: str) -> BiopsyRow:
+    when = rd.date(row.get("date", ""), "date")
+    sample = _choice(row.get("sample", ""), "sample", _SAMPLES, "plasma, tissue, pleural-fluid or other")
+    result = _choice(row.get("result", ""), "result", _RESULTS, "detected, not-detected or indeterminate")
+    gene_text, variant_text = row.get("gene", ""), row.get("variant", "")
     if not variant_text:
         raise _Bad("variant", "empty", "a variant such as T790M or exon 19 deletion")
     vkey = (gene_text, variant_text)
@@ -730,27 +722,27 @@ def _biopsy_row(rd: _Reader, row: _Row, origin: str) -> BiopsyRow:
             raise _Bad("variant", exc.message.removeprefix("variant: ").rstrip("."), "a variant such as T790M") from None
         rd.variants[vkey] = (alt.gene, alt.name, alt.hgvs_p, alt.hgvs_c)
     gene, variant, hgvs_p, hgvs_c = rd.variants[vkey]
-    hgvs_p = row.get("hgvs_p") or hgvs_p
-    hgvs_c = row.get("hgvs_c") or hgvs_c
-    vaf_text = row.get("vaf").removesuffix("%").strip()
+    hgvs_p = row.get("hgvs_p", "") or hgvs_p
+    hgvs_c = row.get("hgvs_c", "") or hgvs_c
+    vaf_text = row.get("vaf", "").removesuffix("%").strip()
     vaf = _positive(vaf_text, "vaf", rd.decimal, "a VAF in percent above 0 and at most 100, e.g. 0.8", 100.0) \
         if vaf_text else None
-    ctx_text = row.get("allele_context")
+    ctx_text = row.get("allele_context", "")
     context = _choice(ctx_text, "allele_context", _CONTEXTS, "cis, trans or unknown") if ctx_text else None
     if result != "detected" and vaf is not None:
         raise _Bad("vaf", f"a VAF with result {result}", "no VAF unless the variant was detected")
     if result != "detected" and context is not None:
         raise _Bad("allele_context", f"given with result {result}", "no allele context unless detected")
     return BiopsyRow(origin, _key(row, f"biopsy|{when.isoformat()}|{sample}|{gene}|{variant}"),
-                     row.get("patient") or None, when, sample, _text(row, "assay"), gene, variant, hgvs_p, hgvs_c,
+                     row.get("patient", "") or None, when, sample, _text(row, "assay"), gene, variant, hgvs_p, hgvs_c,
                      result, vaf, context)
 
 
-def _appointment_row(rd: _Reader, row: _Row, origin: str) -> AppointmentRow:
-    when = rd.date(row.get("date"), "date", future=True)
-    kind = _choice(row.get("kind"), "kind", _KINDS, "imaging, markers, visit, biopsy or other")
-    status_text = row.get("status")
+def _appointment_row(rd: _Reader, row: dict[str, str], origin: str) -> AppointmentRow:
+    when = rd.date(row.get("date", ""), "date", future=True)
+    kind = _choice(row.get("kind", ""), "kind", _KINDS, "imaging, markers, visit, biopsy or other")
+    status_text = row.get("status", "")
     status = _choice(status_text, "status", _APPT_STATUS, "planned, done or cancelled") if status_text else "planned"
-    return AppointmentRow(origin, _key(row, f"appointment|{when.isoformat()}|{kind}"), row.get("patient") or None,
+    return AppointmentRow(origin, _key(row, f"appointment|{when.isoformat()}|{kind}"), row.get("patient", "") or None,
                           when, kind, _text(row, "description", 500), status)
 
