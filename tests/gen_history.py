@@ -67,10 +67,16 @@ def ten_year_patient(name: str = "Ten Year", seed: int = 7) -> dict[str, Any]:
             measurements.append({"id": meas_id, "lesion_id": lid, "label": label, "site": site, "is_node": node,
                                  "size_mm": size, "unit": "mm", "status": status})
         new_lesions = []
-        if when.year == 2019 and when.month in (4, 5, 6) and not any(s["new_lesions"] for s in scans):
+        if any(s["new_lesions"] for s in scans):  # the new lesion is followed like any other
+            meas_id += 1
+            sizes[5] = sizes.get(5, 11.0)
+            measurements.append({"id": meas_id, "lesion_id": 5, "label": "liver S2", "site": "liver",
+                                 "is_node": False, "size_mm": sizes[5], "unit": "mm", "status": "measured"})
+        elif when.year == 2019 and when.month in (4, 5, 6):
             new_id += 1
             new_lesions.append({"id": new_id, "label": "liver S2", "site": "liver", "is_node": False,
-                                "size_mm": 11.0, "unit": "mm", "equivocal": False, "lesion_id": None})
+                                "size_mm": 11.0, "unit": "mm", "equivocal": False, "lesion_id": 5})
+            lesions.append(_rec(5, patient_id=1, label="liver S2", site="liver", is_node=False, role=None))
         scans.append(_rec(k, patient_id=1, date=when.isoformat(), modality="CT" if k % 8 else "PET-CT",
                           slice_thickness_mm=1.25, impression=f"Follow-up CT {k}.", non_target_status="present",
                           report_text=None) | {"measurements": measurements, "new_lesions": new_lesions})

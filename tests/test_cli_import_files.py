@@ -223,6 +223,10 @@ def test_generated_ten_year_patient_round_trip(cli, tmp_path, monkeypatch):
     assert records(first)[0]["biopsy_findings"] == records(generated)[0]["biopsy_findings"]
     assert records(first)[0]["therapy_lines"] == records(generated)[0]["therapy_lines"]
     assert len(first["patients"][0]["scans"]) == len(generated["patients"][0]["scans"])
+    scans = first["patients"][0]["scans"]
+    assert sum(len(s["new_lesions"]) for s in scans) == 1
+    followed = [s["date"] for s in scans for m in s["measurements"] if m["label"] == "liver S2"]
+    assert len(followed) > 20  # the new lesion became a lesion that later scans measure
     monkeypatch.setenv("LUNGTRACK_DB", str(tmp_path / "two.db"))
     into_new_store(cli, tmp_path, first, "two")
     second = export(cli)
