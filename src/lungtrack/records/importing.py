@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
@@ -234,22 +235,25 @@ def _insert_many(conn: Any, t: Any, items: list[dict[str, Any]]) -> list[int]:
     from sqlalchemy import func, select
 
     before = conn.execute(select(func.max(t.c.id))).scalar() or 0
-    cols = list(dict.fromkeys(k for r in items for k in r))
+    cols = list(items[0])
+    cols += sorted(set().union(*items) - set(cols))
     # the columns' own bind processors (dates and timestamps as SQLAlchemy stores them), memoised:
     # the same few dates and one timestamp repeat across thousands of rows
-    procs = [t.c[c].type._cached_bind_processor(conn.dialect) for c in cols]
-    memo: list[dict[Any, Any]] = [{} for _ in cols]
-
-    def value(i: int, v: Any) -> Any:
-        proc = procs[i]
-        if proc is None or v is None:
-            return v
-        found = memo[i].get(v)
-        if found is None:
-            found = memo[i][v] = proc(v)
-        return found
-
-    params = [tuple(value(i, r.get(c)) for i, c in enumerate(cols)) for r in items]
+    for c in cols:
+        proc = t.c[c].type._cached_bind_processor(conn.dialect)
+        if proc is None:
+            continue
+        memo: dict[Any, Any] = {None: None}
+        for r in items:
+            v = r.get(c)
+            found = memo.get(v, memo)
+            if found is memo:
+                found = memo[v] = proc(v)
+            r[c] = found
+    try:
+        params = list(map(itemgetter(*cols), items)) if len(cols) > 1 else [(r[cols[0]],) for r in items]
+    except KeyError:
+        params = [tuple(r.get(c) for c in cols) for r in items]
     names = ", ".join(f'"{c}"' for c in cols)
     conn.exec_driver_sql(f'INSERT INTO "{t.name}" ({names}) VALUES ({", ".join("?" for _ in cols)})', params)
     after, count = conn.execute(select(func.max(t.c.id), func.count()).where(t.c.id > before)).one()
