@@ -289,3 +289,19 @@ def test_import_json_into_a_store_that_has_the_patient_adds_only_what_is_missing
     out = demo("import", "json", str(path), "--json").json()
     assert out["added"] == {"marker": 1}
     assert 9.9 in [m["value"] for m in demo("marker", "list", "--json").json()]
+
+
+def test_problems_found_against_the_store_are_listed_per_row(cli, db_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-08-12")
+    assert cli("patient", "add", "Ann", "--born", "1960-05-01").code == 0
+    path = tmp_path / "old.csv"
+    path.write_text("date,marker,value,unit\n1960-04-30,CEA,3.1,ng/mL\n1960-05-01,CEA,3.2,ng/mL\n"
+                    "1950-03-04,CEA,3.3,ng/mL\n", encoding="utf-8")
+    before = dump(db_path)
+    r = cli("import", "csv", str(path))
+    lines = r.stderr.strip().splitlines()
+    assert r.code == 2 and lines[0].startswith("Error: old.csv: 2 bad rows; nothing was imported")
+    assert lines[1].startswith("old.csv:2: date: 1960-04-30 is before the patient's birth (1960-05-01)")
+    assert lines[2].startswith("old.csv:4: date: 1950-03-04 is before the patient's birth")
+    assert len(lines) == 3  # the row on the birth date itself is fine
+    assert dump(db_path) == before
