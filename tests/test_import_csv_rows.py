@@ -342,3 +342,19 @@ def test_shipped_mappings_are_in_the_docs_verbatim():
     for name in ("us-lab-portal", "de-lab-export"):
         text = resources.files("lungtrack.importers.mappings").joinpath(f"{name}.toml").read_text("utf-8")
         assert text.strip() in docs, name
+
+
+def test_skip_lines_defaults_and_a_time_after_the_date():
+    mapping = load_mapping(
+        'kind = "markers"\nskip_lines = 2\ndate_format = "DD/MM/YYYY"\n'
+        '[columns]\ndate = "When"\nmarker = "Test"\nvalue = "Result"\n'
+        '[defaults]\nunit = "ng/mL"\nlab = "Portal lab"\n', "m.toml")
+    text = ("Results for ANN DOE\nExported 12/08/2026\n"
+            "When,Test,Result,Lab\n13/07/2026 08:15,CEA,3.2,\n14/07/2026,CEA,3.3,Other lab\n")
+    r = parse(text, mapping)
+    assert r.problems == []
+    assert [(x.date.isoformat(), x.value, x.unit, x.lab, x.origin) for x in r.rows] == [
+        ("2026-07-13", 3.2, "ng/mL", "Portal lab", "t.csv:4"),  # line numbers count the skipped lines
+        ("2026-07-14", 3.3, "ng/mL", "Portal lab", "t.csv:5"),  # the mapping names no lab column
+    ]
+    assert r.ignored_columns == ["Lab"]
