@@ -403,13 +403,13 @@ def _header_index(header: list[str], mapping: CsvMapping, name: str) -> tuple[di
                 ignored.append(h.strip())
         return index, shown, ignored
     wanted = {" ".join(h.split()).casefold(): i for i, h in enumerate(header)}
-    missing = []
+    missing: list[str] = []
     for ours, theirs in mapping.columns:
-        i = wanted.get(" ".join(theirs.split()).casefold())
-        if i is None:
+        pos = wanted.get(" ".join(theirs.split()).casefold())
+        if pos is None:
             missing.append(theirs)
         else:
-            index[ours], shown[ours] = i, header[i].strip()
+            index[ours], shown[ours] = pos, header[pos].strip()
     needed = set(_REQUIRED.get(mapping.kind or "", ("date",)))
     for ours, theirs in mapping.columns:
         if theirs in missing and ours in needed and ours not in dict(mapping.defaults):

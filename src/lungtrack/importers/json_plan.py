@@ -96,7 +96,8 @@ def _num(rec: dict[str, Any], key: str, required: bool = False) -> float | None:
 
 
 def _source(rec: dict[str, Any], origin: str, fallback: str) -> Source:
-    label = rec.get("source") if isinstance(rec.get("source"), str) and rec.get("source") else fallback
+    given = rec.get("source")
+    label: str = given if isinstance(given, str) and given else fallback
     ext = rec.get("external_id") if isinstance(rec.get("external_id"), str) else None
     return Source(label=label, external_id=ext, origin=origin)
 
