@@ -305,3 +305,14 @@ def test_problems_found_against_the_store_are_listed_per_row(cli, db_path, tmp_p
     assert lines[2].startswith("old.csv:4: date: 1950-03-04 is before the patient's birth")
     assert len(lines) == 3  # the row on the birth date itself is fine
     assert dump(db_path) == before
+
+
+def test_import_json_keeps_the_stores_default_patient(demo, tmp_path):
+    doc = ten_year_patient()  # its patient is the default patient of the store it came from
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert demo("import", "json", str(path)).code == 0
+    patients = {p["patient"]["name"]: p for p in export(demo)["patients"]}
+    assert patients["Ann"]["patient"]["is_default"] is True
+    assert patients["Ten Year"]["patient"]["is_default"] is False
+    assert patients["Ten Year"]["patient"]["imaging_overdue_weeks"] == 14.0  # its own schedule came along

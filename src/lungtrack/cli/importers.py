@@ -449,7 +449,12 @@ def import_json(
                                for p in problems])
 
     def restore(w, result) -> None:
-        """Per patient: schedule, end of tracking, default flag, acknowledgements, snoozes."""
+        """Per patient: schedule, end of tracking, default flag, acknowledgements, snoozes.  Only
+        for patients this import created; the default patient of a store that had one stays."""
+        from lungtrack.store import repo
+
+        created = {n for _i, n, h in result.patients if h == "created"}
+        had_default = any(p.is_default for p in repo.list_patients(w.session) if p.name not in created)
         for x in extras:
             p = w.patient(x.name)
             created = any(n == p.name and h == "created" for _i, n, h in result.patients)
@@ -459,7 +464,7 @@ def import_json(
                 w.set_schedule(p, dict(x.schedule))
             if x.ended_on is not None and p.ended_on is None:
                 w.end_tracking(p, x.ended_on, x.ended_reason)
-            if x.is_default:
+            if x.is_default and not had_default:
                 w.set_default_patient(p)
             for finding_id, note in x.acknowledgements:
                 w.acknowledge(p, finding_id, note)
