@@ -364,7 +364,7 @@ def _render(files: list[str], result, change_id, dry_run: bool, json_out: bool, 
 def import_csv(
     ctx: typer.Context,
     files: Annotated[List[str], typer.Argument(metavar="FILE", help="CSV files: lungtrack's own columns, or a lab's download with --mapping.")],
-    mapping: Annotated[Optional[str], typer.Option("--mapping", "-m", metavar="MAP.toml", help="How the files' columns, dates, names and units map to lungtrack's: a TOML file, or a shipped mapping (us-lab-portal, de-lab-export).")] = None,
+    mapping: Annotated[Optional[str], typer.Option("--mapping", "-m", metavar="MAPPING", help="How the files' columns, dates, names and units map to lungtrack's: a TOML file, or a shipped mapping (us-lab-portal, de-lab-export).")] = None,
     patient: PatientOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be added, changed and skipped; write nothing.")] = False,
     json_out: JsonOpt = False,
