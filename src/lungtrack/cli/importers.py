@@ -33,6 +33,7 @@ def read_files(paths: List[str]) -> list:
     from pathlib import Path
 
     from lungtrack.errors import InputError
+    from lungtrack.fhir.guard import parse_guarded
     from lungtrack.fhir.ndjson_import import parse_fhir_text
 
     items = []
@@ -51,7 +52,7 @@ def read_files(paths: List[str]) -> list:
         except OSError as exc:
             raise InputError("FILE", raw, "a readable file",
                              message=f"FILE: {raw}: cannot read it ({exc.strerror}); nothing was imported.") from None
-        items.extend(parse_fhir_text(text, path.name))
+        items.extend(parse_guarded(text, path.name, parse_fhir_text))
     return items
 
 
@@ -148,12 +149,13 @@ def import_fhir(
     import dataclasses
     from pathlib import Path
 
+    from lungtrack.fhir.guard import map_guarded
     from lungtrack.fhir.ndjson_import import as_import_plan, map_resources
     from lungtrack.records.writer import writer
     from lungtrack.store.paths import resolve as resolve_location
 
     items = read_files(files)
-    mapped = map_resources(items)
+    mapped = map_guarded(items, map_resources)
     names = [Path(f).name for f in files]
     plan = as_import_plan(mapped, ", ".join(names))
     location = resolve_location(common.state(ctx).db)
