@@ -56,6 +56,8 @@ class RootGroup(TyperGroup):
                 _say("Interrupted; nothing was saved.")
         except LungtrackError as exc:
             _say(f"Error: {exc.message}")
+            for line in getattr(exc, "detail_lines", ()):  # e.g. every bad row of a refused import
+                print(line, file=sys.stderr)
             code = exc.exit_code
         except UnicodeDecodeError as exc:  # stdin or a file that is not UTF-8 (the readers name the field first)
             _say(f"Error: the input is not valid UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "

@@ -14,7 +14,7 @@ from lungtrack.cli import common
 from lungtrack.cli.common import JsonOpt, PatientOpt
 
 app = typer.Typer(
-    help="Import records from other systems (FHIR R4 bulk NDJSON or a JSON Bundle).",
+    help="Import records: lab CSV downloads, lungtrack's own JSON export, FHIR R4 (bulk NDJSON or a Bundle).",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -186,6 +186,295 @@ def import_fhir(
         common.print_table(["kind", "date", "what", "external id"],
                            [[r["kind"], r["date"], r["detail"], r["external_id"]] for r in records])
     common.err(summary_line(names, result, dry_run))
+
+
+# ------------------------------------------------------------------ CSV and JSON files (issue 9)
+# Reading and mapping are pure (lungtrack.importers); the domain layer (lungtrack.records)
+# validates and writes the plan in one transaction and journals it as one change.
+
+_RECORD_ORDER = ("patient", "therapy", "scan", "measurement", "lesion", "marker", "biopsy", "appointment", "note")
+
+
+def _bad_rows(what: str, lines: list[str]):
+    """The one multi-line refusal: 'Error: FILE: N bad rows; nothing was imported' + one line per row."""
+    from lungtrack.errors import InputError
+
+    n = len(lines)
+    exc = InputError("FILE", what, "valid rows", message=(
+        f"{what}: {n} bad row{'s' if n != 1 else ''}; nothing was imported (each row: file:line: column: "
+        "problem, expected form)"))
+    exc.detail_lines = tuple(lines)  # type: ignore[attr-defined]
+    return exc
+
+
+class _Rollback(Exception):
+    """Raised inside a dry run's transaction so that nothing is kept."""
+
+
+def _read_bytes(raw: str) -> tuple[str, bytes]:
+    from pathlib import Path
+
+    from lungtrack.errors import InputError
+
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise InputError("FILE", raw, "an existing file", message=f"FILE: {raw}: no such file; nothing was imported.")
+    try:
+        return path.name, path.read_bytes()
+    except OSError as exc:
+        raise InputError("FILE", raw, "a readable file",
+                         message=f"FILE: {raw}: cannot read it ({exc.strerror}); nothing was imported.") from None
+
+
+def _mapping(text: str | None):
+    """--mapping: a TOML file, or the name of a shipped mapping (us-lab-portal, de-lab-export)."""
+    from importlib import resources
+    from pathlib import Path
+
+    from lungtrack.errors import InputError
+    from lungtrack.importers.mapping import DEFAULT_MAPPING, load_mapping
+
+    if text is None:
+        return DEFAULT_MAPPING
+    path = Path(text).expanduser()
+    if path.is_file():
+        try:
+            return load_mapping(path.read_text("utf-8"), path.name)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError("--mapping", text, "a readable UTF-8 TOML file",
+                             message=f"--mapping: {text}: cannot read it ({exc}); nothing was imported.") from None
+    shipped = resources.files("lungtrack.importers.mappings").joinpath(f"{text}.toml")
+    if "/" not in text and shipped.is_file():
+        return load_mapping(shipped.read_text("utf-8"), f"{text}.toml")
+    names = sorted(p.name.removesuffix(".toml") for p in resources.files("lungtrack.importers.mappings").iterdir()
+                   if p.name.endswith(".toml"))
+    raise InputError("--mapping", text, f"a mapping file (MAP.toml) or a shipped mapping: {', '.join(names)}")
+
+
+def _unknown_patients(ctx: typer.Context, names: set) -> set:
+    """The names (rows' patient column, --patient) that name no patient of the store: CSV rows are
+    never attached to a patient lungtrack would have to guess or create."""
+    if not names:
+        return set()
+    from lungtrack.store import repo
+    from lungtrack.store.paths import resolve as resolve_location
+
+    location = resolve_location(common.state(ctx).db)
+    if location.path is not None and not location.path.exists():
+        return set(names)
+    with common.transaction(ctx, write=False) as (_s, session):
+        known = {" ".join(p.name.split()).casefold() for p in repo.list_patients(session)}
+    return {n for n in names if " ".join(n.split()).casefold() not in known}
+
+
+def _default_patient_name(ctx: typer.Context, patient: str | None, needed: bool) -> str | None:
+    """The patient rows without a patient column go to: --patient, else the store's default patient."""
+    if patient is not None or not needed:
+        return patient
+    from lungtrack.store import repo
+    from lungtrack.store.paths import resolve as resolve_location
+
+    location = resolve_location(common.state(ctx).db)
+    if location.path is not None and not location.path.exists():
+        from lungtrack.errors import NotFoundError
+
+        raise NotFoundError("No patients in this store yet. Add one with: lungtrack patient add NAME")
+    with common.transaction(ctx, write=False) as (_s, session):
+        return repo.find_patient(session, None).name
+
+
+def _apply(ctx: typer.Context, plan, dry_run: bool, after=None):
+    """Validate and write the plan through the domain layer; a dry run rolls back.  Returns (result, change id)."""
+    import tempfile
+    from pathlib import Path
+
+    from lungtrack.errors import RecordsRefused
+    from lungtrack.store.paths import resolve as resolve_location
+
+    holder: dict = {}
+    try:
+        if not dry_run:
+            with common.writer(ctx, create=True, kind="import") as w:
+                holder["result"] = w.apply_import(plan)
+                if after is not None:
+                    after(w, holder["result"])
+            return holder["result"], w.change_id
+        location = resolve_location(common.state(ctx).db)
+        try:
+            if location.path is not None and not location.path.exists():
+                # no store yet: rehearse against an empty temporary one
+                with tempfile.TemporaryDirectory() as tmp:
+                    common.state(ctx).db, saved = str(Path(tmp) / "dry-run.db"), common.state(ctx).db
+                    try:
+                        with common.writer(ctx, create=True, kind="import") as w:
+                            holder["result"] = w.apply_import(plan, dry_run=True)
+                            raise _Rollback()
+                    finally:
+                        common.state(ctx).db = saved
+            with common.writer(ctx, kind="import") as w:
+                holder["result"] = w.apply_import(plan, dry_run=True)
+                raise _Rollback()
+        except _Rollback:
+            pass
+        return holder["result"], None
+    except RecordsRefused as exc:
+        lines = [p.line() for p in exc.problems]
+        raise _bad_rows(plan.source_label.split(":", 2)[-1], lines) from None
+
+
+def _counts_json(result) -> dict:
+    kinds = _RECORD_ORDER
+    return {which: {k: result.count(which, k) for k in kinds if result.count(which, k)}
+            for which in ("added", "changed", "already_present")}
+
+
+def _render(files: list[str], result, change_id, dry_run: bool, json_out: bool, extra: dict | None = None) -> None:
+    skipped = [{"record": t, "reason": r, "count": n} for t, r, n in result.skipped]
+    if json_out:
+        data = {"files": files, "kind": result.kind, "dry_run": dry_run, "import_id": change_id,
+                "patients": [{"id": i, "name": n, "how": h} for i, n, h in result.patients],
+                **_counts_json(result), "skipped": skipped, "notes": list(result.notes)}
+        data.update(extra or {})
+        common.print_json(data)
+    elif dry_run:
+        kinds = [k for k in _RECORD_ORDER if any(result.count(w, k) for w in ("added", "changed", "already_present"))
+                 or any(s["record"] == k for s in skipped)]
+        rows = [[k, result.count("added", k), result.count("changed", k), result.count("already_present", k),
+                 sum(s["count"] for s in skipped if s["record"] == k)] for k in kinds]
+        common.print_table(["record", "would add", "would change", "already there", "skipped"], rows,
+                           title="Dry run: nothing was written")
+        for s in skipped:
+            common.out(f"skipped {s['count']} {s['record']}: {s['reason']}")
+    added = sum(n for k, n in result.added if k != "patient")
+    changed = sum(n for _k, n in result.changed)
+    already = sum(n for k, n in result.already_present if k != "patient")
+    total_skipped = sum(s["count"] for s in skipped)
+    verb = "Would add" if dry_run else "Added"
+    who = ", ".join(f"{n} ({h})" for _i, n, h in result.patients)
+    text = (f"{verb} {added} record(s) from {', '.join(files)}" + (f" for {who}" if who else "")
+            + f"; {changed} changed; {already} already in the store; {total_skipped} skipped.")
+    if dry_run:
+        text += " Dry run: nothing was written."
+    elif change_id is not None:
+        text += f" Import {change_id}: to take it back, lungtrack import undo {change_id}"
+    for note in result.notes:
+        common.err(f"Note: {note}.")
+    common.err(text)
+
+
+@app.command("csv")
+def import_csv(
+    ctx: typer.Context,
+    files: Annotated[List[str], typer.Argument(metavar="FILE", help="CSV files: lungtrack's own columns, or a lab's download with --mapping.")],
+    mapping: Annotated[Optional[str], typer.Option("--mapping", "-m", metavar="MAPPING", help="How the files' columns, dates, names and units map to lungtrack's: a TOML file, or a shipped mapping (us-lab-portal, de-lab-export).")] = None,
+    patient: PatientOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be added, changed and skipped; write nothing.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import tumour markers, scans with lesion sizes, biopsy findings and appointments from CSV files.
+
+    Columns (docs/formats.md): markers date, marker, value, unit [, uln | reference_range, lab];
+    scans date, lesion, size or status [, modality, site, node, new]; biopsies date, sample, gene,
+    variant, result [, vaf, assay]; appointments date, kind [, description, status]; or a type column
+    in one mixed file. Any bad row refuses the whole import and every bad row is listed. Importing
+    the same file again adds nothing. Without --mapping, a lab's own columns get a suggested mapping.
+
+    Example: lungtrack import csv results.csv --mapping us-lab-portal --dry-run
+    """
+    from lungtrack.errors import InputError
+    from lungtrack.importers.csv_plan import build_plan
+    from lungtrack.importers.csv_rows import LayoutError, parse_csv
+
+    chosen = _mapping(mapping)
+    today = common.today()
+    seen: dict = {}
+    parsed = []
+    for raw in files:
+        name, data = _read_bytes(raw)
+        try:
+            parsed.append(parse_csv(data, name, today=today, mapping=chosen, seen=seen))
+        except LayoutError as exc:
+            common.out(exc.suggestion.rstrip("\n"))
+            raise
+    problems = [p.text() for f in parsed for p in f.problems]
+    if problems:
+        raise _bad_rows(", ".join(f.name for f in parsed), problems)
+    for f in parsed:
+        if f.ignored_columns:
+            common.err(f"Note: {f.name}: columns not used: {', '.join(f.ignored_columns)}.")
+    named = {r.patient for f in parsed for r in f.rows if r.patient is not None}
+    if patient is not None:
+        named.add(patient)
+    unknown = _unknown_patients(ctx, named)
+    if unknown:
+        lines = [f"{r.origin}: patient: {r.patient!r} is not in this store, expected a patient of the store "
+                 f"(add one with: lungtrack patient add NAME)" for f in parsed for r in f.rows if r.patient in unknown]
+        if patient in unknown:
+            raise InputError("--patient", patient, "a patient of the store (add one with: lungtrack patient add NAME)")
+        raise _bad_rows(", ".join(f.name for f in parsed), lines)
+    needs_default = any(r.patient is None for f in parsed for r in f.rows)
+    plan = build_plan(parsed, _default_patient_name(ctx, patient, needs_default))
+    result, change_id = _apply(ctx, plan, dry_run)
+    _render([f.name for f in parsed], result, change_id, dry_run, json_out, {"rows": sum(f.lines for f in parsed)})
+
+
+@app.command("json")
+def import_json(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A file written by lungtrack export json.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be added, changed and skipped; write nothing.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import what lungtrack export json wrote: every patient with every record.
+
+    Into an empty store this restores the records as they were (row ids and timestamps aside);
+    records already in the store are recognised and not added again.
+
+    Example: lungtrack import json ann.json --dry-run
+    """
+    import json
+
+    from lungtrack.importers.json_plan import plan_from_export
+
+    name, data = _read_bytes(file)
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        from lungtrack.errors import InputError
+
+        raise InputError("FILE", file, "a file written by lungtrack export json", message=(
+            f"{name}: not JSON ({exc}); expected a file written by lungtrack export json; nothing was imported."
+        )) from None
+    plan, extras, problems = plan_from_export(doc, name)
+    if problems:
+        raise _bad_rows(name, [f"{name}: {p.where or 'document'}: {p.field}: {p.problem}, expected {p.expected}"
+                               for p in problems])
+
+    def restore(w, result) -> None:
+        """Per patient: schedule, end of tracking, default flag, acknowledgements, snoozes.  Only
+        for patients this import created; the default patient of a store that had one stays."""
+        from lungtrack.store import repo
+
+        created = {n for _i, n, h in result.patients if h == "created"}
+        had_default = any(p.is_default for p in repo.list_patients(w.session) if p.name not in created)
+        for x in extras:
+            p = w.patient(x.name)
+            created = any(n == p.name and h == "created" for _i, n, h in result.patients)
+            if not created:
+                continue
+            if any(v is not None for _k, v in x.schedule):
+                w.set_schedule(p, dict(x.schedule))
+            if x.ended_on is not None and p.ended_on is None:
+                w.end_tracking(p, x.ended_on, x.ended_reason)
+            if x.is_default and not had_default:
+                w.set_default_patient(p)
+            for finding_id, note in x.acknowledgements:
+                w.acknowledge(p, finding_id, note)
+            for key, until in x.snoozes:
+                w.snooze(p, key, until)
+
+    result, change_id = _apply(ctx, plan, dry_run, after=restore)
+    _render([name], result, change_id, dry_run, json_out)
 
 
 @app.command("undo")
