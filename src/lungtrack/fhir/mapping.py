@@ -662,20 +662,18 @@ class _Mapper:
 
     def _tnm(self, res: Resource, r: _R, kind: tuple[str, str]) -> None:
         d = res.data
-        value = label(r.concept(d, "valueCodeableConcept"))
-        vcode = code_of(r.obj(d, "valueCodeableConcept"), "http://cancerstaging.org")
+        part, prefix = kind
+        text = _tnm_text(r.concept(d, "valueCodeableConcept"), part)
         acc = self.patient_for(r)
         if acc is None:
             return
-        if not value and not vcode:
+        if not text:
             self.skip("Observation", "TNM observation without a value")
             return
         when, _ = r.effective(d)
-        text = _clean_display(vcode or value or "")
-        part, prefix = kind
         if part == "stage":
             text = f"stage {text}" + (f" ({prefix})" if prefix else "")
-        elif not text[:1].lower() in ("c", "p", "y", "r") or text[:1].upper() == part:
+        elif text[:1] == part:
             text = f"{prefix}{text}"
         old = acc.stage_parts.get(part)
         if old is None or (when is not None and (old[0] is None or when >= old[0])):
@@ -1246,6 +1244,32 @@ def _extra_patient(stage: str | None) -> dict[str, Any]:
 
 def _extra_scan(status: str | None) -> dict[str, Any]:
     return {"source_status": status} if status and "source_status" in ScanInput.__dataclass_fields__ else {}
+
+
+_TNM_CATEGORY = re.compile(r"\b([cpyra]{0,2}[TNM](?:is|[0-4X])[a-d]?(?:\(\w+\))?)\b")
+_STAGE_GROUP = re.compile(r"(?:stage\s+)?\b((?:0|I{1,3}V?|IV)[A-C]?[0-9]?|[0-4][A-C]?[0-9]?)\b", re.I)
+
+
+def _tnm_text(concept: Mapping[str, Any] | None, part: str) -> str | None:
+    """The TNM text of a staging value: "cT3" from code ``cT3`` or from the SNOMED display
+    "American Joint Committee on Cancer cT3 (qualifier value)"; "IIIC" for a stage group."""
+    if concept is None:
+        return None
+    texts = []
+    for c in codings(concept):
+        texts += [t for t in (c.get("display"), c.get("code")) if isinstance(t, str)]
+    if isinstance(concept.get("text"), str):
+        texts.insert(0, concept["text"])
+    for t in texts:
+        if part == "stage":
+            m = re.search(r"stage\s+([0IV]+[A-C]?[0-9]?)\b", t, re.I) or _STAGE_GROUP.fullmatch(t.strip())
+        else:
+            m = _TNM_CATEGORY.search(t)
+            if m and part not in m.group(1):
+                m = None
+        if m:
+            return m.group(1)
+    return _clean_display(texts[0]) if texts else None
 
 
 def _clean_display(text: str) -> str:
