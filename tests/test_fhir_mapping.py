@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lungtrack.errors import InputError
-from lungtrack.fhir.mapping import read_files, read_fhir
+from lungtrack.fhir.mapping import read_fhir, read_files
 
 DATA = Path(__file__).parent / "data" / "fhir"
 

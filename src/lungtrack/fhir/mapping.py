@@ -30,13 +30,19 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from lungtrack.enums import Marker
 from lungtrack.errors import InputError
-from lungtrack.fhir.ndjson_import import IMAGING_PROCEDURES, MARKER_LOINC, NOT_A_DIAGNOSIS, drug_in_text
+from lungtrack.fhir.ndjson_import import (
+    IMAGING_PROCEDURES,
+    MARKER_LOINC,
+    NOT_A_DIAGNOSIS,
+    drug_in_text,
+)
 from lungtrack.records.inputs import (
     AppointmentInput,
     BiopsyInput,
@@ -1247,7 +1253,7 @@ def _extra_scan(status: str | None) -> dict[str, Any]:
 
 
 _TNM_CATEGORY = re.compile(r"\b([cpyra]{0,2}[TNM](?:is|[0-4X])[a-d]?(?:\(\w+\))?)\b")
-_STAGE_GROUP = re.compile(r"(?:stage\s+)?\b((?:0|I{1,3}V?|IV)[A-C]?[0-9]?|[0-4][A-C]?[0-9]?)\b", re.I)
+_STAGE_GROUP = re.compile(r"(?:stage\s+)?\b((?:0|I{1,3}V?|IV)[A-C]?[0-9]?|[0-4][A-C]?[0-9]?)\b", re.IGNORECASE)
 
 
 def _tnm_text(concept: Mapping[str, Any] | None, part: str) -> str | None:
@@ -1262,7 +1268,7 @@ def _tnm_text(concept: Mapping[str, Any] | None, part: str) -> str | None:
         texts.insert(0, concept["text"])
     for t in texts:
         if part == "stage":
-            m = re.search(r"stage\s+([0IV]+[A-C]?[0-9]?)\b", t, re.I) or _STAGE_GROUP.fullmatch(t.strip())
+            m = re.search(r"stage\s+([0IV]+[A-C]?[0-9]?)\b", t, re.IGNORECASE) or _STAGE_GROUP.fullmatch(t.strip())
         else:
             m = _TNM_CATEGORY.search(t)
             if m and part not in m.group(1):
