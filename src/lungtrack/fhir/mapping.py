@@ -451,6 +451,7 @@ class _PatientAcc:
     name: str | None = None
     res: Resource | None = None
     birth: date | None = None
+    deceased: date | None = None
     gender: str | None = None
     identifiers: tuple[tuple[str, str], ...] = ()
     diagnosis: date | None = None
@@ -553,6 +554,10 @@ class _Mapper:
         acc.identifiers = tuple(ids)
         acc.ref = replace(acc.ref, identifiers=acc.ref.identifiers or tuple(ids))
         acc.name = patient_name(r, d)
+        if pres.base is None and not ids:
+            # no server base and no identifier: the local id counts only together with the name
+            acc.ref = replace(acc.ref, name=acc.name)
+        acc.deceased = r.date_(d, "deceasedDateTime")
         acc.birth = r.date_(d, "birthDate")
         acc.gender = r.str_(d, "gender")
         acc.res = pres
@@ -1176,11 +1181,11 @@ class _Mapper:
                     histology=acc.histology, subtypes=acc.subtypes, drivers=acc.drivers,
                     smoking=acc.smoking[1] if acc.smoking else None, birth_date=acc.birth, gender=acc.gender,
                     identifiers=acc.identifiers, source=self.source(acc.res) if acc.res else Source(self.label),
-                    **_extra_patient(stage))
+                    **_extra_patient(stage, acc.deceased))
             elif acc.diagnosis or acc.histology or stage or acc.smoking:
                 pinput = PatientInput(name=self.patient_name or "", diagnosis_date=acc.diagnosis,
                                       histology=acc.histology, smoking=acc.smoking[1] if acc.smoking else None,
-                                      source=Source(self.label), **_extra_patient(stage))
+                                      source=Source(self.label), **_extra_patient(stage, None))
             scans = tuple(
                 ScanInput(date=when, measurements=tuple(s["measurements"]), modality=s["modality"] or "CT",
                           non_target_status=s["ntl"], slice_thickness_mm=s["slice"], impression=s["impression"],
@@ -1244,8 +1249,15 @@ class _Mapper:
         return out
 
 
-def _extra_patient(stage: str | None) -> dict[str, Any]:
-    return {"stage": stage} if stage and "stage" in PatientInput.__dataclass_fields__ else {}
+def _extra_patient(stage: str | None, deceased: date | None) -> dict[str, Any]:
+    """The fields of PatientInput that arrive with migration 0007 / the writer (tolerant of either)."""
+    fields = PatientInput.__dataclass_fields__
+    extra: dict[str, Any] = {}
+    if stage and "stage" in fields:
+        extra["stage"] = stage
+    if deceased and "deceased_date" in fields:
+        extra["deceased_date"] = deceased
+    return extra
 
 
 def _extra_scan(status: str | None) -> dict[str, Any]:
