@@ -116,12 +116,7 @@ def _fmt(value: float) -> str:
     return format(Decimal(repr(value)).normalize(), "f")
 
 
-#: Mass concentrations, as factors to ng/mL: 1 mg/L = 1 µg/mL = 1000 ng/mL; 1 pg/mL = 1 ng/L =
-#: 0.001 ng/mL; 1 ng/dL = 0.01 ng/mL (a decilitre is 100 mL).  Exact SI arithmetic, no assay
-#: assumption: the same substance in another mass unit.
-_MASS_PER_ML = MappingProxyType({"ng/mL": 1.0, "µg/L": 1.0, "ug/L": 1.0, "mcg/L": 1.0,
-                                 "mg/L": 1000.0, "ug/mL": 1000.0, "µg/mL": 1000.0,
-                                 "pg/mL": 0.001, "ng/L": 0.001, "ng/dL": 0.01})
+_MASS_PER_ML = MappingProxyType({"ng/mL": 1.0, "µg/L": 1.0, "ug/L": 1.0, "mcg/L": 1.0})
 
 _INFO = (
     MarkerInfo(
@@ -168,8 +163,7 @@ _INFO = (
         marker=Marker.PROGRP,
         name="Pro-gastrin-releasing peptide",
         canonical_unit="pg/mL",
-        unit_factors=MappingProxyType({"pg/mL": 1.0, "ng/L": 1.0, "ng/mL": 1000.0, "ug/L": 1000.0, "µg/L": 1000.0,
-                                      "ng/dL": 10.0, "mg/L": 1_000_000.0}),
+        unit_factors=MappingProxyType({"pg/mL": 1.0, "ng/L": 1.0, "ng/mL": 1000.0}),
         loinc=None,  # unconfirmed: not found in the sources (clinical.md §2.5)
         plausible_max=1_000_000.0,
         uln_never_smoker=65.0,
