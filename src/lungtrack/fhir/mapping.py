@@ -1356,7 +1356,9 @@ def _convert(marker: Marker, value: float, unit: str | None, to_unit: str) -> fl
     from lungtrack.knowledge.markers import MARKERS
 
     info = MARKERS[marker]
-    f_from = info.factor_for(unit) if unit else info.factor_for(to_unit)
+    if unit is None or unit.strip() == to_unit.strip():
+        return value
+    f_from = info.factor_for(unit)
     f_to = info.factor_for(to_unit)
     if f_from is None or f_to is None:
         return None
