@@ -1,9 +1,10 @@
 """lungtrack import fhir / export fhir: FHIR R4 records in (bulk NDJSON or a Bundle) and out (a Bundle).
 
-The mapping is pure (:mod:`lungtrack.fhir.ndjson_import`, :mod:`lungtrack.fhir.export`); this
-module reads the files, matches the mapped records against the store by ``external_id``
-(``<resourceType>/<id>``: importing a file twice adds nothing), and writes everything in one
-transaction.  Bad input is refused before the store is opened, so nothing is written.
+The mapping is pure (:mod:`lungtrack.fhir.mapping`, :mod:`lungtrack.fhir.export`); this module
+reads the files and hands the :class:`~lungtrack.records.inputs.ImportPlan` to the one write
+path (``Writer.apply_import``), which validates every record against the store, refuses the whole
+import listing every problem, and writes it as one journalled change.  Bad input is refused
+before the store is opened, so nothing is written.
 """
 
 from typing import Annotated, List, Optional
@@ -19,234 +20,123 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_KIND_LABEL = {"patient": ("patient", "patients"), "therapy_line": ("therapy line", "therapy lines"),
-               "scan": ("scan", "scans"), "marker_result": ("marker result", "marker results")}
+#: Record kinds of an ImportResult, in the order the summary names them.
+KINDS = ("patient", "therapy", "scan", "measurement", "lesion", "marker", "biopsy", "appointment", "note")
+_PLURAL = {"patient": "patients", "therapy": "therapy lines", "scan": "scans", "measurement": "measurements",
+           "lesion": "lesions", "marker": "marker results", "biopsy": "biopsy findings",
+           "appointment": "appointments", "note": "notes"}
 
 
-def _plural(n: int, kind: str) -> str:
-    one, many = _KIND_LABEL[kind]
-    return f"{n} {one if n == 1 else many}"
-
-
-def read_files(paths: List[str]) -> list:
-    """Parse every file first (so that bad input is refused before anything is written)."""
+def read_texts(paths: List[str]) -> list:
+    """[(file name, text)] of every file, read first (bad input is refused before anything is written)."""
     from pathlib import Path
 
     from lungtrack.errors import InputError
-    from lungtrack.fhir.ndjson_import import parse_fhir_text
 
-    items = []
+    texts = []
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.is_file():
             raise InputError("FILE", raw, "an existing FHIR NDJSON or JSON file",
                              message=f"FILE: {raw}: no such file; nothing was imported.")
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            data = path.read_bytes()
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = path.read_bytes()[:exc.start].count(b"\n") + 1
+            line = data[:exc.start].count(b"\n") + 1
             raise InputError("FILE", raw, "UTF-8 text", message=(
-                f"{path.name}: line {line}: not UTF-8 text; expected FHIR NDJSON or a JSON Bundle; "
+                f"{path.name}:{line}: not UTF-8 text; expected FHIR NDJSON or a JSON Bundle; "
                 "nothing was imported.")) from None
         except OSError as exc:
             raise InputError("FILE", raw, "a readable file",
                              message=f"FILE: {raw}: cannot read it ({exc.strerror}); nothing was imported.") from None
-        items.extend(parse_fhir_text(text, path.name))
-    return items
+        texts.append((path.name, text))
+    return texts
 
 
-def _existing_ids(session, model, ids) -> set:
-    from sqlmodel import select
-
-    found: set = set()
-    ids = sorted({i for i in ids if i})
-    for k in range(0, len(ids), 500):
-        chunk = ids[k:k + 500]
-        found |= set(session.exec(select(model.external_id).where(model.external_id.in_(chunk))))  # type: ignore[union-attr]
-    return found
+def _counts(pairs) -> dict:
+    return {k: n for k, n in pairs}
 
 
-def apply_plan(session, plan, patient_name: Optional[str]) -> dict:
-    """Write the plan's new records in the open session; return what was added, found, skipped."""
-    from collections import Counter
+def summary_line(files: List[str], result, dry_run: bool) -> str:
+    added, already, changed = _counts(result.added), _counts(result.already_present), _counts(result.changed)
 
-    from sqlmodel import select
+    def phrase(counts: dict) -> str:
+        return ", ".join(f"{counts[k]} {_PLURAL.get(k, k)}" for k in KINDS if counts.get(k)) or "nothing"
 
-    from lungtrack.errors import InputError
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
-
-    added: Counter = Counter()
-    already: Counter = Counter()
-    skipped: Counter = Counter(plan.skipped)
-    updates: list[str] = []
-    records: list[dict] = []
-    targets: dict = {}
-    chosen = repo.find_patient(session, patient_name) if patient_name is not None else None
-    if chosen is not None and len(plan.patients) > 1:
-        raise InputError("--patient", patient_name, "files holding one patient", message=(
-            f"--patient: the files hold {len(plan.patients)} patients; import them without --patient "
-            "(each becomes its own patient); nothing was imported."))
-
-    def end_tracking(p, rec) -> None:
-        if rec.ended_on is not None and p.ended_on is None:
-            p.ended_on, p.ended_reason = rec.ended_on, rec.ended_reason
-            repo.touch(p)
-            updates.append(f"{p.name}: tracking ended {rec.ended_on.isoformat()} ({rec.ended_reason})")
-
-    for rec in plan.patients:
-        if chosen is not None:
-            targets[rec.external_id] = chosen
-            if chosen.external_id is None:
-                other = session.exec(select(m.Patient).where(m.Patient.external_id == rec.external_id)).first()
-                if other is None:
-                    chosen.external_id = rec.external_id
-            already["patient"] += 1
-            end_tracking(chosen, rec)
-            continue
-        existing = session.exec(select(m.Patient).where(m.Patient.external_id == rec.external_id)).first()
-        if existing is not None:
-            targets[rec.external_id] = existing
-            already["patient"] += 1
-            end_tracking(existing, rec)
-            continue
-        if any(p.name.casefold() == rec.name.casefold() for p in repo.list_patients(session)):
-            raise InputError("--patient", "", "a patient name", message=(
-                f"--patient: a patient called {rec.name!r} is already in this store but was not imported from "
-                f"{rec.external_id}; to add the records to that patient use --patient {rec.name!r}; "
-                "nothing was imported."))
-        p = repo.add_patient(session, name=rec.name, source=rec.source, external_id=rec.external_id,
-                             ended_on=rec.ended_on, ended_reason=rec.ended_reason)
-        targets[rec.external_id] = p
-        added["patient"] += 1
-        records.append({"kind": "patient", "date": None, "detail": rec.name, "external_id": rec.external_id})
-        if rec.ended_on:
-            updates.append(f"{p.name}: tracking ended {rec.ended_on.isoformat()} ({rec.ended_reason})")
-
-    cache: dict = {}
-
-    def resolve(subject, rtype: str):
-        if chosen is not None:
-            return chosen
-        if subject is None:
-            distinct = {id(p): p for p in targets.values()}
-            if len(distinct) == 1:
-                return next(iter(distinct.values()))
-            skipped[(rtype, "no subject patient; name one with --patient")] += 1
-            return None
-        if subject in targets:
-            return targets[subject]
-        if subject not in cache:
-            cache[subject] = session.exec(select(m.Patient).where(m.Patient.external_id == subject)).first()
-        if cache[subject] is None:
-            skipped[(rtype, "its patient is neither in the files nor in the store; name one with --patient")] += 1
-        return cache[subject]
-
-    # diagnosis: the earliest dated lung-cancer Condition per patient, only where not yet recorded
-    best: dict = {}
-    for d in plan.diagnoses:
-        p = resolve(d.subject, "Condition")
-        if p is None:
-            continue
-        key = id(p)
-        if key not in best or (d.date is not None and (best[key][1].date is None or d.date < best[key][1].date)):
-            best[key] = (p, d)
-    for p, d in best.values():
-        changed = []
-        if p.diagnosis_date is None and d.date is not None:
-            p.diagnosis_date = d.date
-            changed.append(f"diagnosis date {d.date.isoformat()}")
-        if not p.histology:
-            p.histology = d.histology
-            changed.append(f"histology {d.histology!r}")
-        if changed:
-            repo.touch(p)
-            updates.append(f"{p.name}: {' and '.join(changed)} from {d.external_id}")
-        else:
-            already["diagnosis"] += 1
-
-    def add_new(model, items, kind: str, rtype, make_row, record, duplicate=None) -> None:
-        """Add each item not imported before (by external id, or ``duplicate``), counting both."""
-        found = _existing_ids(session, model, [x.external_id for x in items])
-        for x in items:
-            p = resolve(x.subject, rtype(x))
-            if p is None:
-                continue
-            if x.external_id in found or (duplicate is not None and duplicate(p, x)):
-                already[kind] += 1
-                continue
-            session.add(make_row(p, x))
-            found.add(x.external_id)
-            added[kind] += 1
-            records.append({"kind": kind, **record(x), "external_id": x.external_id})
-
-    add_new(
-        m.TherapyLine, plan.therapy_lines, "therapy_line", lambda t: t.external_id.split("/")[0],
-        lambda p, t: m.TherapyLine(patient_id=p.id, drug=t.drug, start_date=t.start, end_date=t.end,
-                                   stop_reason=t.stop_reason, note=t.note, source=t.source, external_id=t.external_id),
-        lambda t: {"date": t.start, "end_date": t.end, "detail": t.drug + ("" if t.end else " (open)")},
-        duplicate=lambda p, t: session.exec(
-            select(m.TherapyLine).where(m.TherapyLine.patient_id == p.id).where(m.TherapyLine.drug == t.drug)
-            .where(m.TherapyLine.start_date == t.start)).first() is not None,
-    )
-    add_new(
-        m.ImagingStudy, plan.scans, "scan", lambda s: "Procedure",
-        lambda p, s: m.ImagingStudy(patient_id=p.id, date=s.date, modality=s.modality.value, source=s.source,
-                                    external_id=s.external_id),
-        lambda s: {"date": s.date, "detail": f"{s.modality.value}: {s.description}"},
-    )
-    add_new(
-        m.MarkerResult, plan.markers, "marker_result", lambda r: "Observation",
-        lambda p, r: m.MarkerResult(patient_id=p.id, date=r.date, marker=r.marker.value, value=r.value, unit=r.unit,
-                                    uln=r.uln, lab=r.lab, source=r.source, external_id=r.external_id),
-        lambda r: {"date": r.date, "detail": f"{r.marker.value} {r.value:g} {r.unit}"},
-    )
-    session.flush()
-    return {"added": added, "already": already, "skipped": skipped, "updates": updates, "records": records}
-
-
-def summary_line(files: List[str], result: dict, dry_run: bool) -> str:
-    added, already, skipped = result["added"], result["already"], result["skipped"]
-    kinds = ("patient", "scan", "therapy_line", "marker_result")
-    what = ", ".join(_plural(added.get(k, 0), k) for k in kinds)
-    head = f"{'Would import' if dry_run else 'Imported'} from {', '.join(files)}: {what}"
-    parts = [head]
-    if result["updates"]:
-        parts.append("; ".join(result["updates"]))
-    have = [_plural(already[k], k) for k in ("scan", "therapy_line", "marker_result") if already.get(k)]
-    if have:
-        parts.append("already in the store: " + ", ".join(have))
-    total = sum(skipped.values())
+    parts = [f"{'Would import' if dry_run else 'Imported'} from {', '.join(files)}: {phrase(added)}"]
+    if changed:
+        parts.append("changed " + phrase(changed))
+    if already:
+        parts.append("already present " + phrase(already))
+    total = sum(n for _t, _r, n in result.skipped)
     if total:
         by_type: dict = {}
-        for (rtype, reason), n in sorted(skipped.items()):
+        for rtype, reason, n in result.skipped:
             by_type.setdefault(rtype, []).append(f"{n} {reason}")
         parts.append(f"skipped {total} (" + "; ".join(f"{t}: {', '.join(r)}" for t, r in by_type.items()) + ")")
     text = "; ".join(parts) + "."
+    if result.notes:
+        text += " " + "; ".join(result.notes) + "."
     if dry_run:
         text += " Dry run: nothing was written."
+    elif result.change_id is not None:
+        text += f" Undo with: lungtrack import undo {result.change_id}"
     return text
 
 
-def result_json(files: List[str], result: dict, dry_run: bool, resources: int, notes: List[str]) -> dict:
-    added, already, skipped = result["added"], result["already"], result["skipped"]
-    names = {"patient": "patients", "therapy_line": "therapy_lines", "scan": "scans", "marker_result": "marker_results"}
+def result_json(files: List[str], result, dry_run: bool) -> dict:
+    def full(pairs) -> dict:
+        counts = _counts(pairs)
+        return {k: counts.get(k, 0) for k in sorted(set(KINDS) | set(counts))}
+
     return {
         "files": files,
         "dry_run": dry_run,
-        "resources": resources,
-        "added": {names[k]: added.get(k, 0) for k in names},
-        "already_in_store": {names[k]: already.get(k, 0) for k in names},
-        "updated": result["updates"],
-        "skipped_total": sum(skipped.values()),
-        "skipped": [{"resource_type": t, "reason": r, "count": n} for (t, r), n in sorted(skipped.items())],
-        "notes": notes,
-        "records": result["records"],
+        "change_id": result.change_id,
+        "patients": [{"id": pid, "name": name, "how": how} for pid, name, how in result.patients],
+        "added": full(result.added),
+        "already_present": full(result.already_present),
+        "changed": full(result.changed),
+        "skipped_total": sum(n for _t, _r, n in result.skipped),
+        "skipped": [{"resource_type": t, "reason": r, "count": n} for t, r, n in result.skipped],
+        "notes": list(result.notes),
     }
 
 
-class _DryRun(Exception):
-    """Raised inside the transaction so that it rolls back."""
+def run_import(ctx: typer.Context, plan, patient: Optional[str], dry_run: bool):
+    """Apply ``plan`` through the one write path; a dry run against a missing store rehearses on
+    an empty temporary one (so that nothing is created)."""
+    import tempfile
+    from pathlib import Path
+
+    from lungtrack.store.paths import resolve as resolve_location
+
+    def apply(w):
+        from lungtrack.store import repo
+
+        target = repo.find_patient(w.session, patient) if patient is not None else None
+        return w.apply_import(plan, dry_run=dry_run, patient=target)
+
+    location = resolve_location(common.state(ctx).db)
+    if dry_run and location.path is not None and not location.path.exists():
+        from lungtrack.records.writer import writer
+        from lungtrack.store.db import open_store
+
+        with tempfile.TemporaryDirectory() as tmp:
+            store = open_store(resolve_location(str(Path(tmp) / "dry-run.db")), create=True)
+            try:
+                with writer(store, kind="import", today=common.today()) as w:
+                    return apply(w)
+            finally:
+                store.close()
+    with common.writer(ctx, create=not dry_run, kind="import") as w:
+        result = apply(w)
+    if not dry_run:
+        from dataclasses import replace
+
+        result = replace(result, change_id=w.change_id)
+    return result
 
 
 @app.command("fhir")
@@ -254,64 +144,53 @@ def import_fhir(
     ctx: typer.Context,
     files: Annotated[List[str], typer.Argument(metavar="FILE", help="FHIR R4 bulk NDJSON files (one resource per line) or JSON Bundles.")],
     patient: PatientOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be added; write nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be added, changed and skipped; write nothing.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Import patients, lung-cancer diagnoses, chest scans, therapy lines and tumour markers from FHIR R4.
+    """Import patients, diagnoses, stage, tumour sizes, disease status, variants, therapy lines,
+    tumour markers, appointments and notes from FHIR R4 (mCODE, genomics-reporting).
 
-    Reads Patient, Condition, Procedure (chest CT/X-ray/PET-CT), MedicationRequest / MedicationStatement
-    (drugs of the drug table) and Observation (tumour-marker LOINC codes); everything else is skipped and
-    counted. Importing the same file twice adds nothing. Without --patient each FHIR Patient becomes (or
-    matches) its own patient; with --patient the records are added to that patient.
+    Reads bulk NDJSON or Bundles (collection, batch, transaction, searchset). Every record goes
+    through the same checks as the commands that add it; one bad record refuses the whole import.
+    What lungtrack does not keep is skipped and counted by type and reason. Importing the same
+    file again adds nothing; `lungtrack import undo ID` takes an import back. Without --patient
+    each FHIR Patient is matched by identifier (or server base URL + id) or created; with
+    --patient the records are added to that patient.
 
-    Example: lungtrack import fhir Patient.ndjson Condition.ndjson Procedure.ndjson --dry-run
+    Example: lungtrack import fhir Patient.ndjson Observation.ndjson MedicationRequest.ndjson --dry-run
     """
-    import tempfile
     from pathlib import Path
 
-    from lungtrack.fhir.ndjson_import import map_resources
-    from lungtrack.store.paths import resolve as resolve_location
+    from lungtrack.fhir.mapping import read_files as map_files
 
-    items = read_files(files)
-    plan = map_resources(items)
+    texts = read_texts(files)
     names = [Path(f).name for f in files]
-    holder: dict = {}
-    if dry_run:
-        location = resolve_location(common.state(ctx).db)
-        if location.path is not None and not location.path.exists():
-            # no store yet: rehearse against an empty temporary one
-            from lungtrack.store.db import open_store
-
-            with tempfile.TemporaryDirectory() as tmp:
-                store = open_store(resolve_location(str(Path(tmp) / "dry-run.db")), create=True)
-                try:
-                    with store.transaction(write=True) as session:
-                        holder["result"] = apply_plan(session, plan, patient)
-                finally:
-                    store.close()
-        else:
-            try:
-                with common.transaction(ctx, write=False) as (_s, session):
-                    holder["result"] = apply_plan(session, plan, patient)
-                    raise _DryRun()
-            except _DryRun:
-                pass
-    else:
-        with common.transaction(ctx, write=True, create=True) as (_s, session):
-            holder["result"] = apply_plan(session, plan, patient)
-    result = holder["result"]
-    for note in plan.notes:
-        common.err(f"Note: {note}.")
+    plan = map_files(texts, "import:fhir:" + ",".join(names), patient_name=patient)
+    result = run_import(ctx, plan, patient, dry_run)
     if json_out:
-        common.print_json(result_json(names, result, dry_run, plan.resources, plan.notes))
+        common.print_json(result_json(names, result, dry_run))
     elif dry_run:
-        common.print_table(["kind", "date", "what", "external id"],
-                           [[r["kind"], r["date"], r["detail"], r["external_id"]] for r in result["records"]])
+        rows = [[k, _counts(result.added).get(k, 0), _counts(result.changed).get(k, 0),
+                 _counts(result.already_present).get(k, 0)] for k in KINDS]
+        common.print_table(["record", "add", "change", "already present"], [r for r in rows if any(r[1:])])
     common.err(summary_line(names, result, dry_run))
 
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="import")
+
+
+def patient_identifiers(session, p) -> list:
+    """The patient's (system, value) identifiers in other systems (migration 0005), oldest first."""
+    from sqlmodel import select
+
+    from lungtrack.store import models as m
+
+    model = getattr(m, "PatientIdentifier", None)
+    if model is None:
+        return []
+    rows = session.exec(select(model).where(model.patient_id == p.id).order_by(model.id))
+    return [(r.system, r.value) for r in rows]
 
 
 def register_export(export_app: typer.Typer) -> None:
@@ -321,8 +200,9 @@ def register_export(export_app: typer.Typer) -> None:
         patient: PatientOpt = None,
         output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (default: standard output).")] = None,
     ) -> None:
-        """Export a patient's records as a FHIR R4 Bundle (JSON): Patient, Condition, therapy lines,
-        tumour markers (mCODE TumorMarkerTest), lesion sizes, variants and RECIST disease status.
+        """Export a patient's records as a FHIR R4 Bundle (JSON) conforming to mCODE STU4: CancerPatient,
+        PrimaryCancerCondition, therapy lines (RxNorm), tumour markers, TumorSize per lesion, genomic
+        variants, RECIST disease status, appointments and notes.
 
         Example: lungtrack export fhir -o ann-fhir.json
         """
@@ -340,13 +220,15 @@ def register_export(export_app: typer.Typer) -> None:
             p = repo.find_patient(session, patient)
             data = patient_export(session, p)
             history = repo.load_history(session, p)
+            identifiers = patient_identifiers(session, p)
         points = [
             ResponsePoint(line_id=r.line.id, drug=r.line.drug, date=tp.date, overall=tp.overall,
                           study_ids=tp.study_ids or (tp.study_id,))
             for r in assess_history(history, config) for tp in r.timepoints
             if not tp.is_baseline and tp.overall != BASELINE
         ]
-        bundle = build_bundle(data, points, timestamp=datetime.now(timezone.utc).replace(microsecond=0))
+        bundle = build_bundle(data, points, timestamp=datetime.now(timezone.utc).replace(microsecond=0),
+                              identifiers=identifiers)
         text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
         _emit(text.encode("utf-8"), output, f"{len(bundle['entry'])} FHIR resources for {data['patient']['name']}")
         common.log_event(ctx, "export-fhir", common.destination(output), [(data["patient"]["id"], data["patient"]["name"])])
