@@ -142,6 +142,15 @@ class Resource:
     def rtype(self) -> str:
         return str(self.data.get("resourceType"))
 
+    # the names lungtrack.fhir.guard reads (resource, resource_type, file, line)
+    @property
+    def resource(self) -> Mapping[str, Any]:
+        return self.data
+
+    @property
+    def resource_type(self) -> str:
+        return self.rtype
+
     @property
     def rid(self) -> str | None:
         rid = self.data.get("id")
