@@ -252,3 +252,38 @@ def test_administration_status_and_drug_outside_the_table():
            "effectiveDateTime": "2024-01-01"}
     plan = read_files([("a.json", _bundle(PATIENT, adm))])
     assert _skipped(plan) == {("MedicationAdministration", "drug not in lungtrack's drug table (ondansetron)"): 1}
+
+
+def _paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for k, x in value.items():
+            yield from _paths(x, (*path, k))
+    elif isinstance(value, list):
+        for i, x in enumerate(value):
+            yield from _paths(x, (*path, i))
+
+
+@pytest.mark.parametrize("name", ["mcode-nsclc-transaction.json", "variants.ndjson"])
+def test_any_value_of_the_wrong_type_is_an_input_error_never_an_internal_error(name):
+    """Every element of the fixtures replaced in turn by a number, a string, an object and an
+    array: the mapping either still works or raises InputError (one line naming the place)."""
+    import copy
+
+    docs = [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()] \
+        if name.endswith(".ndjson") else [json.loads((DATA / name).read_text())]
+    tried = 0
+    for doc in docs:
+        for path in list(_paths(doc))[1:]:
+            for bad in ((5, "x", {"a": 1}, [5]) if name.endswith(".ndjson") else (5, [5])):
+                broken = copy.deepcopy(doc)
+                target = broken
+                for k in path[:-1]:
+                    target = target[k]
+                target[path[-1]] = bad
+                tried += 1
+                try:
+                    read_files([(name, json.dumps(broken, indent=1))])
+                except InputError as err:
+                    assert "\n" not in err.message and err.message.startswith(name)
+    assert tried > 400

@@ -584,6 +584,7 @@ class _Mapper:
                 if res.rid is None:
                     self.skip("Patient", "no id")
                     continue
+                _check_datatypes(_R(res), res.data, "")
                 self._patient_acc(res)
         for res in self.resources:
             rtype = res.rtype
@@ -597,6 +598,7 @@ class _Mapper:
             if res.rid is None:
                 self.skip(rtype, "no id (a second import could not be told apart)")
                 continue
+            _check_datatypes(_R(res), res.data, "")
             key = (res.base, rtype, res.rid)
             if key in self.seen:
                 self.skip(rtype, "the same resource twice in this import")
@@ -1297,6 +1299,37 @@ def _tnm_text(concept: Mapping[str, Any] | None, part: str) -> str | None:
         if m:
             return m.group(1)
     return _clean_display(texts[0]) if texts else None
+
+
+_STRING_KEYS = frozenset({"system", "display", "url", "reference", "unit", "version"})
+_ARRAY_KEYS = frozenset({"coding", "extension", "component", "identifier", "focus", "note", "category"})
+
+
+def _check_datatypes(r: _R, value: Any, path: str) -> None:
+    """Codings, extensions and references anywhere in a resource: the JSON types FHIR gives them
+    (``coding`` an array of objects whose ``system`` / ``code`` / ``display`` are strings ...)."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, list):
+            stack.extend((x, f"{where}[{i}]") for i, x in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, item in node.items():
+            field_path = f"{where}.{key}" if where else key
+            if key in _ARRAY_KEYS and not isinstance(item, list):
+                raise r.err(field_path, item, "an array")
+            if key in _STRING_KEYS and not isinstance(item, str):
+                raise r.err(field_path, item, "a string")
+            if key in _ARRAY_KEYS:
+                for i, x in enumerate(item):
+                    if not isinstance(x, dict):
+                        raise r.err(f"{field_path}[{i}]", x, "an object")
+                    if key == "coding" and "code" in x and not isinstance(x["code"], str):
+                        raise r.err(f"{field_path}[{i}].code", x["code"], "a string")
+            if isinstance(item, (dict, list)):
+                stack.append((item, field_path))
 
 
 def _clean_display(text: str) -> str:
