@@ -52,8 +52,8 @@ def root(
 
 def _register() -> None:
     from lungtrack.cli import (  # noqa: PLC0415 - light modules; see their docstrings
-        biopsy, checks, dbcmd, demo, exports, importers, marker, notes, patient, reminders, reports, scan, therapy,
-        timeline,
+        biopsy, checks, dbcmd, demo, exports, importers, journal, marker, notes, patient, reminders, reports, scan,
+        therapy, timeline,
     )
 
     app.add_typer(patient.app, name="patient")
@@ -65,6 +65,7 @@ def _register() -> None:
     app.add_typer(notes.appointment_app, name="appointment")
     app.add_typer(notes.note_app, name="note")
     importers.register(app)
+    journal.register(app)
     timeline.register(app)
     checks.register(app)
     demo.register(app)

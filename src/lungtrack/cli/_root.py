@@ -18,9 +18,13 @@ from lungtrack.exitcodes import ExitStatus
 
 #: The order commands are listed in ``lungtrack --help``: record keeping first, then the rules,
 #: reminders and reports, then housekeeping.  Commands not named here follow in their own order.
-COMMAND_ORDER = ["patient", "therapy", "scan", "lesion", "marker", "biopsy", "appointment", "note", "import", "timeline",
+COMMAND_ORDER = ["patient", "therapy", "scan", "lesion", "marker", "biopsy", "appointment", "note", "import", "undo", "log", "timeline",
                  "check", "response", "ack", "remind", "schedule", "cron", "export", "summary", "trend", "report",
                  "demo", "db", "config"]
+
+
+#: The arguments of the running command (for the journal's masked command line).
+ARGS: list[str] = []
 
 
 class RootGroup(TyperGroup):
@@ -31,6 +35,7 @@ class RootGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         code: int
+        ARGS[:] = list(sys.argv[1:] if args is None else args)
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)

@@ -122,14 +122,15 @@ def register(app: typer.Typer) -> None:
         from lungtrack.store import repo
 
         config = load_rules_config()
-        with common.transaction(ctx) as (_s, session):
+        with common.writer(ctx) as w:
+            session = w.session
             p = repo.find_patient(session, patient)
             existing = session.exec(select(m.Acknowledgement).where(m.Acknowledgement.patient_id == p.id)).all()
             if undo:
                 match = [a for a in existing if a.finding_id == finding_id or a.finding_id.startswith(finding_id)]
                 if len(match) != 1:
                     raise InputError("ID", finding_id, "the id of one acknowledged finding")
-                session.delete(match[0])
+                w.unacknowledge(match[0])
                 common.err(f"Acknowledgement removed: {match[0].finding_id}")
                 return
             pe = evaluate_patient(session, p, common.today(), config)
@@ -142,7 +143,7 @@ def register(app: typer.Typer) -> None:
             if any(a.finding_id == fid for a in existing):
                 common.err(f"Already acknowledged: {fid}")
                 return
-            session.add(m.Acknowledgement(patient_id=p.id, finding_id=fid, note=note))
+            w.acknowledge(p, fid, note)
             title = next(f.title for f in pe.findings if f.id == fid)
         common.err(f"Acknowledged: {title} ({fid}).")
 

@@ -73,7 +73,7 @@ def today() -> date:
     return date.today()
 
 
-def open_store(ctx: typer.Context, *, create: bool = False, demo: bool = False) -> "Store":
+def open_store(ctx: typer.Context, *, create: bool = False, demo: bool = False) -> Store:
     """Open the store named by --db / LUNGTRACK_DB / the default location."""
     os.umask(0o077)  # everything lungtrack writes (store, backups, reports) is private
     from lungtrack.store.db import open_store as _open
@@ -86,7 +86,7 @@ def open_store(ctx: typer.Context, *, create: bool = False, demo: bool = False) 
 
 
 @contextmanager
-def transaction(ctx: typer.Context, *, write: bool = True, create: bool = False) -> Iterator[tuple["Store", Any]]:
+def transaction(ctx: typer.Context, *, write: bool = True, create: bool = False) -> Iterator[tuple[Store, Any]]:
     """Open the store and run the block as one transaction."""
     store = open_store(ctx, create=create)
     try:
@@ -94,6 +94,64 @@ def transaction(ctx: typer.Context, *, write: bool = True, create: bool = False)
             yield store, session
     finally:
         store.close()
+
+
+def command_line(ctx: typer.Context) -> str:
+    """This command's line for the journal, every value masked (see records.journal.mask_command)."""
+    from lungtrack.cli._root import ARGS
+    from lungtrack.records.journal import mask_command
+
+    args = list(ARGS)
+    positions: set[int] = set()
+    start = 0
+    for word in ctx.command_path.split()[1:]:  # the group and command names stay readable
+        if word in args[start:]:
+            start = args.index(word, start)
+            positions.add(start)
+            start += 1
+    return mask_command(args, keep=positions)
+
+
+@contextmanager
+def writer(ctx: typer.Context, *, create: bool = False, kind: str = "edit") -> Iterator[Any]:
+    """Open the store and a :class:`lungtrack.records.writer.Writer`: one transaction, one journal change."""
+    from lungtrack.records.writer import writer as _writer
+
+    store = open_store(ctx, create=create)
+    try:
+        with _writer(store, command=command_line(ctx), kind=kind, today=today()) as w:
+            yield w
+    finally:
+        store.close()
+
+
+def write(ctx: typer.Context, op: Callable[[Any, bool], Any], *, force: bool = False, create: bool = False,
+          kind: str = "edit") -> tuple[Any, int | None]:
+    """Run ``op(writer, force)`` in one write transaction.  When the entry looks like a slip
+    ("did you mean ...?"), ask on a terminal and run it again with ``force`` if the person
+    confirms; off a terminal the error stands (``--force`` overrides).  Returns (result, change id)."""
+    from lungtrack.records.writer import NeedsConfirmation
+
+    fixes: dict[str, str] = {}
+    for _attempt in range(20):
+        try:
+            with writer(ctx, create=create, kind=kind) as w:
+                w.label_fixes.update(fixes)
+                result = op(w, force)
+            return result, w.change_id
+        except NeedsConfirmation as exc:
+            if force or not stdin_is_tty():
+                raise
+            if exc.suggestion is None:
+                err(exc.message.replace(" Nothing was saved.", "").split(" If the ")[0])
+            if not typer.confirm(exc.question, default=exc.suggestion is not None, err=True):
+                err("Nothing was saved.")
+                raise typer.Exit(0) from None
+            if exc.suggestion is not None:
+                fixes[str(exc.value)] = exc.suggestion
+            else:
+                force = True
+    raise InputError("--force", "", "fewer questions")  # pragma: no cover - a loop guard
 
 
 # ------------------------------------------------------------------ output
@@ -134,7 +192,7 @@ def to_jsonable(value: Any) -> Any:
         return {k: to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):
+    if hasattr(value, "value") and isinstance(value.value, str):
         return value.value
     return value
 
@@ -198,22 +256,30 @@ def date_label(d: date) -> str:
     return format_date(d)
 
 
-def delete_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str | None, yes: bool,
-                describe: Callable[[Any], str]) -> None:
-    """Show what will be deleted, ask (or require --yes), then delete it in one transaction."""
-    from lungtrack.store import models as m
+def delete_flow(ctx: typer.Context, kind: str, record_ids: Sequence[int], patient: str | None, yes: bool,
+                json_out: bool, describe: Callable[[Any], str]) -> None:
+    """Show what will be deleted, ask (or require --yes), then delete every record in one
+    transaction (an unknown id deletes nothing).  ``lungtrack undo`` brings them back."""
+    from lungtrack.records.writer import KINDS
     from lungtrack.store import repo
 
-    model = getattr(m, model_name)
+    if not record_ids:
+        raise InputError("ID", "", "at least one record id")
     with transaction(ctx, write=False) as (_s, session):
         p = repo.find_patient(session, patient)
-        label = describe(repo.get_record(session, model, record_id, p))
-    confirm_or_refuse(f"Delete {label}?", yes)
-    with transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        counts = repo.delete_record(session, repo.get_record(session, model, record_id, p))
-    extra = sum(counts.values()) - 1
-    err(f"Deleted {label}" + (f" and {extra} dependent record(s)." if extra else "."))
+        labels = []
+        for rid in dict.fromkeys(record_ids):
+            labels.append(describe(repo.get_record(session, KINDS[kind], rid, p)))
+    what = labels[0] if len(labels) == 1 else f"{len(labels)} records: " + "; ".join(labels)
+    confirm_or_refuse(f"Delete {what}?", yes)
+    with writer(ctx, kind="delete") as w:
+        res = w.delete(kind, record_ids, w.patient(patient))
+    counts = res.extra["counts"]
+    extra = sum(counts.values()) - len(res.ids)
+    if json_out:
+        print_json({"deleted": list(res.ids), "kind": kind, "counts": counts, "change_id": w.change_id})
+    err(f"Deleted {what}" + (f" and {extra} dependent record(s)" if extra else "")
+        + f". To bring {'it' if len(labels) == 1 else 'them'} back: lungtrack undo")
 
 
 def show_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str | None, json_out: bool,
@@ -247,10 +313,10 @@ def print_report_lines(lines: Sequence[str]) -> None:
         for line in lines:
             out(line)
         return
+    import textwrap
+
     from rich.console import Console
     from rich.text import Text
-
-    import textwrap
 
     con = Console(force_terminal=True, highlight=False)  # we already know stdout is a terminal
     for line in lines:
@@ -306,11 +372,8 @@ def log_event(ctx: typer.Context, action: str, detail: str, patients: Sequence[t
     ``lungtrack db log`` shows the entries.  Written in its own short transaction after the
     export succeeded, so a failed export leaves no entry.
     """
-    from lungtrack.store import models as m
-
-    with transaction(ctx) as (_s, session):
-        for pid, name in (patients or [(None, None)]):
-            session.add(m.EventLog(action=action, patient_id=pid, patient_name=name, detail=detail))
+    with writer(ctx, kind="event") as w:
+        w.log_event(action, detail, patients)
 
 
 def destination(output: str | None) -> str:

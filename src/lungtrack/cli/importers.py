@@ -113,9 +113,7 @@ def run_import(ctx: typer.Context, plan, patient: Optional[str], dry_run: bool):
     from lungtrack.store.paths import resolve as resolve_location
 
     def apply(w):
-        from lungtrack.store import repo
-
-        target = repo.find_patient(w.session, patient) if patient is not None else None
+        target = w.patient(patient) if patient is not None else None
         return w.apply_import(plan, dry_run=dry_run, patient=target)
 
     location = resolve_location(common.state(ctx).db)
@@ -174,6 +172,20 @@ def import_fhir(
                  _counts(result.already_present).get(k, 0)] for k in KINDS]
         common.print_table(["record", "add", "change", "already present"], [r for r in rows if any(r[1:])])
     common.err(summary_line(names, result, dry_run))
+
+
+@app.command("undo")
+def import_undo(
+    ctx: typer.Context,
+    change_id: Annotated[int, typer.Argument(metavar="ID", help="The import's change id (shown after the import and by 'lungtrack log').")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed when not on a terminal).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Take one import back whole: every record it added is removed and every record it changed
+    gets its old values (refused when a later command changed those records)."""
+    from lungtrack.cli.journal import undo_flow
+
+    undo_flow(ctx, change_id, yes, json_out, kind="import")
 
 
 def register(root: typer.Typer) -> None:

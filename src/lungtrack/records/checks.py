@@ -95,7 +95,7 @@ def overlap(new: Span, others: list[Span]) -> str | None:
         if o.id is not None and o.id == new.id:
             continue
         if new.end is None and o.end is None:
-            return (f"start: {o.drug} (line {o.id}, since {o.start.isoformat()}) is still active; expected no other "
+            return (f"drug: {o.drug} (line {o.id}, since {o.start.isoformat()}) is still active; expected no other "
                     "active line (stop it first: lungtrack therapy stop --date DATE --reason progression|toxicity|other).")
         new_end = new.end or date.max
         o_end = o.end or date.max

@@ -99,6 +99,7 @@ class PatientInput:
     gender: str | None = None
     identifiers: tuple[tuple[str, str], ...] = ()
     source: Source = field(default_factory=Source)
+    deceased_date: date | None = None  # tracking ends on this date (reason "deceased")
     stage: str | None = None  # "cT3 cN3 cM0, stage IIIC (clinical)": as the source states it (migration 0007)
 
 

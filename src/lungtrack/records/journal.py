@@ -18,9 +18,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import Date, DateTime, delete, event, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
@@ -45,14 +46,15 @@ def os_user() -> str | None:
         return os.environ.get("USER")
 
 
-def mask_command(args: Sequence[str], command_words: int = 0) -> str:
+def mask_command(args: Sequence[str], keep: set[int] | frozenset[int] = frozenset()) -> str:
     """The command line with every value masked (``…``): command words and option names stay,
-    so does ``--patient NAME`` (whose records it touched); the store URL's password and every
-    typed value (sizes, marker values, free text, file names) are replaced."""
+    so does ``--patient NAME`` (whose records it touched); the store (``--db``, whose URL may
+    hold a password) and every typed value (sizes, marker values, free text, file names) are
+    replaced.  ``keep``: positions of the command words (``marker``, ``add``)."""
     out: list[str] = []
     keep_next = False
     for i, token in enumerate(args):
-        if i < command_words:
+        if i in keep:
             out.append(token)
             continue
         if keep_next:

@@ -294,7 +294,8 @@ def load_history(session: Session, patient: m.Patient) -> h.History:
             slice_thickness_mm=st.slice_thickness_mm, measurements=meas, new_lesions=new,
             non_target_status=_enum(NonTargetStatus, st.non_target_status), impression=st.impression))
     markers = tuple(
-        h.MarkerResult(id=r.id or 0, date=r.date, marker=Marker(r.marker), value=r.value, unit=r.unit, uln=r.uln, lab=r.lab)
+        h.MarkerResult(id=r.id or 0, date=r.date, marker=Marker(r.marker), value=r.value, unit=r.unit, uln=r.uln, lab=r.lab,
+                       comparator=r.comparator)
         for r in records(session, m.MarkerResult, patient) if _enum(Marker, r.marker) is not None
     )
     biopsies = tuple(
