@@ -239,26 +239,3 @@ def test_output_file_is_private(demo, tmp_path):
     assert r.code == 0 and r.stdout == ""
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert json.loads(out.read_text())["type"] == "collection"
-
-
-def test_round_trip_through_import(demo, tmp_path):
-    out = tmp_path / "ann.json"
-    assert demo("export", "fhir", "-o", str(out)).code == 0
-    original = demo("marker", "list", "--json").json()
-    lines = demo("therapy", "list", "--json").json()
-    empty = tmp_path / "empty.db"
-    r = demo("--db", str(empty), "import", "fhir", str(out), "--json")
-    assert r.code == 0, r
-    data = r.json()
-    assert data["added"]["patients"] == 1 and data["added"]["marker_results"] == 7
-    assert data["added"]["therapy_lines"] == 1
-    imported = demo("--db", str(empty), "marker", "list", "--json").json()
-    key = ("date", "marker", "value", "unit", "uln", "lab")
-    assert [tuple(x[k] for k in key) for x in imported] == [tuple(x[k] for k in key) for x in original]
-    (line,) = demo("--db", str(empty), "therapy", "list", "--json").json()
-    assert (line["drug"], line["start_date"], line["end_date"]) == (lines[0]["drug"], lines[0]["start_date"], None)
-    (p,) = demo("--db", str(empty), "patient", "list", "--json").json()
-    assert (p["name"], p["diagnosis_date"]) == ("Ann", "2025-09-02")
-    # importing the same Bundle again adds nothing
-    again = demo("--db", str(empty), "import", "fhir", str(out), "--json").json()
-    assert sum(again["added"].values()) == 0 and again["already_in_store"]["marker_results"] == 7

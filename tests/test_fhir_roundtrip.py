@@ -42,9 +42,8 @@ def _strip(value):
 def _findings(cli, db: Path) -> list:
     r = cli("--db", str(db), "check", "--json")
     assert r.code in (0, 3), r
-    data = json.loads(r.stdout)
-    items = data["findings"] if isinstance(data, dict) else data
-    return sorted((f["id"], f["severity"], f["title"]) for f in items)
+    (patient,) = json.loads(r.stdout)["patients"]
+    return sorted((f["id"], f["severity"], f["title"]) for f in patient["findings"])
 
 
 def _round_trip(cli, first: Path, tmp_path: Path) -> Path:

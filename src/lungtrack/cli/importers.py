@@ -104,7 +104,7 @@ def result_json(files: List[str], result, dry_run: bool) -> dict:
     }
 
 
-def run_import(ctx: typer.Context, plan, patient: Optional[str], dry_run: bool):
+def run_import(ctx: typer.Context, plan, patient: Optional[str], dry_run: bool, extras=()):
     """Apply ``plan`` through the one write path; a dry run against a missing store rehearses on
     an empty temporary one (so that nothing is created)."""
     import tempfile
@@ -114,7 +114,10 @@ def run_import(ctx: typer.Context, plan, patient: Optional[str], dry_run: bool):
 
     def apply(w):
         target = w.patient(patient) if patient is not None else None
-        return w.apply_import(plan, dry_run=dry_run, patient=target)
+        result = w.apply_import(plan, dry_run=dry_run, patient=target)
+        if not dry_run:
+            apply_extras(w, result, extras)
+        return result
 
     location = resolve_location(common.state(ctx).db)
     if dry_run and location.path is not None and not location.path.exists():
@@ -135,6 +138,23 @@ def run_import(ctx: typer.Context, plan, patient: Optional[str], dry_run: bool):
 
         result = replace(result, change_id=w.change_id)
     return result
+
+
+def apply_extras(w, result, extras) -> None:
+    """Patient facts outside the plan (follow-up schedule, end of tracking), through the writer
+    in the same transaction and journal change; only where the stored patient has none."""
+    from lungtrack.store import models as m
+
+    for (pid, _name, _how), extra in zip(result.patients, extras):
+        if not extra or pid is None:
+            continue
+        p = w.session.get(m.Patient, pid)
+        schedule = {k: v for k, v in (extra.get("schedule") or {}).items() if getattr(p, k, None) is None}
+        if schedule:
+            w.set_schedule(p, schedule)
+        ended = extra.get("tracking_ended")
+        if ended and p.ended_on is None:
+            w.end_tracking(p, ended[0], ended[1])
 
 
 @app.command("fhir")
@@ -159,12 +179,12 @@ def import_fhir(
     """
     from pathlib import Path
 
-    from lungtrack.fhir.mapping import read_files as map_files
+    from lungtrack.fhir.mapping import map_files
 
     texts = read_texts(files)
     names = [Path(f).name for f in files]
-    plan = map_files(texts, "import:fhir:" + ",".join(names), patient_name=patient)
-    result = run_import(ctx, plan, patient, dry_run)
+    plan, extras = map_files(texts, "import:fhir:" + ",".join(names), patient_name=patient)
+    result = run_import(ctx, plan, patient, dry_run, extras)
     if json_out:
         common.print_json(result_json(names, result, dry_run))
     elif dry_run:

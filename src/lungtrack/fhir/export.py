@@ -251,7 +251,10 @@ def _patient(p: Mapping[str, Any], identifiers: Sequence[tuple[str, str]]) -> di
         "resourceType": "Patient", "id": resource_id("patient", p["id"]),
         "meta": {"profile": [CANCER_PATIENT_PROFILE]},
         "extension": _exts(*[("driver", "valueString", d) for d in _drivers(p)],
-                           ("tracking-ended-reason", "valueString", p.get("ended_reason"))),
+                           ("smoking", "valueString", p.get("smoking") if p.get("smoking") == "unknown" else None),
+                           ("tracking-ended", "valueString", _iso(p.get("ended_on"))),
+                           ("tracking-ended-reason", "valueString", p.get("ended_reason")),
+                           ("schedule", "valueString", _schedule(p))),
         "identifier": [{"system": s, "value": v} for s, v in identifiers],
         "name": [{"text": p["name"], **_split_name(p["name"])}],
         "gender": p.get("gender") if p.get("gender") in ("male", "female", "other", "unknown") else None,
@@ -260,6 +263,17 @@ def _patient(p: Mapping[str, Any], identifiers: Sequence[tuple[str, str]]) -> di
     if p.get("ended_on") and (p.get("ended_reason") or "").strip().lower() == "deceased":
         patient["deceasedDateTime"] = _iso(p["ended_on"])
     return patient
+
+
+SCHEDULE_KEYS = ("imaging_due_soon_weeks", "imaging_overdue_weeks", "marker_due_soon_weeks", "marker_overdue_weeks")
+
+
+def _schedule(p: Mapping[str, Any]) -> str | None:
+    """The patient's own follow-up intervals (weeks), as JSON; None when all are the defaults."""
+    import json
+
+    values = {k: p[k] for k in SCHEDULE_KEYS if p.get(k) is not None}
+    return json.dumps(values, sort_keys=True) if values else None
 
 
 def _split_name(name: str) -> dict:

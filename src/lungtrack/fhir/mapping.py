@@ -477,6 +477,7 @@ class _PatientAcc:
     appointments: list[AppointmentInput] = field(default_factory=list)
     notes: list[NoteInput] = field(default_factory=list)
     statuses: list[tuple[date, str, Resource]] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class _Mapper:
@@ -573,6 +574,19 @@ class _Mapper:
         smoking = _ext(r, d, "smoking")
         if isinstance(smoking, str):
             acc.smoking = (date.min, smoking)
+        schedule = _ext(r, d, "schedule")
+        if isinstance(schedule, str):
+            try:
+                values = json.loads(schedule)
+            except ValueError:
+                values = None
+            if not isinstance(values, dict) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values()):
+                raise r.err("extension(schedule)", schedule, "a JSON object of weeks")
+            acc.extras["schedule"] = {str(k): float(v) for k, v in values.items()}
+        ended, why = _ext(r, d, "tracking-ended"), _ext(r, d, "tracking-ended-reason")
+        if isinstance(ended, str) and fhir_date(ended) and why != "deceased":
+            acc.extras["tracking_ended"] = (fhir_date(ended), why if isinstance(why, str) else None)
         drivers = [e for e in r.objs(d, "extension") if str(e.get("url", "")).endswith(":driver")]
         acc.drivers = tuple(str(e["valueString"]) for e in drivers if isinstance(e.get("valueString"), str))
 
@@ -1175,6 +1189,7 @@ class _Mapper:
     # -- assembling the plan
 
     def _plan(self) -> ImportPlan:
+        self.extras: list[dict[str, Any]] = []
         batches = []
         for acc in self.patients.values():
             # disease status: the source's own assessment, on the scan of that date
@@ -1202,6 +1217,7 @@ class _Mapper:
                           non_target_status=s["ntl"], slice_thickness_mm=s["slice"], impression=s["impression"],
                           report_text=s["report"], source=s["source"], **_extra_scan(s["status"]))
                 for when, s in sorted(acc.scans.items()))
+            self.extras.append(acc.extras)
             batches.append(ImportBatch(
                 patient=acc.ref, patient_input=pinput, therapies=tuple(self._lines(acc)), scans=scans,
                 markers=tuple(acc.markers), biopsies=tuple(acc.biopsies), appointments=tuple(acc.appointments),
@@ -1434,6 +1450,14 @@ def build_plan(resources: Sequence[Resource], source_label: str, *, patient_name
 def read_files(texts: Sequence[tuple[str, str]], source_label: str | None = None, *,
                patient_name: str | None = None) -> ImportPlan:
     """``[(file name, text)]`` -> ImportPlan (the whole pure pipeline)."""
+    return map_files(texts, source_label, patient_name=patient_name)[0]
+
+
+def map_files(texts: Sequence[tuple[str, str]], source_label: str | None = None, *,
+              patient_name: str | None = None) -> tuple[ImportPlan, tuple[dict[str, Any], ...]]:
+    """``[(file name, text)]`` -> (ImportPlan, per batch the patient facts a plan has no field
+    for: ``schedule`` (follow-up weeks) and ``tracking_ended`` (date, reason) written by
+    ``lungtrack export fhir``)."""
     resources: list[Resource] = []
     skipped: Counter = Counter()
     for name, text in texts:
@@ -1441,4 +1465,7 @@ def read_files(texts: Sequence[tuple[str, str]], source_label: str | None = None
         resources += res.resources
         skipped.update(res.skipped)
     label = source_label or "import:fhir:" + ",".join(n for n, _ in texts)
-    return build_plan(resources, label[:200], patient_name=patient_name, skipped=skipped)
+    mapper = _Mapper(resources, label[:200], patient_name)
+    mapper.skipped.update(skipped)
+    plan = mapper.run()
+    return plan, tuple(mapper.extras)
