@@ -356,7 +356,8 @@ def _medication_statement(ln: Mapping[str, Any], subject: dict, condition_ref: d
     ms: dict[str, Any] = {
         "resourceType": "MedicationStatement",
         "id": resource_id("therapy-line", ln["id"]),
-        "extension": _exts(("stop-reason-text", "valueString", ln.get("stop_reason_text"))),
+        "extension": _exts(("stop-reason-text", "valueString", ln.get("stop_reason_text")),
+                           ("rxnorm-from-drug-table", "valueBoolean", True if rx and not ln.get("rxnorm") else None)),
         "status": "completed" if ln.get("end_date") else "active",
         "medicationCodeableConcept": medication,
         "subject": subject,

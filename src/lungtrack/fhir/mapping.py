@@ -1071,6 +1071,8 @@ class _Mapper:
             if sct in TERMINATION_REASONS or text:
                 stop_reason = stop_reason or TERMINATION_REASONS.get(sct or "", "other")
                 stop_text = _clean_display(text or "") or None
+        if _ext(r, res.data, "rxnorm-from-drug-table") is True:
+            rxnorm = None  # lungtrack's own table code, not the source's: not stored
         lt_text = _ext(r, res.data, "stop-reason-text")
         if isinstance(lt_text, str):
             stop_text = lt_text
