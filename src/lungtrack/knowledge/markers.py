@@ -116,7 +116,11 @@ def _fmt(value: float) -> str:
     return format(Decimal(repr(value)).normalize(), "f")
 
 
-_MASS_PER_ML = MappingProxyType({"ng/mL": 1.0, "µg/L": 1.0, "ug/L": 1.0, "mcg/L": 1.0})
+# Mass concentrations, as factors to ng/mL (1 ng/mL = 1 µg/L = 1000 pg/mL = 100 ng/dL = 0.001 mg/L).
+_MASS_PER_ML = MappingProxyType({
+    "ng/mL": 1.0, "µg/L": 1.0, "ug/L": 1.0, "mcg/L": 1.0,
+    "pg/mL": 0.001, "ng/L": 0.001, "ng/dL": 0.01, "µg/dL": 10.0, "mg/L": 1000.0, "µg/mL": 1000.0,
+})
 
 _INFO = (
     MarkerInfo(
@@ -163,7 +167,7 @@ _INFO = (
         marker=Marker.PROGRP,
         name="Pro-gastrin-releasing peptide",
         canonical_unit="pg/mL",
-        unit_factors=MappingProxyType({"pg/mL": 1.0, "ng/L": 1.0, "ng/mL": 1000.0}),
+        unit_factors=MappingProxyType({"pg/mL": 1.0, "ng/L": 1.0, "ng/dL": 10.0, "ng/mL": 1000.0, "µg/L": 1000.0}),
         loinc=None,  # unconfirmed: not found in the sources (clinical.md §2.5)
         plausible_max=1_000_000.0,
         uln_never_smoker=65.0,
@@ -176,7 +180,7 @@ _INFO = (
         marker=Marker.CA125,
         name="Cancer antigen 125",
         canonical_unit="U/mL",
-        unit_factors=MappingProxyType({"U/mL": 1.0, "kU/L": 1.0, "units/mL": 1.0}),
+        unit_factors=MappingProxyType({"U/mL": 1.0, "kU/L": 1.0, "units/mL": 1.0, "U/L": 0.001}),
         loinc="10334-1",
         plausible_max=100_000.0,
         uln_never_smoker=35.0,
