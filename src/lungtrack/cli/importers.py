@@ -22,9 +22,10 @@ app = typer.Typer(
 
 #: Record kinds of an ImportResult, in the order the summary names them.
 KINDS = ("patient", "therapy", "scan", "measurement", "lesion", "marker", "biopsy", "appointment", "note")
-_PLURAL = {"patient": "patients", "therapy": "therapy lines", "scan": "scans", "measurement": "measurements",
-           "lesion": "lesions", "marker": "marker results", "biopsy": "biopsy findings",
-           "appointment": "appointments", "note": "notes"}
+_NAMES = {"patient": ("patient", "patients"), "therapy": ("therapy line", "therapy lines"),
+          "scan": ("scan", "scans"), "measurement": ("measurement", "measurements"), "lesion": ("lesion", "lesions"),
+          "marker": ("marker result", "marker results"), "biopsy": ("biopsy finding", "biopsy findings"),
+          "appointment": ("appointment", "appointments"), "note": ("note", "notes")}
 
 
 def read_texts(paths: List[str]) -> list:
@@ -62,7 +63,7 @@ def summary_line(files: List[str], result, dry_run: bool) -> str:
     added, already, changed = _counts(result.added), _counts(result.already_present), _counts(result.changed)
 
     def phrase(counts: dict) -> str:
-        return ", ".join(f"{counts[k]} {_PLURAL.get(k, k)}" for k in KINDS if counts.get(k)) or "nothing"
+        return ", ".join(f"{counts[k]} {_NAMES[k][counts[k] != 1]}" for k in KINDS if counts.get(k)) or "nothing"
 
     parts = [f"{'Would import' if dry_run else 'Imported'} from {', '.join(files)}: {phrase(added)}"]
     if changed:

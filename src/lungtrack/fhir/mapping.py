@@ -502,7 +502,11 @@ class _Mapper:
 
     def source(self, res: Resource) -> Source:
         ext = f"{res.base}|{res.rtype}/{res.rid}" if res.base else f"{res.rtype}/{res.rid}"
-        return Source(self.label, ext, f"{res.file}:{res.line}")
+        return Source(self.file_label(res), ext, f"{res.file}:{res.line}")
+
+    def file_label(self, res: Resource) -> str:
+        """Each record remembers the file it came from: ``import:fhir:<file>``."""
+        return f"import:fhir:{res.file}"[:200]
 
     def resolve(self, ref: str | None) -> Resource | None:
         if not ref:
@@ -539,7 +543,12 @@ class _Mapper:
 
     def _patient_acc(self, pres: Resource) -> _PatientAcc:
         if self.patient_name is not None:
-            return self._acc("--patient", PatientRef(name=self.patient_name))
+            acc = self._acc("--patient", PatientRef(name=self.patient_name))
+            if acc.res is None:  # the records go to the named patient; the Patient's facts too
+                self._fill_patient(acc, pres)
+                acc.ref = PatientRef(name=self.patient_name, identifiers=acc.identifiers, source_base=pres.base,
+                                     local_id=pres.rid)
+            return acc
         key = f"{pres.base}|{pres.rid}"
         acc = self.patients.get(key)
         if acc is None:
@@ -1259,7 +1268,7 @@ class _Mapper:
             rx = next((t["rxnorm"] for t in items if t["rxnorm"]), None)
             note = next((t["note"] for t in items if t["note"]), None)
             first = items[0]["res"]
-            src = Source(self.label, f"{first.base}|therapy/{drug}/{start.isoformat()}" if first.base
+            src = Source(self.file_label(first), f"{first.base}|therapy/{drug}/{start.isoformat()}" if first.base
                          else f"therapy/{drug}/{start.isoformat()}", f"{first.file}:{first.line}")
             if first.rtype == "MedicationStatement" and len(items) == 1:
                 src = self.source(first)
