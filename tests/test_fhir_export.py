@@ -120,7 +120,7 @@ def test_tumour_size_in_mm(demo):
     assert got[0] == ("2025-09-15", {"value": 32.0, "unit": "mm", "system": UCUM, "code": "mm"})
     assert [q["value"] for _d, q in got] == [32.0, 22.0, 20.0, 19.0]
     # the 4R node is measured on the short axis: not labelled "longest dimension"
-    node = [o for o in sizes if _lt(o, "lesion-label") == "4R"][0]
+    node = next(o for o in sizes if _lt(o, "lesion-label") == "4R")
     assert all(c["code"].get("coding") is None for c in node["component"])
     assert _component(node, text="short axis")["valueQuantity"]["value"] == 16.0
     assert "meta" not in node  # a short axis is not TumorSize's longest dimension: no profile claimed
@@ -179,7 +179,7 @@ def test_disease_status_follows_recist(demo):
     assert last["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "363679005"
     assert {"system": "urn:lungtrack:fhir:tag", "code": "lungtrack-computed"}.items() <= last["meta"]["tag"][0].items()
     assert "PD" in last["valueCodeableConcept"]["text"] and "not a clinician's assessment" in last["note"][0]["text"]
-    condition = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"][0]
+    condition = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition")
     assert last["focus"] == [{"reference": condition["fullUrl"]}]
     assert len(last["derivedFrom"]) == 4  # the four lesion sizes of that scan
 
@@ -228,7 +228,7 @@ def test_pure_builder_edge_cases():
     assert ms["statusReason"] == [{"text": "progression", "coding": [
         {"system": SNOMED, "code": "266721009", "display": "No response to treatment"}]}]
     assert ms["medicationCodeableConcept"]["coding"][0]["system"] == "http://www.nlm.nih.gov/research/umls/rxnorm"
-    ds = [r for r in res.values() if r["id"].startswith("lungtrack-disease-status")][0]
+    ds = next(r for r in res.values() if r["id"].startswith("lungtrack-disease-status"))
     assert ds["valueCodeableConcept"]["coding"][0]["code"] == "709137006"
     assert "focus" not in ds or ds["focus"][0]["reference"].startswith("urn:uuid:")
 
