@@ -332,9 +332,15 @@ def test_patient_option_attaches_to_an_existing_patient(cli, db_path):
     assert con.execute("SELECT name, external_id, ended_on FROM patient").fetchall() == [("Sumi", PATIENT_ID, "1989-05-09")]
     assert con.execute("SELECT count(*) FROM imaging_study WHERE patient_id = 1").fetchone()[0] == 41
     con.close()
-    # later imports without --patient find her by external_id
-    again = cli("import", "fhir", *_sample_files(), "--json")
+    # importing again into her adds nothing
+    again = cli("import", "fhir", *_sample_files(), "--patient", "Sumi", "--json")
     assert again.json()["added"]["scan"] == 0 and again.json()["already_present"]["patient"] == 1
+    # without --patient she is found by the identifiers (system + value) of the FHIR Patient, which
+    # the first import stored on her; never by the local id alone (issue 8)
+    other = cli("import", "fhir", *_sample_files(), "--json")
+    assert other.code == 0, other
+    assert other.json()["added"]["patient"] == 0 and other.json()["already_present"]["scan"] == 41
+    assert con_rows(db_path, "SELECT count(*) FROM patient_identifier WHERE patient_id = 1") == [(5,)]
 
 
 @needs_sample
@@ -370,9 +376,12 @@ def test_observations_for_a_named_patient(cli, db_path, tmp_path):
         _cea("o1", value=4.2, when="2025-01-15", referenceRange=[{"high": {"value": 5.0, "unit": "ng/mL"}}]),
         _cea("o2", value=6.1, when="2025-03-15"))) + "\n", encoding="utf-8")
     assert cli("patient", "add", "Ann").code == 0
-    # without --patient, Patient/p1 is neither in the file nor in the store: refused, never guessed
+    # without --patient, Patient/p1 is neither in the file nor in the store: counted, never guessed
     r = cli("import", "fhir", str(f), "--json")
-    assert r.code == 2 and "not in this store" in r.stderr and "--patient" in r.stderr
+    assert r.code == 0, r
+    assert sum(r.json()["added"].values()) == 0
+    assert r.json()["skipped"] == [{"resource_type": "marker", "count": 2,
+                                    "reason": "its patient is neither in the import nor in the store; name one with --patient"}]
     r = cli("import", "fhir", str(f), "--patient", "Ann")
     assert r.code == 0, r
     rows = cli("marker", "list", "--json").json()

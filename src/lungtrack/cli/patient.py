@@ -217,5 +217,5 @@ def delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient
     if json_out:
         common.print_json({"deleted": [pid], "kind": "patient", "counts": res.extra["counts"],
                            "change_id": w.change_id, "backup": str(saved)})
-    common.err(f"Deleted patient {pname} and {total} record(s); a backup copy was saved first: {saved}. "
-               "To bring them back: lungtrack undo")
+    common.err(f"Deleted patient {pname} and {total} record(s) ('lungtrack undo' brings them back); "
+               f"a backup copy was saved first: {saved}")

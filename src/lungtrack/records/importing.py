@@ -138,11 +138,14 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
             continue
         if p is None:
             inp = batch.patient_input
-            name = inp.name if inp else batch.patient.name
             if inp is None:
-                problems.append(Problem(origin, "patient", (
-                    f"patient: {name or batch.patient.local_id!r} is not in this store and the import does not "
-                    "describe the patient; expected a patient of the store (name one with --patient).")))
+                # records of a patient neither in the import nor (identified) in the store: counted, not guessed
+                why = "its patient is neither in the import nor in the store; name one with --patient"
+                for kind, items in (("therapy", batch.therapies), ("scan", batch.scans), ("marker", batch.markers),
+                                    ("biopsy", batch.biopsies), ("appointment", batch.appointments),
+                                    ("note", batch.notes)):
+                    if items:
+                        skipped[(kind, why)] += len(items)
                 continue
             if any(x.name.casefold() == " ".join(inp.name.split()).casefold() for x in repo.list_patients(session)):
                 problems.append(Problem(origin, "--patient", (
