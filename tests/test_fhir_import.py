@@ -228,6 +228,14 @@ def test_parse_errors_name_file_and_line(text, words):
 # --------------------------------------------------------------------------- CLI
 
 
+def con_rows(db_path: Path, sql: str) -> list:
+    con = sqlite3.connect(db_path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def _counts(db: Path) -> dict:
     con = sqlite3.connect(db)
     try:
