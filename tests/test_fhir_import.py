@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from conftest import assert_refused
+
 from lungtrack.enums import Marker, Modality
 from lungtrack.errors import InputError
 from lungtrack.fhir.ndjson_import import (
