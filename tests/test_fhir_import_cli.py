@@ -132,3 +132,27 @@ def test_wrong_json_type_is_a_usage_error_naming_file_line_and_field(cli, tmp_pa
     f = tmp_path / "bad.json"
     f.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": 5}))
     assert_refused(cli("import", "fhir", str(f)), "bad.json:1", "Bundle.entry")
+
+
+def _cis(rid: str, event: str) -> dict:
+    return {"resourceType": "MedicationRequest", "id": rid, "status": "active", "intent": "order",
+            "subject": {"reference": "Patient/p1"}, "authoredOn": event,
+            "extension": [{"url": "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-treatment-termination-reason",
+                           "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "182992009",
+                                                                "display": "Treatment completed (situation)"}]}}],
+            "medicationCodeableConcept": {"text": "CISplatin 50 MG per 50 ML Injectable Solution"},
+            "dosageInstruction": [{"timing": {"event": [event], "repeat": {"count": 1}}}]}
+
+
+def test_a_later_import_of_another_drug_ends_the_open_line_on_its_start(cli, db_path, tmp_path):
+    first, second = tmp_path / "osi.json", tmp_path / "cis.json"
+    first.write_text(_bundle(PATIENT, _request("r1", "2025-01-10")))
+    second.write_text(_bundle(PATIENT, _cis("c1", "2025-06-15")))
+    assert cli("import", "fhir", str(first)).code == 0
+    r = cli("import", "fhir", str(second), "--json")
+    assert r.code == 0, r
+    assert json.loads(r.stdout)["changed"]["therapy"] == 1
+    assert _rows(db_path, "SELECT drug, start_date, end_date, stop_reason, stop_reason_text FROM therapy_line "
+                          "ORDER BY start_date") == [
+        ("osimertinib", "2025-01-10", "2025-06-15", None, None),
+        ("cisplatin", "2025-06-15", "2025-06-15", "other", "Treatment completed")]
