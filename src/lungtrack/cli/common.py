@@ -126,10 +126,27 @@ def writer(ctx: typer.Context, *, create: bool = False, kind: str = "edit") -> I
 
 
 def write(ctx: typer.Context, op: Callable[[Any, bool], Any], *, force: bool = False, create: bool = False,
-          kind: str = "edit") -> tuple[Any, int | None]:
+          kind: str = "edit", fields: dict[str, str] | None = None) -> tuple[Any, int | None]:
     """Run ``op(writer, force)`` in one write transaction.  When the entry looks like a slip
     ("did you mean ...?"), ask on a terminal and run it again with ``force`` if the person
-    confirms; off a terminal the error stands (``--force`` overrides).  Returns (result, change id)."""
+    confirms; off a terminal the error stands (``--force`` overrides).  Returns (result, change id).
+
+    ``fields`` names the command's options for the writer's fields (``{"uln": "--uln"}``): the
+    reason stays the writer's own, so the CLI and an importer refusing a record say the same."""
+    from lungtrack.errors import RecordsRefused
+
+    try:
+        return _write(ctx, op, force=force, create=create, kind=kind)
+    except RecordsRefused as exc:
+        problem = exc.problems[0]
+        option = (fields or {}).get(problem.field)
+        if len(exc.problems) == 1 and option and problem.message.startswith(f"{problem.field}:"):
+            raise InputError(option, "", "", message=option + problem.message[len(problem.field):]) from None
+        raise
+
+
+def _write(ctx: typer.Context, op: Callable[[Any, bool], Any], *, force: bool, create: bool,
+           kind: str) -> tuple[Any, int | None]:
     from lungtrack.records.writer import NeedsConfirmation
 
     fixes: dict[str, str] = {}

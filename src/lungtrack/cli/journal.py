@@ -26,6 +26,10 @@ def _describe(info) -> str:
     return ", ".join(parts) or "no rows"
 
 
+def _short(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def _info_dict(info) -> dict:
     return {"id": info.id, "at": info.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "os_user": info.os_user,
             "kind": info.kind, "command": info.command, "summary": info.summary,
@@ -43,11 +47,12 @@ def undo_flow(ctx: typer.Context, change_id: Optional[int], yes: bool, json_out:
         info = journal.change_info(session, change)
     what = (f"change {info.id} of {info.at:%Y-%m-%d %H:%M} UTC ({info.kind}: {info.summary or info.command}; "
             f"{_describe(info)})")
-    common.err(f"This reverts {what}.")
     if not yes:
         if not common.stdin_is_tty():
             raise InputError("--yes", "", "--yes", message=(
-                "Refusing to undo without confirmation: not on a terminal. Pass --yes to confirm."))
+                f"Refusing to undo without confirmation: not on a terminal. It would revert {what}. "
+                "Pass --yes to confirm."))
+        common.err(f"This reverts {what}.")
         if not typer.confirm("Revert it?", default=False, err=True):
             common.err("Nothing was changed.")
             raise typer.Exit(0)
@@ -56,7 +61,7 @@ def undo_flow(ctx: typer.Context, change_id: Optional[int], yes: bool, json_out:
     if json_out:
         common.print_json({"undone": info.id, "change_id": w.change_id, "rows_removed": done["removed"],
                            "rows_restored": done["restored"], "rows_reverted": done["reverted"]})
-    common.err(f"Reverted change {info.id}: {done['removed']} row(s) removed, {done['restored']} restored, "
+    common.err(f"Reverted {what}: {done['removed']} row(s) removed, {done['restored']} restored, "
                f"{done['reverted']} given their old values.")
 
 
@@ -92,5 +97,5 @@ def register(app: typer.Typer) -> None:
             common.print_json([_info_dict(i) for i in infos])
             return
         common.print_table(["id", "at (UTC)", "user", "kind", "what", "rows", "undone"],
-                           [[i.id, f"{i.at:%Y-%m-%d %H:%M}", i.os_user, i.kind, i.summary or i.command,
+                           [[i.id, f"{i.at:%Y-%m-%d %H:%M}", i.os_user, i.kind, _short(i.summary or i.command or ""),
                              _describe(i), f"{i.undone_at:%Y-%m-%d %H:%M}" if i.undone_at else ""] for i in infos])

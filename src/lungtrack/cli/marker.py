@@ -46,6 +46,10 @@ def _value_and_unit(marker_text: str, value: str, unit: str | None, field: str =
     return marker, number, unit or info.canonical_unit, comparator
 
 
+#: The writer's field names -> this command's options.
+_FIELDS = {"uln": "--uln", "date": "--date", "value": "value", "unit": "unit"}
+
+
 def marker_dict(r) -> dict:
     from lungtrack.store.repo import row_dict
 
@@ -78,11 +82,7 @@ def add(
         raise InputError("--unit", unit, f"the same unit as the UNIT argument ({unit_arg})")
     mk, number, typed_unit, comparator = _value_and_unit(marker, value, unit or unit_arg)
     when = common.parse_date_opt(on, "--date")
-    uln_val = None
-    if uln is not None:
-        uln_val = parse_number(uln, field="--uln", minimum=0)
-        if uln_val <= 0:
-            raise InputError("--uln", uln, "a number greater than 0")
+    uln_val = parse_number(uln, field="--uln") if uln is not None else None  # the writer checks it is > 0
     inp = MarkerInput(marker=mk.value, value=number, unit=typed_unit, date=when, uln=uln_val, lab=lab,
                       comparator=comparator)
 
@@ -90,7 +90,7 @@ def add(
         p = w.patient(patient)
         return w.add_marker(p, inp, force=force_), p.name
 
-    (res, pname), _change = common.write(ctx, op, force=force)
+    (res, pname), _change = common.write(ctx, op, force=force, fields=_FIELDS)
     data = res.row
     if json_out:
         common.print_json(data)
@@ -157,9 +157,7 @@ def edit(
     when = common.parse_date_opt(on, "--date")
     if not any(v is not None for v in (value, unit, when, uln, lab)):
         raise InputError("options", "", "at least one of --value, --unit, --date, --uln, --lab")
-    uln_val = parse_number(uln, field="--uln", minimum=0) if uln is not None else None
-    if uln_val is not None and uln_val <= 0:
-        raise InputError("--uln", uln, "a number greater than 0")
+    uln_val = parse_number(uln, field="--uln") if uln is not None else None
 
     def op(w, force_):
         p = w.patient(patient)
@@ -171,7 +169,7 @@ def edit(
         return w.edit_marker(p, result_id, value=number, unit=typed_unit, comparator=comparator, date_=when,
                              uln=uln_val, lab=lab, force=force_)
 
-    res, _change = common.write(ctx, op, force=force)
+    res, _change = common.write(ctx, op, force=force, fields=_FIELDS)
     data = res.row
     if json_out:
         common.print_json(data)

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Date, DateTime, delete, event, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
+from sqlmodel import select as orm_select
 
 from lungtrack.errors import InputError, NotFoundError
 from lungtrack.store import models as m
@@ -103,12 +104,23 @@ def _decode_row(table_name: str, data: dict[str, Any]) -> dict[str, Any]:
         if c.name not in data:
             continue
         v = data[c.name]
-        if v is not None and isinstance(c.type, DateTime):
+        kind = _kind(c.type)
+        if v is not None and kind is DateTime:
             v = datetime.fromisoformat(v)
-        elif v is not None and isinstance(c.type, Date):
+        elif v is not None and kind is Date:
             v = date.fromisoformat(v)
         out[c.name] = v
     return out
+
+
+def _kind(col_type: Any) -> Any:
+    """DateTime, Date or None for a column type (through TypeDecorators such as a UTC datetime)."""
+    impl = getattr(col_type, "impl", col_type)
+    impl = impl if not isinstance(impl, type) else impl()
+    for kind in (DateTime, Date):
+        if isinstance(impl, kind) or isinstance(col_type, kind):
+            return kind
+    return None
 
 
 def dumps(data: Any) -> str:
@@ -205,7 +217,7 @@ class ChangeInfo:
 
 def _counts(session: Session, change_id: int) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    rows = session.exec(select(m.ChangeEntry.table_name, m.ChangeEntry.op, m.ChangeEntry.row_id)  # type: ignore[call-overload]
+    rows = session.exec(orm_select(m.ChangeEntry.table_name, m.ChangeEntry.op, m.ChangeEntry.row_id)  # type: ignore[call-overload]
                         .where(m.ChangeEntry.change_id == change_id)).all()
     for table, op, row_id in rows:
         key = "insert" if op == "insert-ids" else op
@@ -222,14 +234,14 @@ def change_info(session: Session, change: m.Change) -> ChangeInfo:
 
 
 def list_changes(session: Session, limit: int | None = 20) -> list[ChangeInfo]:
-    stmt = select(m.Change).order_by(m.Change.id.desc())  # type: ignore[union-attr]
+    stmt = orm_select(m.Change).order_by(m.Change.id.desc())  # type: ignore[union-attr]
     if limit:
         stmt = stmt.limit(limit)
     return [change_info(session, c) for c in session.exec(stmt)]
 
 
 def last_undoable(session: Session) -> m.Change:
-    change = session.exec(select(m.Change).where(m.Change.undone_at.is_(None))  # type: ignore[union-attr]
+    change = session.exec(orm_select(m.Change).where(m.Change.undone_at.is_(None))  # type: ignore[union-attr]
                           .where(m.Change.kind != "undo").order_by(m.Change.id.desc())).first()  # type: ignore[union-attr]
     if change is None:
         raise NotFoundError("Nothing to undo: the journal holds no change that has not been undone.")
@@ -252,7 +264,7 @@ def _same(table_name: str, now: dict[str, Any] | None, recorded: dict[str, Any])
     if now is None:
         return False
     cols = SQLModel.metadata.tables[table_name].columns
-    return all(now.get(k) == v for k, v in recorded.items() if k in cols and not isinstance(cols[k].type, DateTime))
+    return all(now.get(k) == v for k, v in recorded.items() if k in cols and _kind(cols[k].type) is not DateTime)
 
 
 def revert(session: Session, change: m.Change) -> dict[str, int]:
@@ -261,7 +273,7 @@ def revert(session: Session, change: m.Change) -> dict[str, int]:
     Order: deleted rows come back first (parents before children), then updated rows get
     their old values, then inserted rows are deleted (children before parents).  A row that
     a later change modified or removed makes the undo refuse (nothing is written)."""
-    entries = list(session.exec(select(m.ChangeEntry).where(m.ChangeEntry.change_id == change.id)
+    entries = list(session.exec(orm_select(m.ChangeEntry).where(m.ChangeEntry.change_id == change.id)
                                 .order_by(m.ChangeEntry.id)))
     order = {t.name: i for i, t in enumerate(SQLModel.metadata.sorted_tables)}
     conn = session.connection()
@@ -280,36 +292,38 @@ def revert(session: Session, change: m.Change) -> dict[str, int]:
             f"undo: change {change.id} cannot be undone: {what} was changed again by a later command; "
             "undo the later change first (see: lungtrack log). Nothing was changed."))
 
-    deletes = [e for e in entries if e.op == "delete"]
-    for e in sorted(deletes, key=lambda e: (order.get(e.table_name, 0), e.id)):
-        if current(e.table_name, e.row_id) is not None:
-            raise later(f"{e.table_name} row {e.row_id}")
-        conn.execute(insert(table(e.table_name)).values(**_decode_row(e.table_name, json.loads(e.old or "{}"))))
-        done["restored"] += 1
-    for e in reversed([e for e in entries if e.op == "update"]):
-        now = current(e.table_name, e.row_id)
-        new = json.loads(e.new or "{}")
-        if not _same(e.table_name, now, new):
-            raise later(f"{e.table_name} row {e.row_id}")
-        t = table(e.table_name)
-        conn.execute(update(t).where(t.c.id == e.row_id).values(**_decode_row(e.table_name, json.loads(e.old or "{}"))))
-        done["reverted"] += 1
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:  # rows come back in any order; the foreign keys are checked once, at the end
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
     inserts = [e for e in entries if e.op in ("insert", "insert-ids")]
     try:
+        # 1. rows the change inserted go (children first): a deleted row may come back in their place
         for e in sorted(inserts, key=lambda e: (-order.get(e.table_name, 0), -e.id)):
             t = table(e.table_name)
             ids = json.loads(e.new) if e.op == "insert-ids" else [e.row_id]
-            if e.op == "insert":
-                now = current(e.table_name, e.row_id)
-                new = json.loads(e.new or "{}")
-                if not _same(e.table_name, now, new):
-                    raise later(f"{e.table_name} row {e.row_id}")
+            if e.op == "insert" and not _same(e.table_name, current(e.table_name, e.row_id), json.loads(e.new or "{}")):
+                raise later(f"{e.table_name} row {e.row_id}")
             for k in range(0, len(ids), 500):
                 chunk = ids[k:k + 500]
                 res = conn.execute(delete(t).where(t.c.id.in_(chunk)))
                 if res.rowcount != len(chunk):
                     raise later(f"a {e.table_name} row")
             done["removed"] += len(ids)
+        # 2. rows the change deleted come back with their ids and every value (parents first)
+        for e in sorted([e for e in entries if e.op == "delete"], key=lambda e: (order.get(e.table_name, 0), e.id)):
+            if current(e.table_name, e.row_id) is not None:
+                raise later(f"{e.table_name} row {e.row_id}")
+            conn.execute(insert(table(e.table_name)).values(**_decode_row(e.table_name, json.loads(e.old or "{}"))))
+            done["restored"] += 1
+        # 3. rows the change updated get their old values (the last update first)
+        for e in reversed([e for e in entries if e.op == "update"]):
+            if not _same(e.table_name, current(e.table_name, e.row_id), json.loads(e.new or "{}")):
+                raise later(f"{e.table_name} row {e.row_id}")
+            t = table(e.table_name)
+            conn.execute(update(t).where(t.c.id == e.row_id).values(**_decode_row(e.table_name, json.loads(e.old or "{}"))))
+            done["reverted"] += 1
+        if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+            raise later("a record that later records depend on")
     except IntegrityError:
         raise later("a record that later records depend on") from None
     return done

@@ -19,7 +19,7 @@ import difflib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -698,8 +698,7 @@ class Writer:
         reason = ck.clinical_date("--date", inp.date, self.today, p.birth_date)
         if reason:
             problems.append(Problem(None, "--date", reason))
-        if problems:
-            raise InputError(problems[0].field, "", "", message=problems[0].message)
+        self._refuse(problems)
         if value is not None and not force:
             self._check_marker_jump(p, marker, new_value, new_unit, inp.date, exclude=row.id)
         row.value, row.unit, row.date, row.comparator = new_value, new_unit, inp.date, inp.comparator
@@ -958,7 +957,8 @@ def _run(w: Writer) -> Iterator[Writer]:
     try:
         yield w
         w.session.flush()
-        summary = "; ".join(w.summary)[:2000] or None
+        parts = w.summary if len(w.summary) <= 3 else [*w.summary[:2], f"and {len(w.summary) - 2} more"]
+        summary = "; ".join(parts)[:2000] or None
         if w.kind == "undo":
             from lungtrack.store import models as mm
             from lungtrack.store.models import utcnow

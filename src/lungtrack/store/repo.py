@@ -208,7 +208,7 @@ def delete_record(session: Session, row: SQLModel) -> dict[str, int]:
         for model in (m.ImagingStudy, m.Lesion, m.TherapyLine, m.MarkerResult, m.BiopsyFinding,
                       m.Appointment, m.Note, m.Acknowledgement, m.Snooze):
             drop(session.exec(select(model).where(getattr(model, "patient_id") == row.id)), model.__tablename__)
-        session.flush()
+    session.flush()  # children first: without ORM relationships the flush order is not guaranteed
     session.delete(row)
     counts[type(row).__tablename__] = counts.get(type(row).__tablename__, 0) + 1
     session.flush()
