@@ -134,25 +134,26 @@ def test_wrong_json_type_is_a_usage_error_naming_file_line_and_field(cli, tmp_pa
     assert_refused(cli("import", "fhir", str(f)), "bad.json:1", "Bundle.entry")
 
 
-def _cis(rid: str, event: str) -> dict:
-    return {"resourceType": "MedicationRequest", "id": rid, "status": "active", "intent": "order",
-            "subject": {"reference": "Patient/p1"}, "authoredOn": event,
-            "extension": [{"url": "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-treatment-termination-reason",
-                           "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "182992009",
-                                                                "display": "Treatment completed (situation)"}]}}],
-            "medicationCodeableConcept": {"text": "CISplatin 50 MG per 50 ML Injectable Solution"},
-            "dosageInstruction": [{"timing": {"event": [event], "repeat": {"count": 1}}}]}
-
-
-def test_a_later_import_of_another_drug_ends_the_open_line_on_its_start(cli, db_path, tmp_path):
-    first, second = tmp_path / "osi.json", tmp_path / "cis.json"
+def test_a_later_import_of_another_drug_is_refused_while_a_line_is_active(cli, db_path, tmp_path):
+    """As at the command line (issue 8): a new line while another is active is refused, with the
+    same reason, whole; the import does not stop the stored line by itself."""
+    first, second = tmp_path / "osi.json", tmp_path / "gef.json"
     first.write_text(_bundle(PATIENT, _request("r1", "2025-01-10")))
-    second.write_text(_bundle(PATIENT, _cis("c1", "2025-06-15")))
+    gef = {**_request("g1", "2025-06-15"), "medicationCodeableConcept": {"text": "gefitinib 250 MG"}}
+    second.write_text(_bundle(PATIENT, gef))
     assert cli("import", "fhir", str(first)).code == 0
-    r = cli("import", "fhir", str(second), "--json")
-    assert r.code == 0, r
-    assert json.loads(r.stdout)["changed"]["therapy"] == 1
-    assert _rows(db_path, "SELECT drug, start_date, end_date, stop_reason, stop_reason_text FROM therapy_line "
-                          "ORDER BY start_date") == [
-        ("osimertinib", "2025-01-10", "2025-06-15", None, None),
-        ("cisplatin", "2025-06-15", "2025-06-15", "other", "Treatment completed")]
+    before = _counts(db_path)
+    r = cli("import", "fhir", str(second))
+    assert_refused(r, "gef.json:", "still active")
+    assert _counts(db_path) == before
+
+
+def test_import_undo_takes_the_import_back(cli, db_path):
+    r = cli("import", "fhir", MCODE, "--json")
+    change = json.loads(r.stdout)["change_id"]
+    assert change is not None
+    assert _counts(db_path)["therapy_line"] == 2
+    u = cli("import", "undo", str(change), "--yes")
+    assert u.code == 0, u
+    assert _counts(db_path) == {"patient": 0, "therapy_line": 0, "imaging_study": 0, "lesion_measurement": 0,
+                                "marker_result": 0, "biopsy_finding": 0}

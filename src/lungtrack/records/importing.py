@@ -83,14 +83,12 @@ class _State:
 
     def __init__(self, session: Any, p: m.Patient | None):
         self.spans: list[ck.Span] = []
-        self.rows_by_id: dict[int, Any] = {}
         self.ext: dict[str, dict[str, Any]] = {}  # table -> external_id -> row
         self.keys: dict[str, set[Any]] = {t: set() for t in ("marker", "appointment", "scan", "biopsy", "note", "therapy")}
         self.birth = p.birth_date if p is not None else None
         if p is None:
             return
         for ln in repo.therapy_lines(session, p):
-            self.rows_by_id[ln.id] = ln
             self.spans.append(ck.Span(ln.id, ln.drug, ln.start_date, ln.end_date))
             self.keys["therapy"].add((ln.drug, ln.start_date))
             self._ext("therapy_line", ln)
@@ -322,8 +320,6 @@ def _therapies(w: Writer, batch: ImportBatch, state: _State, birth: date | None,
             continue
         if row is None and ext is not None:
             row = _continued_line(w, state, inp)
-        if row is None and ext is not None:
-            spans = _end_open_line_before(state, inp, spans, ops)
         line_id = row.id if row is not None else None
         probs, drug, reason = w._therapy_problems(_Patient(birth), inp, spans, line_id=line_id)
         if probs:
@@ -345,21 +341,6 @@ def _therapies(w: Writer, batch: ImportBatch, state: _State, birth: date | None,
         spans.append(ck.Span(None, drug.name, inp.start, inp.end))
         state.keys["therapy"].add((drug.name, inp.start))
         ops.append(("therapy", TherapyInput(**inp.__dict__), drug.name, reason))
-
-
-def _end_open_line_before(state: _State, inp: Any, spans: list[ck.Span], ops: list[Any]) -> list[ck.Span]:
-    """An imported line of another drug that starts after the patient's stored open line: the
-    open line ended by then (the import's own rule for a later line of another drug), so it is
-    ended on that start date instead of the whole import being refused as an overlap."""
-    from lungtrack.knowledge.drugs import get_drug
-
-    drug = get_drug(inp.drug)
-    for sp in spans:
-        if sp.id is None or sp.end is not None or drug is None or sp.drug == drug.name or sp.start >= inp.start:
-            continue
-        ops.append(("update", "therapy", state.rows_by_id.get(sp.id), {"end_date": inp.start}))
-        return [x for x in spans if x.id != sp.id] + [ck.Span(sp.id, sp.drug, sp.start, inp.start)]
-    return spans
 
 
 def _continued_line(w: Writer, state: _State, inp: Any) -> Any:
