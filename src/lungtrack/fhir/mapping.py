@@ -167,6 +167,11 @@ class ReadResult:
     skipped: Counter = field(default_factory=Counter)  # (type, reason) -> n
 
 
+def origin_of(res: Resource) -> str:
+    """Where a record came from, for the writer's messages: ``Bundle.json:14 Observation/cea-1``."""
+    return f"{res.file}:{res.line} {res.rtype}/{res.rid}" if res.rid else f"{res.file}:{res.line}"
+
+
 def _type_error(where: str, path: str, value: Any, expected: str) -> InputError:
     shown = json.dumps(value)[:40] if not isinstance(value, str) else repr(value[:40])
     return InputError(f"{where}: {path}", value, expected, message=(
@@ -502,7 +507,7 @@ class _Mapper:
 
     def source(self, res: Resource) -> Source:
         ext = f"{res.base}|{res.rtype}/{res.rid}" if res.base else f"{res.rtype}/{res.rid}"
-        return Source(self.file_label(res), ext, f"{res.file}:{res.line}")
+        return Source(self.file_label(res), ext, origin_of(res))
 
     def file_label(self, res: Resource) -> str:
         """Each record remembers the file it came from: ``import:fhir:<file>``."""
@@ -1269,7 +1274,7 @@ class _Mapper:
             note = next((t["note"] for t in items if t["note"]), None)
             first = items[0]["res"]
             src = Source(self.file_label(first), f"{first.base}|therapy/{drug}/{start.isoformat()}" if first.base
-                         else f"therapy/{drug}/{start.isoformat()}", f"{first.file}:{first.line}")
+                         else f"therapy/{drug}/{start.isoformat()}", origin_of(first))
             if first.rtype == "MedicationStatement" and len(items) == 1:
                 src = self.source(first)
             lines.append({"drug": drug, "start": start, "end": end, "reason": reason, "text": text, "rx": rx,
