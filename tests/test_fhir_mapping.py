@@ -287,3 +287,35 @@ def test_any_value_of_the_wrong_type_is_an_input_error_never_an_internal_error(n
                 except InputError as err:
                     assert "\n" not in err.message and err.message.startswith(name)
     assert tried > 400
+
+
+def test_r4_genetics_example_named_by_genomic_hgvs():
+    """The FHIR STU3/R4 somatic EGFR example names the variant only by its RefSeqGene HGVS."""
+    obs = _obs(code={"coding": [{"system": "http://loinc.org", "code": "21665-5"}]}, valueQuantity=None,
+               effectiveDateTime=None, issued="2013-04-03T15:30:10+01:00",
+               valueCodeableConcept={"coding": [{"system": "http://snomed.info/sct", "code": "10828004"}]},
+               extension=[
+                   {"url": "http://hl7.org/fhir/StructureDefinition/observation-geneticsDNASequenceVariantName",
+                    "valueCodeableConcept": {"text": "NG_007726.3:g.146252T>G"}},
+                   {"url": "http://hl7.org/fhir/StructureDefinition/observation-geneticsGene",
+                    "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org", "code": "3236",
+                                                         "display": "EGFR"}]}},
+                   {"url": "http://hl7.org/fhir/StructureDefinition/observation-geneticsGenomicSourceClass",
+                    "valueCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/LOINC-48002-0-answerlist",
+                                                         "code": "LA6684-0", "display": "somatic"}]}}])
+    obs = {k: v for k, v in obs.items() if v is not None}
+    (batch,) = read_files([("g.json", _bundle(PATIENT, obs))]).batches
+    (b,) = batch.biopsies
+    assert (b.gene, b.variant, b.result, b.origin, b.date, b.hgvs_c) == (
+        "EGFR", "L858R", "detected", "somatic", date(2013, 4, 3), None)
+
+
+def test_variant_not_understood_is_skipped_not_refused():
+    obs = _obs(code={"coding": [{"system": "http://loinc.org", "code": "69548-6"}]}, valueQuantity=None,
+               component=[{"code": {"coding": [{"system": "http://loinc.org", "code": "48018-6"}]},
+                           "valueCodeableConcept": {"text": "EGFR"}},
+                          {"code": {"coding": [{"system": "http://loinc.org", "code": "48004-6"}]},
+                           "valueCodeableConcept": {"coding": [{"system": "http://varnomen.hgvs.org",
+                                                                "code": "NG_0001.1:g.1A>T"}]}}])
+    plan = read_files([("v.json", _bundle(PATIENT, obs))])
+    assert _skipped(plan) == {("Observation", "variant not understood (EGFR NG_0001.1:g.1A>T)"): 1}

@@ -115,6 +115,13 @@ TERMINATION_REASONS: Mapping[str, str] = {
     "419620001": "other",  # Death
 }
 SOURCE_CLASS: Mapping[str, str] = {"LA6684-0": "somatic", "LA6683-2": "germline"}
+#: Genomic HGVS names the official examples give for a variant lungtrack knows: the
+#: genomics-reporting EGFR-L858R-var pairs NC_000007.13:g.55259515T>G with p.Leu858Arg; the
+#: FHIR STU3/R4 somatic EGFR example names EGFR L858R (exon 21) by NG_007726.3:g.146252T>G.
+GENOMIC_HGVS: Mapping[str, tuple[str, str]] = {
+    "NC_000007.13:g.55259515T>G": ("EGFR", "L858R"),
+    "NG_007726.3:g.146252T>G": ("EGFR", "L858R"),
+}
 
 _OK_OBS = {"final", "amended", "corrected", "preliminary"}
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
@@ -880,7 +887,7 @@ class _Mapper:
 
     def _variant(self, res: Resource, r: _R) -> None:
         d = res.data
-        gene = hgvs_p = hgvs_c = origin = None
+        gene = hgvs_p = hgvs_c = hgvs_g = origin = None
         vaf: float | None = None
         for i, comp in enumerate(r.objs(d, "component")):
             ccode = code_of(r.concept(comp, "code", f"component[{i}].code"), LOINC)
@@ -891,8 +898,10 @@ class _Mapper:
                 hgvs_p = code_of(vcc, HGVS) or label(vcc)
             elif ccode == "48004-6":
                 hgvs_c = code_of(vcc, HGVS) or label(vcc)
+            elif ccode == "81290-9":
+                hgvs_g = code_of(vcc, HGVS) or label(vcc)
             elif ccode == "48002-0":
-                origin = SOURCE_CLASS.get(code_of(vcc, LOINC) or "") or (label(vcc) or "").lower() or None
+                origin = _source_class(vcc)
             elif ccode == "81258-6":
                 q = r.obj(comp, "valueQuantity", f"component[{i}].valueQuantity")
                 if q is not None:
@@ -915,7 +924,7 @@ class _Mapper:
             vaf = float(af) * 100 if af <= 1 else float(af)
         sc = _ext(r, d, "observation-geneticsGenomicSourceClass")
         if origin is None and isinstance(sc, dict):
-            origin = SOURCE_CLASS.get(code_of(sc, LOINC) or "") or (label(sc) or "").lower() or None
+            origin = _source_class(sc)
         if not gene:
             self.skip("Observation", "variant without a gene studied")
             return
@@ -923,6 +932,11 @@ class _Mapper:
         from lungtrack.parsing.variants import normalize_alteration
 
         variant = lt_variant if isinstance(lt_variant, str) else None
+        genomic = [t for t in (hgvs_c, hgvs_g) if t and t in GENOMIC_HGVS and GENOMIC_HGVS[t][0] == gene]
+        if variant is None and genomic:
+            variant = GENOMIC_HGVS[genomic[0]][1]
+            if hgvs_c == genomic[0]:
+                hgvs_c = None  # a genomic (g.) name, not a cDNA one
         if variant is None:
             for text in (hgvs_p, hgvs_c):
                 if not text:
@@ -933,10 +947,12 @@ class _Mapper:
                 except InputError:
                     continue
         if variant is None:
-            variant = (hgvs_p or hgvs_c or "").split(":")[-1] or None
-        if variant is None:
-            self.skip("Observation", "variant without an amino-acid or DNA change")
+            shown = hgvs_p or hgvs_c or hgvs_g
+            self.skip("Observation", f"variant not understood ({gene} {shown})" if shown
+                      else "variant without an amino-acid or DNA change")
             return
+        if hgvs_c and ":g." in hgvs_c:
+            hgvs_c = None
         when, _ = r.effective(d)
         when = when or r.date_(d, "issued")
         if when is None:
@@ -1385,6 +1401,15 @@ def _gene(concept: Any) -> str | None:
         if c.get("code") in hgnc:
             return hgnc[c["code"]]
     return None
+
+
+def _source_class(concept: Mapping[str, Any] | None) -> str | None:
+    """somatic / germline from LA6684-0 / LA6683-2 (any answer-list system) or the words."""
+    for c in codings(concept):
+        if c.get("code") in SOURCE_CLASS:
+            return SOURCE_CLASS[str(c["code"])]
+    text = (label(concept) or "").lower()
+    return "somatic" if "somatic" in text else "germline" if "germline" in text else None
 
 
 def _vaf(r: _R, q: Mapping[str, Any], path: str) -> float | None:
