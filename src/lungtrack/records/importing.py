@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
@@ -212,15 +212,67 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
             for r in items:
                 r.update(patient_id=p.id, created_at=now, updated_at=now)
             t = m.__dict__[_MODEL_OF[table]].__table__
-            ids = [row[0] for row in session.connection().execute(
-                insert(t).returning(t.c.id, sort_by_parameter_order=True), items)]
-            w.recorder.add_inserted_ids(table, ids)
+            w.recorder.add_inserted_ids(table, bulk_insert(session.connection(), t, items))
     session.flush()
     total = sum(added.values()) - added.get("patient", 0)
     w.kind = "import"
     w.say(f"import {plan.kind} {plan.source_label}: {total} record(s) added")
     return ImportResult(plan.kind, plan.source_label, False, None, tuple(out_patients), _t(added), _t(already),
                         _t(changed), tuple((t, r, n) for (t, r), n in sorted(skipped.items())), tuple(notes))
+
+
+def _sqlite_value(v: Any, _stamps: dict[datetime, str] = {}) -> Any:  # noqa: B006 - a cache
+    if isinstance(v, date):
+        if isinstance(v, datetime):
+            text = _stamps.get(v)
+            if text is None:
+                if len(_stamps) > 100:
+                    _stamps.clear()
+                text = _stamps[v] = v.strftime("%Y-%m-%d %H:%M:%S.%f")
+            return text
+        return v.isoformat()
+    return v
+
+
+def bulk_insert(conn: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` with one executemany; return their ids in order.
+
+    SQLite: the write transaction holds the store's write lock (``BEGIN IMMEDIATE``), so the new
+    rows are exactly those above the largest id before the insert.  Other databases return the
+    ids with the insert (``RETURNING``, in parameter order)."""
+    from sqlalchemy import func
+    from sqlalchemy import select as core_select
+
+    if conn.dialect.name == "sqlite":
+        before = conn.execute(core_select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+        # plain DB-API executemany, values in SQLAlchemy's own SQLite storage format (dates ISO,
+        # timestamps 'YYYY-MM-DD HH:MM:SS.ffffff'): SQLAlchemy's per-value processing would cost
+        # more than the insert itself
+        cols = [c.name for c in table.columns if c.name in rows[0]]
+        sql = f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" for _ in cols)})'
+        first = rows[0]
+        fixed = {c: _sqlite_value(first[c]) for c in ("created_at", "updated_at", "patient_id") if c in first}
+        convert = [c for c in cols if c not in fixed and c in ("date", "until")]
+        from operator import itemgetter
+
+        pick = itemgetter(*cols)
+        values = []
+        for r in rows:  # the rows are this import's own dicts: converted in place
+            r.update(fixed)
+            for c in convert:
+                if r[c] is not None:
+                    r[c] = r[c].isoformat()
+            values.append(pick(r))
+        cursor = conn.connection.cursor()  # the DB-API connection of this transaction
+        try:
+            cursor.executemany(sql, values)
+        finally:
+            cursor.close()
+        ids = list(conn.execute(core_select(table.c.id).where(table.c.id > before).order_by(table.c.id)).scalars())
+        if len(ids) != len(rows):  # pragma: no cover - another writer despite the lock
+            raise RuntimeError("bulk insert: unexpected row count")
+        return ids
+    return [r[0] for r in conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)]
 
 
 _KIND_OF = {"marker_result": "marker", "appointment": "appointment", "note": "note", "biopsy_finding": "biopsy"}
@@ -399,10 +451,11 @@ def _markers(w: Writer, batch: ImportBatch, state: _State, birth: date | None, p
              rows: list[dict[str, Any]], already: Counter[str], changed: Counter[str], ops: list[Any]) -> None:
     stored = state.ext.get("marker_result", {})
     keys = state.keys["marker"]
+    today, earliest = w.today, max(ck.EARLIEST, birth or ck.EARLIEST)
     for inp in batch.markers:
         marker, value, unit, uln, probs = w._marker_value(inp)
-        if _date_problem(probs, inp.source.origin, "date", inp.date, w, birth):
-            pass
+        if not (earliest <= inp.date <= today):  # the full check (and its message) only when it fails
+            _date_problem(probs, inp.source.origin, "date", inp.date, w, birth)
         if probs:
             problems.extend(probs)
             continue
@@ -410,7 +463,7 @@ def _markers(w: Writer, batch: ImportBatch, state: _State, birth: date | None, p
         if ext and ext in stored:
             old = stored[ext]
             values = {"date": inp.date, "value": value, "unit": unit, "uln": uln, "comparator": inp.comparator}
-            if all(getattr(old, k) == v for k, v in values.items()):
+            if old is None or all(getattr(old, k) == v for k, v in values.items()):
                 already["marker"] += 1
             else:
                 row = w.session.get(m.MarkerResult, old.id)
@@ -422,15 +475,9 @@ def _markers(w: Writer, batch: ImportBatch, state: _State, birth: date | None, p
             continue
         keys.add(key)
         if ext:
-            stored[ext] = _Seen(inp.date, value, unit, uln, inp.comparator)
+            stored[ext] = None  # seen in this import: a repeat is "already present"
         rows.append({"date": inp.date, "marker": marker.value, "value": value, "unit": unit, "uln": uln,
                      "lab": inp.lab, "comparator": inp.comparator, "source": inp.source.label, "external_id": ext})
-
-
-class _Seen:
-    def __init__(self, date_: date, value: float, unit: str, uln: float | None, comparator: str | None):
-        self.date, self.value, self.unit, self.uln, self.comparator = date_, value, unit, uln, comparator
-        self.id = None
 
 
 def _simple(w: Writer, batch: ImportBatch, state: _State, birth: date | None, problems: list[Problem],

@@ -91,6 +91,8 @@ class Writer:
         self.change_id: int | None = None
         self.recorder = Recorder(session)
         self._config: Any = None
+        self._marker_cache: dict[str, Any] = {}
+        self._unit_cache: dict[tuple[Any, str], float] = {}
         self.label_fixes: dict[str, str] = {}  # lesion labels the person confirmed ("did you mean ...?")
 
     # ------------------------------------------------------------ plumbing
@@ -603,10 +605,12 @@ class Writer:
 
         origin = inp.source.origin
         out: list[Problem] = []
-        try:
-            marker = marker_from_text(inp.marker, field="marker")
-        except InputError as exc:
-            return None, 0.0, "", None, [Problem(origin, "marker", exc.message)]
+        marker = self._marker_cache.get(inp.marker)
+        if marker is None:
+            try:
+                marker = self._marker_cache[inp.marker] = marker_from_text(inp.marker, field="marker")
+            except InputError as exc:
+                return None, 0.0, "", None, [Problem(origin, "marker", exc.message)]
         info = MARKERS[marker]
         if inp.comparator not in (None, "<", ">"):
             out.append(Problem(origin, "comparator", ck.vocabulary("comparator", inp.comparator, "comparator")[1] or ""))
@@ -624,8 +628,15 @@ class Writer:
                           "the assay's detection limit is entered as '<LIMIT', e.g. '<0.5').")
             out.append(Problem(origin, "value", reason))
             return marker, 0.0, info.canonical_unit, None, out
+        key = (marker, inp.unit)
+        factor = self._unit_cache.get(key)
+        if factor is None:
+            factor = self._unit_cache[key] = info.factor_for(inp.unit) or 0.0
         try:
-            value, unit = convert_marker_value(marker, float(inp.value), inp.unit, field="unit")
+            if factor == 1.0:  # the marker's own unit: nothing to convert
+                value, unit = float(inp.value), info.canonical_unit
+            else:
+                value, unit = convert_marker_value(marker, float(inp.value), inp.unit, field="unit")
         except InputError as exc:
             out.append(Problem(origin, "unit", exc.message))
             return marker, 0.0, info.canonical_unit, None, out
