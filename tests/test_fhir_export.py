@@ -143,8 +143,9 @@ def test_tumour_size_is_mcode_with_a_tumor_body_structure_per_lesion(demo):
 
 def test_t790m_variant(demo):
     variants = _by_code(_bundle(demo), "69548-6")
-    t790m = [v for v in variants
-             if _component(v, "48005-3")["valueCodeableConcept"]["coding"][0]["code"] == "p.Thr790Met"]
+    # (the plasma exon 19 deletion rows state no protein change, so they have no 48005-3 component)
+    t790m = [v for v in variants if any(x.get("code") == "48005-3" and c["valueCodeableConcept"]["coding"][0]["code"]
+                                        == "p.Thr790Met" for c in v.get("component", []) for x in c["code"].get("coding", []))]
     by_date = {v["effectiveDateTime"]: v for v in t790m}
     # demo_data: T790M not detected on 2026-01-15, detected at 0.8 % on 2026-07-28
     found = by_date["2026-07-28"]

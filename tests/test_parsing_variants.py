@@ -28,9 +28,8 @@ def test_table_entries_from_clinical_reference() -> None:
     assert lookup("EGFR", "L858R") == Alteration(
         "EGFR", "L858R", "p.Leu858Arg", "c.2573T>G", "NM_005228.4", "sensitizing", True
     )
-    assert EX19 == Alteration(
-        "EGFR", "exon 19 deletion", "p.Glu746_Ala750del", "c.2235_2249del", "NM_005228.5", "sensitizing", True
-    )
+    # "exon 19 deletion" is a class: the table gives it no single protein or cDNA change.
+    assert EX19 == Alteration("EGFR", "exon 19 deletion", None, None, None, "sensitizing", True)
 
 
 @pytest.mark.parametrize(
@@ -88,10 +87,13 @@ T790M_FORMS = [
 ]  # fmt: skip
 EX19_FORMS = [
     "exon 19 deletion", "Exon 19 deletion", "ex19del", "ex19 del", "del19", "del 19", "exon 19 del", "exon19del",
-    "exon 19 deletions", "exon-19 deletion", "19del", "E746_A750del", "p.E746_A750del", "p.Glu746_Ala750del",
-    "p.(Glu746_Ala750del)", "c.2235_2249del", "c.2236_2250del", "NM_005228.5:c.2235_2249del", "delE746-A750",
-    "E746-A750del", "E746_A750delELREA", "EGFR exon 19 deletion", "EGFR ex19del", "EGFR del19",
-    "EGFR exon 19 deletion (E746_A750del)",
+    "exon 19 deletions", "exon-19 deletion", "19del", "EGFR exon 19 deletion", "EGFR ex19del", "EGFR del19",
+    "EGFR exon 19 deletion (exon 19)",
+]  # fmt: skip
+#: Forms that state the specific deletion E746_A750del (protein only: no cDNA stated).
+E746_FORMS = [
+    "E746_A750del", "p.E746_A750del", "p.Glu746_Ala750del", "p.(Glu746_Ala750del)", "delE746-A750",
+    "E746-A750del", "E746_A750delELREA", "EGFR exon 19 deletion (E746_A750del)", "EGFR E746_A750del",
 ]  # fmt: skip
 ALIASES: dict[tuple[str, str], list[str]] = {
     ("EGFR", "T790M"): T790M_FORMS,
@@ -423,3 +425,52 @@ def test_parse_driver_refusals() -> None:
     assert err.value.message.startswith("--driver: 'blah' is not valid; expected a driver such as")
     with pytest.raises(InputError):
         parse_driver("EGFR")
+
+
+# ----------------------------------------------------------------------------- precision (issue 8)
+
+
+def test_exon19_class_is_never_stored_as_one_protein_change() -> None:
+    for form in EX19_FORMS:
+        result = norm(form)
+        assert result.key == ("EGFR", "exon 19 deletion"), form
+        assert (result.hgvs_p, result.hgvs_c) == (None, None), form
+
+
+@pytest.mark.parametrize("form", E746_FORMS)
+def test_a_stated_e746_a750del_keeps_its_protein_change_only(form: str) -> None:
+    result = norm(form)
+    assert result.key == ("EGFR", "exon 19 deletion")
+    assert result.hgvs_p == "p.Glu746_Ala750del"
+    assert result.hgvs_c is None  # the report named the protein change, not a cDNA change
+    assert result.known and result.confirmed
+
+
+@pytest.mark.parametrize("form, hgvs_c", [
+    ("c.2235_2249del", "c.2235_2249del"), ("NM_005228.5:c.2235_2249del", "c.2235_2249del"),
+    ("c.2236_2250del", "c.2236_2250del"), ("EGFR c.2236_2250del", "c.2236_2250del"),
+])
+def test_a_stated_cdna_keeps_that_cdna(form: str, hgvs_c: str) -> None:
+    result = norm(form)
+    assert result.key == ("EGFR", "exon 19 deletion")
+    assert result.hgvs_c == hgvs_c  # never replaced by the other spelling
+    assert result.hgvs_p == "p.Glu746_Ala750del"  # the protein change both cDNA changes encode
+
+
+def test_class_and_a_different_stated_change_in_one_text_is_refused() -> None:
+    with pytest.raises(InputError) as err:
+        norm("EGFR E746_A750del (L747_T751del)")
+    assert "two different changes" in str(err.value)
+
+
+def test_cli_biopsy_add_exon19_class_stores_no_protein_change(cli) -> None:
+    assert cli("patient", "add", "Ann").code == 0
+    r = cli("biopsy", "add", "--date", "2026-01-10", "--sample", "tissue", "--variant", "EGFR exon 19 deletion",
+            "--result", "detected", "--json")
+    assert r.code == 0, r
+    data = r.json()
+    assert data["variant"] == "exon 19 deletion" and data["hgvs_p"] is None and data["hgvs_c"] is None
+    r = cli("biopsy", "add", "--date", "2026-01-11", "--sample", "tissue", "--variant", "EGFR E746_A750del",
+            "--result", "detected", "--json")
+    assert r.code == 0, r
+    assert (r.json()["hgvs_p"], r.json()["hgvs_c"]) == ("p.Glu746_Ala750del", None)

@@ -64,9 +64,63 @@ def test_custom_factor():
     assert check_lesion_entry("x", 20, PREV, 39.9, NEW, cfg) is None
 
 
+@pytest.mark.parametrize(("new", "flagged"), [
+    (12.0, False),  # exactly 5x 2.4: not asked
+    (12.01, True),  # just over 5x
+    (0.48, False),  # exactly 1/5
+    (0.4799, True),  # just under 1/5
+    (35.0, True),  # the example: 2.4 then 35
+])
+def test_marker_entry_asks_above_5x_or_below_one_fifth(new, flagged):
+    assert (check_marker_entry("CEA", "ng/mL", 2.4, PREV, new, NEW) is not None) is flagged
+
+
+def test_marker_entry_suggests_the_decimal_or_unit_slip():
+    assert check_marker_entry("CEA", "ng/mL", 2.4, PREV, 35, NEW) == (
+        "CEA: 35 ng/mL is 15× the last value (2.4 ng/mL on 2025-12-10). Did you mean 3.5 ng/mL?"
+    )
+    assert check_marker_entry("CEA", "ng/mL", 2.4, PREV, 14, NEW).endswith("Did you mean 1.4 ng/mL?")  # 5.8x
+    msg = check_marker_entry("CEA", "ng/mL", 2.4, PREV, 12.5, NEW)  # 5.2x: no power of ten near
+    assert msg is not None and msg.endswith("Did you mean another value? Please check the value and its unit "
+                                            "against the lab report.")
+
+
+def test_marker_entry_window_has_its_own_name():
+    # 26 weeks by default, inclusive; marker_jump_max_weeks, not lesion_jump_max_weeks.
+    assert check_marker_entry("CEA", "ng/mL", 2.4, PREV, 35, PREV + timedelta(weeks=26)) is not None
+    assert check_marker_entry("CEA", "ng/mL", 2.4, PREV, 35, PREV + timedelta(weeks=26, days=1)) is None
+    short = PlausibilityConfig(marker_jump_max_weeks=4.0)
+    assert check_marker_entry("CEA", "ng/mL", 2.4, PREV, 35, PREV + timedelta(weeks=5), short) is None
+    lesion_only = PlausibilityConfig(lesion_jump_max_weeks=4.0)
+    assert check_marker_entry("CEA", "ng/mL", 2.4, PREV, 35, PREV + timedelta(weeks=5), lesion_only) is not None
+
+
+def test_old_window_name_in_thresholds_still_sets_the_marker_window():
+    old = RulesConfig.from_mapping({"plausibility": {"lesion_jump_max_weeks": 8}}).plausibility
+    assert old.lesion_jump_max_weeks == 8.0 and old.marker_jump_max_weeks == 8.0
+    both = RulesConfig.from_mapping({"plausibility": {"lesion_jump_max_weeks": 8, "marker_jump_max_weeks": 12}})
+    assert both.plausibility.marker_jump_max_weeks == 12.0 and both.plausibility.lesion_jump_max_weeks == 8.0
+    assert RulesConfig.from_mapping({"plausibility": {"marker_jump_max_weeks": 12}}).plausibility \
+        .lesion_jump_max_weeks == 26.0
+
+
+def test_marker_entry_message_never_rounds_to_the_threshold():
+    assert "is more than 5× the last value" in check_marker_entry("CEA", "ng/mL", 12, PREV, 60.1, NEW)
+    assert "is less than 1/5 of the last value" in check_marker_entry("CEA", "ng/mL", 12, PREV, 2.399, NEW)
+    assert "is 5.5× the last value" in check_marker_entry("CEA", "ng/mL", 2, PREV, 11, NEW)
+
+
+def test_marker_entry_does_not_compare_values_outside_the_assay_range():
+    assert check_marker_entry("CEA", "ng/mL", 2.4, PREV, 0.5, NEW, new_comparator="<") is None
+    assert check_marker_entry("CEA", "ng/mL", 0.5, PREV, 35, NEW, previous_comparator="<") is None
+    assert check_marker_entry("CEA", "ng/mL", 0.5, PREV, 35, NEW) is not None
+
+
 @pytest.mark.parametrize(("new", "flagged"), [(175.0, True), (174.9, False), (0.07, True), (0.0701, False)])
-def test_marker_factor_50(new, flagged):
-    assert (check_marker_entry("CEA", "ng/mL", 3.5, PREV, new, NEW) is not None) is flagged
+def test_stored_marker_findings_keep_factor_50(new, flagged):
+    results = tuple(MarkerResult(i + 1, date(2025, 1, 1) + timedelta(weeks=4 * i), Marker.CEA, v, "ng/mL")
+                    for i, v in enumerate([3.5, new]))
+    assert bool(plausibility_findings(History(PatientInfo(1, "T"), markers=results))) is flagged
 
 
 def test_marker_messages():
@@ -132,3 +186,24 @@ def test_marker_findings():
 def test_findings_use_config():
     cfg = RulesConfig(plausibility=PlausibilityConfig(lesion_jump_factor=100.0))
     assert plausibility_findings(_lesion_history(22, 220, 23), cfg) == []
+
+
+def test_cli_marker_add_asks_about_a_jump_over_5x(cli):
+    from conftest import assert_refused
+
+    assert cli("patient", "add", "Ann").code == 0
+    assert cli("marker", "add", "cea", "2.4", "--date", "2026-01-10").code == 0
+    assert cli("marker", "add", "cea", "12", "--date", "2026-02-10").code == 0  # exactly 5x: saved
+    r = cli("marker", "add", "cea", "60.1", "--date", "2026-03-10")  # just over 5x of 12
+    assert_refused(r, "value", "CEA: 60.1 ng/mL is more than 5× the last value (12 ng/mL on 2026-02-10).",
+                   "Did you mean another value?", "--force")
+    assert cli("marker", "add", "cea", "60.1", "--date", "2026-03-10", "--force").code == 0
+
+
+def test_stored_values_outside_the_assay_range_are_not_flagged_as_jumps():
+    def h(comparator):
+        results = (MarkerResult(1, date(2025, 1, 1), Marker.CEA, 300.0, "ng/mL"),
+                   MarkerResult(2, date(2025, 2, 1), Marker.CEA, 0.5, "ng/mL", comparator=comparator))
+        return History(PatientInfo(1, "T"), markers=results)
+    assert plausibility_findings(h("<")) == []
+    assert len(plausibility_findings(h(None))) == 1  # 0.5 exact after 300: 1/600, flagged

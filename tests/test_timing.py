@@ -18,7 +18,15 @@ from lungtrack.core.history import (
     TherapyLine,
 )
 from lungtrack.core.timing import add_months, due_items, timing_findings, weeks_to_days
-from lungtrack.enums import AppointmentKind, AppointmentStatus, DueState, Marker, Modality, Severity, StopReason
+from lungtrack.enums import (
+    AppointmentKind,
+    AppointmentStatus,
+    DueState,
+    Marker,
+    Modality,
+    Severity,
+    StopReason,
+)
 
 START = date(2025, 9, 20)
 GEF = TherapyLine(1, "gefitinib", START)
@@ -283,3 +291,107 @@ def test_patient_value_equal_to_builtin_default_still_wins_over_config() -> None
     own = Schedule(imaging_due_soon_weeks=8.0, imaging_overdue_weeks=13.0)
     assert item(hist(schedule=own), CT, "imaging", config).due_date == CT + timedelta(days=91)
     assert item(hist(schedule=Schedule()), CT, "imaging", config).due_date == CT + timedelta(days=63)
+
+
+# --------------------------------------------------------------------------- booked scans and blood tests
+# CT on 2026-05-15: due soon from 2026-07-10, due by 2026-08-14, overdue from 2026-08-15.
+
+
+def scan_booking(d: date, i: int = 20, status: AppointmentStatus = AppointmentStatus.PLANNED) -> Appointment:
+    return Appointment(i, d, AppointmentKind.IMAGING, status=status)
+
+
+@pytest.mark.parametrize("booked", [date(2026, 8, 12), date(2026, 8, 14)])  # before / exactly on the due date
+def test_scan_booked_in_time_is_shown_as_booked_not_due(booked: date) -> None:
+    today = date(2026, 8, 10)  # state "due" without the booking
+    h = hist(appointments=[scan_booking(booked)])
+    it = item(h, today, "imaging")
+    assert it.booked_for == booked and it.booked_in_time
+    [f] = by_rule(timing_findings(h, (), today), "timing.imaging_due")
+    assert f.severity == Severity.INFO and not f.needs_attention
+    assert f.title == f"CT scan booked for {booked.isoformat()}"
+    assert f.evidence.startswith(f"CT scan booked for {booked.isoformat()} (due by 2026-08-14 (in 4 days))")
+    # The id is the one of the unbooked item: an acknowledgement keeps matching.
+    [plain] = by_rule(timing_findings(hist(), (), today), "timing.imaging_due")
+    assert f.id == plain.id == "timing.imaging_due:imaging-due:2026-08-14"
+    assert plain.severity == Severity.WATCH and plain.title == "CT scan due"
+
+
+def test_scan_booked_a_day_after_the_due_date_is_still_flagged_and_says_so() -> None:
+    today = date(2026, 8, 10)
+    h = hist(appointments=[scan_booking(date(2026, 8, 15))])
+    it = item(h, today, "imaging")
+    assert it.booked_for == date(2026, 8, 15) and not it.booked_in_time
+    [f] = by_rule(timing_findings(h, (), today), "timing.imaging_due")
+    assert f.severity == Severity.WATCH and f.id == "timing.imaging_due:imaging-due:2026-08-14"
+    assert "booked for 2026-08-15, the day it falls overdue" in f.evidence
+    assert f.title == "CT scan due, booked after the due date"
+    [g] = by_rule(timing_findings(hist(appointments=[scan_booking(date(2026, 8, 16))]), (), today),
+                  "timing.imaging_due")
+    assert "booked for 2026-08-16, after it falls overdue on 2026-08-15" in g.evidence
+    # Already overdue: a booking can only be late.
+    late = timing_findings(hist(appointments=[scan_booking(date(2026, 9, 2))]), (), date(2026, 8, 20))
+    [o] = by_rule(late, "timing.imaging_due")
+    assert o.severity == Severity.WATCH and o.subject == "imaging-overdue"
+    assert "booked for 2026-09-02, after it fell overdue on 2026-08-15" in o.evidence
+
+
+def test_booked_while_due_soon_but_late_is_raised_to_watch() -> None:
+    today = date(2026, 7, 20)  # due soon
+    [f] = by_rule(timing_findings(hist(appointments=[scan_booking(date(2026, 8, 20))]), (), today),
+                  "timing.imaging_due")
+    assert f.severity == Severity.WATCH and f.subject == "imaging-due-soon"
+    [g] = by_rule(timing_findings(hist(appointments=[scan_booking(date(2026, 8, 1))]), (), today),
+                  "timing.imaging_due")
+    assert g.severity == Severity.INFO and g.title == "CT scan booked for 2026-08-01"
+
+
+def test_only_planned_future_bookings_of_the_matching_kind_count() -> None:
+    today = date(2026, 8, 10)
+    for a in (scan_booking(date(2026, 8, 9)),  # in the past
+              scan_booking(date(2026, 8, 12), status=AppointmentStatus.CANCELLED),
+              Appointment(21, date(2026, 8, 12), AppointmentKind.VISIT),
+              Appointment(22, date(2026, 8, 12), AppointmentKind.MARKERS)):
+        assert item(hist(appointments=[a]), today, "imaging").booked_for is None, a
+    # booked today counts; the earliest booking is the one shown
+    h = hist(appointments=[scan_booking(date(2026, 8, 30), 1), scan_booking(today, 2)])
+    assert item(h, today, "imaging").booked_for == today
+
+
+def test_blood_test_booking_covers_the_marker_items() -> None:
+    last = date(2026, 6, 1)  # CEA overdue after 2026-08-31
+    h = hist(studies=(date(2026, 8, 20),), markers=[cea(1, last)],
+             appointments=[Appointment(30, date(2026, 8, 28), AppointmentKind.MARKERS)])
+    [f] = by_rule(timing_findings(h, (), date(2026, 8, 26)), "timing.marker_due")
+    assert f.severity == Severity.INFO and f.title == "CEA blood test booked for 2026-08-28"
+    assert f.id == "timing.marker_due:cea-due:2026-08-31"
+
+
+def test_cli_check_and_remind_show_the_booking(cli, monkeypatch) -> None:
+    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-08-10")
+    assert cli("patient", "add", "Ann").code == 0
+    assert cli("therapy", "start", "gefitinib", "--on", "2025-09-20").code == 0
+    assert cli("scan", "add", "--date", "2026-05-15", "--lesion", "A: lung, 30 mm").code == 0
+    before = cli("check", "--json")
+    assert before.code == 3
+    assert cli("appointment", "add", "--date", "2026-09-02", "--kind", "imaging").code == 0
+    r = cli("check", "--json")
+    [f] = [f for p in r.json()["patients"] for f in p["findings"] if f["rule"] == "timing.imaging_due"]
+    assert "booked for 2026-09-02, after it falls overdue on 2026-08-15" in f["evidence"]
+    assert r.code == 3
+    r = cli("remind")
+    assert "booked for 2026-09-02, after it falls overdue on 2026-08-15" in r.stdout, r
+
+
+def test_remind_does_not_nag_a_scan_booked_in_time(cli, monkeypatch) -> None:
+    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-08-10")
+    assert cli("patient", "add", "Ann").code == 0
+    assert cli("therapy", "start", "gefitinib", "--on", "2025-09-20").code == 0
+    assert cli("scan", "add", "--date", "2026-05-15", "--lesion", "A: lung, 30 mm").code == 0
+    assert "CT scan due" in cli("remind").stdout
+    assert cli("appointment", "add", "--date", "2026-08-12", "--kind", "imaging").code == 0
+    r = cli("remind")
+    assert "CT scan due" not in r.stdout and "2026-08-12" in r.stdout, r  # the booking is what is reminded
+    [f] = [f for p in cli("check", "--json").json()["patients"] for f in p["findings"]
+           if f["rule"] == "timing.imaging_due"]
+    assert f["title"] == "CT scan booked for 2026-08-12" and f["severity"] == "info"

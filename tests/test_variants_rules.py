@@ -97,9 +97,10 @@ def test_biopsy_on_the_start_day_of_a_new_line_reads_in_the_previous_context() -
     h = hist([bx(1, date(2026, 8, 1), "EGFR", "T790M", DET)], lines=(GEF, osi))
     assert context_line(h, date(2026, 8, 1)) == GEF
     assert rules(variant_findings(h)) == ["variant.resistance"]
-    # One day later the context is osimertinib: T790M is not a resistance mechanism there.
+    # One day later the context is osimertinib: T790M is not a resistance mechanism there, but
+    # its detection on a 3rd-generation TKI is still a finding (issue 8).
     h2 = hist([bx(1, date(2026, 8, 2), "EGFR", "T790M", DET)], lines=(GEF, osi))
-    assert variant_findings(h2) == []
+    assert rules(variant_findings(h2)) == ["variant.t790m_third_generation"]
 
 
 def test_persisting_detection_is_not_repeated() -> None:
@@ -123,8 +124,10 @@ def test_c797s_with_t790m_unknown_phase() -> None:
     osi = TherapyLine(2, "osimertinib", date(2026, 8, 1))
     d = date(2027, 3, 1)
     h = hist([bx(1, d, "EGFR", "T790M", DET, vaf=2.0), bx(2, d, "EGFR", "C797S", DET, vaf=1.0)], lines=(GEF, osi))
-    [f] = variant_findings(h)  # T790M on osimertinib raises nothing by itself (first test, no previous)
-    assert f.subject == "EGFR-C797S" and f.rule == "variant.resistance"
+    by_rule = {f.rule: f for f in variant_findings(h)}
+    assert sorted(by_rule) == ["variant.resistance", "variant.t790m_third_generation"]
+    f = by_rule["variant.resistance"]
+    assert f.subject == "EGFR-C797S"
     assert "Cis/trans with T790M: unknown (most plasma assays cannot tell)." in f.evidence
     assert "cis" in f.discuss and "no approved EGFR TKI" in f.discuss
     assert f.data["entry_key"] == "egfr-c797s-with-t790m"
@@ -136,7 +139,7 @@ def test_c797s_allele_context_as_given(allele, text) -> None:
     osi = TherapyLine(2, "osimertinib", date(2026, 8, 1))
     d = date(2027, 3, 1)
     h = hist([bx(1, d, "EGFR", "T790M", DET), bx(2, d, "EGFR", "C797S", DET, allele=allele)], lines=(GEF, osi))
-    [f] = variant_findings(h)
+    [f] = [x for x in variant_findings(h) if x.subject == "EGFR-C797S"]
     assert text in f.evidence
     if allele == AlleleContext.TRANS:
         assert "unconfirmed" in f.discuss
@@ -276,3 +279,54 @@ def test_plasma_negative_not_for_tissue_or_osimertinib() -> None:
     osi = TherapyLine(1, "osimertinib", date(2025, 9, 20))
     h = hist([bx(1, date(2026, 7, 28), "EGFR", "T790M", ND)], lines=(osi,))
     assert variant_findings(h, responses=[FakeResponse(osi, date(2026, 7, 1))]) == []
+
+
+# --------------------------------------------------------------------------- T790M on a 3rd-generation TKI
+
+
+def test_t790m_on_osimertinib_with_no_earlier_test_yields_a_watch_finding() -> None:
+    osi = TherapyLine(1, "osimertinib", date(2025, 9, 20))
+    [f] = variant_findings(hist([bx(1, date(2026, 9, 1), "EGFR", "T790M", DET, vaf=1.2)], lines=(osi,)))
+    assert f.id == "variant.t790m_third_generation:egfr-t790m:2026-09-01"
+    assert f.severity == Severity.WATCH
+    assert f.title == "EGFR T790M detected on osimertinib (3rd-generation EGFR TKI)"
+    assert f.evidence == ("EGFR T790M detected (plasma ctDNA, 2026-09-01, VAF 1.2 %); no earlier test for it "
+                          "recorded. Therapy at the time: osimertinib, started 2025-09-20, a 3rd-generation EGFR TKI.")
+    # facts + topic, never advice; not called a resistance mechanism
+    assert "not a known resistance mechanism" in f.discuss and "persisting T790M" in f.discuss
+    assert "Topic to discuss:" in f.discuss
+    assert "AURA3" in f.source and "Mu 2020" in f.source
+    assert f.data["entry_key"] == "egfr-t790m-g3"
+
+
+def test_t790m_persisting_from_gefitinib_into_osimertinib_is_reported_once_per_context() -> None:
+    osi = TherapyLine(2, "osimertinib", date(2026, 8, 10))
+    h = hist([
+        bx(1, date(2026, 7, 28), "EGFR", "T790M", DET),  # on gefitinib: resistance (alert)
+        bx(2, date(2026, 11, 2), "EGFR", "T790M", DET),  # on osimertinib: persisting
+        bx(3, date(2027, 2, 1), "EGFR", "T790M", DET),  # again on osimertinib: not repeated
+    ], lines=(GEF, osi))
+    fs = variant_findings(h)
+    assert [(f.rule, f.date) for f in fs] == [("variant.resistance", date(2026, 7, 28)),
+                                              ("variant.t790m_third_generation", date(2026, 11, 2))]
+    assert "also detected on 2026-07-28" in fs[1].evidence
+
+
+def test_t790m_on_other_contexts_is_unchanged() -> None:
+    # Not detected on osimertinib: nothing; on gefitinib: the resistance row; before any line: nothing.
+    osi = TherapyLine(1, "osimertinib", date(2025, 9, 20))
+    assert variant_findings(hist([bx(1, date(2026, 9, 1), "EGFR", "T790M", ND)], lines=(osi,))) == []
+    assert rules(variant_findings(hist([bx(1, date(2026, 9, 1), "EGFR", "T790M", DET)]))) == ["variant.resistance"]
+    assert variant_findings(hist([bx(1, date(2025, 9, 1), "EGFR", "T790M", DET)], lines=(osi,))) == []
+
+
+def test_cli_check_shows_t790m_on_osimertinib(cli, monkeypatch) -> None:
+    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-09-10")
+    assert cli("patient", "add", "Ann").code == 0
+    assert cli("therapy", "start", "osimertinib", "--on", "2025-09-20").code == 0
+    r = cli("biopsy", "add", "--date", "2026-09-01", "--sample", "plasma", "--variant", "EGFR T790M",
+            "--result", "detected")
+    assert r.code == 0, r
+    r = cli("check", "--json")
+    ids = [f["id"] for p in r.json()["patients"] for f in p["findings"]]
+    assert "variant.t790m_third_generation:egfr-t790m:2026-09-01" in ids

@@ -45,9 +45,9 @@ _CEA = [  # date, ng/mL
 ]
 _BIOPSIES = [  # date, sample, assay, gene, variant, hgvs_p, hgvs_c, result, vaf
     (date(2025, 9, 2), "tissue", "NGS panel", "EGFR", "exon 19 deletion", "p.Glu746_Ala750del", "c.2235_2249del", "detected", 38.0),
-    (date(2026, 1, 15), "plasma", "cobas EGFR Mutation Test v2", "EGFR", "exon 19 deletion", "p.Glu746_Ala750del", "c.2235_2249del", "detected", 0.6),
+    (date(2026, 1, 15), "plasma", "cobas EGFR Mutation Test v2", "EGFR", "exon 19 deletion", None, None, "detected", 0.6),
     (date(2026, 1, 15), "plasma", "cobas EGFR Mutation Test v2", "EGFR", "T790M", "p.Thr790Met", "c.2369C>T", "not-detected", None),
-    (date(2026, 7, 28), "plasma", "cobas EGFR Mutation Test v2", "EGFR", "exon 19 deletion", "p.Glu746_Ala750del", "c.2235_2249del", "detected", 2.4),
+    (date(2026, 7, 28), "plasma", "cobas EGFR Mutation Test v2", "EGFR", "exon 19 deletion", None, None, "detected", 2.4),
     (date(2026, 7, 28), "plasma", "cobas EGFR Mutation Test v2", "EGFR", "T790M", "p.Thr790Met", "c.2369C>T", "detected", 0.8),
 ]
 _APPOINTMENTS = [(date(2026, 8, 20), "visit", "Oncology clinic, Dr Okafor")]

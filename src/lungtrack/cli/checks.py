@@ -22,11 +22,14 @@ def register(app: typer.Typer) -> None:
         all_patients: Annotated[bool, typer.Option("--all-patients", help="Check every patient in the store.")] = False,
         new_only: Annotated[bool, typer.Option("--new-only", help="Only findings not yet acknowledged.")] = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing when nothing needs attention.")] = False,
+        show_all: Annotated[bool, typer.Option("--all", help="Also list the findings of earlier therapy lines.")] = False,
         json_out: JsonOpt = False,
     ) -> None:
         """Run the rules and explain every finding with its evidence and source.
 
-        Exits 3 when a watch or alert finding has not been acknowledged, 0 otherwise.
+        Findings of earlier therapy lines are history: listed only with --all, never counted.
+        Exits 3 when a watch or alert finding of the current line (or tied to no line) has not
+        been acknowledged, 0 otherwise.
         """
         from lungtrack.report.checkview import check_data, render_check_text
         from lungtrack.services import evaluate_patient
@@ -36,7 +39,7 @@ def register(app: typer.Typer) -> None:
         config = load_rules_config()
         today = common.today()
         with common.transaction(ctx, write=False) as (_s, session):
-            results = [check_data(evaluate_patient(session, p, today, config), new_only=new_only)
+            results = [check_data(evaluate_patient(session, p, today, config), new_only=new_only, with_history=show_all)
                        for p in repo.select_patients(session, patient, all_patients)]
         attention = sum(r["needs_attention"] for r in results)
         if json_out:

@@ -64,9 +64,11 @@ class TimingConfig:
 class PlausibilityConfig:
     lesion_jump_factor: float = 4.0  # a lesion this many times larger (or smaller) than before
     lesion_jump_max_weeks: float = 26.0  # ... within this many weeks
-    marker_jump_factor: float = 50.0  # a marker this many times higher or lower than before
+    marker_jump_factor: float = 50.0  # a stored marker this many times higher or lower: entry.check finding
     max_lesion_mm: float = 300.0
     min_lesion_mm: float = 1.0
+    marker_entry_factor: float = 5.0  # a new marker value more than this many times (or under 1/this) the last: asked
+    marker_jump_max_weeks: float = 26.0  # the marker window (both marker checks); was lesion_jump_max_weeks
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,12 @@ class RulesConfig:
                 raise ConfigError(f"{origin}: [{section_name}] must be a table of key = value")
             current = getattr(result, section_name)
             result = replace(result, **{section_name: _apply(current, section_name, values, origin)})
+            if section_name == "plausibility" and "lesion_jump_max_weeks" in values \
+                    and "marker_jump_max_weeks" not in values:
+                # Compatibility: lesion_jump_max_weeks used to set the marker window too.
+                plaus = result.plausibility
+                result = replace(result, plausibility=replace(
+                    plaus, marker_jump_max_weeks=plaus.lesion_jump_max_weeks))
         return result
 
     def to_mapping(self) -> dict[str, dict[str, Any]]:

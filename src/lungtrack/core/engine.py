@@ -8,9 +8,13 @@ plans, not events.
 
 It then runs the rule modules (RECIST, heterogeneity, plausibility, markers, variants,
 timing), sets ``patient_id`` on every finding, drops event findings dated after today, removes
-duplicate ids (keeping the most severe) and sorts: severity (alert, watch, info), then date
-(newest first), then id.  Timing findings are dated by their due date, which may be in the
+duplicate ids (keeping the most severe) and sorts: current before history, then severity
+(alert, watch, info), then date (newest first), then id.  Timing findings are dated by their due date, which may be in the
 future by design (a deadline), so they are exempt from the date cut.
+
+Findings from an earlier therapy line become **history** (``Finding.historical``, see
+:func:`mark_history`): they stay in ``findings`` but do not need attention, so ``check`` and the
+reports do not show them as the alerts of the current line.
 
 The engine never raises on a valid history: if one rule module fails, its findings are
 replaced by a visible ``engine.rule_error`` finding (severity watch) and the others are still
@@ -45,7 +49,7 @@ class Evaluation:
     responses: tuple[LineResponse, ...]
     kinetics: tuple[MarkerKinetics, ...]
     due: tuple[DueItem, ...]
-    findings: tuple[Finding, ...]  # sorted: severity (alert, watch, info), then date desc, then id
+    findings: tuple[Finding, ...]  # sorted: current before history, severity, date desc, id
     history: History | None = None  # the history as of ``today`` (cut), which the rules saw
 
     @property
@@ -58,6 +62,16 @@ class Evaluation:
     @property
     def needs_attention(self) -> bool:
         return any(f.needs_attention for f in self.findings)
+
+    @property
+    def current_findings(self) -> tuple[Finding, ...]:
+        """Findings of the current line and those tied to no line (same order)."""
+        return tuple(f for f in self.findings if not f.historical)
+
+    @property
+    def historical_findings(self) -> tuple[Finding, ...]:
+        """Findings that belong to an earlier line (same order)."""
+        return tuple(f for f in self.findings if f.historical)
 
 
 def history_as_of(history: History, today: date) -> History:
@@ -78,6 +92,42 @@ def history_as_of(history: History, today: date) -> History:
         markers=tuple(m for m in history.markers if m.date <= today),
         biopsies=tuple(b for b in history.biopsies if b.date <= today),
     )
+
+
+#: Rules whose findings are about the records or the schedule, not about one therapy line:
+#: they are never history (a due scan, a missed appointment, an entry to check).
+LINE_INDEPENDENT_PREFIXES = ("entry.", "engine.")
+LINE_INDEPENDENT_RULES = ("timing.imaging_due", "timing.marker_due", "timing.appointment_missed")
+
+
+def _line_of(f: Finding) -> int | None:
+    value = f.data.get("line_id") if isinstance(f.data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def mark_history(findings: list[Finding], history: History) -> list[Finding]:
+    """Set ``line_id`` and ``historical`` on every finding.
+
+    The *latest line* is the one that started last (running or ended; ``history`` is already
+    cut at today).  A finding about a line (``data["line_id"]``: RECIST, mixed response, early
+    progression, variants read in that line's context) is history when that line is not the
+    latest one.  A finding tied to no line (marker kinetics) is history when it is dated before
+    the latest line started.  Timing reminders, plausibility checks and engine errors are never
+    history.  With no line at all, nothing is history; the findings of the latest line stay
+    current after it ends, until another line starts.
+    """
+    latest = max(history.lines, key=lambda l: (l.start, l.id)) if history.lines else None
+    out: list[Finding] = []
+    for f in findings:
+        line_id = _line_of(f)
+        if latest is None or f.rule in LINE_INDEPENDENT_RULES or f.rule.startswith(LINE_INDEPENDENT_PREFIXES):
+            historical = False
+        elif line_id is not None:
+            historical = line_id != latest.id
+        else:
+            historical = f.date < latest.start
+        out.append(dataclasses.replace(f, line_id=line_id, historical=historical))
+    return out
 
 
 def _error_finding(name: str, exc: BaseException, today: date) -> Finding:
@@ -105,7 +155,7 @@ def _run(name: str, fn: Callable[[], Any], default: Any, errors: list[Finding], 
 
 
 def _sort_key(f: Finding) -> tuple:
-    return (-Severity(f.severity).rank, -f.date.toordinal(), f.id)
+    return (f.historical, -Severity(f.severity).rank, -f.date.toordinal(), f.id)
 
 
 def evaluate(history: History, today: date, config: RulesConfig = RulesConfig()) -> Evaluation:
@@ -129,6 +179,7 @@ def evaluate(history: History, today: date, config: RulesConfig = RulesConfig())
         for f in found + errors
         if f.date <= today or f.rule.startswith("timing.")
     ]
+    cleaned = mark_history(cleaned, h)
     cleaned.sort(key=_sort_key)
     seen: set[str] = set()
     unique: list[Finding] = []

@@ -31,6 +31,11 @@ class Finding:
     discuss: str
     patient_id: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # Set by the engine (lungtrack.core.engine.mark_history): the therapy line the finding is
+    # about (None when it is not tied to one), and whether it belongs to an earlier line, so
+    # that it is kept as history rather than shown as an alert of the current line.
+    line_id: int | None = None
+    historical: bool = False
 
     @property
     def id(self) -> str:
@@ -38,7 +43,8 @@ class Finding:
 
     @property
     def needs_attention(self) -> bool:
-        return self.severity in (Severity.WATCH, Severity.ALERT)
+        """Watch or alert, and not history from an earlier line."""
+        return self.severity in (Severity.WATCH, Severity.ALERT) and not self.historical
 
 
 def make_finding_id(rule: str, subject: str, on: date) -> str:

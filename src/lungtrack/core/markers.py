@@ -18,6 +18,12 @@ ln(value) against time over the final rising run, DT = ln 2 / slope.  Only the f
 fitted, because fitting points that do not lie on one exponential (a fall then a rise) gives
 a meaningless slope.
 
+Values outside the assay range (``MarkerResult.comparator`` "<" or ">", e.g. "<0.5",
+">1000") are never used as exact numbers: "<0.5" is below the ULN and is a rise only to a value
+of at least 0.5; ">1000" is above the ULN when 1000 is; a percentage from a "<" nadir (or to a
+">" latest value) is a lower bound, said as "at least"; and the doubling/halving time is fitted
+only on the exact values after the last censored one in the run (or not at all).
+
 Everything here is a pure function of the history; "since the line began" means values dated
 on or after the start of the latest therapy line (all values when there is no line).
 """
@@ -25,6 +31,7 @@ on or after the start of the latest therapy line (all values when there is no li
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
@@ -45,6 +52,31 @@ SCLC_MARKERS = (Marker.NSE, Marker.PROGRP)
 class MarkerPoint:
     date: date
     value: float
+    comparator: str | None = None  # "<" / ">": the true value is below / above ``value`` (assay limit)
+
+    @property
+    def censored(self) -> bool:
+        return self.comparator in ("<", ">")
+
+    @property
+    def text(self) -> str:
+        """The value as the lab printed it: "7.4", "<0.5", ">1000"."""
+        return f"{self.comparator or ''}{fmt_value(self.value)}"
+
+
+def certainly_above(b: MarkerPoint, a: MarkerPoint) -> bool:
+    """True when ``b`` is certainly higher than ``a``, values outside the assay range included.
+
+    "<0.5" -> 3 is a rise; "<0.5" -> "<0.5", "<0.5" -> 0.4 and ">1000" -> ">1000" are not known
+    to be rises; 500 -> ">1000" is one.  (The lowest possible value of ``b`` must reach the
+    highest possible value of ``a``; equality counts only when one side is a strict bound.)
+    """
+    if b.comparator == "<" or a.comparator == ">":
+        return False  # b may be arbitrarily low, or a arbitrarily high
+    lo_b, hi_a = D(b.value), D(a.value)
+    if lo_b > hi_a:
+        return True
+    return lo_b == hi_a and (b.comparator == ">" or a.comparator == "<")
 
 
 @dataclass(frozen=True)
@@ -64,6 +96,11 @@ class MarkerKinetics:
     fit_points: int  # values used for the doubling (or halving) time fit; 0 if none
     trend: str  # "rising", "falling", "stable", "insufficient"
     consecutive_falls: int = 0
+    # Values outside the assay range ("<0.5", ">1000"): ``pct_above_nadir`` is then a lower
+    # bound when the nadir is "<" or the latest ">" (the true change is at least that), and the
+    # doubling/halving fit uses only the exact values at the end of the run.
+    pct_is_lower_bound: bool = False
+    censored_in_run: int = 0  # censored values in the final rising/falling run (left out of the fit)
 
 
 def current_line(history: History) -> TherapyLine | None:
@@ -82,15 +119,31 @@ def _dedupe(results: list[MarkerResult]) -> list[MarkerResult]:
     return [by_date[d] for d in sorted(by_date)]
 
 
-def _run_length(values: list[Decimal], rising: bool) -> int:
-    """Number of strict steps in the same direction at the end of ``values``."""
+def _run_length(points: Sequence[MarkerPoint], rising: bool) -> int:
+    """Number of certain strict steps in the same direction at the end of ``points``."""
     n = 0
-    for i in range(len(values) - 1, 0, -1):
-        if (values[i] > values[i - 1]) if rising else (values[i] < values[i - 1]):
+    for i in range(len(points) - 1, 0, -1):
+        b, a = points[i], points[i - 1]
+        if certainly_above(b, a) if rising else certainly_above(a, b):
             n += 1
         else:
             break
     return n
+
+
+def _nadir_key(p: MarkerPoint) -> tuple[int, Decimal, int, date]:
+    """Lowest first: ">x" values last (no upper bound), "<x" before an exact x."""
+    return (1 if p.comparator == ">" else 0, D(p.value), 0 if p.comparator == "<" else 1, p.date)
+
+
+def _exact_tail(run: Sequence[MarkerPoint]) -> list[MarkerPoint]:
+    """The exact values at the end of ``run`` (after its last censored value)."""
+    tail: list[MarkerPoint] = []
+    for p in reversed(run):
+        if p.censored:
+            break
+        tail.append(p)
+    return list(reversed(tail))
 
 
 def log_linear_slope(points: list[MarkerPoint]) -> float | None:
@@ -123,33 +176,43 @@ def _uln(history: History, marker: Marker, latest: MarkerResult) -> tuple[float 
 
 def _kinetics(history: History, marker: Marker, results: list[MarkerResult], config: RulesConfig) -> MarkerKinetics:
     results = _dedupe(results)
-    points = tuple(MarkerPoint(r.date, r.value) for r in results)
-    values = [D(p.value) for p in points]
+    points = tuple(MarkerPoint(r.date, r.value, r.comparator if r.comparator in ("<", ">") else None)
+                   for r in results)
     latest = points[-1] if points else None
     unit = results[-1].unit if results else ""
-    nadir = min(points, key=lambda p: (D(p.value), p.date)) if points else None
+    nadir = min(points, key=_nadir_key) if points else None
     pct = None
-    if latest is not None and nadir is not None:
+    bound = False
+    # A change from a nadir above the range (">x") or to a latest value below it ("<x") is
+    # unknown; from a nadir "<x" or to a latest ">x" the change computed on the limits is the
+    # least the true change can be.
+    if latest is not None and nadir is not None and nadir.comparator != ">" and latest.comparator != "<":
         change = pct_change(D(latest.value), D(nadir.value))
         pct = float(change) if change is not None else None
-    rises = _run_length(values, rising=True)
-    falls = _run_length(values, rising=False)
+        bound = pct is not None and (nadir.comparator == "<" or latest.comparator == ">")
+    rises = _run_length(points, rising=True)
+    falls = _run_length(points, rising=False)
     uln, uln_source = (None, "") if not results else _uln(history, marker, results[-1])
-    above = latest is not None and uln is not None and D(latest.value) > D(uln)
+    above = latest is not None and uln is not None and _above(latest, D(uln))
 
     min_points = max(config.markers.doubling_min_points, 2)
     doubling = halving = None
     fit = 0
+    censored = 0
     if rises + 1 >= min_points:
         run = list(points[-(rises + 1):])
-        slope = log_linear_slope(run)
+        censored = sum(p.censored for p in run)
+        tail = _exact_tail(run)
+        slope = log_linear_slope(tail) if len(tail) >= min_points else None
         if slope is not None and slope > 0:
-            doubling, fit = LN2 / slope, len(run)
+            doubling, fit = LN2 / slope, len(tail)
     elif falls + 1 >= min_points:
         run = list(points[-(falls + 1):])
-        slope = log_linear_slope(run)
+        censored = sum(p.censored for p in run)
+        tail = _exact_tail(run)
+        slope = log_linear_slope(tail) if len(tail) >= min_points else None
         if slope is not None and slope < 0:
-            halving, fit = LN2 / -slope, len(run)
+            halving, fit = LN2 / -slope, len(tail)
 
     if len(points) < 2:
         trend = "insufficient"
@@ -160,7 +223,17 @@ def _kinetics(history: History, marker: Marker, results: list[MarkerResult], con
     else:
         trend = "stable"
     return MarkerKinetics(marker, unit, points, latest, nadir, pct, rises, uln, uln_source, above,
-                          doubling, halving, fit, trend, falls)
+                          doubling, halving, fit, trend, falls, bound, censored)
+
+
+def _above(p: MarkerPoint, uln: Decimal) -> bool:
+    """Above the upper limit of normal: "<x" never (it is at most x, below the detection limit);
+    ">x" when x >= ULN; an exact value when it is > ULN."""
+    if p.comparator == "<":
+        return False
+    if p.comparator == ">":
+        return D(p.value) >= uln
+    return D(p.value) > uln
 
 
 def marker_kinetics(
@@ -241,17 +314,24 @@ def _sclc_trigger(k: MarkerKinetics, config: RulesConfig) -> bool:
 def _evidence(k: MarkerKinetics) -> str:
     assert k.latest is not None and k.nadir is not None
     run = list(k.points[-(k.consecutive_rises + 1):])
-    series = " → ".join(fmt_value(p.value) for p in run)
+    series = " → ".join(p.text for p in run)
     spacing = _spacing(run)
     parts = [f"{k.marker.value} rising: {series} {k.unit}" + (f" ({spacing})" if spacing else "")]
     n = k.consecutive_rises
     parts.append(f"{n} consecutive rise{'s' if n != 1 else ''}")
     if k.pct_above_nadir is not None:
-        parts.append(f"{_pct_display(k.pct_above_nadir)} % from nadir")
+        least = "at least " if k.pct_is_lower_bound else ""
+        nadir_text = f" ({k.nadir.text} {k.unit})" if k.nadir.censored else ""
+        parts.append(f"{least}{_pct_display(k.pct_above_nadir)} % from nadir{nadir_text}")
     else:
-        parts.append(f"up from a nadir of {fmt_value(k.nadir.value)} {k.unit}")
+        parts.append(f"up from a nadir of {k.nadir.text} {k.unit}")
     if k.doubling_time_days is not None:
-        parts.append(f"doubling time {fmt_duration_days(k.doubling_time_days)}")
+        dt = f"doubling time {fmt_duration_days(k.doubling_time_days)}"
+        if k.censored_in_run:
+            dt += f" (from the last {k.fit_points} values inside the assay range)"
+        parts.append(dt)
+    elif k.censored_in_run:
+        parts.append("doubling time not computed across values outside the assay range")
     text = ", ".join(parts) + "."
     if k.uln is not None:
         where = "above" if k.above_uln else "not above"
@@ -264,11 +344,14 @@ def _data(k: MarkerKinetics) -> dict:
     return {
         "marker": k.marker.value,
         "unit": k.unit,
-        "values": [{"date": p.date.isoformat(), "value": p.value} for p in k.points],
+        "values": [{"date": p.date.isoformat(), "value": p.value, "comparator": p.comparator} for p in k.points],
         "latest": k.latest.value if k.latest else None,
+        "latest_comparator": k.latest.comparator if k.latest else None,
         "nadir": k.nadir.value if k.nadir else None,
+        "nadir_comparator": k.nadir.comparator if k.nadir else None,
         "nadir_date": k.nadir.date.isoformat() if k.nadir else None,
         "pct_above_nadir": round(k.pct_above_nadir, 2) if k.pct_above_nadir is not None else None,
+        "pct_above_nadir_is_lower_bound": k.pct_is_lower_bound,
         "consecutive_rises": k.consecutive_rises,
         "uln": k.uln,
         "uln_source": k.uln_source,

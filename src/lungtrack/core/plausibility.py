@@ -4,14 +4,18 @@ A lesion typed as 220 mm instead of 22 mm, or 2.2 instead of 2.2 cm, would other
 false RECIST progression or response.  These checks are lungtrack's own (no published rule):
 a value that is ``lesion_jump_factor`` (4) times larger or smaller than the previous value of
 the same lesion within ``lesion_jump_max_weeks`` (26) weeks, or outside the accepted size
-range, is questioned; markers use ``marker_jump_factor`` (50).  The CLI refuses such an entry
-unless forced; :func:`plausibility_findings` flags stored values that still look wrong.
+range, is questioned.  A new marker value more than ``marker_entry_factor`` (5) times (or under
+1/5 of) the last one within ``marker_jump_max_weeks`` (26) weeks is asked about at entry.  The
+CLI refuses such an entry unless forced; :func:`plausibility_findings` flags stored values that
+still look wrong (markers: ``marker_jump_factor``, 50, since real marker changes of 5-10x
+happen).
 """
 
 from __future__ import annotations
 
 import math
 from datetime import date
+from decimal import Decimal
 from typing import Callable
 
 from lungtrack.core.config import PlausibilityConfig, RulesConfig
@@ -58,12 +62,13 @@ def _power_of_ten(ratio: float) -> int | None:
     return None
 
 
-def _jump(previous: float, new: float, factor: float) -> float | None:
-    """The ratio new/previous when it is at least ``factor`` either way (exact boundary)."""
+def _jump(previous: float, new: float, factor: float, strict: bool = False) -> float | None:
+    """The ratio new/previous when it is at least ``factor`` either way (exact boundary), or
+    more than ``factor`` either way when ``strict``."""
     if previous <= 0 or new <= 0 or factor <= 0:
         return None
     p, n, f = D(previous), D(new), D(factor)
-    if n >= p * f or n * f <= p:
+    if (n > p * f or n * f < p) if strict else (n >= p * f or n * f <= p):
         # clamp so that extreme values (e.g. 5e-324) cannot underflow to 0 or overflow to inf
         return min(max(float(n / p), 1e-300), 1e300)
     return None
@@ -142,12 +147,21 @@ def check_marker_entry(
     new: float,
     new_date: date,
     config: PlausibilityConfig = PlausibilityConfig(),
+    *,
+    previous_comparator: str | None = None,
+    new_comparator: str | None = None,
 ) -> str | None:
-    """``None`` when plausible, else one sentence: a marker ``marker_jump_factor`` (50) times
-    higher or lower than the previous value within ``lesion_jump_max_weeks`` weeks."""
+    """``None`` when plausible, else one sentence asking "did you mean ...?": a new value
+    **more than** ``marker_entry_factor`` (5) times, or **less than** 1/5 of, the previous
+    value of the same marker within ``marker_jump_max_weeks`` (26) weeks (exactly 5x or 1/5 is
+    not asked).  A value outside the assay range ("<0.5", ">1000") on either side has no ratio,
+    so it is not compared."""
     if new < 0:
         return f"{marker}: {_fmt_num(new)} {unit} is negative; a marker value cannot be below 0."
-    return _marker_jump(marker, unit, previous, previous_date, new, new_date, config)
+    if previous_comparator in ("<", ">") or new_comparator in ("<", ">"):
+        return None
+    return _marker_jump(marker, unit, previous, previous_date, new, new_date, config,
+                        factor=config.marker_entry_factor, strict=True)
 
 
 def _marker_jump(
@@ -159,24 +173,32 @@ def _marker_jump(
     new_date: date,
     config: PlausibilityConfig,
     which: str = "last",
+    *,
+    factor: float | None = None,
+    strict: bool = False,
 ) -> str | None:
-    if previous is None or not _within(previous_date, new_date, config.lesion_jump_max_weeks):
+    if previous is None or not _within(previous_date, new_date, config.marker_jump_max_weeks):
         return None
-    ratio = _jump(previous, new, config.marker_jump_factor)
+    ratio = _jump(previous, new, config.marker_jump_factor if factor is None else factor, strict)
     if ratio is None:
         return None
     when = f" on {previous_date.isoformat()}" if previous_date else ""
     ref = f"the {which} value ({_fmt_num(previous)} {unit}{when})"
     power = _power_of_ten(ratio)
+    used = D(config.marker_jump_factor if factor is None else factor)
     if ratio > 1:
-        head = f"{marker}: {_fmt_num(new)} {unit} is {_fmt_ratio(ratio)}× {ref}."
+        shown = _fmt_ratio(ratio)
+        size = f"more than {_fmt_num(float(used))}×" if Decimal(shown) <= used else f"{shown}×"
+        head = f"{marker}: {_fmt_num(new)} {unit} is {size} {ref}."
     else:
-        head = f"{marker}: {_fmt_num(new)} {unit} is 1/{_fmt_ratio(1 / ratio)} of {ref}."
+        shown = _fmt_ratio(1 / ratio)
+        size = f"less than 1/{_fmt_num(float(used))} of" if Decimal(shown) <= used else f"1/{shown} of"
+        head = f"{marker}: {_fmt_num(new)} {unit} is {size} {ref}."
     if power is not None:
         suggestion = new / 10**power
         hint = " (check the unit: pg/mL vs ng/mL)" if abs(power) == 3 else ""
         return f"{head} Did you mean {_fmt_num(suggestion)} {unit}{hint}?"
-    return f"{head} Please check the value against the lab report."
+    return f"{head} Did you mean another value? Please check the value and its unit against the lab report."
 
 
 Point = tuple[date, float]
@@ -245,7 +267,8 @@ def plausibility_findings(history: History, config: RulesConfig = RulesConfig())
     for marker in sorted(by_marker):
         results = sorted(by_marker[marker], key=lambda r: (r.date, r.id))
         unit = results[-1].unit
-        mvalues = [(r.date, r.value) for r in results]
+        # A value outside the assay range ("<0.5", ">1000") has no ratio to its neighbours.
+        mvalues = [(r.date, r.value) for r in results if r.comparator not in ("<", ">")]
 
         def mcheck(prev: Point, new: Point, which: str, _m: str = marker, _u: str = unit) -> str | None:
             return _marker_jump(_m, _u, prev[1], prev[0], new[1], new[0], cfg, which)

@@ -13,7 +13,10 @@ clarifications; docs/rules.md explains every rule with a worked example.  The ma
 * Boundaries are compared as ``Decimal`` built from ``repr(float)`` (see ``decimal_math``).
 * A target without an evaluable value makes the sum NE (never 0) and keeps that time point out
   of the nadir, unless the measured targets alone already reach PD against the nadir (the
-  missing ones can only add to the sum; Eisenhauer 2009 section 4.3.4).
+  missing ones can only add to the sum; Eisenhauer 2009 section 4.3.4), or a target reappears
+  after a CR (a missing lesion cannot undo a reappearance; RECIST working group FAQ).
+* Non-target disease recorded at baseline only as ``non_target_status`` "present" counts as
+  non-target disease even with no named non-target lesion (Eisenhauer 2009 Table 1).
 * No confirmation of CR/PR is required (a tracker, not a trial).
 
 Nothing here diagnoses: a "PD" is a statement about measurements for the care team to review.
@@ -243,6 +246,13 @@ class _Selection:
     normal_nodes: set[int] = field(default_factory=set)  # recorded at baseline, < 10 mm
     disappeared: set[int] = field(default_factory=set)  # recorded as disappeared at baseline
     notes: list[str] = field(default_factory=list)
+    # The baseline's study-level non-target status said "present" (or "progression"): there is
+    # non-target disease at baseline even when no non-target lesion is named.
+    non_target_flag: bool = False
+
+    @property
+    def has_non_target_disease(self) -> bool:
+        return bool(self.non_targets) or self.non_target_flag
 
 
 def _select(lesions: Sequence[Lesion], base: _Point, config: RecistConfig) -> _Selection:
@@ -476,6 +486,20 @@ def _target_state(
     return (None if missing else partial), partial, missing, values
 
 
+def _reappeared(sel: _Selection, values: dict[int, Decimal | None], node_min: Decimal) -> list[str]:
+    """Targets present on this time point in a way that, after a CR, counts as a reappearance:
+    a non-nodal target visible again (> 0 mm, including "too small to measure"), or a target node
+    back to >= ``node_min`` short axis.  Targets not evaluated (``None``) are not counted."""
+    out: list[str] = []
+    for t in sel.targets:
+        v = values[t.lesion_id]
+        if v is None:
+            continue
+        if (v >= node_min) if t.is_node else (v > ZERO):
+            out.append(t.label)
+    return out
+
+
 def _non_target_state(
     lesions: dict[int, Lesion], sel: _Selection, point: _Point, config: RecistConfig
 ) -> tuple[str | None, list[str]]:
@@ -483,13 +507,13 @@ def _non_target_state(
     notes: list[str] = []
     node_min = D(config.node_pathological_min_mm)
     if point.nt_status is NonTargetStatus.PROGRESSION:
-        if not sel.non_targets:
+        if not sel.has_non_target_disease:
             notes.append(
                 "Unequivocal non-target progression was recorded although no non-target lesion was recorded "
                 "at baseline; it is counted as progression."
             )
         return PD, notes
-    if not sel.non_targets:
+    if not sel.has_non_target_disease:
         return None, notes
     present: list[str] = []
     unevaluated: list[str] = []
@@ -519,7 +543,17 @@ def _non_target_state(
         return CR, notes
     if unevaluated:
         return NE, notes
-    return (NON_CR_NON_PD if present else CR), notes
+    if present:
+        return NON_CR_NON_PD, notes
+    if sel.non_target_flag:
+        # Non-target disease recorded at baseline only as a study-level status: with no status on
+        # this scan it is not evaluated, so it cannot count as gone (Eisenhauer 2009 Table 1).
+        notes.append(
+            "Non-target disease was recorded as present at baseline and its status is not given on this scan: "
+            "not evaluated."
+        )
+        return NE, notes
+    return CR, notes
 
 
 def _overall(target: str | None, non_target: str | None, new: bool, has_targets: bool) -> str:
@@ -610,8 +644,14 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
             "Baseline combines studies " + ", ".join(str(i) for i in base.study_ids) + " (same baseline window)."
         )
     sel = _select(history.lesions, base, config)
+    sel.non_target_flag = base.nt_status in (NonTargetStatus.PRESENT, NonTargetStatus.PROGRESSION)
+    if sel.non_target_flag and not sel.non_targets:
+        sel.notes.append(
+            "Non-target disease was recorded as present at baseline without a named non-target lesion; "
+            "it counts as non-target disease (a complete response needs it recorded as absent)."
+        )
     line_notes.extend(sel.notes)
-    if not sel.targets and not sel.non_targets:
+    if not sel.targets and not sel.has_non_target_disease:
         line_notes.append("No disease recorded at baseline: only new lesions can be assessed.")
 
     follow_studies = [
@@ -650,6 +690,9 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
     ]
     evaluable_sums: list[Decimal] = [b_sum] if b_sum is not None else []
     response_reached = False
+    # The last overall response that was evaluated: an NE time point (nothing, or not enough,
+    # assessed) does not undo an earlier CR (Eisenhauer 2009 section 4.3.3), so a reappearance
+    # after "CR, then NE" is still a reappearance after CR.
     previous_overall: str | None = None
     for i, p in enumerate(points):
         notes: list[str] = list(news.notes.get(i, []))
@@ -663,6 +706,7 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
             assert b_sum is not None
             s_sum, partial, missing, values = _target_state(sel, p, config)
             nadir = min(evaluable_sums)
+            reappeared = _reappeared(sel, values, node_min)
             if s_sum is None:
                 notes.append("Not evaluated: " + ", ".join(missing) + " (sum not computed; not used as nadir).")
                 if partial - nadir >= pd_mm and at_least_pct_increase(partial, nadir, pd_pct):
@@ -672,19 +716,23 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
                         f"and +{fmt_mm(partial - nadir)} mm above the nadir of {fmt_mm(nadir)} mm (the missing "
                         "targets could only add to it)"
                     )
+                elif after_cr and reappeared:
+                    # RECIST working group (missing assessments): when progression can be
+                    # established from the lesions that were measured, the time point is PD
+                    # whatever the missing ones show.
+                    target = PD
+                    reasons.append(
+                        "after a complete response on the previous scan, target lesion(s) reappeared: "
+                        + ", ".join(reappeared)
+                        + " (not evaluated on this scan: " + ", ".join(missing) + "; a missing lesion cannot "
+                        "undo a reappearance)"
+                    )
                 else:
                     target = NE
             else:
                 ch_base = pct_change(s_sum, b_sum)
                 ch_nadir_pct = pct_change(s_sum, nadir)
                 ch_nadir_mm = s_sum - nadir
-                # after a CR, a non-nodal target visible again or a target node back to >= 10 mm
-                reappeared = [
-                    t.label
-                    for t in sel.targets
-                    for v in [values[t.lesion_id] or ZERO]
-                    if (v >= node_min if t.is_node else v > ZERO)
-                ]
                 if ch_nadir_mm >= pd_mm and at_least_pct_increase(s_sum, nadir, pd_pct):
                     target = PD
                     reasons.append(
@@ -733,7 +781,7 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
         if new_names:
             reasons.append("new lesion(s): " + ", ".join(new_names))
         overall = _overall(target, non_target, bool(new_names), has_targets)
-        if not has_targets and not sel.non_targets and overall == NE:
+        if not has_targets and not sel.has_non_target_disease and overall == NE:
             notes.append("No disease was recorded at baseline; this scan shows no new lesion.")
         if len(p.study_ids) > 1:
             notes.append("Combines studies " + ", ".join(str(x) for x in p.study_ids) + " of the same day.")
@@ -758,7 +806,8 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
                 equivocal_new_lesions=tuple(news.equivocal.get(i, [])),
             )
         )
-        previous_overall = overall
+        if overall != NE:
+            previous_overall = overall
     first_pd = next((t.date for t in tps if t.overall == PD), None)
     return LineResponse(
         line=line,

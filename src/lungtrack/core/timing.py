@@ -10,6 +10,11 @@ future rows, so no duplicate reminders):
   on targeted therapy; Gao 2017's cohort had CT every 2 months.
 * **Markers**: the same with the marker intervals, for each marker tested during the current
   line (a marker never tested on this line is not reminded: routine CEA is not recommended).
+* **Booked**: a planned appointment of the matching kind (``imaging`` for scans, ``markers``
+  for blood tests) dated today or later is a booking.  Booked on or before the due date, the
+  item is shown as booked (info, "CT scan booked for 2026-09-02"), not nagged as due or
+  overdue; booked after the due date it is still flagged (watch), saying "booked for X, after
+  it falls overdue on Y".  The finding id does not change with a booking.
 * **Appointments** (status planned): due soon ``appointment_soon_days`` (7) before, due on the
   day, overdue (missed) after the day while still marked planned.
 
@@ -54,6 +59,14 @@ class DueItem:
     due_date: date  # overdue after this date
     state: DueState
     days: int  # due_date - today (negative = overdue by)
+    # Imaging/marker items: the date of the earliest planned appointment of the matching kind on
+    # or after today (a booked scan or blood test), else None.
+    booked_for: date | None = None
+
+    @property
+    def booked_in_time(self) -> bool:
+        """Booked for a date on or before the due date (so it will not fall overdue)."""
+        return self.booked_for is not None and self.booked_for <= self.due_date
 
 
 # --------------------------------------------------------------------------- helpers
@@ -103,10 +116,11 @@ def _state(today: date, soon: date | None, due: date, window_days: int) -> DueSt
 
 
 def _interval_item(key: str, kind: str, label: str, last: date | None, ref: date, soon_weeks: float,
-                   overdue_weeks: float, today: date, window_days: int) -> DueItem:
+                   overdue_weeks: float, today: date, window_days: int, booked_for: date | None = None) -> DueItem:
     soon = ref + timedelta(days=weeks_to_days(soon_weeks))
     due = ref + timedelta(days=weeks_to_days(overdue_weeks))
-    return DueItem(key, kind, label, last, soon, due, _state(today, soon, due, window_days), (due - today).days)
+    return DueItem(key, kind, label, last, soon, due, _state(today, soon, due, window_days), (due - today).days,
+                   booked_for)
 
 
 _APPOINTMENT_LABEL = {
@@ -132,6 +146,13 @@ def _appointment_item(a: Appointment, today: date, soon_days: int) -> DueItem:
     return DueItem(f"appointment:{a.id}", "appointment", label, None, soon, a.date, state, (a.date - today).days)
 
 
+def booking(history: History, kind: AppointmentKind, today: date) -> date | None:
+    """The earliest planned appointment of ``kind`` dated today or later, if any."""
+    dates = [a.date for a in history.appointments
+             if a.kind == kind and a.status == AppointmentStatus.PLANNED and a.date >= today]
+    return min(dates) if dates else None
+
+
 def due_items(history: History, today: date, config: RulesConfig = RulesConfig()) -> tuple[DueItem, ...]:
     """Everything with a due date: imaging, markers tested on the current line, planned
     appointments (see the module docstring for the rules)."""
@@ -143,17 +164,19 @@ def due_items(history: History, today: date, config: RulesConfig = RulesConfig()
     items: list[DueItem] = []
     line = active_line(history, today)
     if line is not None:
+        scan_booked = booking(history, AppointmentKind.IMAGING, today)
+        blood_booked = booking(history, AppointmentKind.MARKERS, today)
         studies = [s for s in history.studies if s.date <= today]
         last_study = max(studies, key=lambda s: (s.date, s.id)) if studies else None
         if last_study is not None:
             label = f"{last_study.modality.value} scan"
             items.append(_interval_item("imaging", "imaging", label, last_study.date, last_study.date,
                                         sched.imaging_due_soon_weeks, sched.imaging_overdue_weeks, today,
-                                        tc.due_window_days))
+                                        tc.due_window_days, scan_booked))
         else:
             items.append(_interval_item("imaging", "imaging", "CT scan", None, line.start,
                                         sched.imaging_due_soon_weeks, sched.imaging_overdue_weeks, today,
-                                        tc.due_window_days))
+                                        tc.due_window_days, scan_booked))
         for marker in Marker:
             results = [r for r in history.markers if r.marker == marker and r.date <= today]
             if not any(r.date >= line.start for r in results):
@@ -161,7 +184,7 @@ def due_items(history: History, today: date, config: RulesConfig = RulesConfig()
             last = max(r.date for r in results)
             items.append(_interval_item(f"marker:{marker.value}", "marker", f"{marker.value} blood test", last, last,
                                         sched.marker_due_soon_weeks, sched.marker_overdue_weeks, today,
-                                        tc.due_window_days))
+                                        tc.due_window_days, blood_booked))
     planned = sorted((a for a in history.appointments if a.status == AppointmentStatus.PLANNED),
                      key=lambda a: (a.date, a.id))
     items.extend(_appointment_item(a, today, tc.appointment_soon_days) for a in planned)
@@ -189,22 +212,54 @@ def _when(item: DueItem) -> str:
     return f"due by {item.due_date.isoformat()} (in {item.days} day{'s' if item.days != 1 else ''})"
 
 
+def booking_text(item: DueItem) -> str:
+    """'' when not booked; else the booking, and whether it falls after the due date."""
+    if item.booked_for is None:
+        return ""
+    booked = f"booked for {item.booked_for.isoformat()}"
+    if item.booked_in_time:
+        return booked
+    overdue_from = item.due_date + timedelta(days=1)
+    if item.state == DueState.OVERDUE:
+        return f"{booked}, after it fell overdue on {overdue_from.isoformat()}"
+    if item.booked_for == overdue_from:
+        return f"{booked}, the day it falls overdue"
+    return f"{booked}, after it falls overdue on {overdue_from.isoformat()}"
+
+
 def _due_finding(item: DueItem, rule: str, subject_base: str, sched_text: str, source: str, discuss: str,
                  pid: int | None) -> Finding:
-    severity = Severity.INFO if item.state == DueState.DUE_SOON else Severity.WATCH
+    """A due item as a finding.  The id depends only on the due state and date, never on a
+    booking, so an acknowledgement keeps matching when a booking is added or moved.
+
+    Booked on or before the due date: shown as booked (info).  Booked after the due date: still
+    flagged (watch), saying so.
+    """
     last = f"last {item.last_date.isoformat()}" if item.last_date else "none recorded on this treatment"
-    title = {
-        DueState.DUE_SOON: f"{item.label} due soon",
-        DueState.DUE: f"{item.label} due",
-        DueState.OVERDUE: f"{item.label} overdue",
-    }[item.state]
+    booked = booking_text(item)
+    if item.booked_in_time:
+        assert item.booked_for is not None
+        severity = Severity.INFO
+        title = f"{item.label} booked for {item.booked_for.isoformat()}"
+        evidence = f"{item.label} {booked} ({_when(item)}); {last}; {sched_text}."
+    else:
+        late = item.booked_for is not None
+        severity = Severity.INFO if item.state == DueState.DUE_SOON and not late else Severity.WATCH
+        title = {
+            DueState.DUE_SOON: f"{item.label} due soon",
+            DueState.DUE: f"{item.label} due",
+            DueState.OVERDUE: f"{item.label} overdue",
+        }[item.state]
+        if late:
+            title += ", booked after the due date"
+        evidence = f"{item.label} {_when(item)}; {booked + '; ' if booked else ''}{last}; {sched_text}."
     return Finding(
         rule=rule,
         subject=f"{subject_base}-{item.state.value}",
         date=item.due_date,
         severity=severity,
         title=title,
-        evidence=f"{item.label} {_when(item)}; {last}; {sched_text}.",
+        evidence=evidence,
         source=source,
         discuss=discuss,
         patient_id=pid,
@@ -215,6 +270,8 @@ def _due_finding(item: DueItem, rule: str, subject_base: str, sched_text: str, s
             "due_soon_date": item.due_soon_date.isoformat() if item.due_soon_date else None,
             "due_date": item.due_date.isoformat(),
             "days": item.days,
+            "booked_for": item.booked_for.isoformat() if item.booked_for else None,
+            "booked_in_time": item.booked_in_time,
         },
     )
 

@@ -11,6 +11,10 @@ One event, one finding:
   listed in :mod:`lungtrack.knowledge.resistance` for this context, at its first detection
   (never detected before, or not detected on the previous test of it, or last detected in a
   different therapy context).  Later detections of the same alteration do not repeat it.
+* ``variant.t790m_third_generation`` (watch): EGFR T790M detected while on a 3rd-generation
+  EGFR TKI (osimertinib...), at its first detection in that context, even with no earlier
+  test.  T790M is what these drugs inhibit, so it is not worded as a resistance mechanism; the
+  finding gives what the literature reports (persisting T790M after second-line osimertinib).
 * ``variant.new`` (watch): detected now, not detected (or not reported) on the previous test
   of the same gene, and not already reported as ``variant.resistance``.  It needs an earlier
   test of the gene: a first-ever test has nothing to compare with.
@@ -24,9 +28,10 @@ One event, one finding:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Sequence
+from typing import Any
 
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.decimal_math import D
@@ -34,7 +39,12 @@ from lungtrack.core.findings import Finding
 from lungtrack.core.history import BiopsyFinding, History, TherapyLine
 from lungtrack.enums import AlleleContext, BiopsyResult, Sample, Severity, StopReason
 from lungtrack.knowledge.drugs import Drug, get_drug
-from lungtrack.knowledge.resistance import ResistanceEntry, canonical_gene, find_resistance
+from lungtrack.knowledge.resistance import (
+    ResistanceEntry,
+    canonical_gene,
+    find_resistance,
+    t790m_on_third_generation,
+)
 from lungtrack.knowledge.sources import cite
 from lungtrack.knowledge.variants import GENE_DISPLAY
 
@@ -52,7 +62,7 @@ class _Key:
     variant: str  # lower case, for matching
 
     @staticmethod
-    def of(b: BiopsyFinding) -> "_Key":
+    def of(b: BiopsyFinding) -> _Key:
         return _Key(canonical_gene(b.gene), b.variant.strip().lower())
 
 
@@ -166,8 +176,11 @@ def variant_findings(
                 prev_same is not None and prev_same.result == BiopsyResult.DETECTED and line is not None
                 and context_line(history, prev_same.date) != line
             )
+            on_g3 = t790m_on_third_generation(b.gene, b.variant, drug) if line is not None else None
             if entry is not None and line is not None and (newly or changed_context):
                 out.append(_resistance_finding(b, entry, line, drug, prev_same, prev_gene_date, t790m, pid))
+            elif on_g3 is not None and line is not None and (newly or changed_context):
+                out.append(_t790m_on_g3_finding(b, on_g3, line, drug, prev_same, prev_gene_date, pid))
             elif newly and (prev_same is not None or prev_gene_date is not None):
                 out.append(_new_finding(b, line, drug, prev_same, prev_gene_date, pid))
             if prev_same is not None:
@@ -206,6 +219,25 @@ def _resistance_finding(b: BiopsyFinding, entry: ResistanceEntry, line: TherapyL
         discuss=f"{entry.meaning}{extra} {entry.topic}",
         patient_id=pid,
         data=_data(b, line, prev_same, entry_key=entry.key, t790m_same_test=t790m),
+    )
+
+
+def _t790m_on_g3_finding(b: BiopsyFinding, entry: ResistanceEntry, line: TherapyLine, drug: Drug | None,
+                         prev_same: BiopsyFinding | None, prev_gene_date: date | None, pid: int | None) -> Finding:
+    name = label(b.gene, b.variant)
+    evidence = f"{name} detected ({_describe(b)}); {_previous_text(prev_same, prev_gene_date, 'EGFR')}."
+    evidence += f" Therapy at the time: {_drug_text(line, drug)}, a 3rd-generation EGFR TKI."
+    return Finding(
+        rule="variant.t790m_third_generation",
+        subject=subject(b.gene, b.variant),
+        date=b.date,
+        severity=entry.severity,
+        title=f"{name} detected on {line.drug} (3rd-generation EGFR TKI)",
+        evidence=evidence,
+        source=entry.source_text,
+        discuss=f"{entry.meaning} {entry.topic}",
+        patient_id=pid,
+        data=_data(b, line, prev_same, entry_key=entry.key),
     )
 
 

@@ -188,6 +188,31 @@ RESISTANCE: tuple[ResistanceEntry, ...] = (
 )
 
 
+#: EGFR T790M found while on a 3rd-generation EGFR TKI (osimertinib and peers).  Not a row of
+#: ``RESISTANCE``: T790M is what these drugs are designed to inhibit, so it is not a resistance
+#: mechanism to them by itself; but a detection on them is worth a finding ("persisting T790M"
+#: after second-line osimertinib; not among the acquired alterations after first-line use).
+T790M_ON_THIRD_GENERATION = ResistanceEntry(
+    "egfr-t790m-g3", "EGFR", ("T790M",), _EGFR, _G3,
+    "T790M is the alteration that 3rd-generation EGFR TKIs such as osimertinib are designed to inhibit (AURA3: "
+    "osimertinib after T790M, median PFS 10.1 vs 4.4 months with platinum-pemetrexed), so by itself it is not a "
+    "known resistance mechanism to them. At progression on osimertinib given after T790M, about half of patients "
+    "still have T790M (persisting T790M) and about half have lost it; in the first-line osimertinib trial (FLAURA) "
+    "T790M was not among the acquired alterations found in plasma.",
+    "Topic to discuss: what a T790M detected on a 3rd-generation EGFR TKI means together with the imaging, whether "
+    "it was present before this treatment, and the other EGFR results of the same test (for example C797S).",
+    W, ("aura3", "mu2020", "flaura_plasma"))
+
+
+def t790m_on_third_generation(gene: str, variant: str, drug: Drug | None) -> ResistanceEntry | None:
+    """``T790M_ON_THIRD_GENERATION`` when ``gene``/``variant`` is EGFR T790M and ``drug`` is a
+    3rd-generation EGFR TKI, else ``None``."""
+    entry = T790M_ON_THIRD_GENERATION
+    if canonical_gene(gene) == entry.gene and entry.matches_variant(variant) and entry.matches_context(drug):
+        return entry
+    return None
+
+
 def find_resistance(gene: str, variant: str, drug: Drug | None, t790m: bool | None = None) -> ResistanceEntry | None:
     """The first row for ``gene``/``variant`` in the context of ``drug``, or ``None``.
 

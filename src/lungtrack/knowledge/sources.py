@@ -104,6 +104,12 @@ _S = [
            "https://www.cancernetwork.com/view/lorlatinib-improves-long-term-efficacy-in-advanced-alk-nsclc"),
     Source("codebreak100", "CodeBreaK 100 (sotorasib, 2021)", "Sotorasib after earlier therapy, KRAS G12C: PFS 6.8 months",
            "https://journaljams.org/study/codebreak-100-2021.html"),
+    Source("mu2020", "Mu 2020, J Cancer Res Clin Oncol (mirror, secondary)",
+           "Acquired resistance to osimertinib after T790M: about half keep T790M, half lose it",
+           "https://cupdf.com/document/acquir-esistanc-tien-aac-canc-comes-lung-cancer-is-the-leading-cause-of.html"),
+    Source("flaura_plasma", "FLAURA paired-plasma analysis (Ramalingam, ESMO 2018; OncLive report, secondary)",
+           "Acquired resistance to first-line osimertinib: MET amplification and C797S most common; no T790M",
+           "https://onclive-r5wbompyk-mjhls.vercel.app/view/met-egfr-c797s-linked-with-acquired-resistance-to-frontline-osimertinib-in-nsclc"),
     Source("lungtrack_design", "lungtrack design choice (not a validated clinical rule)",
            "Rules chosen by lungtrack where no study or guideline defines a trigger; see docs/rules.md", ""),
 ]

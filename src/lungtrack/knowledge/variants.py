@@ -100,8 +100,9 @@ class Alteration:
 
     @property
     def known(self) -> bool:
-        """True if this alteration is an entry of :data:`ALTERATIONS` (not a generic one)."""
-        return _BY_KEY.get(self.key) == self
+        """True if this alteration (or its class, e.g. one exon 19 deletion) is an entry of
+        :data:`ALTERATIONS`, not a generic one."""
+        return self.key in _BY_KEY
 
     @property
     def note(self) -> str | None:
@@ -135,7 +136,8 @@ _S, _R, _D = "sensitizing", "resistance", "driver"
 
 ALTERATIONS: tuple[Alteration, ...] = (
     # EGFR (clinical.md §3.1, §3.7)
-    Alteration("EGFR", "exon 19 deletion", "p.Glu746_Ala750del", "c.2235_2249del", _EGFR, _S, True),
+    # A class: "exon 19 deletion" names no single protein change (see CLASS_MEMBERS).
+    Alteration("EGFR", "exon 19 deletion", None, None, None, _S, True),
     _point("EGFR", "L858R", "c.2573T>G", "NM_005228.4", _S, True),
     _point("EGFR", "T790M", "c.2369C>T", _EGFR, _R, True),
     _point("EGFR", "C797S", "c.2390G>C", _EGFR, _R, False),  # "partly confirmed"
@@ -182,13 +184,23 @@ ALTERATIONS: tuple[Alteration, ...] = (
 
 _BY_KEY: Mapping[tuple[str, str], Alteration] = MappingProxyType({a.key: a for a in ALTERATIONS})
 
+#: Specific, named members of an alteration class (clinical.md §3.7: E746_A750del is the most
+#: common exon 19 deletion, written c.2235_2249del or c.2236_2250del).  They are used only when a
+#: report *states* one of these names: a report that says "exon 19 deletion" stays the class,
+#: with no protein or cDNA change (issue 8, "precision about variants").  A stated protein change
+#: keeps only its protein name; a stated cDNA change keeps its cDNA and the protein change it
+#: encodes.
+CLASS_MEMBERS: tuple[Alteration, ...] = (
+    Alteration("EGFR", "exon 19 deletion", "p.Glu746_Ala750del", "c.2235_2249del", _EGFR, _S, True),
+    Alteration("EGFR", "exon 19 deletion", "p.Glu746_Ala750del", "c.2236_2250del", _EGFR, _S, True),
+)
+
 #: Genes with entries in the table.  For them the parser can catch contradictions
 #: ("ALK T790M") and wrong reference residues ("EGFR A790M").
 TABLE_GENES = frozenset(a.gene for a in ALTERATIONS if a.gene)
 
 #: Extra cDNA spellings of table entries (clinical.md §3.7 lists two for these).
 EXTRA_CDNA: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType({
-    "c.2236_2250del": (("EGFR", "exon 19 deletion"),),
     "c.2389T>A": (("EGFR", "C797S"),),
 })  # fmt: skip
 

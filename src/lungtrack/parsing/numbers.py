@@ -23,9 +23,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from lungtrack.errors import InputError
 
 __all__ = [
+    "MARKER_VALUE_EXPECTED",
     "MAX_LESION_MM",
     "MIN_LESION_MM",
     "format_number",
+    "parse_marker_value",
     "parse_number",
     "parse_size_mm",
 ]
@@ -230,3 +232,38 @@ def parse_size_mm(
             ),
         )
     return float(mm.quantize(_TENTH, rounding=ROUND_HALF_UP))
+
+
+#: The forms a marker value takes on a lab report.
+MARKER_VALUE_EXPECTED = 'a number above 0 such as 7.4, or a limit as the lab prints it, e.g. "<0.5" or ">1000"'
+_MARKER_VALUE = re.compile(r"(?P<cmp>[<>])?\s*(?P<num>.*)", re.DOTALL)
+
+
+def parse_marker_value(text: str | float, *, field: str = "value") -> tuple[str | None, float]:
+    """A tumour-marker value as a lab prints it: ``(comparator, value)``.
+
+    ``"7.4"`` -> ``(None, 7.4)``; ``"<0.5"`` or ``"< 0.5"`` -> ``("<", 0.5)`` (the true value is
+    below 0.5, the assay's detection limit); ``">1000"`` -> ``(">", 1000.0)`` (above the
+    measuring range).  Only ``<`` and ``>`` are accepted: they are what lab reports print.
+    The value (or limit) must be greater than 0: a bare ``0`` is refused, because a result below
+    the detection limit is reported as ``<LIMIT``, and 0 would break ratios and doubling times.
+    """
+    comparator: str | None
+    number: str | float
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        comparator, number = None, text
+    elif isinstance(text, str):
+        match = _MARKER_VALUE.fullmatch(text.strip())
+        assert match is not None  # the pattern matches any text
+        comparator, number = match.group("cmp"), match.group("num")
+    else:
+        raise InputError(field, text, MARKER_VALUE_EXPECTED)
+    value = _to_decimal(number, field, MARKER_VALUE_EXPECTED, shown=text)
+    if value <= 0:
+        if value == 0 and comparator is None:
+            message = (f"{field}: {_shown(text)} is zero; expected a number above 0, or a result below the "
+                       'detection limit as the lab prints it, e.g. "<0.5".')
+        else:
+            message = f"{field}: {_shown(text)} is not greater than 0; expected {MARKER_VALUE_EXPECTED}."
+        raise InputError(field, text, MARKER_VALUE_EXPECTED, message=message)
+    return comparator, float(value)

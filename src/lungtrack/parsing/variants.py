@@ -38,6 +38,7 @@ from lungtrack.errors import InputError
 from lungtrack.knowledge.variants import (
     ALTERATIONS,
     AMINO_ACIDS,
+    CLASS_MEMBERS,
     EXTRA_CDNA,
     FUSION_GENES,
     GENE_ALIASES,
@@ -319,8 +320,14 @@ for _alt in ALTERATIONS:
         _short = _parsed.short() if _parsed else _short
     if _short:
         _BY_PROTEIN.setdefault(_short, []).append(_alt)
+for _member in CLASS_MEMBERS:
+    # A stated protein change gets only its protein name (the cDNA was not stated).
+    _stated_p = replace(_member, hgvs_c=None, transcript=None)
+    _parsed_member = parse_protein(_member.hgvs_p) if _member.hgvs_p else None
+    if _parsed_member is not None and _stated_p not in _BY_PROTEIN.get(_parsed_member.short(), []):
+        _BY_PROTEIN.setdefault(_parsed_member.short(), []).append(_stated_p)
 _BY_CDNA: dict[str, list[Alteration]] = {}
-for _alt in ALTERATIONS:
+for _alt in ALTERATIONS + CLASS_MEMBERS:
     if _alt.hgvs_c:
         _BY_CDNA.setdefault(_alt.hgvs_c, []).append(_alt)
 for _hgvs, _keys in EXTRA_CDNA.items():
@@ -566,17 +573,42 @@ def _merge(outer: Alteration, inner: Alteration, field: str, text: str) -> Alter
     if outer == inner:
         return outer
     if outer.key == inner.key:
-        # Same alteration; keep the half with the more specific protein change (a typed
-        # ex19 deletion rather than the table's representative E746_A750del).
-        return inner if not inner.known else outer
+        # Same alteration (or class): keep what either half states, e.g. "EGFR exon 19
+        # deletion (L747_T751del)" is the class with the stated protein change.
+        return _combine(outer, inner, field, text)
     cdna, other = (outer, inner) if outer.name.startswith("c.") else (inner, outer)
-    if cdna.name.startswith("c.") and not cdna.known and not other.known and other.gene == cdna.gene:
+    specific = (not other.known or other.hgvs_p is not None) and other.hgvs_c is None
+    if cdna.name.startswith("c.") and not cdna.known and specific and other.gene == cdna.gene:
         return replace(other, hgvs_c=cdna.hgvs_c, transcript=cdna.transcript)
     raise InputError(
         field,
         text,
         EXPECTED,
         message=f"{field}: {text!r} names two different alterations ({outer.display} and {inner.display}); expected one.",
+    )
+
+
+def _combine(outer: Alteration, inner: Alteration, field: str, text: str) -> Alteration:
+    """Two halves naming the same alteration: the more detailed one, completed by the other."""
+    for attr in ("hgvs_p", "hgvs_c"):
+        a, b = getattr(outer, attr), getattr(inner, attr)
+        if a and b and a != b:
+            raise InputError(
+                field,
+                text,
+                EXPECTED,
+                message=f"{field}: {text!r} names two different changes ({a} and {b}); expected one.",
+            )
+
+    def detail(x: Alteration) -> int:
+        return sum(v is not None for v in (x.hgvs_p, x.hgvs_c, x.transcript))
+
+    base, other = (inner, outer) if detail(inner) > detail(outer) else (outer, inner)
+    return replace(
+        base,
+        hgvs_p=base.hgvs_p or other.hgvs_p,
+        hgvs_c=base.hgvs_c or other.hgvs_c,
+        transcript=base.transcript or other.transcript,
     )
 
 

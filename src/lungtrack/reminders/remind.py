@@ -30,7 +30,7 @@ from typing import Any, Collection, Mapping, Sequence
 
 from lungtrack.core.findings import Finding
 from lungtrack.core.history import PatientInfo
-from lungtrack.core.timing import DueItem
+from lungtrack.core.timing import DueItem, booking_text
 from lungtrack.enums import DueState, Marker
 from lungtrack.errors import InputError
 
@@ -95,6 +95,14 @@ def item_text(item: DueItem) -> str:
         if item.days == 0:
             return f"{item.label} today ({due})."
         return f"{item.label} on {due}, in {_days(item.days)}."
+    if item.booked_for is not None:
+        if item.booked_in_time:
+            return f"{item.label} {booking_text(item)} (due by {due}); {_last(item)}."
+        return f"{_unbooked_text(item, due)[:-1]}; {booking_text(item)}."
+    return _unbooked_text(item, due)
+
+
+def _unbooked_text(item: DueItem, due: str) -> str:
     if item.state == DueState.OVERDUE:
         return f"{item.label} overdue by {_days(-item.days)} (was due by {due}); {_last(item)}."
     if item.days == 0:
@@ -135,8 +143,8 @@ def patient_reminders(
     """
     out: list[Reminder] = []
     for item in due:
-        if item.state not in _SHOWN_STATES:
-            continue
+        if item.state not in _SHOWN_STATES or item.booked_in_time:
+            continue  # booked on or before its due date: the appointment itself is reminded
         out.append(Reminder(
             patient_id=patient.id, patient=patient.name, key=item.key, kind=item.kind, label=item.label,
             state=item.state.value, date=item.due_date, days=item.days, last_date=item.last_date,

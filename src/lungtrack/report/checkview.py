@@ -43,11 +43,15 @@ def line_header(pe) -> dict[str, Any] | None:
     return out
 
 
-def check_data(pe, *, new_only: bool = False) -> dict[str, Any]:
+def check_data(pe, *, new_only: bool = False, with_history: bool = False) -> dict[str, Any]:
+    """``findings``: the current line's and those tied to no line; ``history``: findings of
+    earlier lines (listed only ``with_history``; ``history_count`` always)."""
     from lungtrack.serialize import to_data
 
     ev = pe.evaluation
-    findings = [f for f in ev.findings if not (new_only and pe.is_acknowledged(f))]
+    shown = [f for f in ev.findings if not (new_only and pe.is_acknowledged(f))]
+    findings = [f for f in shown if not f.historical]
+    history = [f for f in shown if f.historical]
     due = [to_data(d) | {"snoozed_until": pe.snoozes[d.key].isoformat() if d.key in pe.snoozes else None}
            for d in ev.due if d.state.value != "up-to-date"]
     return {
@@ -55,6 +59,8 @@ def check_data(pe, *, new_only: bool = False) -> dict[str, Any]:
         "date": ev.today.isoformat(),
         "current_line": line_header(pe),
         "findings": [finding_data(pe, f) for f in findings],
+        "history": [finding_data(pe, f) for f in history] if with_history else [],
+        "history_count": len(history),
         "due": due,
         "needs_attention": len(pe.open_attention),
     }
@@ -77,14 +83,19 @@ def render_check_text(data: dict[str, Any]) -> list[str]:
     lines.append(head)
     lines.append("")
     for f in data["findings"]:
-        word = SEVERITY_WORDS[f["severity"]]
-        ack = f"  (acknowledged {f['acknowledged_at'][:10]})" if f["acknowledged"] else ""
-        lines.append(f"{word:<6} {f['title']}{ack}")
-        lines.append(f"       {f['evidence']}")
-        lines.append(f"       {f['discuss']}  [rule: {f['rule']} · source: {f['source']}]")
-        lines.append(f"       id: {f['id']}")
+        lines.extend(_finding_lines(f, SEVERITY_WORDS))
     if not data["findings"]:
         lines.append("No findings.")
+    history = data.get("history") or []
+    if history:
+        lines.append("")
+        lines.append("History — findings of earlier therapy lines:")
+        for f in history:
+            lines.extend(_finding_lines(f, SEVERITY_WORDS))
+    elif data.get("history_count"):
+        n = data["history_count"]
+        lines.append(f"{n} finding{'s' if n != 1 else ''} of earlier therapy lines not shown "
+                     "(lungtrack check --all).")
     lines.append("")
     n = data["needs_attention"]
     if n:
@@ -92,3 +103,14 @@ def render_check_text(data: dict[str, Any]) -> list[str]:
     else:
         lines.append("Nothing needs attention.")
     return lines
+
+
+def _finding_lines(f: dict[str, Any], words: dict[str, str]) -> list[str]:
+    word = words[f["severity"]]
+    ack = f"  (acknowledged {f['acknowledged_at'][:10]})" if f["acknowledged"] else ""
+    return [
+        f"{word:<6} {f['title']}{ack}",
+        f"       {f['evidence']}",
+        f"       {f['discuss']}  [rule: {f['rule']} · source: {f['source']}]",
+        f"       id: {f['id']}",
+    ]

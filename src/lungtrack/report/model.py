@@ -170,6 +170,7 @@ def build_report(pe: Any, *, today: date, generated_at: datetime, since: date | 
 
     findings = [finding_data(pe, f) | {"severity_word": SEVERITY_WORDS[f.severity.value],
                                         "symbol": SEVERITY_SYMBOLS[f.severity.value]}
+                | ({"title": f"{f.title} (earlier therapy line)"} if f.historical else {})
                 for f in ev.findings]
     due = [to_data(d) | {"snoozed_until": pe.snoozes[d.key].isoformat() if d.key in pe.snoozes else None,
                          "text": _due_text(d)}
@@ -177,7 +178,8 @@ def build_report(pe: Any, *, today: date, generated_at: datetime, since: date | 
     questions = build_questions(findings)
     timeline = _timeline(history, ev, lines, today, range_start, in_range)
 
-    open_findings = [f for f in findings if not f["acknowledged"] and f["severity"] in ("watch", "alert")]
+    open_findings = [f for f in findings if not f["acknowledged"] and not f["historical"]
+                     and f["severity"] in ("watch", "alert")]
     counts = {"findings": len(findings), "open_findings": len(open_findings), "questions": len(questions),
               "scans": sum(len(r["rows"]) for r in responses), "marker_values": sum(len(s["values"]) for s in series),
               "biopsies": len(biopsies)}
@@ -420,7 +422,7 @@ def build_questions(findings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     due_topics: list[str] = []
     due_ids: list[str] = []
     for f in findings:
-        if f["acknowledged"] or f["severity"] not in ("watch", "alert"):
+        if f["acknowledged"] or f.get("historical") or f["severity"] not in ("watch", "alert"):
             continue
         if f["rule"].startswith(("entry.", "engine.")):
             continue
