@@ -119,7 +119,7 @@ def test_nothing_to_undo(cli):
 
 
 def test_log_masks_values_and_names_the_user(demo):
-    assert demo("marker", "add", "cea", "41.7", "--date", "2026-08-01", "--lab", "St Elsewhere").code == 0
+    assert demo("marker", "add", "cea", "41.7", "--date", "2026-08-01", "--lab", "St Elsewhere", "--force").code == 0
     entry = demo("log", "--json", "--limit", "1").json()[0]
     assert entry["command"].startswith("lungtrack marker add")
     assert "41.7" not in entry["command"] and "Elsewhere" not in entry["command"] and "2026-08-01" not in entry["command"]
