@@ -357,3 +357,50 @@ def test_sizes_as_reports_write_them(bea):
     assert r.code == 0, r
     sizes = {m["label"]: m["size_mm"] for m in r.json()["measurements"]}
     assert sizes == {"RUL mass": 21.0, "4R": 9.0}  # long axis; a node's short axis
+
+
+# ------------------------------------------------------------------ grammar (issue 13)
+
+def _commands():
+    import typer.main
+
+    from lungtrack.cli import app
+
+    root = typer.main.get_command(app)
+
+    def walk(cmd, path):
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, (*path, name))
+        if not getattr(cmd, "commands", None):
+            yield path, cmd
+
+    return list(walk(root, ()))
+
+
+def test_every_date_option_has_the_same_alias_and_every_add_defaults_to_today():
+    adds = 0
+    for path, cmd in _commands():
+        for param in cmd.params:
+            if "--date" in getattr(param, "opts", []):
+                assert "--on" in param.opts, path
+        if path[-1] in ("add", "start", "stop") and path[0] != "patient":
+            date_opts = [p for p in cmd.params if "--date" in getattr(p, "opts", [])]
+            assert date_opts and date_opts[0].default == "today", path
+            adds += 1
+    assert adds >= 7  # therapy start and stop, scan, marker, biopsy, appointment, note
+
+
+def test_every_delete_takes_json_and_several_ids():
+    deletes = [(path, cmd) for path, cmd in _commands() if path[-1] == "delete"]
+    assert len(deletes) >= 8
+    for path, cmd in deletes:
+        assert any("--json" in getattr(p, "opts", []) for p in cmd.params), path
+        if path[0] not in ("patient", "lesion"):
+            args = [p for p in cmd.params if p.param_type_name == "argument"]
+            assert args and args[0].nargs == -1, path
+
+
+def test_a_slip_of_more_than_5x_is_asked_about_and_a_limit_is_not(demo):
+    # the clinical rule (core.plausibility.check_marker_entry) decides; the write path asks
+    assert_refused(demo("marker", "add", "cea", "35", "--date", "2026-08-01"), "Did you mean", "--force")
+    assert demo("marker", "add", "cea", "<0.5", "--date", "2026-08-01").code == 0  # a limit has no ratio

@@ -231,7 +231,7 @@ def show(ctx: typer.Context, finding_id: Annotated[int, typer.Argument(help="Fin
 def edit(
     ctx: typer.Context,
     finding_id: Annotated[int, typer.Argument(help="Finding id.")],
-    date: Annotated[Optional[str], typer.Option("--date", help="New date (not in the future).")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (not in the future).")] = None,
     sample: Annotated[Optional[Sample], typer.Option("--sample", case_sensitive=False)] = None,
     gene: GeneOpt = None,
     variant: Annotated[Optional[str], typer.Option("--variant", help="New variant; re-normalised (with the stored gene unless --gene is given).")] = None,

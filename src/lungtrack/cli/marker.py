@@ -17,33 +17,24 @@ def _value_and_unit(marker_text: str, value: str, unit: str | None, field: str =
     """(marker, number as typed, unit as typed or the marker's usual unit, comparator).
 
     ``"7.4ng/mL"`` may carry its unit; ``"<0.5"`` / ``">1000"`` is a value outside the assay's
-    range (stored with its comparator).  The writer converts and checks the value."""
-    from lungtrack.errors import InputError
+    range, stored with its comparator (:func:`lungtrack.parsing.numbers.parse_marker_value`);
+    0 is refused.  The writer converts and checks the value against the store."""
     from lungtrack.knowledge.markers import MARKERS, marker_from_text
-    from lungtrack.parsing.numbers import parse_number
+    from lungtrack.parsing.numbers import parse_marker_value, parse_number
 
     marker = marker_from_text(marker_text, field="marker")
     text = value.strip()
-    comparator = None
-    for sign, cmp in (("<=", "<"), ("≤", "<"), (">=", ">"), ("≥", ">"), ("<", "<"), (">", ">")):
-        if text.startswith(sign):
-            comparator, text = cmp, text[len(sign):].strip()
-            break
     if unit is None:  # "7.4ng/mL" or "7.4 ng/mL" typed as one argument
         i = 0
-        while i < len(text) and (text[i].isdigit() or text[i] in ".+-eE"):
+        while i < len(text) and (text[i].isdigit() or text[i] in "<>.+-eE "):
             i += 1
         rest = text[i:].strip()
         if 0 < i < len(text) and rest[:1] and (rest[0].isalpha() or rest[0] in "µμ"):
-            text, unit = text[:i], rest
-    info = MARKERS[marker]
-    number = parse_number(text, field=field, minimum=0, maximum=info.plausible_max * 1000)
-    if number == 0 and comparator is None:
-        raise InputError(field, value, "a value greater than 0", message=(
-            f"{field}: 0 is not a {marker.value} result; expected a value greater than 0 (a result below the "
-            "assay's detection limit is entered as '<LIMIT', e.g. '<0.5')."))
+            text, unit = text[:i].strip(), rest
+    comparator, number = parse_marker_value(text, field=field)
+    parse_number(number, field=field, minimum=0, maximum=MARKERS[marker].plausible_max * 1000)
     # the person typed the value: without a unit it is in the marker's usual unit
-    return marker, number, unit or info.canonical_unit, comparator
+    return marker, number, unit or MARKERS[marker].canonical_unit, comparator
 
 
 #: The writer's field names -> this command's options.
@@ -143,7 +134,7 @@ def edit(
     result_id: Annotated[int, typer.Argument(help="Result id.")],
     value: Annotated[Optional[str], typer.Option("--value")] = None,
     unit: Annotated[Optional[str], typer.Option("--unit")] = None,
-    on: Annotated[Optional[str], typer.Option("--date")] = None,
+    on: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (not in the future).")] = None,
     uln: Annotated[Optional[str], typer.Option("--uln")] = None,
     lab: Annotated[Optional[str], typer.Option("--lab")] = None,
     force: ForceOpt = False,

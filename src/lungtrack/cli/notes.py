@@ -146,7 +146,7 @@ def appointment_show(ctx: typer.Context, appointment_id: Annotated[int, typer.Ar
 def appointment_edit(
     ctx: typer.Context,
     appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
-    date: Annotated[Optional[str], typer.Option("--date", help="New date (future dates are fine while planned).")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (future dates are fine while planned).")] = None,
     kind: Annotated[Optional[AppointmentKind], typer.Option("--kind", case_sensitive=False)] = None,
     description: Annotated[Optional[str], typer.Option("--description", help="New description ('' clears it).")] = None,
     status: Annotated[Optional[AppointmentStatus], typer.Option("--status", case_sensitive=False)] = None,
@@ -306,7 +306,7 @@ def note_edit(
     ctx: typer.Context,
     note_id: Annotated[int, typer.Argument(help="Note id.")],
     text: Annotated[Optional[str], typer.Option("--text", help="New text (replaces the old; - reads it from stdin).")] = None,
-    date: Annotated[Optional[str], typer.Option("--date", help="New date (not in the future).")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (not in the future).")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

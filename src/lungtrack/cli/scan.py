@@ -242,7 +242,7 @@ def show(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan 
 def edit(
     ctx: typer.Context,
     study_id: Annotated[int, typer.Argument(help="Scan id.")],
-    on: Annotated[Optional[str], typer.Option("--date")] = None,
+    on: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (not in the future).")] = None,
     modality: Annotated[Optional[Modality], typer.Option("--modality", case_sensitive=False)] = None,
     slice_mm: Annotated[Optional[str], typer.Option("--slice")] = None,
     impression: Annotated[Optional[str], typer.Option("--impression")] = None,

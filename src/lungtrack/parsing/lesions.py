@@ -13,6 +13,12 @@ Two axes (``32x21 mm``, ``3.2 x 2.1 cm``, ``32 × 21``): the long axis is the si
 lymph node, whose size is the short axis (RECIST 1.1); ``short_axis_mm`` keeps the short one so
 that a node named by its label alone is measured on its short axis too.
 
+A lesion that split is still one lesion: its fragments may be written as a sum
+(``"RUL mass 12 + 8 mm"`` is 20 mm), which is how RECIST 1.1 (Eisenhauer 2009) treats
+fragments; when two lesions merge, the merged lesion's size goes on one of them and the other
+is recorded as ``0`` (disappeared).  The working group's exact wording is not confirmed in the
+project's clinical reference; docs/rules.md carries the guidance.
+
 After the colon, the comma-separated parts may come in any order: a site, a size or a status,
 and a role (``target`` / ``non-target``).  Without a colon, the size or status is taken from
 the end of the text and the rest is the label.
@@ -144,12 +150,28 @@ def _two_axes(field: str, text: str, cleaned: str) -> tuple[str, float | None]:
     return cleaned[:match.start()] + f"{long_axis:g} mm" + cleaned[match.end():], short_axis
 
 
+_FRAGMENTS = re.compile(r"\d+(?:\.\d+)?\s*(?:mm|cm)?(?:\s*\+\s*\d+(?:\.\d+)?\s*(?:mm|cm)?)+(?![a-z])", re.I)
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(mm|cm)?", re.I)
+
+
+def _fragments(cleaned: str) -> str:
+    """``12 + 8 mm`` (a lesion that split: RECIST sums its fragments) -> ``20 mm``."""
+    match = _FRAGMENTS.search(cleaned)
+    if match is None:
+        return cleaned
+    parts = _PART.findall(match.group(0))
+    unit = next((u.lower() for _n, u in reversed(parts) if u), "mm")
+    total = sum(parse_size_mm(f"{n} {(u or unit).lower()}", field="size") for n, u in parts)
+    return cleaned[:match.start()] + f"{round(total, 1):g} mm" + cleaned[match.end():]
+
+
 def parse_lesion_spec(text: str, *, field: str = "--lesion") -> LesionSpec:
     """Parse one ``--lesion`` value (see the module docstring for the accepted forms)."""
     if not isinstance(text, str) or not text.strip():
         raise InputError(field, text, LESION_EXPECTED, message=f"{field}: no lesion given; expected {LESION_EXPECTED}.")
     cleaned = " ".join(text.split())
     try:
+        cleaned = _fragments(cleaned)
         cleaned, short_axis = _two_axes(field, text, cleaned)
     except InputError as err:
         if err.field == "size":

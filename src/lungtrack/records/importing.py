@@ -71,10 +71,9 @@ def resolve_patient(session: Any, ref: PatientRef, kind: str) -> tuple[m.Patient
             if p.name.casefold() == ref.name.casefold():
                 return p, None
     if ref.name and kind in NAMED_KINDS:
-        wanted = " ".join(ref.name.split()).casefold()
-        for p in repo.list_patients(session):
-            if p.name.casefold() == wanted:
-                return p, None
+        p = repo.patient_named(session, ref.name)
+        if p is not None:
+            return p, None
     return None, None
 
 
@@ -147,7 +146,7 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
                     if items:
                         skipped[(kind, why)] += len(items)
                 continue
-            if any(x.name.casefold() == " ".join(inp.name.split()).casefold() for x in repo.list_patients(session)):
+            if repo.patient_named(session, inp.name) is not None:
                 problems.append(Problem(origin, "--patient", (
                     f"--patient: a patient called {inp.name!r} is already in this store but is not known by this "
                     f"import's identifiers ({patient_key(batch.patient) or 'none'}); to add the records to that "

@@ -662,14 +662,15 @@ class Writer:
         return None
 
     def _check_marker_jump(self, p: m.Patient, marker: Any, value: float, unit: str, when: date,
-                           exclude: int | None = None) -> None:
+                           exclude: int | None = None, comparator: str | None = None) -> None:
         from lungtrack.core.plausibility import check_marker_entry
 
         prev = self._previous_marker(p, marker.value, when, exclude)
         if prev is None:
             return
         problem = check_marker_entry(marker.value, unit, prev.value, prev.date, value, when,
-                                     self.config().plausibility)
+                                     self.config().plausibility, previous_comparator=prev.comparator,
+                                     new_comparator=comparator)
         if problem:
             raise NeedsConfirmation("value", value, "a plausible value", message=(
                 f"value: {problem} Nothing was saved. If the value is right, add --force."),
@@ -688,7 +689,7 @@ class Writer:
         if same:
             return Written("marker", (same[0].id,), (repo.row_dict(same[0]),), already=True)
         if not force:
-            self._check_marker_jump(p, marker, value, unit, inp.date)
+            self._check_marker_jump(p, marker, value, unit, inp.date, comparator=inp.comparator)
         row = self._add(m.MarkerResult(patient_id=p.id, date=inp.date, marker=marker.value, value=value, unit=unit,
                                        uln=uln, lab=inp.lab, comparator=inp.comparator, source=inp.source.label,
                                        external_id=inp.source.external_id))
@@ -711,7 +712,8 @@ class Writer:
             problems.append(Problem(None, "--date", reason))
         self._refuse(problems)
         if value is not None and not force:
-            self._check_marker_jump(p, marker, new_value, new_unit, inp.date, exclude=row.id)
+            self._check_marker_jump(p, marker, new_value, new_unit, inp.date, exclude=row.id,
+                                    comparator=inp.comparator)
         row.value, row.unit, row.date, row.comparator = new_value, new_unit, inp.date, inp.comparator
         if uln is not None:
             row.uln = new_uln

@@ -72,14 +72,28 @@ def select_patients(session: Session, name: str | None, all_patients: bool) -> l
     return [find_patient(session, name)]
 
 
+def patient_named(session: Session, name: str) -> m.Patient | None:
+    """The patient of that name (case-insensitive), by one query (never loading every patient)."""
+    from sqlalchemy import func
+
+    wanted = " ".join(name.split())
+    stmt = select(m.Patient)
+    if wanted.isascii():  # SQLite's lower() folds ASCII only: other names are compared here
+        stmt = stmt.where(func.lower(m.Patient.name) == wanted.lower())
+    for p in session.exec(stmt):
+        if p.name.casefold() == wanted.casefold():
+            return p
+    return None
+
+
 def add_patient(session: Session, **fields: Any) -> m.Patient:
     name = fields["name"]
-    existing = session.exec(select(m.Patient)).all()
-    if any(p.name.casefold() == name.casefold() for p in existing):
+    if patient_named(session, name) is not None:
         raise InputError("name", name, "a name not already in this store",
                          message=f"name: a patient called {name!r} already exists in this store.")
+    first = session.exec(select(m.Patient.id).limit(1)).first() is None
     patient = m.Patient(**fields)
-    if not existing:
+    if first:
         patient.is_default = True
     session.add(patient)
     session.flush()
