@@ -1,4 +1,5 @@
-"""Generate docs/cli-reference.md from the commands' own --help (run: python3 scripts/gen_cli_reference.py).
+"""Generate docs/cli-reference.md and the man page docs/lungtrack.1 from the commands' own --help
+(run: python3 scripts/gen_cli_reference.py).
 
 tests/test_docs.py fails when the file is stale, so the reference can never drift from the code.
 """
@@ -11,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "cli-reference.md"
+MAN = ROOT / "docs" / "lungtrack.1"  # the manual page, installed as share/man/man1/lungtrack.1
 
 
 def command_paths() -> list[list[str]]:
@@ -60,3 +62,7 @@ if __name__ == "__main__":
     sys.path.insert(0, str(ROOT / "src"))
     TARGET.write_text(render(), encoding="utf-8")
     print(f"wrote {TARGET}")
+    from lungtrack.cli._man import render_man
+
+    MAN.write_text(render_man(), encoding="utf-8")
+    print(f"wrote {MAN}")

@@ -130,7 +130,7 @@ def test_unknown_choice_is_refused_and_nothing_written(cli, args, option, value)
     ("2026-08-02", ["--date", "2026-08-02", "future"]),   # tomorrow: a result cannot be in the future
     ("03/04/2026", ["--date", "03/04/2026", "ambiguous"]),
     ("2026-02-30", ["--date", "2026-02-30"]),
-    ("last tuesday", ["--date", "last tuesday"]),
+    ("tuesday", ["--date", "tuesday", "last tuesday"]),  # last or next? (bare weekday)
 ])
 def test_bad_dates_are_refused_and_nothing_written(cli, date, words):
     r = add(cli, date=date)
@@ -219,7 +219,7 @@ def test_show_json_and_text(cli):
 
 def test_show_unknown_id_is_not_found(cli):
     r = cli("biopsy", "show", "99")
-    assert r.code == 1, r
+    assert r.code == 2, r  # a wrong id is bad input (docs/usage.md), not a broken store
     assert len(r.stderr.strip().splitlines()) == 1 and "99" in r.stderr
 
 
@@ -298,4 +298,4 @@ def test_delete_with_yes_deletes_only_that_finding(cli):
     assert r.code == 0, r
     assert "Deleted biopsy finding" in r.stderr
     assert [row["id"] for row in rows(cli)] == [second["id"]]
-    assert cli("biopsy", "delete", str(first["id"]), "--yes").code == 1  # already gone
+    assert cli("biopsy", "delete", str(first["id"]), "--yes").code == 2  # already gone

@@ -168,7 +168,7 @@ def test_appointment_edit_changes_only_given_options(cli):
 @pytest.mark.parametrize("args, words", [
     (["--status", "done"], ["future"]),  # planned for 2026-09-15: cannot be done yet
     (["--kind", "dentist"], ["--kind", "dentist"]),
-    (["--date", "31/12/2026"], ["--date", "31/12/2026"]),
+    (["--date", "02/03/2027"], ["--date", "02/03/2027", "ambiguous"]),
     ([], ["at least one"]),
 ])
 def test_appointment_edit_bad_input_changes_nothing(cli, args, words):
@@ -190,7 +190,7 @@ def test_appointment_delete_refuses_without_yes_then_deletes(cli):
 
 def test_appointment_unknown_id(cli):
     r = cli("appointment", "done", "42")
-    assert r.code == 1, r
+    assert r.code == 2, r
     assert "42" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 

@@ -15,7 +15,7 @@ def test_summary_json_has_the_same_findings_as_check(demo):
     assert summary.code == 0
     data = summary.json()
     check = demo("check", "--json").json()["patients"][0]
-    strip = lambda fs: [{k: v for k, v in f.items() if k not in ("severity_word", "symbol")} for f in fs]  # noqa: E731
+    strip = lambda fs: [{k: v for k, v in f.items() if k not in ("severity_word", "symbol", "earlier_line", "history", "booked_on")} for f in fs]  # noqa: E731
     assert strip(data["findings"]) == check["findings"]
     assert data["therapy"] == check["current_line"]
     assert data["therapy"]["trial"]["median_pfs_months"] == 9.5
@@ -119,7 +119,9 @@ def test_report_md_and_txt_to_stdout(demo):
     assert "| 2026-05-15 | 49 | -37.2 % | +11.4 % | PR |" in md.stdout
     assert "2025-12-10 |" not in md.stdout  # before --since
     txt = demo("report", "--format", "txt", "--sections", "questions", "-o", "-")
-    assert txt.stdout.splitlines()[4] == "QUESTIONS TO BRING TO THE NEXT APPOINTMENT"
+    lines = txt.stdout.splitlines()
+    assert "QUESTIONS TO BRING TO THE NEXT APPOINTMENT" in lines[4:6]  # after the title and the date range
+    assert max(len(line) for line in lines) <= 80
     assert "Could we discuss re-testing and third-generation EGFR TKI options?" in txt.stdout
 
 
@@ -152,5 +154,49 @@ def test_report_pdf_with_chromium(demo, tmp_path):
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     pages = pdf.page_count(data)
     assert 2 <= pages <= 6
-    assert r.stderr.strip() == (f"Wrote {out} ({pages} pages): response table, 4 charts, 8 findings, "
+    # --since 6m leaves out the finding dated before 2026-02-12 (the partial response of December)
+    assert r.stderr.strip() == (f"Wrote {out} ({pages} pages): response table, 4 charts, 7 findings, "
                                 "5 questions for the visit.")
+
+
+def test_a_test_booked_in_time_shows_as_booked_not_due(demo):
+    """The demo's CT is due by 2026-08-14; booked for 2026-08-13 it is one BOOKED row, and the
+    booking is not listed again as an appointment of its own."""
+    assert demo("appointment", "add", "--date", "2026-08-13", "--kind", "imaging",
+                "--description", "CT chest").code == 0
+    txt = demo("report", "--format", "txt", "--sections", "due,questions").stdout
+    flat = " ".join(txt.split())
+    assert "BOOKED CT scan: booked for 2026-08-13 (CT chest) (due by 2026-08-14); last 2026-05-15" in flat
+    assert flat.count("CT chest") == 1 and "Scan appointment" not in flat
+    assert "when the next scan is planned" not in flat  # nothing to ask about a scan already booked
+    data = demo("summary", "--json").json()
+    ct = next(d for d in data["due"] if d["key"] == "imaging")
+    assert ct["state"] == "booked" and ct["booked_on"] == "2026-08-13"
+
+
+def test_trend_lines_and_lesions(demo, monkeypatch):
+    data = demo("trend", "tumor", "--json").json()
+    assert [ln["line"]["drug"] for ln in data["lines"]] == ["gefitinib"]
+    assert demo("trend", "tumor", "--line", "1", "--json").json()["line"]["id"] == 1
+    r = demo("trend", "tumor", "--line", "7")
+    assert r.code == 2 and r.stderr.startswith("Error: --line") and "(1)" in r.stderr
+    node = demo("trend", "lesion", "4r", "--json").json()
+    assert node["label"] == "4R" and node["axis"] == "short axis"
+    assert [p["size_mm"] for p in node["points"]] == [16, 9, 8, 8]
+    table = demo("trend", "lesion", "liver S6")
+    assert table.stdout.splitlines()[0].split("\t") == ["date", "size mm", "status", "line"]
+    assert "2026-05-15\t15\tmeasured\tgefitinib" in table.stdout
+    r = demo("trend", "lesion", "spleen")
+    assert r.code == 2 and "liver S6" in r.stderr  # names the lesions there are
+    assert demo("trend", "lesion").code == 2
+    assert demo("trend", "cea", "extra").code == 2
+    # on a terminal: the legend is printed under the chart, not over the data
+    from lungtrack.cli import common
+
+    monkeypatch.setattr(common, "stdout_is_tty", lambda: True)
+    out = demo("trend", "tumor", env={"NO_COLOR": "1", "COLUMNS": "80"}).stdout
+    lines = out.splitlines()
+    axis = max(i for i, line in enumerate(lines) if "└" in line)
+    legend = next(i for i, line in enumerate(lines) if line.startswith("Legend:"))
+    assert legend > axis and "= baseline 78 mm" in out and "! PD threshold 52.8 mm" in out
+    assert not any("Legend" in line or "baseline 78" in line for line in lines[:axis])

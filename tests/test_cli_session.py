@@ -269,3 +269,19 @@ def test_scan_add_on_a_terminal_asks_for_each_known_lesion(ann, monkeypatch):
 def test_scan_add_without_lesions_does_not_prompt_when_not_on_a_terminal(ann):
     r = ann("scan", "add", "--date", "2026-03-01", "--non-target", "present")
     assert r.code == 0 and "Enter each lesion" not in r.stderr
+
+
+def test_not_found_ids_and_names_exit_2_as_documented(cli, monkeypatch):
+    """docs/usage.md: exit 2 for bad input, including an id or a name that does not exist;
+    exit 1 only for a store that is missing or unreadable."""
+    from lungtrack.exitcodes import ExitStatus
+
+    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-08-12")
+    assert cli("patient", "add", "Ann").code == 0
+    for args in (("scan", "show", "99"), ("marker", "delete", "7", "--yes"), ("therapy", "show", "3"),
+                 ("patient", "show", "Bob"), ("note", "show", "5"), ("biopsy", "show", "1")):
+        r = cli(*args)
+        assert r.code == ExitStatus.USAGE, (args, r)
+        assert len(r.stderr.strip().splitlines()) == 1, (args, r)
+    usage = (__import__("pathlib").Path(__file__).parent.parent / "docs" / "usage.md").read_text(encoding="utf-8")
+    assert "| 2 | bad usage or input" in usage and "does not exist" in usage

@@ -139,9 +139,10 @@ APPTS = [
 ]
 
 
-def export(last_scan: date, now: datetime, patient: PatientInfo = ANN, tag: str = "p1-abcd1234") -> bytes:
-    entries = ics.entries_for_patient(patient, due_items(last_scan), APPTS, TODAY, tag=tag)
-    return ics.calendar_bytes(entries, now)
+def export(last_scan: date, now: datetime, patient: PatientInfo = ANN, tag: str = "p1-abcd1234",
+           previous: bytes | None = None, today: date = TODAY) -> bytes:
+    entries = ics.entries_for_patient(patient, due_items(last_scan, today), APPTS, today, tag=tag)
+    return ics.calendar_bytes(entries, now, previous)
 
 
 def test_one_all_day_event_with_alarm_per_follow_up():
@@ -191,7 +192,7 @@ def test_import_twice_does_not_duplicate_and_an_update_moves_the_event():
     cal.import_file(first)  # the same file again
     assert len(cal.events) == 4
     # a new scan on 2026-08-10: the imaging due date moves to 2026-11-09; exported a day later
-    second = export(date(2026, 8, 10), T2)
+    second = export(date(2026, 8, 10), T2, previous=first)
     cal.import_file(second)
     assert len(cal.events) == 4
     ct = cal.events["lungtrack-p1-abcd1234-imaging@lungtrack.local"]
@@ -203,10 +204,28 @@ def test_import_twice_does_not_duplicate_and_an_update_moves_the_event():
     assert cal.events["lungtrack-p1-abcd1234-imaging@lungtrack.local"]["start"] == "20261109"
 
 
-def test_sequence_grows_with_export_time():
-    assert ics.export_sequence(datetime(2020, 1, 1, tzinfo=timezone.utc)) == 0
-    assert ics.export_sequence(T2) - ics.export_sequence(T1) == 86400
-    assert ics.export_sequence(datetime(2088, 1, 1, tzinfo=timezone.utc)) < 2**31  # fits RFC 5545 INTEGER
+def _seqs(data: bytes) -> dict[str, tuple[int, str]]:
+    return {_prop(e, "UID"): (int(_prop(e, "SEQUENCE")), _prop(e, "DTSTAMP")) for e in check_structure(data)}
+
+
+def test_sequence_rises_only_when_an_event_changes():
+    first = export(date(2026, 5, 15), T1)
+    assert {s for s, _ in _seqs(first).values()} == {0}  # no previous export: every event is new
+    # a day later, nothing changed: the same bytes (same SEQUENCE and DTSTAMP), even though "today" moved
+    again = export(date(2026, 5, 15), T2, previous=first, today=TODAY + timedelta(days=1))
+    assert again == first
+    # a new scan moves only the imaging event: its SEQUENCE goes up by one, its DTSTAMP is the new export's
+    moved = export(date(2026, 8, 10), T2, previous=again)
+    before, after = _seqs(again), _seqs(moved)
+    imaging = "lungtrack-p1-abcd1234-imaging@lungtrack.local"
+    assert after[imaging][0] == before[imaging][0] + 1 and after[imaging][1] != before[imaging][1]
+    assert {u: v for u, v in after.items() if u != imaging} == {u: v for u, v in before.items() if u != imaging}
+    # and once more unchanged: it stays at 1
+    assert _seqs(export(date(2026, 8, 10), T2 + timedelta(days=3), previous=moved))[imaging][0] == 1
+
+
+def test_an_unreadable_previous_file_counts_as_none():
+    assert _seqs(export(date(2026, 5, 15), T1, previous=b"not a calendar")) == _seqs(export(date(2026, 5, 15), T1))
 
 
 def test_patient_tag_separates_stores():
@@ -248,6 +267,9 @@ def test_cli_export_twice_updates_not_duplicates(cli, store, tmp_path, monkeypat
     cal.import_file(first)
     assert sorted(e["summary"] for e in cal.events.values()) == [
         "Ann: CEA blood test due", "Ann: CT scan due", "Ann: Oncology clinic"]
+    # exported again a day later with nothing changed: the file is byte for byte the same
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(T1.timestamp()) + 86400))
+    assert cli("export", "ics", "-o", str(out)).code == 0 and out.read_bytes() == first
     assert cli("scan", "add", "--date", "2026-08-10", "--lesion", "RUL mass 28").code == 0
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(T2.timestamp())))
     r = cli("remind", "--ics", str(out))  # the same file through remind --ics
@@ -255,7 +277,8 @@ def test_cli_export_twice_updates_not_duplicates(cli, store, tmp_path, monkeypat
     cal.import_file(out.read_bytes())
     assert len(cal.events) == 3
     ct = next(e for uid, e in cal.events.items() if uid.endswith("-imaging@lungtrack.local"))
-    assert ct["start"] == "20261109"
+    assert ct["start"] == "20261109" and ct["seq"] == 1  # the one event that changed
+    assert sorted(e["seq"] for e in cal.events.values()) == [0, 0, 1]
     # independent check of the icalendar parse of the CLI file
     parsed = Calendar.from_ical(out.read_bytes())
     assert len(list(parsed.walk("VEVENT"))) == 3

@@ -131,16 +131,17 @@ def test_allow_future_has_a_ten_year_limit() -> None:
 # ----------------------------------------------------------------------------- refused
 
 
-def test_ambiguous_numeric_date_gets_iso_hint() -> None:
+def test_ambiguous_numeric_date_names_both_readings() -> None:
     with pytest.raises(InputError) as err:
         pd("03/04/2026", field="--date")
     assert err.value.message == (
-        "--date: '03/04/2026' is ambiguous (3 April or 4 March?); use ISO form YYYY-MM-DD, e.g. 2026-04-03."
+        "--date: '03/04/2026' is ambiguous (3 April or 4 March?); write 2026-04-03 or 2026-03-04 (YYYY-MM-DD), "
+        'or set locale_order = "dmy" or "mdy" in thresholds.toml.'
     )
     assert "\n" not in err.value.message
 
 
-@pytest.mark.parametrize("text", ["3.4.2026", "03-04-2026", "3/4/26"])
+@pytest.mark.parametrize("text", ["3.4.2026", "03-04-2026", "02/03/2026", "12/11/2026"])
 def test_other_ambiguous_separators(text: str) -> None:
     with pytest.raises(InputError) as err:
         pd(text)
@@ -148,12 +149,90 @@ def test_other_ambiguous_separators(text: str) -> None:
     assert "YYYY-MM-DD" in err.value.message
 
 
-@pytest.mark.parametrize("text, example", [("25/04/2026", "2026-04-25"), ("04/25/2026", "2026-04-25")])
-def test_day_or_month_first_not_ambiguous_still_refused_with_example(text: str, example: str) -> None:
+def test_two_digit_years_are_refused() -> None:
     with pytest.raises(InputError) as err:
-        pd(text)
-    assert example in err.value.message
-    assert "ambiguous" not in err.value.message
+        pd("3/4/26")
+    assert "4-digit year" in err.value.message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("25/04/2026", date(2026, 4, 25)), ("04/25/2026", date(2026, 4, 25)),  # only one reading is real
+    ("11/20/2024", date(2024, 11, 20)), ("20/11/2024", date(2024, 11, 20)),
+    ("31/12/2025", date(2025, 12, 31)), ("12/31/2025", date(2025, 12, 31)),  # the year's last day
+    ("13/01/2026", date(2026, 1, 13)), ("01/13/2026", date(2026, 1, 13)),  # 13: the first non-month
+    ("05/05/2026", date(2026, 5, 5)),  # both readings are the same day
+    ("29/02/2024", date(2024, 2, 29)), ("02/29/2024", date(2024, 2, 29)),  # leap day
+    ("20.11.2024", date(2024, 11, 20)), ("11-20-2024", date(2024, 11, 20)),
+])
+def test_slash_dates_with_one_reading_are_accepted(text: str, expected: date) -> None:
+    assert pd(text) == expected
+    assert pd(text, order="dmy") == expected and pd(text, order="mdy") == expected
+
+
+@pytest.mark.parametrize("text", ["29/02/2023", "02/29/2023", "31/04/2026", "04/31/2026", "13/13/2026", "32/01/2026"])
+def test_slash_dates_with_no_real_reading_are_refused(text: str) -> None:
+    with pytest.raises(InputError) as err:
+        pd(text, field="--date")
+    assert "not a real date" in err.value.message
+
+
+def test_locale_order_decides_ambiguous_dates() -> None:
+    assert pd("02/03/2026", order="dmy") == date(2026, 3, 2)
+    assert pd("02/03/2026", order="mdy") == date(2026, 2, 3)
+    assert pd("12/11/2026", order="dmy") == date(2026, 11, 12)
+    with pytest.raises(InputError) as err:
+        pd("12/11/2026", order="mdy")  # 11 December 2026 is after TODAY (28 November)
+    assert "in the future" in err.value.message
+    assert pd("12/11/2026", order="mdy", allow_future=True) == date(2026, 12, 11)
+    with pytest.raises(InputError):
+        pd("02/03/2026", order="ymd")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("last saturday", date(2026, 11, 21)),  # TODAY is a Saturday: a week ago, never today
+    ("last friday", date(2026, 11, 27)),
+    ("last sunday", date(2026, 11, 22)),
+    ("last tue", date(2026, 11, 24)),
+    ("Last Tuesday", date(2026, 11, 24)),
+    ("last week", date(2026, 11, 21)),
+    ("last month", date(2026, 10, 28)),
+    ("last year", date(2025, 11, 28)),
+    ("3w", date(2026, 11, 7)),
+    ("3 weeks", date(2026, 11, 7)),
+    ("2m", date(2026, 9, 28)),
+    ("10d", date(2026, 11, 18)),
+    ("1y", date(2025, 11, 28)),
+    ("0d", TODAY),
+])
+def test_weekday_and_duration_words(text: str, expected: date) -> None:
+    assert pd(text) == expected
+
+
+def test_next_weekday_is_in_the_future() -> None:
+    assert pd("next monday", allow_future=True) == date(2026, 11, 30)
+    assert pd("next saturday", allow_future=True) == date(2026, 12, 5)  # never today
+    assert pd("next week", allow_future=True) == date(2026, 12, 5)
+    with pytest.raises(InputError) as err:
+        pd("next monday")
+    assert "in the future" in err.value.message
+
+
+def test_bare_durations_are_refused_where_the_future_is_allowed() -> None:
+    with pytest.raises(InputError) as err:
+        pd("3w", allow_future=True, field="--date")
+    assert "3 weeks ago or in 3 weeks" in err.value.message
+    assert pd("in 3w", allow_future=True) == date(2026, 12, 19)
+
+
+def test_bare_weekday_is_refused_with_a_hint() -> None:
+    with pytest.raises(InputError) as err:
+        pd("tuesday", field="--date")
+    assert "'last tuesday'" in err.value.message and "'next tuesday'" in err.value.message
+
+
+def test_durations_reaching_before_1900_are_refused() -> None:
+    with pytest.raises(InputError):
+        parse_date("200y", today=TODAY)
 
 
 @pytest.mark.parametrize("text", ["2026-02-30", "2025-02-29", "2026-13-01", "2026-04-31", "20261304"])
@@ -170,7 +249,7 @@ def test_leap_day_is_accepted() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["2016", "2026030", "202603041", "", "   ", "foo", "next week", "4 Foo 2026", "Mar 2026", "4 Mar 26", "3 fortnights ago", "-3 days ago",
+    ["2016", "2026030", "202603041", "", "   ", "foo", "next week", "last foo", "4 Foo 2026", "Mar 2026", "4 Mar 26", "3 fortnights ago", "-3 days ago",
      "2026-03-04T10:00", "2026-03/04"],
 )
 def test_rejected_texts(text: str) -> None:
@@ -299,8 +378,48 @@ def test_days_ago_matches_timedelta(n: int) -> None:
     assert parse_date(f"{n}d ago", today=TODAY) == TODAY - timedelta(days=n)
 
 
-@given(st.integers(min_value=1, max_value=12), st.integers(min_value=1, max_value=12), st.integers(1950, 2026))
-def test_every_day_month_first_numeric_date_is_refused(a: int, b: int, year: int) -> None:
+@given(st.integers(min_value=1, max_value=12), st.integers(min_value=1, max_value=12), st.integers(1950, 2025))
+def test_every_two_reading_numeric_date_is_refused_unless_an_order_is_set(a: int, b: int, year: int) -> None:
+    text = f"{a:02d}/{b:02d}/{year}"
+    if a == b:  # both readings are the same day
+        assert parse_date(text, today=TODAY) == date(year, a, a)
+        return
     with pytest.raises(InputError) as err:
-        parse_date(f"{a:02d}/{b:02d}/{year}", today=TODAY)
+        parse_date(text, today=TODAY)
     assert "YYYY-MM-DD" in err.value.message
+    assert date(year, b, a).isoformat() in err.value.message and date(year, a, b).isoformat() in err.value.message
+    assert parse_date(text, today=TODAY, order="dmy") == date(year, b, a)
+    assert parse_date(text, today=TODAY, order="mdy") == date(year, a, b)
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=TODAY))
+def test_every_real_date_with_a_day_above_12_reads_back_either_way(d: date) -> None:
+    if d.day <= 12:
+        return
+    assert parse_date(f"{d.day}/{d.month}/{d.year}", today=TODAY) == d
+    assert parse_date(f"{d.month}/{d.day}/{d.year}", today=TODAY) == d
+
+
+# ----------------------------------------------------------------------------- the locale_order setting
+
+
+def test_locale_order_setting_through_the_cli(cli, monkeypatch):
+    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-08-12")
+    assert cli("patient", "add", "Ann").code == 0
+    r = cli("marker", "add", "cea", "3.1", "--date", "02/03/2026")
+    assert r.code == 2 and "2026-03-02 or 2026-02-03" in r.stderr and r.stderr.count("\n") == 1
+    assert cli("marker", "add", "cea", "3.1", "--date", "11/20/2025").code == 0  # one reading only
+    r = cli("config", "set", "input.locale_order", "dmy")
+    assert r.code == 0, r
+    assert 'locale_order = "dmy"' in cli("config", "show").stdout
+    assert cli("marker", "add", "cea", "3.2", "--date", "02/03/2026").code == 0
+    dates = [row["date"] for row in cli("marker", "list", "--json").json()]
+    assert "2026-03-02" in dates and "2025-11-20" in dates
+    assert cli("config", "set", "input.locale_order", "mdy").code == 0
+    assert cli("marker", "add", "cea", "3.3", "--date", "02/03/2026").code == 0
+    assert "2026-02-03" in [row["date"] for row in cli("marker", "list", "--json").json()]
+    r = cli("config", "set", "input.locale_order", "ymd")
+    assert r.code != 0 and "none" in r.stderr and "dmy" in r.stderr and r.stderr.count("\n") == 1
+    r = cli("config", "set", "recist.pd_increase_pct", "25")
+    assert r.code == 0 and "pd_increase_pct = 25" in cli("config", "show").stdout
+    assert 'locale_order = "mdy"' in cli("config", "show").stdout  # the other key was kept

@@ -211,7 +211,7 @@ def test_demo_report_prints_cleanly_and_loads_nothing(demo_files, tmp_path):
         assert svg.get("role") == "img" and len(svg.get("aria-label", "")) > 40
     chart_page = next(i for i, t in enumerate(pages) if "Charts" in t and "spider plot" in t)
     ct = flat(pages[chart_page])
-    for drawn in ("Tumour burden on gefitinib (RECIST 1.1)", "Each lesion's change from baseline (spider plot)",
+    for drawn in ("Tumour burden on gefitinib (RECIST 1.1)", "Each lesion on gefitinib (spider plot)",
                   "CEA, log scale — doubling time 8.4 weeks", "Therapy timeline", "PD threshold 52.8 mm"):
         assert drawn in ct, drawn
     for caption in ("Tumour burden.", "Spider plot.", "CEA trend.", "Therapy timeline."):
@@ -312,3 +312,117 @@ def test_long_history_still_prints_cleanly(tmp_path):
     chart_text = flat(" ".join(pages))
     for drawn in ("Tumour burden on alectinib (RECIST 1.1)", "spider plot", "CEA, log scale", "Therapy timeline"):
         assert drawn in chart_text, drawn
+
+
+# --------------------------------------------------------------------------- a 2-line, 10-year history
+
+
+def pdf_words(pdf_file: Path) -> list[dict]:
+    """Every word of the PDF with its page and box (pdftotext -bbox)."""
+    out = subprocess.run([PDFTOTEXT, "-bbox", str(pdf_file), "-"], capture_output=True, check=True).stdout.decode("utf-8")
+    words, page = [], 0
+    for m in re.finditer(r'<page width="([0-9.]+)" height="([0-9.]+)">|<word xMin="([0-9.]+)" yMin="([0-9.]+)" '
+                         r'xMax="([0-9.]+)" yMax="([0-9.]+)">([^<]*)</word>', out):
+        if m.group(1):
+            page += 1
+            height = float(m.group(2))
+            continue
+        x0, y0, x1, y1 = (float(m.group(k)) for k in range(3, 7))
+        words.append({"page": page, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "text": m.group(7), "height": height})
+    return words
+
+
+def _overlaps(words: list[dict]) -> list[tuple[str, str]]:
+    """Pairs of words whose boxes overlap by more than a sliver (colliding labels)."""
+    bad = []
+    for i, a in enumerate(words):
+        for b in words[i + 1:]:
+            w = min(a["x1"], b["x1"]) - max(a["x0"], b["x0"])
+            h = min(a["y1"], b["y1"]) - max(a["y0"], b["y0"])
+            if w > 1.0 and h > 1.5:
+                bad.append((a["text"], b["text"]))
+    return bad
+
+
+def _print_ten_years(tmp_path: Path, name: str, **kw) -> tuple[Path, list[str], list[dict]]:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from histories import TODAY as TEN_TODAY
+    from histories import ten_year_evaluation
+
+    from lungtrack.report.model import build_report
+    from lungtrack.report.render_html import render_html
+
+    report = build_report(ten_year_evaluation(), today=TEN_TODAY,
+                          generated_at=datetime(2026, 8, 12, 9, 0, tzinfo=timezone.utc), **kw)
+    html_file = tmp_path / f"{name}.html"
+    html_file.write_text(render_html(report, paper="a4"), encoding="utf-8")
+    pdf = tmp_path / f"{name}.pdf"
+    rec = Recorder()
+    try:
+        print_pdf(html_file, pdf, rec.port, tmp_path / f"profile-{name}")
+    finally:
+        rec.close()
+    assert page_fetches(rec.seen) == []
+    return pdf, pdf_pages_text(pdf), pdf_words(pdf)
+
+
+@needs_tools
+def test_ten_years_on_two_lines_print_the_whole_history(tmp_path):
+    pdf, pages, words = _print_ten_years(tmp_path, "cleo")
+    assert 3 <= len(pages) <= 10, len(pages)
+    texts = [flat(t) for t in pages]
+
+    # page 1 leads with what needs attention now; the acknowledged T790M of line 1 and the
+    # progression of line 1 are not there, but in the History section further on
+    p1 = texts[0]
+    assert "Progression by RECIST 1.1" in p1 and "CEA rising" in p1
+    due_at = p1.index("What is due State")  # the section heading and its table's header
+    assert p1.index("Findings") < p1.index("Progression by RECIST 1.1") < due_at
+    findings_part = p1[p1.index("Findings"):due_at]
+    assert "T790M" not in findings_part and "2021-02-20" not in findings_part
+    assert "acknowledged or earlier-line" in findings_part
+    history_page = next(t for t in texts if "History: acknowledged findings and findings of earlier lines" in t)
+    history = history_page[history_page.index("History: acknowledged"):]
+    assert "EGFR T790M detected" in history and "earlier line: gefitinib" in history
+    assert "acknowledged 2021-03-01" in history and "Progression by RECIST 1.1 (earlier line: gefitinib)" in history
+
+    # the CT booked for 2026-08-19 (after it fell overdue) is one row that says both, not an OVERDUE
+    # row beside a separate row for its own booking
+    due = p1[due_at:p1.index("Questions to bring")]
+    assert "CT scan: overdue by 23 days (due by 2026-07-20); booked for 2026-08-19 (CT chest/abdomen)" in due
+    assert due.count("CT chest/abdomen") == 1 and "DUE SOON" not in due
+
+    # the burden chart: both lines, each with its own baseline, nadir and PD threshold, line change marked
+    charts = next(i for i, t in enumerate(texts) if "Tumour burden over every line of therapy" in t)
+    ct = texts[charts]
+    for needle in ("line 1: gefitinib from 2016-09-01", "line 2: osimertinib from 2021-03-20",
+                   "baseline 83 mm", "baseline 61 mm", "nadir 42.7 mm", "nadir 34 mm",
+                   "PD threshold 51.24 mm", "PD threshold 40.8 mm", "line change"):
+        assert needle in ct, needle
+    # the spider plot: every lesion of the current line, the node and the new lesion included
+    for needle in ("Each lesion on osimertinib (spider plot)", "RUL mass (-50.0 %)", "4R (node)",
+                   "liver S8 (new)", "new: liver S8"):
+        assert needle in ct, needle
+    # no two words of the charts page collide (labels on labels, labels on axes' numbers)
+    chart_words = [w for w in words if w["page"] == charts + 1]
+    assert _overlaps(chart_words) == []
+    # the charts fill their page: the lowest text is in the bottom quarter
+    assert max(w["y1"] for w in chart_words) > 0.75 * chart_words[0]["height"]
+
+
+@needs_tools
+def test_ten_years_since_six_months_limits_findings_and_leaves_no_empty_page(tmp_path):
+    pdf, pages, words = _print_ten_years(tmp_path, "cleo-6m", since=date(2026, 2, 12),
+                                         identifiers={"full_name": "Cleo Example", "born": "1961-05-30",
+                                                      "record_name": "Cleo"})
+    texts = [flat(t) for t in pages]
+    assert 2 <= len(texts) <= 5
+    everything = " ".join(texts)
+    assert "2021-02-25" not in everything and "T790M detected" not in everything  # a finding of 2021
+    assert "dated before 2026-02-12 are not shown" in texts[0]
+    assert "Name Cleo Example" in texts[0] and "Date of birth 1961-05-30" in texts[0]
+    for i in range(1, len(pages) + 1):  # every page carries real content, not just the running header
+        body = [w for w in words if w["page"] == i and 40 < w["y0"] < w["height"] - 40]
+        assert len(body) > 80, (i, len(body))

@@ -139,7 +139,10 @@ def test_since_cuts_tables_but_keeps_the_baseline_and_the_findings():
     assert rows[0]["is_baseline"] and cut.responses[0]["omitted_before_since"] == 1
     assert [v["date"] for v in cut.marker_series[0]["values"]] == ["2026-04-06", "2026-05-04", "2026-06-01"]
     assert [b["date"] for b in cut.biopsies] == ["2026-07-28"]
-    assert cut.findings == full.findings  # the current state is never cut
+    # findings dated before --since are left out (and counted); the due findings are the current state
+    kept = [f for f in full.findings if f["date"] >= "2026-02-12" or f["rule"].startswith("timing.")]
+    assert cut.findings == kept and len(kept) < len(full.findings)
+    assert cut.counts["findings_before_since"] == len(full.findings) - len(kept)
     assert cut.latest_response["pd_threshold_mm"] == full.latest_response["pd_threshold_mm"]
     assert cut.range_text == "records from 2026-02-12 to 2026-08-12"
     assert full.range_text == "all records, 2025-09-02 to 2026-08-12"

@@ -40,9 +40,12 @@ class InputError(LungtrackError, ValueError):
 
 
 class NotFoundError(LungtrackError):
-    """A record, patient or store that was asked for does not exist."""
+    """A record or patient that was asked for does not exist (a wrong id or name).
 
-    exit_code = 1
+    Exit 2, like any other bad input: the store itself is fine (a missing or unreadable store
+    is a ``StoreError``, exit 1)."""
+
+    exit_code = 2
 
 
 class StoreError(LungtrackError):

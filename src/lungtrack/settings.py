@@ -50,8 +50,71 @@ def render_defaults_toml(config: RulesConfig | None = None) -> str:
         for key, value in values.items():
             if isinstance(value, bool):
                 shown = "true" if value else "false"
+            elif isinstance(value, str):
+                shown = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'  # a TOML basic string
             else:
                 shown = repr(value)
             lines.append(f"{key} = {shown}")
         lines.append("")
     return "\n".join(lines)
+
+
+def date_order() -> str | None:
+    """The ``input.locale_order`` setting for reading ambiguous numeric dates (None: refuse them).
+
+    A missing or unreadable file means the default (refuse); a broken file is reported by the
+    commands that evaluate the rules, not by every date typed.
+    """
+    try:
+        order = load_rules_config().input.locale_order
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
+    return None if order == "none" else order
+
+
+def write_setting(key: str, value: str, path: Path | None = None) -> Path:
+    """Set ``section.key = value`` in the thresholds file (created if missing), keeping its other
+    keys; the result is validated before anything is written.  Comments are not kept."""
+    path = path or thresholds_path()
+    data: dict = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, OSError) as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc}); fix or remove it first") from None
+    section, _, name = key.partition(".")
+    if not name:
+        raise ConfigError(f"{key}: expected SECTION.KEY, e.g. input.locale_order")
+    defaults = RulesConfig().to_mapping()
+    if section not in defaults or name not in defaults[section]:
+        raise ConfigError(f"{key}: unknown setting; see 'lungtrack config show' for the keys")
+    default = defaults[section][name]
+    parsed: object = value
+    if isinstance(default, bool):
+        parsed = {"true": True, "false": False}.get(value.strip().lower(), value)
+    elif isinstance(default, (int, float)):
+        try:
+            parsed = int(value) if isinstance(default, int) and value.strip().isdigit() else float(value)
+        except ValueError:
+            parsed = value
+    data.setdefault(section, {})[name] = parsed
+    RulesConfig.from_mapping(data, origin=str(path))  # raises ConfigError naming the key
+    lines: list[str] = []
+    for sec, values in data.items():
+        lines.append(f"[{sec}]")
+        for k, v in values.items():
+            if isinstance(v, bool):
+                shown = "true" if v else "false"
+            elif isinstance(v, str):
+                shown = '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            else:
+                shown = repr(v)
+            lines.append(f"{k} = {shown}")
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
+    os.replace(tmp, path)
+    return path

@@ -28,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
+    add_completion=False,  # 'lungtrack completion show|install' instead of --install-completion
 )
 
 
@@ -53,12 +54,13 @@ def root(
 def _register() -> None:
     from lungtrack.cli import (  # noqa: PLC0415 - light modules; see their docstrings
         biopsy, checks, dbcmd, demo, exports, importers, journal, marker, notes, patient, reminders, reports, scan,
-        therapy, timeline,
+        scan_report, shellcmd, therapy, timeline,
     )
 
     app.add_typer(patient.app, name="patient")
     app.add_typer(therapy.app, name="therapy")
     app.add_typer(scan.app, name="scan")
+    scan_report.register(scan.app)
     app.add_typer(scan.lesion_app, name="lesion")
     app.add_typer(marker.app, name="marker")
     app.add_typer(biopsy.app, name="biopsy")
@@ -74,9 +76,21 @@ def _register() -> None:
     exports.register(reminders.export_app)
     importers.register_export(reminders.export_app)
     reports.register(app)
+    shellcmd.register(app)
 
 
 _register()
+
+
+def _completion_classes() -> None:
+    """Register Typer's bash/zsh/fish completion classes (Typer does it only with its own
+    --install-completion options, which 'lungtrack completion' replaces)."""
+    from typer.completion import completion_init
+
+    completion_init()
+
+
+_completion_classes()
 
 
 def main() -> None:

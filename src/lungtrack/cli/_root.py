@@ -20,7 +20,7 @@ from lungtrack.exitcodes import ExitStatus
 #: reminders and reports, then housekeeping.  Commands not named here follow in their own order.
 COMMAND_ORDER = ["patient", "therapy", "scan", "lesion", "marker", "biopsy", "appointment", "note", "import", "undo", "log", "timeline",
                  "check", "response", "ack", "remind", "schedule", "cron", "export", "summary", "trend", "report",
-                 "demo", "db", "config"]
+                 "demo", "db", "config", "completion", "man"]
 
 
 #: The arguments of the running command (for the journal's masked command line).
@@ -28,6 +28,12 @@ ARGS: list[str] = []
 
 
 class RootGroup(TyperGroup):
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        from lungtrack.cli._help import polish
+
+        polish(self)
+
     def list_commands(self, ctx):  # type: ignore[override]
         names = super().list_commands(ctx)
         rank = {n: i for i, n in enumerate(COMMAND_ORDER)}
@@ -90,5 +96,17 @@ def _click_kind(exc: BaseException) -> str | None:
 
 
 def _say(message: str) -> None:
+    """One line on stderr; on a terminal it is wrapped to the terminal's width (still one message)."""
     message = " ".join(message.split())
+    try:
+        tty = sys.stderr.isatty()
+    except (ValueError, AttributeError):
+        tty = False
+    if tty:
+        import shutil
+        import textwrap
+
+        width = max(20, shutil.get_terminal_size(fallback=(80, 24)).columns)
+        message = "\n".join(textwrap.wrap(message, width, subsequent_indent="  ", break_long_words=False,
+                                           break_on_hyphens=False)) or message
     print(message, file=sys.stderr)

@@ -34,7 +34,7 @@ SAMPLE_LABELS: dict[str, str] = {
 DateOpt = Annotated[str, typer.Option("--date", "--on", help="Date of the sample/result (YYYY-MM-DD, today, '3 days ago'); not in the future.")]
 SampleOpt = Annotated[Sample, typer.Option("--sample", case_sensitive=False, help="What was tested.")]
 GeneOpt = Annotated[Optional[str], typer.Option("--gene", help="Gene, e.g. EGFR, ALK, MET, HER2 (inferred from a known variant when omitted).")]
-VariantOpt = Annotated[str, typer.Option("--variant", help="Variant: T790M, p.Thr790Met, c.2369C>T, 'EGFR T790M', 'exon 19 deletion', amplification, fusion...")]
+VariantOpt = Annotated[str, typer.Option("--variant", help="Variant: T790M, p.Thr790Met, c.2369C>T, 'EGFR T790M', 'exon 19 deletion', amplification or fusion.")]
 ResultOpt = Annotated[BiopsyResult, typer.Option("--result", case_sensitive=False, help="Whether the variant was found.")]
 VafOpt = Annotated[Optional[str], typer.Option("--vaf", help="Variant allele frequency in PERCENT (0.8 means 0.8 %, not 80 %); only with --result detected.")]
 AssayOpt = Annotated[Optional[str], typer.Option("--assay", help="Test name, e.g. 'cobas EGFR v2' or 'Guardant360'.")]
@@ -290,7 +290,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, finding_ids: Annotated[list[int], typer.Argument(help="Finding id(s).")],
-           patient: PatientOpt = None, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete one or more biopsy findings (asks first; --yes when not on a terminal)."""
     common.delete_flow(ctx, "biopsy", finding_ids, patient, yes, json_out,
                        lambda b: f"biopsy finding {b.id} ({f'{b.gene} {b.variant}'.strip()} {b.result} "

@@ -114,6 +114,7 @@ def register(app: typer.Typer) -> None:
         note: Annotated[Optional[str], typer.Option("--note", help="Why, e.g. 'discussed with Dr Okafor on 14 Aug'.")] = None,
         undo: Annotated[bool, typer.Option("--undo", help="Remove the acknowledgement.")] = False,
         patient: PatientOpt = None,
+        json_out: common.ResultJsonOpt = False,
     ) -> None:
         """Acknowledge a finding: it stays visible, marked acknowledged, and stops counting as needing attention."""
         from sqlmodel import select
@@ -134,7 +135,8 @@ def register(app: typer.Typer) -> None:
                 if len(match) != 1:
                     raise InputError("ID", finding_id, "the id of one acknowledged finding")
                 w.unacknowledge(match[0])
-                common.err(f"Acknowledgement removed: {match[0].finding_id}")
+                common.report_result(ctx, {"finding_id": match[0].finding_id, "acknowledged": False, "changed": True},
+                                     f"Acknowledgement removed: {match[0].finding_id}")
                 return
             pe = evaluate_patient(session, p, common.today(), config)
             ids = [f.id for f in pe.findings]
@@ -143,19 +145,43 @@ def register(app: typer.Typer) -> None:
                 shown = "; ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
                 raise InputError("ID", finding_id, f"the id (or a unique prefix) of a current finding: {shown or 'none'}")
             fid = match[0]
+            title = next(f.title for f in pe.findings if f.id == fid)
             if any(a.finding_id == fid for a in existing):
-                common.err(f"Already acknowledged: {fid}")
+                common.report_result(ctx, {"finding_id": fid, "title": title, "acknowledged": True, "changed": False},
+                                     f"Already acknowledged: {fid}")
                 return
             w.acknowledge(p, fid, note)
-            title = next(f.title for f in pe.findings if f.id == fid)
-        common.err(f"Acknowledged: {title} ({fid}).")
+        common.report_result(ctx, {"finding_id": fid, "title": title, "acknowledged": True, "changed": True, "note": note},
+                             f"Acknowledged: {title} ({fid}).")
 
     @config_app.command("path")
-    def config_path() -> None:
+    def config_path(json_out: JsonOpt = False) -> None:
         """Print the path of the thresholds file (it need not exist)."""
         from lungtrack.settings import thresholds_path
 
-        common.out(str(thresholds_path()))
+        where = thresholds_path()
+        if json_out:
+            common.print_json({"path": str(where), "exists": where.exists()})
+            return
+        common.out(str(where))
+
+    @config_app.command("set")
+    def config_set(
+        key: Annotated[str, typer.Argument(metavar="KEY", help="SECTION.KEY as 'config show' prints it, e.g. input.locale_order.")],
+        value: Annotated[str, typer.Argument(metavar="VALUE", help="The new value, e.g. dmy, 12 or true.")],
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Set one value in the thresholds file (created if missing); the value is checked first.
+
+        Example: lungtrack config set input.locale_order dmy (read 02/03/2026 as 2 March).
+        The file is rewritten without its comments.
+        """
+        from lungtrack.settings import write_setting
+
+        path = write_setting(key, value)
+        if json_out:
+            common.print_json({"key": key, "value": value, "file": str(path)})
+        common.err(f"Set {key} = {value} in {path}.")
 
     @config_app.command("show")
     def config_show(json_out: JsonOpt = False) -> None:

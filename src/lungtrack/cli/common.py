@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @dataclass
 class AppState:
     db: str | None = None
+    json_result: bool = False  # --json on a command that reports a result (delete, export, ack...)
 
 
 def complete_patient(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -53,6 +54,18 @@ PatientOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (stable: numbers as numbers, ISO dates, units as fields).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed when not on a terminal).")]
+
+
+def _json_result(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        state(ctx).json_result = True
+    return value
+
+
+#: ``--json`` for a command that does something and reports it (delete, export, backup, ack...):
+#: the result as one JSON object on stdout; the sentence for the person stays on stderr.
+ResultJsonOpt = Annotated[bool, typer.Option("--json", callback=_json_result,
+                                             help="Print the result as JSON on stdout (stable: ISO dates, ids as numbers).")]
 
 
 def state(ctx: typer.Context) -> AppState:
@@ -184,12 +197,43 @@ def stdin_is_tty() -> bool:
         return False
 
 
+def stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (ValueError, AttributeError):
+        return False
+
+
+def use_colour() -> bool:
+    """Colour only on a terminal, never with NO_COLOR (any value) or TERM=dumb."""
+    return stdout_is_tty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def term_width() -> int:
+    """The terminal's width (``COLUMNS`` wins, as everywhere); 80 when it cannot be known."""
+    import shutil
+
+    return max(20, shutil.get_terminal_size(fallback=(80, 24)).columns)
+
+
 def err(message: str) -> None:
-    """A message for the person (stderr)."""
+    """A message for the person (stderr); wrapped to the terminal's width when stderr is one."""
+    if message and stderr_is_tty():
+        from lungtrack.report.layout import wrap_block
+
+        message = "\n".join(wrap_block(message, term_width()))
     print(message, file=sys.stderr)
 
 
 def out(text: str = "") -> None:
+    """A line for stdout; on a terminal it is wrapped to the terminal's width, continuation lines
+    indented under the text after a ``label:`` (``patient show``, ``response``...)."""
+    if stdout_is_tty():
+        from lungtrack.report.layout import wrap_block
+
+        for line in wrap_block(text, term_width()):
+            print(line)
+        return
     print(text)
 
 
@@ -228,21 +272,82 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
-    """A Rich table on a TTY; plain tab-separated lines with a header otherwise."""
-    if stdout_is_tty():
-        from rich.table import Table
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None,
+                right: Sequence[int] = ()) -> None:
+    """A table that fits the terminal; plain tab-separated lines with a header otherwise.
 
-        table = Table(title=title, show_lines=False)
-        for c in columns:
-            table.add_column(c)
-        for r in rows:
-            table.add_row(*[fmt(v) for v in r])
-        console().print(table)
+    On a terminal (see :func:`lungtrack.report.layout.fit_table`): columns empty in every row are
+    left out, multi-word columns wrap at word boundaries, and when that is not enough the table
+    stacks (leading columns as a table, the rest as ``name: value`` lines); no value is ever cut.
+    """
+    if stdout_is_tty():
+        from lungtrack.report.layout import fit_table
+
+        lines = fit_table(columns, [[fmt(v) for v in r] for r in rows], term_width(), right=right)
+        if title:
+            print(title)
+        bold = use_colour()
+        header_rows = next((i for i, line in enumerate(lines) if line.startswith("─")), 0)
+        for i, line in enumerate(lines):
+            print(f"\x1b[1m{line}\x1b[0m" if bold and i < header_rows else line)
     else:
         print("\t".join(columns))
         for r in rows:
             print("\t".join(fmt(v).replace("\t", " ").replace("\n", " ") for v in r))
+
+
+class Progress:
+    """Progress for slow work, on stderr, only on a terminal, and only once it has taken more than
+    ``delay`` seconds (a fast run shows nothing); the line is cleared when the work ends.
+
+    ``with Progress("Reading the records") as progress: ...; progress.step("Drawing the charts")``
+    """
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, first: str, delay: float = 1.0, stream: Any = None) -> None:
+        import threading
+
+        self.stream = stream or sys.stderr
+        self.enabled = stream is not None or stderr_is_tty()
+        self.text = first
+        self.delay = delay
+        self.shown = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Progress":
+        import time
+
+        self.started = time.monotonic()
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def step(self, text: str) -> None:
+        self.text = text
+
+    def _run(self) -> None:
+        import time
+
+        frame = 0
+        if self._stop.wait(self.delay):
+            return
+        while not self._stop.is_set():
+            elapsed = time.monotonic() - self.started
+            self.stream.write(f"\r\x1b[K{self.FRAMES[frame % 4]} {self.text}... {elapsed:.0f} s")
+            self.stream.flush()
+            self.shown = True
+            frame += 1
+            self._stop.wait(0.2)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self.enabled:
+            self._thread.join(timeout=1)
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
 
 def confirm_or_refuse(question: str, yes: bool) -> None:
@@ -264,13 +369,33 @@ def parse_date_opt(text: str | None, field: str, *, allow_future: bool = False, 
         if required:
             raise InputError(field, "", "a date such as 2026-03-04, today, yesterday or '3 weeks ago'")
         return None
-    return parse_date(text, today=today(), field=field, allow_future=allow_future)
+    from lungtrack.settings import date_order
+
+    return parse_date(text, today=today(), field=field, allow_future=allow_future, order=date_order())
+
+
+def parse_since_opt(text: str | None, field: str = "--since") -> date | None:
+    """A look-back start (``6m`` or a date), read with the ``locale_order`` setting."""
+    if text is None:
+        return None
+    from lungtrack.parsing.dates import parse_since
+    from lungtrack.settings import date_order
+
+    return parse_since(text, today=today(), field=field, order=date_order())
 
 
 def date_label(d: date) -> str:
     from lungtrack.parsing.dates import format_date
 
     return format_date(d)
+
+
+def report_result(ctx: typer.Context, data: dict, message: str | None = None) -> None:
+    """What a command did: ``data`` as JSON on stdout when ``--json`` was given, ``message`` on stderr."""
+    if state(ctx).json_result:
+        print_json(data)
+    if message:
+        err(message)
 
 
 def delete_flow(ctx: typer.Context, kind: str, record_ids: Sequence[int], patient: str | None, yes: bool,
@@ -294,9 +419,11 @@ def delete_flow(ctx: typer.Context, kind: str, record_ids: Sequence[int], patien
     counts = res.extra["counts"]
     extra = sum(counts.values()) - len(res.ids)
     if json_out:
-        print_json({"deleted": list(res.ids), "kind": kind, "counts": counts, "change_id": w.change_id})
-    err(f"Deleted {what}" + (f" and {extra} dependent record(s)" if extra else "")
-        + f". To bring {'it' if len(labels) == 1 else 'them'} back: lungtrack undo")
+        state(ctx).json_result = True
+    report_result(ctx, {"deleted": KINDS[kind].__name__, "id": res.ids[0], "ids": list(res.ids), "description": what,
+                        "records": counts, "dependent_records": extra, "change_id": w.change_id},
+                  f"Deleted {what}" + (f" and {extra} dependent record(s)" if extra else "")
+                  + f". To bring {'it' if len(labels) == 1 else 'them'} back: lungtrack undo")
 
 
 def show_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str | None, json_out: bool,
@@ -315,36 +442,33 @@ def show_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str 
 
 
 def print_fields(pairs: Sequence[tuple[str, Any]], width: int = 16) -> None:
-    """``label: value`` lines for the fields that have a value."""
+    """``label: value`` lines for the fields that have a value (wrapped under the value on a terminal)."""
     for label, value in pairs:
         if value is not None and value != "":
             out(f"{label + ':':<{width}}{fmt(value)}")
 
 
-_SEVERITY_STYLES = {"ALERT": "bold red", "WATCH": "bold yellow", "INFO": "cyan", "DUE": "bold"}
+_SEVERITY_STYLES = {"ALERT": "1;31", "WATCH": "1;33", "INFO": "36", "DUE": "1", "OVERDUE": "1;31"}
 
 
 def print_report_lines(lines: Sequence[str]) -> None:
-    """Plain lines; on a colour terminal the leading severity word is coloured too (the word stays)."""
-    if not stdout_is_tty() or os.environ.get("NO_COLOR"):
+    """Plain lines; on a terminal wrapped to its width with a hanging indent (with or without
+    NO_COLOR), and with colour the leading severity word is coloured too (the word stays)."""
+    if not stdout_is_tty():
         for line in lines:
-            out(line)
+            print(line)
         return
-    import textwrap
+    from lungtrack.report.layout import wrap_block
 
-    from rich.console import Console
-    from rich.text import Text
-
-    con = Console(force_terminal=True, highlight=False)  # we already know stdout is a terminal
+    colour = use_colour()
+    width = term_width()
     for line in lines:
         word = line.split(" ", 1)[0]
-        indent = " " * (len(line) - len(line.lstrip(" ")) or (7 if word in _SEVERITY_STYLES else 0))
-        wrapped = textwrap.fill(line, width=max(40, con.width - 1), subsequent_indent=indent,
-                                break_on_hyphens=False, break_long_words=False) if line else line
-        text = Text(wrapped)
-        if word in _SEVERITY_STYLES:
-            text.stylize(_SEVERITY_STYLES[word], 0, len(word))
-        con.print(text, soft_wrap=True, highlight=False)
+        wrapped = wrap_block(line, width)
+        if colour and word in _SEVERITY_STYLES and wrapped and wrapped[0].startswith(word):
+            wrapped[0] = f"\x1b[{_SEVERITY_STYLES[word]}m{word}\x1b[0m" + wrapped[0][len(word):]
+        for w in wrapped:
+            print(w)
 
 
 def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:

@@ -12,11 +12,16 @@ app = typer.Typer(help="The store: its path, schema version and backups.", no_ar
 
 
 @app.command("path")
-def path(ctx: typer.Context) -> None:
+def path(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Print the store's path (or its URL with the password masked)."""
     from lungtrack.store.paths import resolve
 
-    common.out(resolve(common.state(ctx).db).display)
+    where = resolve(common.state(ctx).db)
+    if json_out:
+        common.print_json({"location": where.display, "path": str(where.path) if where.path else None,
+                           "exists": where.path.exists() if where.path else None})
+        return
+    common.out(where.display)
 
 
 @app.command("info")
@@ -52,6 +57,7 @@ def info(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 def backup(
     ctx: typer.Context,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Where to write the copy (default: backups/ beside the store).")] = None,
+    json_out: common.ResultJsonOpt = False,
 ) -> None:
     """Write a consistent backup copy of the store (mode 0600)."""
     from pathlib import Path
@@ -64,7 +70,10 @@ def backup(
     finally:
         store.close()
     common.log_event(ctx, "backup", str(dest))
-    common.out(str(dest))
+    if json_out:
+        common.print_json({"backup": str(Path(dest).absolute()), "bytes": Path(dest).stat().st_size})
+    else:
+        common.out(str(dest))
     common.err(f"Backup written to {dest}.")
 
 

@@ -59,6 +59,7 @@ def register(app: typer.Typer) -> None:
     def demo(
         ctx: typer.Context,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Load only; do not print the status.")] = False,
+        json_out: common.JsonOpt = False,
     ) -> None:
         """Load a realistic demo patient and print her status.
 
@@ -89,6 +90,9 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         common.err(f"Loaded the demo patient {name} into {location.display}.")
+        if json_out:
+            common.print_json({"patient": name, "store": location.display, "check": data})
+            return
         if not quiet:
             common.print_report_lines(render_check_text(data))
             db_arg = f"--db {location.display} " if not location.explicit else ""

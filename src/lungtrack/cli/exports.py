@@ -14,6 +14,7 @@ from lungtrack.cli.common import PatientOpt
 CSV_TABLES = ("markers", "measurements", "biopsies", "therapy")
 
 OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (default: standard output).")]
+ResultJsonOpt = common.ResultJsonOpt
 
 
 def patient_export(session, p) -> dict:
@@ -70,16 +71,25 @@ def _cell(value):
     return value
 
 
-def _emit(data: bytes, output: str | None, what: str) -> None:
+def _emit(data: bytes, output: str | None, what: str, ctx: typer.Context | None = None, **result) -> None:
+    """The export on stdout, or into a private file; with ``--json`` (a file only) the result as JSON."""
     import sys
 
-    if output in (None, "-"):
+    to_stdout = output in (None, "-")
+    if ctx is not None and common.state(ctx).json_result and to_stdout:
+        from lungtrack.errors import InputError
+
+        raise InputError("--json", "", "-o FILE as well (without it the export itself goes to standard output)")
+    if to_stdout:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
     path = common.write_private_file(output, data, "--output")
-    common.err(f"Wrote {what} to {path}.")
+    if ctx is not None:
+        common.report_result(ctx, {"file": str(path.absolute()), "bytes": len(data), **result}, f"Wrote {what} to {path}.")
+    else:
+        common.err(f"Wrote {what} to {path}.")
 
 
 def register(export_app: typer.Typer) -> None:
@@ -89,6 +99,7 @@ def register(export_app: typer.Typer) -> None:
         patient: PatientOpt = None,
         all_patients: Annotated[bool, typer.Option("--all-patients", help="Every patient in the store.")] = False,
         output: OutputOpt = None,
+        json_out: ResultJsonOpt = False,
     ) -> None:
         """Export every record of a patient (or all patients) as one JSON document."""
         import json
@@ -107,7 +118,8 @@ def register(export_app: typer.Typer) -> None:
                 "patients": [patient_export(session, p) for p in chosen],
             }
         text = json.dumps(common.to_jsonable(data), indent=2, ensure_ascii=False) + "\n"
-        _emit(text.encode("utf-8"), output, f"{len(data['patients'])} patient(s) as JSON")
+        _emit(text.encode("utf-8"), output, f"{len(data['patients'])} patient(s) as JSON", ctx,
+              format="json", patients=[n for _i, n in who])
         common.log_event(ctx, "export-json", common.destination(output), who)
 
     @export_app.command("csv")
@@ -117,6 +129,7 @@ def register(export_app: typer.Typer) -> None:
         patient: PatientOpt = None,
         all_patients: Annotated[bool, typer.Option("--all-patients", help="Every patient in the store.")] = False,
         output: OutputOpt = None,
+        json_out: ResultJsonOpt = False,
     ) -> None:
         """Export one kind of record as CSV (header row; numbers as numbers; units in their own column)."""
         import csv
@@ -140,5 +153,6 @@ def register(export_app: typer.Typer) -> None:
                     writer.writerow(cols)
                 writer.writerows([[_cell(v) for v in r] for r in rows])
                 count += len(rows)
-        _emit(buf.getvalue().encode("utf-8"), output, f"{count} {name} row(s) as CSV")
+        _emit(buf.getvalue().encode("utf-8"), output, f"{count} {name} row(s) as CSV", ctx,
+              format="csv", table=name, rows=count, patients=[n for _i, n in who])
         common.log_event(ctx, "export-csv", f"{name} to {common.destination(output)}", who)

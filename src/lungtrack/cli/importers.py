@@ -232,6 +232,7 @@ def register_export(export_app: typer.Typer) -> None:
         ctx: typer.Context,
         patient: PatientOpt = None,
         output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (default: standard output).")] = None,
+        json_out: common.ResultJsonOpt = False,
     ) -> None:
         """Export a patient's records as a FHIR R4 Bundle (JSON) conforming to mCODE STU4: CancerPatient,
         PrimaryCancerCondition, therapy lines (RxNorm), tumour markers, TumorSize per lesion, genomic
@@ -263,5 +264,6 @@ def register_export(export_app: typer.Typer) -> None:
         bundle = build_bundle(data, points, timestamp=datetime.now(timezone.utc).replace(microsecond=0),
                               identifiers=identifiers)
         text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
-        _emit(text.encode("utf-8"), output, f"{len(bundle['entry'])} FHIR resources for {data['patient']['name']}")
+        _emit(text.encode("utf-8"), output, f"{len(bundle['entry'])} FHIR resources for {data['patient']['name']}", ctx,
+              format="fhir", resources=len(bundle["entry"]), patients=[data["patient"]["name"]])
         common.log_event(ctx, "export-fhir", common.destination(output), [(data["patient"]["id"], data["patient"]["name"])])

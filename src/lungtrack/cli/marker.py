@@ -170,7 +170,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, result_ids: Annotated[list[int], typer.Argument(help="Result id(s).")],
-           patient: PatientOpt = None, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete one or more marker results (asks first; --yes when not on a terminal)."""
     common.delete_flow(ctx, "marker", result_ids, patient, yes, json_out,
                        lambda r: f"{r.marker} {r.comparator or ''}{r.value:g} {r.unit} of {r.date.isoformat()} (id {r.id})")

@@ -71,7 +71,7 @@ def _appointment_label(data: dict) -> str:
 def appointment_add(
     ctx: typer.Context,
     kind: Annotated[AppointmentKind, typer.Option("--kind", case_sensitive=False, help="What it is for.")],
-    date: Annotated[str, typer.Option("--date", "--on", help="Date (YYYY-MM-DD, 'in 2 weeks', ...); future dates are fine.")] = "today",
+    date: Annotated[str, typer.Option("--date", "--on", help="Date (YYYY-MM-DD, 'in 2 weeks', 'next monday'); future dates are fine.")] = "today",
     description: Annotated[Optional[str], typer.Option("--description", help="Free text, e.g. 'CT chest/abdomen'.")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
@@ -149,7 +149,7 @@ def appointment_edit(
     date: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (future dates are fine while planned).")] = None,
     kind: Annotated[Optional[AppointmentKind], typer.Option("--kind", case_sensitive=False)] = None,
     description: Annotated[Optional[str], typer.Option("--description", help="New description ('' clears it).")] = None,
-    status: Annotated[Optional[AppointmentStatus], typer.Option("--status", case_sensitive=False)] = None,
+    status: Annotated[Optional[AppointmentStatus], typer.Option("--status", case_sensitive=False, help="Mark it planned, done or cancelled.")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -212,7 +212,7 @@ def appointment_cancel(
 
 @appointment_app.command("delete")
 def appointment_delete(ctx: typer.Context, appointment_ids: Annotated[list[int], typer.Argument(help="Appointment id(s).")],
-                       patient: PatientOpt = None, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
+                       patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete one or more appointments (asks first; --yes when not on a terminal)."""
     common.delete_flow(ctx, "appointment", appointment_ids, patient, yes, json_out,
                        lambda a: f"appointment {a.id} ({a.kind} on {a.date.isoformat()}, {a.status})")
@@ -329,6 +329,6 @@ def note_edit(
 
 @note_app.command("delete")
 def note_delete(ctx: typer.Context, note_ids: Annotated[list[int], typer.Argument(help="Note id(s).")],
-                patient: PatientOpt = None, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
+                patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete one or more notes (asks first; --yes when not on a terminal)."""
     common.delete_flow(ctx, "note", note_ids, patient, yes, json_out, lambda n: f"note {n.id} of {n.date.isoformat()}")

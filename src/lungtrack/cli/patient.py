@@ -171,10 +171,12 @@ def edit(
 
 
 @app.command("default")
-def default(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient to use when --patient is not given.")]) -> None:
+def default(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient to use when --patient is not given.")],
+            json_out: common.ResultJsonOpt = False) -> None:
     """Set the default patient."""
     res, _change = common.write(ctx, lambda w, _f: w.set_default_patient(w.patient(name, field="NAME")))
-    common.err(f"{res.row['name']} is now the default patient.")
+    pname = res.row["name"]
+    common.report_result(ctx, {"default_patient": pname}, f"{pname} is now the default patient.")
 
 
 @app.command("end")
@@ -184,19 +186,22 @@ def end(
     on: Annotated[str, typer.Option("--date", "--on", help="Date tracking ended.")] = "today",
     reason: Annotated[Optional[str], typer.Option(help="Why, e.g. 'deceased' or 'moved care'.")] = None,
     undo: Annotated[bool, typer.Option("--undo", help="Resume tracking.")] = False,
+    json_out: common.ResultJsonOpt = False,
 ) -> None:
     """Mark a patient's tracking as ended: no more reminders or timing findings for them."""
     when = common.parse_date_opt(on, "--date")
     res, _change = common.write(ctx, lambda w, _f: w.end_tracking(w.patient(name, field="NAME"),
                                                                    None if undo else when, reason))
     pname = res.row["name"]
-    common.err(f"Tracking for {pname} resumed." if undo else
-               f"Tracking for {pname} ended on {common.date_label(when)}; no more reminders for {pname}.")
+    common.report_result(ctx, {"patient": pname, "ended_on": None if undo else when.isoformat(),
+                               "reason": None if undo else reason},
+                         f"Tracking for {pname} resumed." if undo else
+                         f"Tracking for {pname} ended on {common.date_label(when)}; no more reminders for {pname}.")
 
 
 @app.command("delete")
 def delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient to delete, with all their records.")],
-           yes: YesOpt = False, json_out: JsonOpt = False) -> None:
+           yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a patient and ALL their records (asks first; --yes when not on a terminal).
 
     A backup copy of the store is saved first, and 'lungtrack undo' brings the patient back."""
@@ -212,10 +217,10 @@ def delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient
         p = w.patient(name, field="NAME")
         pid, pname = p.id, p.name
         res = w.delete("patient", [pid])
-        total = sum(res.extra["counts"].values()) - 1
+        counts = res.extra["counts"]
+        total = sum(counts.values()) - 1
         w.log_event("delete-patient", f"{total} record(s) deleted; backup {saved}", [(pid, pname)])
-    if json_out:
-        common.print_json({"deleted": [pid], "kind": "patient", "counts": res.extra["counts"],
-                           "change_id": w.change_id, "backup": str(saved)})
-    common.err(f"Deleted patient {pname} and {total} record(s) ('lungtrack undo' brings them back); "
-               f"a backup copy was saved first: {saved}")
+    common.report_result(ctx, {"deleted": "Patient", "id": pid, "name": pname, "records": counts, "dependent_records": total,
+                               "backup": str(saved), "change_id": w.change_id},
+                         f"Deleted patient {pname} and {total} record(s) ('lungtrack undo' brings them back); "
+                         f"a backup copy was saved first: {saved}")

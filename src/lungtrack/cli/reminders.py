@@ -88,7 +88,17 @@ def _evaluate(ctx: typer.Context, patient: str | None) -> list[tuple[Any, Any]]:
         return [(p, evaluate_patient(session, p, today, config)) for p in patients]
 
 
-def _calendar(results: list[tuple[Any, Any]], today) -> bytes:
+def _previous(output: Any) -> bytes | None:
+    """The calendar file as it is now (the previous export), if there is one to compare with."""
+    if output in (None, "-"):
+        return None
+    try:
+        return Path(output).expanduser().read_bytes()
+    except OSError:
+        return None
+
+
+def _calendar(results: list[tuple[Any, Any]], today, previous: bytes | None = None) -> bytes:
     from lungtrack.reminders.ics import calendar_bytes, entries_for_patient, patient_tag
 
     entries = []
@@ -98,7 +108,7 @@ def _calendar(results: list[tuple[Any, Any]], today) -> bytes:
         entries.extend(entries_for_patient(ev.patient, ev.due, pe.history.appointments, today,
                                            tag=patient_tag(p.id, created),
                                            window_days=ev.config.timing.due_window_days))
-    return calendar_bytes(entries, _export_now())
+    return calendar_bytes(entries, _export_now(), previous)
 
 
 def _snooze(ctx: typer.Context, patient: str | None, item: str, length: str | None, *, undo: bool) -> None:
@@ -245,7 +255,7 @@ def register(app: typer.Typer) -> None:
         results = _evaluate(ctx, None if all_patients else patient)
         reminders = [r for _p, pe in results for r in reminders_for(pe, today, with_findings=with_findings)]
         if ics is not None:
-            common.write_private_file(ics, _calendar(results, today), "--ics")
+            common.write_private_file(ics, _calendar(results, today, _previous(ics)), "--ics")
             common.log_event(ctx, "export-ics", common.destination(str(ics)), [(p.id, p.name) for p, _pe in results])
         attention = needs_attention(reminders)
         if json_out:
@@ -378,6 +388,7 @@ def register(app: typer.Typer) -> None:
             "--patient", "-p", help="Only this patient (default: every patient in the store).")] = None,
         ics: Annotated[Optional[Path], typer.Option(
             "--ics", metavar="FILE", help="Also rewrite this calendar file on every run.")] = None,
+        json_out: common.JsonOpt = False,
     ) -> None:
         """Print a ready crontab line for 'lungtrack remind' (absolute paths, works in cron's bare environment).
 
@@ -410,7 +421,12 @@ def register(app: typer.Typer) -> None:
             env["LUNGTRACK_CONFIG"] = str(thresholds_path().absolute())
         ics_path = str(ics.expanduser().absolute()) if ics is not None else None
         cmd = remind_command(find_executable(), store, with_findings=with_findings, patient=patient, ics=ics_path)
-        common.out(crontab_line(cmd, hour, minute, env))
+        line = crontab_line(cmd, hour, minute, env)
+        if json_out:
+            common.print_json({"line": line, "minute": minute, "hour": hour, "command": cmd, "environment": env,
+                               "notes": [n.removeprefix("Note: ") for n in notes]})
+            return
+        common.out(line)
         for n in notes:
             common.err(n)
         common.err("Install it: run 'crontab -e' and paste the line above; or append it in one go with "
@@ -426,6 +442,7 @@ def register(app: typer.Typer) -> None:
         all_patients: AllPatientsOpt = False,
         output: Annotated[str, typer.Option("--output", "-o", metavar="FILE",
                                             help="Write to FILE; '-' for standard output.")] = "-",
+        json_out: common.ResultJsonOpt = False,
     ) -> None:
         """The follow-up calendar (RFC 5545): an all-day event with an alarm per due or planned follow-up.
 
@@ -433,14 +450,11 @@ def register(app: typer.Typer) -> None:
         """
         today = common.today()
         results = _evaluate(ctx, None if all_patients else patient)
-        data = _calendar(results, today)
-        if output == "-":
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        else:
-            common.write_private_file(output, data, "--output")
-            common.err(f"Wrote the calendar to {Path(output).expanduser()}.")
+        data = _calendar(results, today, _previous(output))
+        from lungtrack.cli.exports import _emit
+
+        events = data.count(b"BEGIN:VEVENT")
+        _emit(data, output, "the calendar", ctx, format="ics", events=events, patients=[p.name for p, _pe in results])
         common.log_event(ctx, "export-ics", common.destination(output), [(p.id, p.name) for p, _pe in results])
 
 

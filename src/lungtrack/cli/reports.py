@@ -5,7 +5,6 @@ and plotext are imported inside the commands.
 """
 
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -23,28 +22,33 @@ SUMMARY_KEYS = ("patient", "as_of", "range_text", "therapy", "latest_response", 
                 "findings", "due", "questions", "counts", "disclaimer")
 
 SinceOpt = Annotated[Optional[str], typer.Option(
-    "--since", help="Only records on or after this date or within this duration, e.g. 6m, 12w, 2026-01-01 "
-                    "(default: all records). Baselines before it are still used and shown.")]
+    "--since", help="Only records and findings on or after this date or within this duration, e.g. 6m, 12w, "
+                    "2026-01-01 (default: all records). Baselines before it are still used and shown; what is "
+                    "due is always shown.")]
 
 
-def _load(ctx: typer.Context, patient: str | None, since_text: str | None, sections: tuple[str, ...] | None = None):
+def _load(ctx: typer.Context, patient: str | None, since_text: str | None, sections: tuple[str, ...] | None = None,
+          identifiers: dict | None = None):
     """Evaluate the patient and build the report data (nothing is written)."""
     from datetime import datetime, timezone
 
-    from lungtrack.parsing.dates import parse_since
     from lungtrack.report.model import SECTIONS, build_report
     from lungtrack.services import evaluate_patient
     from lungtrack.settings import load_rules_config
     from lungtrack.store import repo
 
     today = common.today()
-    since = parse_since(since_text, today=today, field="--since") if since_text is not None else None
+    since = common.parse_since_opt(since_text)
     config = load_rules_config()
     with common.transaction(ctx, write=False) as (_s, session):
         p = repo.find_patient(session, patient)
         pe = evaluate_patient(session, p, today, config)
+    if identifiers is not None:
+        identifiers = {"record_name": pe.history.patient.name,
+                       "diagnosis_date": pe.history.patient.diagnosis_date.isoformat()
+                       if pe.history.patient.diagnosis_date else None} | identifiers
     return build_report(pe, today=today, generated_at=datetime.now(timezone.utc), since=since,
-                        sections=sections or SECTIONS)
+                        sections=sections or SECTIONS, identifiers=identifiers)
 
 
 def _slug(text: str) -> str:
@@ -79,43 +83,53 @@ def register(app: typer.Typer) -> None:
             return
         from lungtrack.report.render_terminal import render_summary
 
-        render_summary(report, common.console())
+        print(render_summary(report, width=common.term_width() if common.stdout_is_tty() else 80,
+                             colour=common.use_colour()))
 
     @app.command("trend")
     def trend(
         ctx: typer.Context,
-        what: Annotated[str, typer.Argument(metavar="WHAT", help="tumor, or a marker: cea, cyfra, nse, progrp, ca125.")],
+        what: Annotated[str, typer.Argument(metavar="WHAT", help="tumor, lesion, or a marker: cea, cyfra, nse, progrp, ca125.")],
+        label: Annotated[Optional[str], typer.Argument(metavar="LABEL", help="With 'lesion': the lesion's label, e.g. 'liver S6'.")] = None,
+        line: Annotated[Optional[int], typer.Option("--line", metavar="ID", help="Only this line of therapy "
+                                                    "(see: lungtrack therapy list); default: every line.")] = None,
         since: SinceOpt = None,
         patient: PatientOpt = None,
         json_out: JsonOpt = False,
     ) -> None:
-        """Draw one series in the terminal: a marker with its upper limit of normal and doubling
-        time, or the tumour's sum of diameters with its baseline, nadir and PD threshold.
-        Not on a terminal (a pipe or a file), a plain table is printed instead."""
+        """Draw one series in the terminal: the tumour's sum of diameters over every line (each with
+        its baseline, nadir and PD threshold), one lesion's size, or a marker with its upper limit
+        of normal and doubling time.
+
+        Examples: lungtrack trend tumor --line 2; lungtrack trend lesion "liver S6"; lungtrack trend cea.
+        The legend is printed under the chart. Not on a terminal (a pipe or a file), a plain table is
+        printed instead."""
         from lungtrack.report.trend import is_empty, parse_what, render_chart, render_plain, summary_lines, trend_data
 
         kind = parse_what(what)
+        if label is not None and kind != "lesion":
+            raise InputError("LABEL", label, "nothing after WHAT, except after 'lesion'")
         report = _load(ctx, patient, since)
-        data = trend_data(report, kind)
+        data = trend_data(report, kind, line_id=line, label=label)
         if json_out:
             common.print_json(data)
             return
         if is_empty(data):
-            label = "scans for a line of therapy" if kind == "tumor" else f"{kind} values"
-            common.err(f"{report.patient['name']}: no {label} recorded"
+            label_text = {"tumor": "scans for a line of therapy", "lesion": f"measurements of {label}"}.get(kind, f"{kind} values")
+            common.err(f"{report.patient['name']}: no {label_text} recorded"
                        + (f" since {report.since}." if report.since else "."))
             return
         if common.stdout_is_tty():
             import shutil
 
             cols, rows = shutil.get_terminal_size((100, 30))
-            color = not os.environ.get("NO_COLOR")
-            common.out(render_chart(data, width=max(50, min(cols, 120)), height=max(14, min(rows - 6, 26)), color=color))
-            for line in summary_lines(data):
-                common.out(line)
+            print(render_chart(data, width=max(40, min(cols, 120)), height=max(14, min(rows - 8, 26)),
+                               color=common.use_colour()))
+            for text in summary_lines(data):
+                common.out(text)
         else:
-            for line in render_plain(data):
-                common.out(line)
+            for text in render_plain(data):
+                common.out(text)
 
     @app.command("report")
     def report_cmd(
@@ -130,7 +144,15 @@ def register(app: typer.Typer) -> None:
                                    "NAME-DATE.html / .pdf in the current directory.")] = None,
         paper: Annotated[str, typer.Option("--paper", help="PDF paper size: a4 or letter. The HTML version "
                                                            "prints on whatever paper the browser uses.")] = "a4",
+        identify: Annotated[bool, typer.Option("--identify", help="Print the patient's identifiers under the title "
+                                               "(the name in lungtrack, the diagnosis date, and --full-name / --born), "
+                                               "for the clinic's records.")] = False,
+        full_name: Annotated[Optional[str], typer.Option("--full-name", metavar="NAME", help="Full name for --identify "
+                                                         "(printed, never stored).")] = None,
+        born: Annotated[Optional[str], typer.Option("--born", metavar="DATE", help="Date of birth for --identify "
+                                                    "(printed, never stored; lungtrack keeps no date of birth).")] = None,
         patient: PatientOpt = None,
+        json_out: common.ResultJsonOpt = False,
     ) -> None:
         """The printable report for the appointment: page 1 at a glance (therapy, latest response,
         findings with evidence, what is due, questions), then charts, then the full tables.
@@ -154,30 +176,45 @@ def register(app: typer.Typer) -> None:
         if output is not None and output != "-" and Path(output).is_dir():
             raise InputError("-o", output, "a file name, not a directory")
         if since is not None:  # validate before opening the store
-            from lungtrack.parsing.dates import parse_since
+            common.parse_since_opt(since)
+        if json_out and (output == "-" or (output is None and fmt_l in ("md", "txt"))):
+            raise InputError("--json", "", "-o FILE as well (without it the report itself goes to standard output)")
 
-            parse_since(since, today=common.today(), field="--since")
+        identifiers = None
+        if identify or full_name or born:
+            if not identify:
+                raise InputError("--full-name" if full_name else "--born", full_name or born or "",
+                                 "to be used with --identify")
+            born_date = common.parse_date_opt(born, "--born") if born else None
+            identifiers = {"full_name": full_name.strip() if full_name else None,
+                           "born": born_date.isoformat() if born_date else None}
 
-        report = _load(ctx, patient, since, chosen)
-        charts: list = []
-        pages: int | None = None
-        if fmt_l in ("html", "pdf"):
-            from lungtrack.report.charts import build_charts
-            from lungtrack.report.render_html import render_html
+        with common.Progress("Reading the records and running the rules") as progress:
+            report = _load(ctx, patient, since, chosen, identifiers)
+            charts: list = []
+            pages: int | None = None
+            if fmt_l in ("html", "pdf"):
+                from lungtrack.report.charts import build_charts
+                from lungtrack.report.render_html import render_html
 
-            charts = build_charts(report) if report.has("charts") else []
-            html = render_html(report, paper=paper_l if fmt_l == "pdf" else "auto", charts=charts)
-            if fmt_l == "pdf":
-                from lungtrack.report.pdf import html_to_pdf, page_count
+                progress.step("Drawing the charts")
+                charts = build_charts(report) if report.has("charts") else []
+                html = render_html(report, paper=paper_l if fmt_l == "pdf" else "auto", charts=charts)
+                if fmt_l == "pdf":
+                    from lungtrack.report.pdf import html_to_pdf, page_count
 
-                data = html_to_pdf(html)
-                pages = page_count(data)
-            else:
-                data = html.encode("utf-8")
-        else:
+                    progress.step("Printing the PDF")
+                    data = html_to_pdf(html)
+                    pages = page_count(data)
+                else:
+                    data = html.encode("utf-8")
+        if fmt_l not in ("html", "pdf"):
             from lungtrack.report.render_text import render_text
 
-            data = render_text(report, markdown=fmt_l == "md").encode("utf-8")
+            width = 80  # a document: 80 columns, narrower only to fit the terminal it is shown on
+            if output in (None, "-") and common.stdout_is_tty():
+                width = min(80, common.term_width())
+            data = render_text(report, markdown=fmt_l == "md", width=width).encode("utf-8")
 
         if output is None:
             output = "-" if fmt_l in ("md", "txt") else f"{_slug(report.patient['name'])}-{report.as_of}.{fmt_l}"
@@ -189,6 +226,9 @@ def register(app: typer.Typer) -> None:
             sys.stdout.buffer.flush()
             common.log_event(ctx, "report", detail, who)
             return
-        common.write_private_file(output, data, "-o")
+        path = common.write_private_file(output, data, "-o")
         common.log_event(ctx, "report", detail, who)
-        common.err(_wrote_message(output, pages, report, len(charts)))
+        common.report_result(ctx, {"file": str(path.absolute()), "format": fmt_l, "pages": pages, "bytes": len(data),
+                                   "sections": list(report.sections), "charts": len(charts),
+                                   "findings": len(report.findings), "questions": len(report.questions),
+                                   "since": report.since}, _wrote_message(output, pages, report, len(charts)))

@@ -141,7 +141,7 @@ def _assessment_sentence(session, p, study_id: int) -> str:
 def add(
     ctx: typer.Context,
     on: Annotated[str, typer.Option("--date", "--on", help="Date of the scan.")] = "today",
-    modality: Annotated[Modality, typer.Option("--modality", case_sensitive=False)] = Modality.CT,
+    modality: Annotated[Modality, typer.Option("--modality", case_sensitive=False, help="Imaging modality.")] = Modality.CT,
     slice_mm: Annotated[Optional[str], typer.Option("--slice", help="Slice thickness in mm (sets the measurable size when > 5 mm).")] = None,
     impression: Annotated[Optional[str], typer.Option("--impression", help="The report's impression, as free text.")] = None,
     non_target: Annotated[Optional[NonTargetStatus], typer.Option("--non-target", case_sensitive=False,
@@ -149,6 +149,11 @@ def add(
     lesion: LesionOpt = [],  # noqa: B006
     new_lesion: NewLesionOpt = [],  # noqa: B006
     equivocal: EquivocalOpt = [],  # noqa: B006
+    from_report: Annotated[Optional[str], typer.Option(
+        "--from-report", metavar="FILE|-",
+        help="Read the lesion sizes from the CT report's text (a file, or - for standard input); shows the "
+             "proposed mapping and asks on a terminal; off a terminal needs --yes. See docs/report-text.md.")] = None,
+    yes: YesOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Save sizes even though they look like a typo or unit slip.")] = False,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
@@ -159,16 +164,39 @@ def add(
     --lesion "liver S6: liver, 18 mm" --lesion "4R: node, 16 mm"
     """
     from lungtrack.parsing.numbers import parse_number
-    from lungtrack.records.inputs import ScanInput
 
     when = common.parse_date_opt(on, "--date")
     thickness = parse_number(slice_mm, field="--slice", minimum=0.1, maximum=20) if slice_mm is not None else None
+    if from_report is not None:
+        from lungtrack.cli import scan_report
+
+        scan_report.add_from_report(ctx, from_report, when=when, modality=modality, thickness=thickness,
+                                    impression=impression, non_target=non_target, extra=(lesion, new_lesion, equivocal),
+                                    force=force, patient=patient, yes=yes, json_out=json_out)
+        return
     if not (lesion or new_lesion or equivocal) and common.stdin_is_tty() and not json_out:
         lesion = _prompt_lesions(ctx, patient)
+    data, sentence, pname = save_scan(ctx, when=when, modality=modality, thickness=thickness, impression=impression,
+                                      non_target=non_target, lesion=lesion, new_lesion=new_lesion, equivocal=equivocal,
+                                      force=force, patient=patient)
+    report_saved(data, sentence, pname, modality, when, len(new_lesion), json_out)
+
+
+def save_scan(ctx: typer.Context, *, when, modality: Modality, thickness: float | None, impression: str | None,
+              non_target: NonTargetStatus | None, lesion: list[str], new_lesion: list[str], equivocal: list[str],
+              force: bool, patient: str | None, report_text: str | None = None) -> tuple[dict, str, str]:
+    """Save one scan with its measurements through the write path, in one transaction (what
+    ``scan add`` does once its options are parsed; ``scan add --from-report`` calls it with the
+    ``--lesion`` values it built, and the report's text, kept in ``imaging_study.report_text``).
+
+    Returns (the scan as a dict, the RECIST sentence, the patient's name)."""
+    from lungtrack.records.inputs import ScanInput
+
     items = (_measurements(lesion) + _measurements(new_lesion, "--new-lesion", new=True)
              + _measurements(equivocal, "--equivocal-new-lesion", equivocal=True))
     inp = ScanInput(date=when, measurements=tuple(items), modality=modality.value, slice_thickness_mm=thickness,
-                    impression=impression, non_target_status=non_target.value if non_target else None)
+                    impression=impression, non_target_status=non_target.value if non_target else None,
+                    report_text=report_text)
 
     def op(w, force_):
         p = w.patient(patient)
@@ -176,11 +204,14 @@ def add(
         return res, _assessment_sentence(w.session, p, res.ids[0]), p.name
 
     (res, sentence, pname), _change = common.write(ctx, op, force=force)
-    data = res.row
+    return res.row, sentence, pname
+
+
+def report_saved(data: dict, sentence: str, pname: str, modality: Modality, when, n_new: int, json_out: bool) -> None:
     if json_out:
         common.print_json(data)
     n = len(data["measurements"])
-    new_txt = f", {len(new_lesion)} new lesion{'s' if len(new_lesion) != 1 else ''}" if new_lesion else ""
+    new_txt = f", {n_new} new lesion{'s' if n_new != 1 else ''}" if n_new else ""
     common.err(f"Logged {modality.value} on {common.date_label(when)} for {pname}: "
                f"{n} lesion{'s' if n != 1 else ''}{new_txt}; {sentence}.")
 
@@ -213,7 +244,9 @@ def _size(x: dict) -> str:
 
 @app.command("show")
 def show(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan id.")],
-         patient: PatientOpt = None, json_out: JsonOpt = False) -> None:
+         patient: PatientOpt = None, json_out: JsonOpt = False,
+         report: Annotated[bool, typer.Option("--report", help="Print the report text kept with the scan "
+                                              "(scan add --from-report keeps it).")] = False) -> None:
     """Show one scan with each lesion's measurement."""
     from lungtrack.store import models as m
     from lungtrack.store import repo
@@ -221,6 +254,16 @@ def show(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan 
     with common.transaction(ctx, write=False) as (_s, session):
         p = repo.find_patient(session, patient)
         data = study_dict(session, repo.get_record(session, m.ImagingStudy, study_id, p))
+        if report:
+            from lungtrack.cli.scan_report import kept_report_text
+
+            data["report_text"] = kept_report_text(session, p, repo.get_record(session, m.ImagingStudy, study_id, p))
+    if report and not json_out:
+        if data["report_text"] is None:
+            common.err(f"Scan {study_id} has no report text (only scan add --from-report keeps it).")
+            return
+        common.out(data["report_text"].rstrip("\n"))
+        return
     if json_out:
         common.print_json(data)
         return
@@ -243,7 +286,7 @@ def edit(
     ctx: typer.Context,
     study_id: Annotated[int, typer.Argument(help="Scan id.")],
     on: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (not in the future).")] = None,
-    modality: Annotated[Optional[Modality], typer.Option("--modality", case_sensitive=False)] = None,
+    modality: Annotated[Optional[Modality], typer.Option("--modality", case_sensitive=False, help="New imaging modality.")] = None,
     slice_mm: Annotated[Optional[str], typer.Option("--slice")] = None,
     impression: Annotated[Optional[str], typer.Option("--impression")] = None,
     non_target: Annotated[Optional[NonTargetStatus], typer.Option("--non-target", case_sensitive=False)] = None,
@@ -289,7 +332,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, study_ids: Annotated[list[int], typer.Argument(help="Scan id(s).")],
-           patient: PatientOpt = None, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete one or more scans and their measurements (asks first)."""
     common.delete_flow(ctx, "scan", study_ids, patient, yes, json_out,
                        lambda s: f"{s.modality} of {s.date.isoformat()} (scan {s.id})")
@@ -330,10 +373,11 @@ def lesion_edit(
     ctx: typer.Context,
     label: Annotated[str, typer.Argument(help="Current label.")],
     new_label: Annotated[Optional[str], typer.Option("--label", help="New label.")] = None,
-    site: Annotated[Optional[str], typer.Option("--site")] = None,
+    site: Annotated[Optional[str], typer.Option("--site", help="New anatomical site, e.g. lung, liver, node, bone.")] = None,
     node: Annotated[Optional[bool], typer.Option("--node/--not-node", help="Whether it is a lymph node.")] = None,
     role: Annotated[Optional[str], typer.Option("--role", help="target, non-target, or auto (let RECIST choose at baseline).")] = None,
     patient: PatientOpt = None,
+    json_out: common.ResultJsonOpt = False,
 ) -> None:
     """Rename a lesion, fix its site, or override its RECIST role."""
     from lungtrack.errors import InputError
@@ -347,12 +391,14 @@ def lesion_edit(
         return w.edit_lesion(w.patient(patient), label, new_label=new_label, site=site, is_node=node, role=role)
 
     res, _change = common.write(ctx, op)
-    common.err(f"Updated lesion {res.row['label']}.")
+    row = res.row
+    common.report_result(ctx, {"id": row["id"], "label": row["label"], "site": row["site"], "is_node": row["is_node"],
+                               "role": row["role"]}, f"Updated lesion {row['label']}.")
 
 
 @lesion_app.command("delete")
 def lesion_delete(ctx: typer.Context, label: Annotated[str, typer.Argument(help="Lesion label.")],
-                  patient: PatientOpt = None, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
+                  patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete a lesion and all its measurements (asks first)."""
     from lungtrack.errors import InputError
     from lungtrack.store import repo

@@ -118,11 +118,11 @@ def show(ctx: typer.Context, line_id: Annotated[int, typer.Argument(help="Line i
 def edit(
     ctx: typer.Context,
     line_id: Annotated[int, typer.Argument(help="Line id.")],
-    drug: Annotated[Optional[str], typer.Option("--drug")] = None,
-    start_on: Annotated[Optional[str], typer.Option("--start-date", "--start", help="New start date (what 'therapy start --date' set).")] = None,
-    end_on: Annotated[Optional[str], typer.Option("--end-date", "--end", help="New end date (what 'therapy stop --date' set).")] = None,
-    reason: Annotated[Optional[StopReason], typer.Option("--reason", case_sensitive=False)] = None,
-    note: Annotated[Optional[str], typer.Option("--note")] = None,
+    drug: Annotated[Optional[str], typer.Option("--drug", help="New drug name (generic or brand).")] = None,
+    start_on: Annotated[Optional[str], typer.Option("--start-date", "--start", help="New start date (what 'therapy start --date' set; not in the future).")] = None,
+    end_on: Annotated[Optional[str], typer.Option("--end-date", "--end", help="New stop date (what 'therapy stop --date' set; not in the future).")] = None,
+    reason: Annotated[Optional[StopReason], typer.Option("--reason", case_sensitive=False, help="New reason the line stopped.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="New free-text note about this line.")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -153,7 +153,7 @@ def edit(
 
 @app.command("delete")
 def delete(ctx: typer.Context, line_ids: Annotated[list[int], typer.Argument(help="Line id(s).")],
-           patient: PatientOpt = None, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
+           patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
     """Delete one or more lines of therapy (asks first)."""
     common.delete_flow(ctx, "therapy", line_ids, patient, yes, json_out,
                        lambda ln: f"therapy line {ln.id} ({ln.drug} from {ln.start_date.isoformat()})")

@@ -56,10 +56,9 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Everything recorded for a patient, in date order."""
-        from lungtrack.parsing.dates import parse_since
         from lungtrack.store import repo
 
-        start = parse_since(since, today=common.today(), field="--since") if since else None
+        start = common.parse_since_opt(since) if since else None
         with common.transaction(ctx, write=False) as (_s, session):
             p = repo.find_patient(session, patient)
             events = build_timeline(session, p)

@@ -72,6 +72,19 @@ class PlausibilityConfig:
 
 
 @dataclass(frozen=True)
+class InputConfig:
+    """How typed input is read (not a rule threshold, but set in the same file)."""
+
+    #: An all-numeric date whose two readings are both real (02/03/2026): "none" refuses it and
+    #: names both readings; "dmy" reads it day first (2 March), "mdy" month first (3 February).
+    locale_order: str = "none"
+
+
+#: The accepted values of the text settings.
+CHOICES: dict[str, tuple[str, ...]] = {"input.locale_order": ("none", "dmy", "mdy")}
+
+
+@dataclass(frozen=True)
 class RulesConfig:
     recist: RecistConfig = field(default_factory=RecistConfig)
     heterogeneity: HeterogeneityConfig = field(default_factory=HeterogeneityConfig)
@@ -79,6 +92,7 @@ class RulesConfig:
     variants: VariantConfig = field(default_factory=VariantConfig)
     timing: TimingConfig = field(default_factory=TimingConfig)
     plausibility: PlausibilityConfig = field(default_factory=PlausibilityConfig)
+    input: InputConfig = field(default_factory=InputConfig)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], origin: str = "thresholds") -> "RulesConfig":
@@ -121,6 +135,12 @@ def _apply(section: Any, name: str, values: Mapping[str, Any], origin: str) -> A
 
 
 def _check(key: str, value: Any, default: Any, origin: str) -> Any:
+    if isinstance(default, str):
+        choices = CHOICES.get(key, ())
+        if not isinstance(value, str) or value.strip().lower() not in choices:
+            raise ConfigError(f"{origin}: {key} = {value!r} is not valid; expected one of " +
+                              ", ".join(f'"{c}"' for c in choices))
+        return value.strip().lower()
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{origin}: {key} = {value!r} is not valid; expected true or false")

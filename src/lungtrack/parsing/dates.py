@@ -13,12 +13,23 @@ Accepted dates:
 * dates with an English month name, which are unambiguous: ``4 Mar 2026``, ``March 4, 2026``,
   ``2026-Mar-04``;
 * any of the above after an optional English weekday (``Wed 2026-03-04``), which must then be
-  the right weekday - so the output of :func:`format_date` reads back.
+  the right weekday - so the output of :func:`format_date` reads back;
+* weekday names with ``last``/``next``: ``last tuesday`` is the latest Tuesday before today
+  (7 days ago on a Tuesday), ``next monday`` the first Monday after today; ``last week`` /
+  ``last month`` / ``last year`` are one week / month / year ago (``next ...`` ahead);
+* a bare duration as a date in the past: ``3w`` = ``3 weeks ago``, ``2m``, ``10d``, ``1y``
+  (where future dates are allowed too, ``3w`` could mean either way and is refused: write
+  ``3w ago`` or ``in 3w``);
+* numeric dates with the day or the month first (``20/11/2024``, ``11/20/2024``) when only one
+  reading is a real date, or both readings are the same day (``05/05/2026``).  When both
+  readings are real and differ (``02/03/2026``: 2 March or 3 February?) the date is refused
+  naming both readings - unless the ``order`` parameter (the ``locale_order`` setting,
+  ``dmy`` or ``mdy``) decides, once and for all.
 
-Rejected, each with a one-line explanation: numeric dates with the day or month first
-(``03/04/2026`` is 3 April in Europe and 4 March in the US; guessing would silently move a CT
-by a month), two-digit years, impossible dates (``2026-02-30``), dates before 1900, future
-dates unless allowed, and bare numbers such as ``2016``.
+Rejected, each with a one-line explanation: ambiguous numeric dates as above (guessing would
+silently move a CT by a month), two-digit years, impossible dates (``2026-02-30``), dates
+before 1900, future dates unless allowed, bare weekdays (``tuesday``: last or next?), and bare
+numbers such as ``2016``.
 """
 
 from __future__ import annotations
@@ -37,7 +48,12 @@ __all__ = [
     "parse_date",
     "parse_duration",
     "parse_since",
+    "DATE_ORDERS",
 ]
+
+#: Values of the ``locale_order`` setting: how to read an ambiguous numeric date.
+#: ``none`` refuses it (naming both readings), ``dmy`` reads 02/03 as 2 March, ``mdy`` as 3 February.
+DATE_ORDERS = ("none", "dmy", "mdy")
 
 #: Dates before this are rejected: no clinical record in this tool can be that old, so an
 #: earlier year is a typo (``1026`` for ``2026``).
@@ -78,7 +94,7 @@ _UNIT_WORDS = {
 _UNIT_MAX = {"days": 36525, "weeks": 5218, "months": 1200, "years": 100}
 
 _DATE_EXPECTED = (
-    "a date as YYYY-MM-DD (e.g. 2026-03-04), 'today', 'yesterday' or 'N days/weeks/months ago'"
+    "a date as YYYY-MM-DD (e.g. 2026-03-04), 'today', 'yesterday', 'last tuesday' or 'N days/weeks/months ago' (3w)"
 )
 _DURATION_EXPECTED = "a duration such as 7d, 2w, 3m, 1y or '6 months' (a positive whole number and a unit)"
 _SINCE_EXPECTED = "a duration such as 6m, 2w, 30d, or a date as YYYY-MM-DD"
@@ -92,6 +108,19 @@ _AGO = re.compile(rf"{_AMOUNT}{_UNIT}\s+ago")
 _IN = re.compile(rf"in\s+{_AMOUNT}{_UNIT}")
 _DURATION = re.compile(rf"(?P<n>[+-]?\d+(?:[.,]\d+)?)\s*{_UNIT}")
 _TOKEN = re.compile(r"[a-z]+|\d+")
+_BARE_DURATION = re.compile(rf"(?P<n>\d+)\s*{_UNIT}")
+_LAST_NEXT = re.compile(r"(?P<dir>last|next|past|coming)\s+(?P<what>[a-z]+)")
+
+
+def _delta(unit: str, n: int) -> relativedelta:
+    """``n`` days, weeks, months or years (``unit`` is a value of ``_UNIT_WORDS``)."""
+    if unit == "days":
+        return relativedelta(days=n)
+    if unit == "weeks":
+        return relativedelta(weeks=n)
+    if unit == "months":
+        return relativedelta(months=n)
+    return relativedelta(years=n)
 
 
 def format_date(d: date) -> str:
@@ -134,7 +163,7 @@ def _relative(field: str, text: str, n: int, unit_word: str) -> relativedelta:
         raise InputError(
             field, text, _DATE_EXPECTED, message=f"{field}: {text!r} is more than 100 years away; check the number."
         )
-    return relativedelta(**{unit: n})
+    return _delta(unit, n)
 
 
 def _check_weekday(field: str, text: str, weekday: int | None, result: date) -> None:
@@ -157,43 +186,75 @@ def _strip_weekday(text: str) -> tuple[int | None, str]:
     return None, text
 
 
-def _ambiguous(field: str, text: str, match: re.Match[str]) -> InputError:
-    """Explain why a day/month-first numeric date is refused, with the ISO form to use instead."""
+def _day_month(field: str, text: str, match: re.Match[str], order: str | None) -> date:
+    """A numeric date with the day or the month first: accepted when only one reading is a real
+    date (or both are the same day), or when ``order`` decides; refused otherwise, naming both."""
     a, b, y_text = int(match["a"]), int(match["b"]), match["y"]
-    year = int(y_text) if len(y_text) == 4 else 2000 + int(y_text)
-    year_note = "" if len(y_text) == 4 else " with a 4-digit year"
+    if len(y_text) != 4:
+        year = 2000 + int(y_text)
+        raise InputError(
+            field, text, _DATE_EXPECTED,
+            message=(f"{field}: {text!r} has a 2-digit year (19{y_text} or {year}?); "
+                     f"use YYYY-MM-DD with a 4-digit year, e.g. {_example(year, a, b)}."),
+        )
+    year = int(y_text)
 
-    def example(day: int, month: int) -> str | None:
+    def real(day: int, month: int) -> date | None:
         try:
-            return date(year, month, day).isoformat()
+            return date(year, month, day)
         except ValueError:
             return None
 
-    if a <= 12 and b <= 12 and a != b:
-        first = example(a, b)
-        if first is not None and example(b, a) is not None:
-            return InputError(
-                field,
-                text,
-                _DATE_EXPECTED,
-                message=(
-                    f"{field}: {text!r} is ambiguous ({a} {_MONTH_NAMES[b - 1]} or {b} {_MONTH_NAMES[a - 1]}?); "
-                    f"use ISO form YYYY-MM-DD{year_note}, e.g. {first}."
-                ),
-            )
-    day_first = example(a, b) if b <= 12 else None
-    month_first = example(b, a) if a <= 12 else None
-    if day_first or month_first:
-        return InputError(
-            field,
-            text,
-            _DATE_EXPECTED,
+    day_first, month_first = real(a, b), real(b, a)
+    if day_first is not None and month_first is not None and day_first != month_first:
+        if order == "dmy":
+            return day_first
+        if order == "mdy":
+            return month_first
+        raise InputError(
+            field, text, _DATE_EXPECTED,
             message=(
-                f"{field}: {text!r} is not in ISO form; use YYYY-MM-DD{year_note}, "
-                f"e.g. {day_first or month_first}."
+                f"{field}: {text!r} is ambiguous ({a} {_MONTH_NAMES[b - 1]} or {b} {_MONTH_NAMES[a - 1]}?); "
+                f"write {day_first.isoformat()} or {month_first.isoformat()} (YYYY-MM-DD), "
+                "or set locale_order = \"dmy\" or \"mdy\" in thresholds.toml."
             ),
         )
-    return _invalid(field, text)
+    result = day_first or month_first
+    if result is None:
+        if a > 12 and b > 12:
+            reason = f"neither {a} nor {b} is a month"
+        else:
+            day, month = (a, b) if b <= 12 else (b, a)
+            reason = f"{_MONTH_NAMES[month - 1]} {year} has no day {day}"
+        raise InputError(
+            field, text, _DATE_EXPECTED, message=f"{field}: {text!r} is not a real date ({reason}); expected {_DATE_EXPECTED}."
+        )
+    return result
+
+
+def _example(year: int, a: int, b: int) -> str:
+    for day, month in ((a, b), (b, a)):
+        try:
+            return date(year, month, day).isoformat()
+        except ValueError:
+            continue
+    return f"{year}-03-04"
+
+
+def _weekday_or_period(field: str, text: str, match: re.Match[str], today: date) -> date | None:
+    """``last tuesday``, ``next monday``, ``last week``, ``next month``."""
+    forward = match["dir"] in ("next", "coming")
+    what = match["what"]
+    if what in _WEEKDAY_WORDS:
+        target = _WEEKDAY_WORDS[what]
+        if forward:
+            return today + relativedelta(days=(target - today.weekday() - 1) % 7 + 1)
+        return today - relativedelta(days=(today.weekday() - target - 1) % 7 + 1)
+    unit = _UNIT_WORDS.get(what)
+    if unit is not None and what not in ("d", "w", "m", "y"):
+        step = _delta(unit, 1)
+        return today + step if forward else today - step
+    return None
 
 
 def _month_name_date(field: str, text: str, lowered: str) -> date | None:
@@ -222,7 +283,8 @@ def _month_name_date(field: str, text: str, lowered: str) -> date | None:
     return _make_date(field, text, int(years[0]), month, int(days[0]))
 
 
-def _absolute(field: str, text: str, lowered: str, today: date) -> date:
+def _absolute(field: str, text: str, lowered: str, today: date, order: str | None = None,
+              allow_future: bool = False) -> date:
     if lowered == "today":
         return today
     if lowered == "yesterday":
@@ -235,6 +297,28 @@ def _absolute(field: str, text: str, lowered: str, today: date) -> date:
     match = _IN.fullmatch(lowered)
     if match:
         return today + _relative(field, text, _amount(match), match["unit"])
+    match = _BARE_DURATION.fullmatch(lowered)
+    if match and match["unit"] in _UNIT_WORDS:
+        if allow_future:
+            n, unit = int(match["n"]), _UNIT_WORDS[match["unit"]]
+            words = f"{n} {unit[:-1] if n == 1 else unit}"
+            raise InputError(
+                field, text, _DATE_EXPECTED,
+                message=(f"{field}: {text!r} could be {words} ago or in {words}; "
+                         f"write '{text.strip()} ago' or 'in {text.strip()}' (or a date as YYYY-MM-DD)."),
+            )
+        return today - _relative(field, text, int(match["n"]), match["unit"])
+    match = _LAST_NEXT.fullmatch(lowered)
+    if match:
+        result = _weekday_or_period(field, text, match, today)
+        if result is not None:
+            return result
+    if lowered.rstrip(".,") in _WEEKDAY_WORDS:
+        raise InputError(
+            field, text, _DATE_EXPECTED,
+            message=(f"{field}: {text!r} could be this week's or another; write 'last {lowered}' or "
+                     f"'next {lowered}' (or a date as YYYY-MM-DD)."),
+        )
     weekday, rest = _strip_weekday(lowered)
     match = _ISO.fullmatch(rest) or _COMPACT.fullmatch(rest)
     if match:
@@ -243,7 +327,9 @@ def _absolute(field: str, text: str, lowered: str, today: date) -> date:
         return result
     match = _DAY_FIRST.fullmatch(rest)
     if match:
-        raise _ambiguous(field, text, match)
+        result = _day_month(field, text, match, order)
+        _check_weekday(field, text, weekday, result)
+        return result
     result = _month_name_date(field, text, rest)
     if result is not None:
         _check_weekday(field, text, weekday, result)
@@ -251,21 +337,25 @@ def _absolute(field: str, text: str, lowered: str, today: date) -> date:
     raise _invalid(field, text)
 
 
-def parse_date(text: str, *, today: date, field: str = "date", allow_future: bool = False) -> date:
+def parse_date(text: str, *, today: date, field: str = "date", allow_future: bool = False,
+               order: str | None = None) -> date:
     """Parse a date typed by a person (see the module docstring for the accepted forms).
 
     ``today`` anchors relative forms and the future check.  With ``allow_future=False`` (logging
     results) any date after ``today`` is refused; with ``True`` (planning an appointment) dates
-    up to :data:`MAX_FUTURE_YEARS` ahead are accepted.
+    up to :data:`MAX_FUTURE_YEARS` ahead are accepted.  ``order`` (``"dmy"``, ``"mdy"``, or
+    ``None``/``"none"`` to refuse) reads a numeric date whose two readings are both real.
     """
     today = _as_date(today)
+    if order not in (None, *DATE_ORDERS):
+        raise InputError("locale_order", order, "one of " + ", ".join(DATE_ORDERS))
     if not isinstance(text, str):
         raise _invalid(field, text)
     lowered = " ".join(text.strip().lower().split())
     if not lowered:
         raise InputError(field, text, _DATE_EXPECTED, message=f"{field}: no date given; expected {_DATE_EXPECTED}.")
     try:
-        result = _absolute(field, text, lowered, today)
+        result = _absolute(field, text, lowered, today, order if order != "none" else None, allow_future)
     except (OverflowError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise
@@ -327,10 +417,10 @@ def parse_duration(text: str, *, field: str = "duration") -> relativedelta:
         raise InputError(
             field, text, _DURATION_EXPECTED, message=f"{field}: {text!r} is longer than 100 years; check the number."
         )
-    return relativedelta(**{unit: int(number)})
+    return _delta(unit, int(number))
 
 
-def parse_since(text: str, *, today: date, field: str = "--since") -> date:
+def parse_since(text: str, *, today: date, field: str = "--since", order: str | None = None) -> date:
     """A start date for a look-back window: a duration before ``today`` (``6m``) or a date.
 
     A text that looks like a duration is read as one (``6m`` = six months before today);
@@ -349,7 +439,7 @@ def parse_since(text: str, *, today: date, field: str = "--since") -> date:
             )
         return result
     try:
-        return parse_date(text, today=today, field=field, allow_future=False)
+        return parse_date(text, today=today, field=field, allow_future=False, order=order)
     except InputError as err:
         if getattr(err, "generic", False):
             raise InputError(field, text, _SINCE_EXPECTED) from None

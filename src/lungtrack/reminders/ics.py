@@ -17,10 +17,14 @@ duplicates.  The patient tag is the patient's id in the store plus a short hash 
 moment the patient was created, so that patient 1 of the demo store and patient 1 of a real
 store never share UIDs in one calendar.
 
-**SEQUENCE and DTSTAMP**: ``DTSTAMP`` is the export time (UTC).  ``SEQUENCE`` is the number of
-seconds from 2020-01-01T00:00:00Z to the export time: it never goes down from one export to
-the next, so a calendar that compares ``SEQUENCE`` always takes the newer export as the
-revision (an unchanged event gets a higher number too, which is harmless).  Set
+**SEQUENCE and DTSTAMP rise only when an event changes.**  The previous export is the memory:
+when the calendar is written to a file that already exists (``export ics -o FILE``, ``remind
+--ics FILE``), that file is read first, and each event keeps its ``SEQUENCE`` and ``DTSTAMP``
+when nothing else in it changed; an event that changed (its date, summary, description,
+status or alarm) gets the previous ``SEQUENCE`` + 1 and the export time as ``DTSTAMP``; a new
+event starts at ``SEQUENCE:0``.  Exporting twice with nothing changed therefore gives the same
+bytes.  Without a previous file (standard output) every event has ``SEQUENCE:0``.  The
+description states no "status today", so that the mere passing of days changes nothing.  Set
 ``SOURCE_DATE_EPOCH`` (reproducible-builds convention) to pin the export time.
 
 Events that disappear (a therapy line ends, an appointment is deleted) are not removed from a
@@ -78,7 +82,6 @@ def _item_description(item: DueItem, today: date) -> str:
             else f"No {what} recorded on this treatment yet.")
     soon = f" Due soon from {item.due_soon_date.isoformat()}." if item.due_soon_date else ""
     return (f"{item.label} due by {item.due_date.isoformat()} (overdue after that day).{soon} {last} "
-            f"Status on {today.isoformat()}: {item.state.value}. "
             "Computed by lungtrack from the last event that happened; the date moves when a new "
             "result is logged - export again to update this event.")
 
@@ -109,8 +112,40 @@ def entries_for_patient(patient: PatientInfo, due: Sequence[DueItem], appointmen
 
 
 def export_sequence(now: datetime) -> int:
-    """Seconds since 2020-01-01Z: grows with every export (see the module docstring)."""
+    """Seconds since 2020-01-01Z (no longer used for SEQUENCE; kept for callers of older versions)."""
     return max(0, int((now.astimezone(timezone.utc) - SEQUENCE_EPOCH).total_seconds()))
+
+
+_VOLATILE = (b"DTSTAMP", b"SEQUENCE")
+
+
+def _content(event_ical: bytes) -> bytes:
+    """An event's text without the properties that record when it was written (unfolded lines)."""
+    lines = event_ical.replace(b"\r\n ", b"").replace(b"\r\n\t", b"").split(b"\r\n")
+    return b"\r\n".join(line for line in lines if line.split(b":", 1)[0].split(b";", 1)[0] not in _VOLATILE)
+
+
+def previous_events(data: bytes | None) -> dict[str, tuple[bytes, int, datetime]]:
+    """UID -> (content, SEQUENCE, DTSTAMP) of each event in a previous export (an unreadable
+    file counts as no previous export)."""
+    if not data:
+        return {}
+    from icalendar import Calendar
+
+    try:
+        cal = Calendar.from_ical(data)
+    except (ValueError, IndexError, KeyError):
+        return {}
+    out: dict[str, tuple[bytes, int, datetime]] = {}
+    for ev in cal.walk("VEVENT"):
+        try:
+            uid = str(ev["UID"])
+            seq = int(ev.get("SEQUENCE", 0))
+            stamp = ev.decoded("DTSTAMP")
+        except (KeyError, ValueError, TypeError):
+            continue
+        out[uid] = (_content(ev.to_ical()), seq, stamp)
+    return out
 
 
 def _trigger(days_before: int) -> timedelta:
@@ -118,12 +153,15 @@ def _trigger(days_before: int) -> timedelta:
     return -(timedelta(days=days_before) - timedelta(hours=ALARM_HOUR))
 
 
-def build_calendar(entries: Sequence[CalendarEntry], now: datetime):
-    """An ``icalendar.Calendar`` (METHOD:PUBLISH) holding one VEVENT + VALARM per entry."""
+def build_calendar(entries: Sequence[CalendarEntry], now: datetime, previous: bytes | None = None):
+    """An ``icalendar.Calendar`` (METHOD:PUBLISH) holding one VEVENT + VALARM per entry.
+
+    ``previous``: the last export of this calendar; an unchanged event keeps its SEQUENCE and
+    DTSTAMP, a changed one gets SEQUENCE + 1 (see the module docstring)."""
     from icalendar import Alarm, Calendar, Event
 
     stamp = now.astimezone(timezone.utc).replace(microsecond=0)
-    sequence = export_sequence(stamp)
+    before = previous_events(previous)
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -133,8 +171,6 @@ def build_calendar(entries: Sequence[CalendarEntry], now: datetime):
     for e in sorted(entries, key=lambda e: (e.day, e.uid)):
         ev = Event()
         ev.add("uid", e.uid)
-        ev.add("dtstamp", stamp)
-        ev.add("sequence", sequence)
         ev.add("dtstart", e.day)
         ev.add("dtend", e.day + timedelta(days=1))
         ev.add("summary", e.summary)
@@ -148,10 +184,19 @@ def build_calendar(entries: Sequence[CalendarEntry], now: datetime):
             alarm.add("description", e.summary)
             alarm.add("trigger", _trigger(e.alarm_days_before))
             ev.add_component(alarm)
+        sequence, when = 0, stamp
+        if e.uid in before:
+            content, old_seq, old_stamp = before[e.uid]
+            if content == _content(ev.to_ical()):
+                sequence, when = old_seq, old_stamp
+            else:
+                sequence = old_seq + 1
+        ev.add("dtstamp", when)
+        ev.add("sequence", sequence)
         cal.add_component(ev)
     return cal
 
 
-def calendar_bytes(entries: Sequence[CalendarEntry], now: datetime) -> bytes:
+def calendar_bytes(entries: Sequence[CalendarEntry], now: datetime, previous: bytes | None = None) -> bytes:
     """The .ics file: UTF-8, CRLF line ends, lines folded at 75 octets (RFC 5545 3.1)."""
-    return build_calendar(entries, now).to_ical()
+    return build_calendar(entries, now, previous).to_ical()

@@ -111,6 +111,7 @@ class Report:
     timeline: dict[str, Any]
     disclaimer: str = DISCLAIMER
     counts: dict[str, int] = field(default_factory=dict)
+    identifiers: dict[str, Any] | None = None  # --identify: name, born... for the clinic (never stored here)
 
     def has(self, section: str) -> bool:
         return section in self.sections
@@ -122,13 +123,18 @@ class Report:
 
 
 def build_report(pe: Any, *, today: date, generated_at: datetime, since: date | None = None,
-                 sections: Sequence[str] = SECTIONS) -> Report:
+                 sections: Sequence[str] = SECTIONS, identifiers: dict[str, Any] | None = None) -> Report:
     """Assemble the report for one evaluated patient (a :class:`lungtrack.services.PatientEvaluation`).
 
-    ``since`` limits the tables and charts to records on or after that day; the rules still see
-    the whole history (a nadir or a baseline before ``since`` is still the reference), and the
-    baseline of each line is always shown because every % change refers to it.  Findings and
-    due dates are the current state and are never cut.
+    ``since`` limits the tables, the charts and the findings to records on or after that day;
+    the rules still see the whole history (a nadir or a baseline before ``since`` is still the
+    reference), and the baseline of each line is always shown because every % change refers to
+    it.  Due dates are the current state and are never cut.
+
+    Each finding is marked ``history`` when it is acknowledged or belongs to an earlier line of
+    therapy: page 1 leads with the others (what needs attention now), and the history ones are
+    listed in their own section.  A test that is due and already booked (a planned appointment
+    of the same kind, today or later) is shown as booked, with the booking's date.
     """
     from lungtrack.report.checkview import finding_data, line_header
     from lungtrack.serialize import to_data
@@ -168,19 +174,27 @@ def build_report(pe: Any, *, today: date, generated_at: datetime, since: date | 
                 if in_range(b.date)]
     latest_biopsy = _latest_biopsy(history)
 
-    findings = [finding_data(pe, f) | {"severity_word": SEVERITY_WORDS[f.severity.value],
-                                        "symbol": SEVERITY_SYMBOLS[f.severity.value]}
-                | ({"title": f"{f.title} (earlier therapy line)"} if f.historical else {})
-                for f in ev.findings]
-    due = [to_data(d) | {"snoozed_until": pe.snoozes[d.key].isoformat() if d.key in pe.snoozes else None,
-                         "text": _due_text(d)}
-           for d in ev.due]
-    questions = build_questions(findings)
+    all_findings = [finding_data(pe, f) | {"severity_word": SEVERITY_WORDS[f.severity.value],
+                                            "symbol": SEVERITY_SYMBOLS[f.severity.value],
+                                            "earlier_line": bool(getattr(f, "historical", False))}
+                    for f in ev.findings]
+    # timing findings (what is due, time on therapy) are about now, whatever their date
+    findings = [f for f in all_findings if f["rule"].startswith("timing.") or since is None
+                or f["date"] >= since.isoformat()]
+    due = merge_bookings([to_data(d) | {"snoozed_until": pe.snoozes[d.key].isoformat() if d.key in pe.snoozes else None,
+                                        "text": _due_text(d)} for d in ev.due], history.appointments)
+    for f in findings:
+        data = f.get("data") or {}
+        f["booked_on"] = data.get("booked_for") if f["rule"] in DUE_RULES and data.get("booked_in_time") else None
+        f["history"] = bool(f["acknowledged"] or f["earlier_line"])
+    questions = build_questions([f for f in findings if not f["history"] and not f["booked_on"]])
     timeline = _timeline(history, ev, lines, today, range_start, in_range)
 
-    open_findings = [f for f in findings if not f["acknowledged"] and not f["historical"]
+    open_findings = [f for f in findings if not f["history"] and not f["booked_on"]
                      and f["severity"] in ("watch", "alert")]
     counts = {"findings": len(findings), "open_findings": len(open_findings), "questions": len(questions),
+              "history_findings": sum(1 for f in findings if f["history"]),
+              "findings_before_since": len(all_findings) - len(findings),
               "scans": sum(len(r["rows"]) for r in responses), "marker_values": sum(len(s["values"]) for s in series),
               "biopsies": len(biopsies)}
     return Report(
@@ -188,7 +202,7 @@ def build_report(pe: Any, *, today: date, generated_at: datetime, since: date | 
         range_text=range_text, generated_at=generated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         sections=tuple(sections), therapy=therapy, lines=lines, latest_response=latest, responses=responses,
         markers=markers, marker_series=series, latest_biopsy=latest_biopsy, biopsies=biopsies, findings=findings,
-        due=due, questions=questions, timeline=timeline, counts=counts,
+        due=due, questions=questions, timeline=timeline, counts=counts, identifiers=identifiers,
     )
 
 
@@ -372,7 +386,44 @@ def _latest_biopsy(history: Any) -> dict[str, Any] | None:
     return {"date": last.isoformat(), "samples": samples, "assays": assays, "results": rows}
 
 
+DUE_RULES = ("timing.imaging_due", "timing.marker_due")
+
+
+def merge_bookings(due: list[dict[str, Any]], appointments: Sequence[Any]) -> list[dict[str, Any]]:
+    """A scan or blood test that is booked (``booked_for``, set by the timing rules) is one row:
+    ``booked`` when booked on or before its due date, else its own state with the booking said;
+    the appointment that books it is not listed a second time."""
+    kinds = {"imaging": "imaging", "marker": "markers"}
+    used: set[str] = set()
+    out = []
+    for d in due:
+        d = dict(d, booked_on=d.get("booked_for"))
+        if d["kind"] in kinds and d.get("booked_for"):
+            if d["booked_for"] <= d["due_date"]:
+                d.update(state_before=d["state"], state="booked")
+            for a in appointments:
+                if (getattr(a.kind, "value", a.kind) == kinds[d["kind"]] and a.date.isoformat() == d["booked_for"]
+                        and getattr(a.status, "value", a.status) == "planned"):
+                    used.add(f"appointment:{a.id}")
+                    if a.description:
+                        booked = f"booked for {d['booked_for']}"
+                        d["text"] = d["text"].replace(booked, f"{booked} ({a.description})", 1)
+        out.append(d)
+    return [d for d in out if d["key"] not in used]
+
+
 def _due_text(d: Any) -> str:
+    booked_for = getattr(d, "booked_for", None)
+    if booked_for is not None:
+        from lungtrack.core.timing import booking_text
+
+        last = f"; last {d.last_date.isoformat()}" if d.last_date else ""
+        if booked_for <= d.due_date:
+            return f"{d.label}: {booking_text(d)} (due by {d.due_date.isoformat()}){last}"
+        when = "overdue by" if d.state.value == "overdue" else "due by"
+        amount = (f"{-d.days} day{'s' if -d.days != 1 else ''} (due by {d.due_date.isoformat()})"
+                  if d.state.value == "overdue" else d.due_date.isoformat())
+        return f"{d.label}: {when} {amount}; {booking_text(d)}{last}"
     when = d.due_date.isoformat()
     if d.state.value == "overdue":
         state = f"overdue by {-d.days} day{'s' if -d.days != 1 else ''} (due by {when})"

@@ -108,6 +108,11 @@ figcaption {{ font-size: 7.2pt; line-height: 1.25; margin-top: 0.8mm; }}
 .muted {{ color: #333; font-size: 7.6pt; }}
 .disclaimer {{ font-size: 7.4pt; border: 0.6pt solid #000; padding: 1mm 2mm; margin-top: 2mm; }}
 .state-overdue {{ font-weight: bold; }}
+ul.history {{ margin: 0.5mm 0 0 0; padding-left: 0; list-style: none; font-size: 7.8pt; }}
+ul.history li {{ margin: 0 0 0.6mm 0; break-inside: avoid; }}
+table.ident {{ width: auto; margin: 0 0 1.5mm 0; font-size: 9pt; }}
+table.ident th {{ border-bottom: 0.5pt solid #999; font-size: 8.2pt; padding-right: 4mm; }}
+.charts .wide {{ grid-column: 1 / -1; }}
 """
 
 
@@ -142,7 +147,12 @@ def glance_rows(report: Report) -> list[tuple[str, str]]:
             if lr["new_lesions"]:
                 text += " New lesions: " + ", ".join(lr["new_lesions"]) + "."
             rows.append(("Latest scan", text))
-        trend = " → ".join(fmt_num(p["sum_mm"]) if p["sum_mm"] is not None else "NE" for p in lr["sum_trend"])
+        pts = lr["sum_trend"]
+        trend = " → ".join(fmt_num(p["sum_mm"]) if p["sum_mm"] is not None else "NE" for p in pts)
+        if len(pts) > 8:  # a long line: the landmarks and the last scans, not every number
+            trend = (f"{len(pts)} scans; baseline {fmt_num(pts[0]['sum_mm'])} ({pts[0]['date']}), nadir "
+                     f"{fmt_num(lr['current_nadir_mm'])} ({lr['current_nadir_date']}); last four: "
+                     + " → ".join(fmt_num(p["sum_mm"]) if p["sum_mm"] is not None else "NE" for p in pts[-4:]))
         extra = ""
         if lr["pd_threshold_mm"] is not None:
             extra = (f" A sum of {fmt_mm(lr['pd_threshold_mm'])} or more on the next scan would meet the RECIST size "
@@ -205,11 +215,20 @@ def _ack_mark(f: dict[str, Any]) -> str:
 DUE_RULES = ("timing.imaging_due", "timing.marker_due")
 
 
+def history_findings(report: Report) -> list[dict[str, Any]]:
+    """Acknowledged findings and findings of earlier lines of therapy, newest first."""
+    return sorted((f for f in report.findings if f.get("history")), key=lambda f: f["date"], reverse=True)
+
+
 def page_one_findings(report: Report) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """(shown with evidence, INFO shown in one line, due-date findings shown in "What is due")."""
+    """(shown with evidence, INFO shown in one line, due-date findings shown in "What is due").
+
+    Only what is current: acknowledged and earlier-line findings are in :func:`history_findings`."""
     due_shown = report.has("due")
     main, info, due = [], [], []
     for f in report.findings:
+        if f.get("history"):
+            continue
         if due_shown and f["rule"] in DUE_RULES:
             due.append(f)
         elif f["severity"] == "info":
@@ -221,9 +240,12 @@ def page_one_findings(report: Report) -> tuple[list[dict[str, Any]], list[dict[s
 
 def _findings(report: Report) -> str:
     """Page 1: each finding with its evidence; the topics, sources and ids follow in the details."""
-    if not report.findings:
-        return _section("findings", "<p>No findings.</p>")
     main, info, due = page_one_findings(report)
+    past = history_findings(report)
+    if not (main or info or due):
+        note = (f" {len(past)} acknowledged or earlier-line finding{'s are' if len(past) != 1 else ' is'} listed under "
+                "“History”." if past else "")
+        return _section("findings", f"<p>No current findings.{e(note)}</p>")
     parts = []
     for f in main:
         parts.append(
@@ -238,13 +260,61 @@ def _findings(report: Report) -> str:
             f'(watch or alert, not acknowledged); most severe first: ‼ ALERT, ▲ WATCH, · INFO.')
     if due:
         lead += " Tests due are under “What is due”."
+    if past:
+        lead += (f" {len(past)} acknowledged or earlier-line finding{'s are' if len(past) != 1 else ' is'} "
+                 "under “History”.")
+    before = report.counts.get("findings_before_since", 0)
+    if before:
+        lead += f" {before} finding{'s' if before != 1 else ''} dated before {report.since} {'are' if before != 1 else 'is'} not shown."
     lead += " What each finding means, with its source, is under “Finding details”."
     return _section("findings", f'<p class="muted">{lead}</p>' + "".join(parts))
 
 
+def history_line(f: dict[str, Any], report: Report) -> str:
+    """One line per history finding (shared with the text renderers)."""
+    why = []
+    if f.get("earlier_line"):
+        line = _line_of(f, report)
+        why.append(f"earlier line{': ' + line if line else ''}")
+    if f["acknowledged"]:
+        note = f" — {f['acknowledgement_note']}" if f["acknowledgement_note"] else ""
+        why.append(f"acknowledged {(f['acknowledged_at'] or '')[:10]}{note}")
+    return f"{f['date']}  {f['severity_word']}  {f['title']} ({'; '.join(why)})"
+
+
+def _line_of(f: dict[str, Any], report: Report) -> str | None:
+    line_id = (f.get("data") or {}).get("line_id")
+    for ln in report.lines:
+        if ln["id"] == line_id or (line_id is None and ln["start"] <= f["date"] and (ln["end"] is None or f["date"] <= ln["end"])):
+            return ln["drug"]
+    return None
+
+
+def _history(report: Report) -> str:
+    past = history_findings(report)
+    if not past:
+        return ""
+    items = "".join(f'<li data-id="{e(f["id"])}"><span class="sev">{e(f["symbol"])} {e(f["severity_word"])}</span> '
+                    f'{e(history_line(f, report).split("  ", 2)[2])} <span class="muted">{e(f["date"])}</span></li>'
+                    for f in past)
+    return (f'<section id="history"><h2>History: acknowledged findings and findings of earlier lines</h2>'
+            f'<p class="muted">Already seen or about an earlier treatment; kept for the record, newest first.</p>'
+            f'<ul class="history">{items}</ul></section>')
+
+
+def identifier_rows(report: Report) -> list[tuple[str, str]]:
+    ids = report.identifiers or {}
+    rows = [(label, str(ids[key])) for key, label in (("full_name", "Name"), ("born", "Date of birth"),
+                                                      ("record_name", "Record name"),
+                                                      ("diagnosis_date", "Diagnosed")) if ids.get(key)]
+    if ids and not ids.get("born"):
+        rows.append(("Date of birth", "not recorded in lungtrack (add it with --born for this printout)"))
+    return rows
+
+
 def _finding_details(report: Report) -> str:
     parts = []
-    for f in report.findings:
+    for f in sorted(report.findings, key=lambda f: bool(f.get("history"))):
         parts.append(
             f'<div class="finding detail {e(f["severity"])}">'
             f'<div class="head"><span class="sev">{e(f["symbol"])} {e(f["severity_word"])}</span> {e(f["title"])} '
@@ -263,7 +333,7 @@ def _due(report: Report) -> str:
         state = d["state"].replace("-", " ").upper()
         snooze = f" (reminder snoozed until {d['snoozed_until']})" if d["snoozed_until"] else ""
         sev = next((f for f in report.findings if f["rule"] in DUE_RULES and (f.get("data") or {}).get("key") == d["key"]), None)
-        mark = f' <span class="muted">({e(sev["symbol"])} {e(sev["severity_word"])})</span>' if sev else ""
+        mark = f' <span class="muted">({e(sev["symbol"])} {e(sev["severity_word"])})</span>' if sev and d["state"] != "booked" else ""
         rows.append([f'<span class="state-{e(d["state"])}">{e(state)}</span>{mark}', e(d["text"] + snooze)])
     return _section("due", _table(["State", "What and when"], rows, cls="due"))
 
@@ -282,7 +352,8 @@ def _charts(report: Report, charts: list[Chart]) -> str:
     figs = []
     for c in charts:
         svg = c.svg.replace("<svg ", f'<svg role="img" aria-label="{e(c.alt)}" ', 1)
-        figs.append(f'<figure id="chart-{e(c.key)}" data-chart="{e(c.key)}">{svg}'
+        wide = ' class="wide"' if c.wide else ""
+        figs.append(f'<figure id="chart-{e(c.key)}" data-chart="{e(c.key)}"{wide}>{svg}'
                     f'<figcaption><b>{e(c.title)}.</b> {e(c.caption)}</figcaption></figure>')
     return _section("charts", f'<div class="charts">{"".join(figs)}</div>', extra_class="page-break")
 
@@ -421,6 +492,9 @@ def render_html(report: Report, *, paper: str = "auto", charts: list[Chart] | No
         f'{e(report.generated_at)} by lungtrack · RECIST 1.1</div>',
         "</header>",
     ]
+    if report.identifiers:
+        rows = "".join(f'<tr><th scope="row">{e(k)}</th><td>{e(v)}</td></tr>' for k, v in identifier_rows(report))
+        body.insert(2, f'<table class="ident" id="identifiers"><tbody>{rows}</tbody></table>')
     first_table = True
     for key in report.sections:
         if key == "summary":
@@ -439,9 +513,18 @@ def render_html(report: Report, *, paper: str = "auto", charts: list[Chart] | No
                 html = html.replace("<section ", '<section class="page-break" ', 1)
             first_table = False
             body.append(html)
+    if report.has("findings"):
+        body.append(_history(report))
     if report.has("findings") and report.findings:
         body.append(_finding_details(report))
-    body.append(f'<p class="disclaimer">{e(report.disclaimer)}</p>')
+    disclaimer = f'<p class="disclaimer">{e(report.disclaimer)}</p>'
+    # on page 1 under the questions (never alone on a last page); at the end when there is no page 1
+    anchor = next((k for k in ("questions", "due", "findings", "summary") if report.has(k)), None)
+    if anchor is not None:
+        at = next(i for i, b in enumerate(body) if b.startswith(f'<section id="{anchor}"'))
+        body.insert(at + 1, disclaimer)
+    else:
+        body.append(disclaimer)
     title = f"{p['name']} — lungtrack report, {report.range_text}"
     return ("<!DOCTYPE html>\n"
             '<html lang="en"><head><meta charset="utf-8">'
