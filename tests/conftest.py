@@ -35,6 +35,33 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+class SocketBlocked(RuntimeError):
+    """A test tried to open a network socket: lungtrack makes no network calls (docs/security.md)."""
+
+
+@pytest.fixture(autouse=True)
+def no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """No socket but AF_UNIX can be created in any test, so a command that tries to reach the network
+    fails its test.  PostgreSQL tests, and tests that run their own loopback server to watch a
+    browser (marked ``loopback_server``), may open sockets."""
+    if request.node.get_closest_marker("postgres") or request.node.get_closest_marker("loopback_server"):
+        yield
+        return
+    import socket
+
+    real = socket.socket
+
+    class GuardedSocket(real):  # type: ignore[misc, valid-type]
+        def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+            fam = socket.AF_INET if family == -1 else family
+            if fileno is None and fam != socket.AF_UNIX:
+                raise SocketBlocked(f"a test opened a network socket (family {fam!r}); lungtrack makes no network calls")
+            super().__init__(family, type, proto, fileno)
+
+    monkeypatch.setattr(socket, "socket", GuardedSocket)
+    yield
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return Path(os.environ["LUNGTRACK_DB"])

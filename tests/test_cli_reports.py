@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -155,8 +156,9 @@ def test_report_pdf_with_chromium(demo, tmp_path):
     pages = pdf.page_count(data)
     assert 2 <= pages <= 6
     # --since 6m leaves out the finding dated before 2026-02-12 (the partial response of December)
-    assert r.stderr.strip() == (f"Wrote {out} ({pages} pages): response table, 4 charts, 7 findings, "
-                                "5 questions for the visit.")
+    assert r.stderr.strip().splitlines() == [
+        f"PDF made with headless Chromium ({Path(pdf.find_chromium()).name}).",
+        f"Wrote {out} ({pages} pages): response table, 4 charts, 7 findings, 5 questions for the visit."]
 
 
 def test_a_test_booked_in_time_shows_as_booked_not_due(demo):

@@ -6,13 +6,9 @@ from datetime import date
 
 import pytest
 
-pytest.importorskip("lungtrack.core.recist")
-pytest.importorskip("lungtrack.core.heterogeneity")
-pytest.importorskip("lungtrack.core.plausibility")
-
-from lungtrack.core import engine  # noqa: E402
-from lungtrack.core.engine import evaluate, history_as_of  # noqa: E402
-from lungtrack.core.history import (  # noqa: E402
+from lungtrack.core import engine
+from lungtrack.core.engine import evaluate, history_as_of
+from lungtrack.core.history import (
     Appointment,
     BiopsyFinding,
     History,
@@ -23,7 +19,7 @@ from lungtrack.core.history import (  # noqa: E402
     PatientInfo,
     TherapyLine,
 )
-from lungtrack.enums import (  # noqa: E402
+from lungtrack.enums import (
     AppointmentKind,
     BiopsyResult,
     Marker,

@@ -38,7 +38,7 @@ def _probe(args, extra_env=None):
 def test_help_and_version_do_not_import_the_database_layer(args):
     result = _probe(args)
     assert result["heavy"] == [], result
-    assert result["code"] in (0, 2)
+    assert result["code"] == 0  # help, version and no arguments (help) all succeed
 
 
 def test_version_prints_version():

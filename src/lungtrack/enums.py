@@ -11,7 +11,7 @@ from enum import Enum
 
 class StrEnum(str, Enum):
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
 
 class SmokingStatus(StrEnum):

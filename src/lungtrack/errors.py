@@ -34,9 +34,21 @@ class InputError(LungtrackError, ValueError):
         self.value = value
         self.expected = expected
         if message is None:
-            shown = repr(value) if isinstance(value, str) else str(value)
-            message = f"{field}: {shown} is not valid; expected {expected}."
+            message = f"{field}: {shown_value(value)} is not valid; expected {expected}."
         super().__init__(message)
+
+
+#: An error message shows at most this many characters of the value that was given.
+MAX_SHOWN = 60
+
+
+def shown_value(value: object) -> str:
+    """The value as an error message shows it: quoted text, cut to a readable length with "…"."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_SHOWN:
+        text = text[: MAX_SHOWN - 12] + "…" + text[-8:] + f" ({len(text)} characters)"
+        return f"'{text}'" if isinstance(value, str) else text
+    return repr(value) if isinstance(value, str) else text
 
 
 class NotFoundError(LungtrackError):

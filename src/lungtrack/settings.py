@@ -33,11 +33,20 @@ def load_rules_config(path: Path | None = None) -> RulesConfig:
             raise ConfigError(f"LUNGTRACK_CONFIG: {path} does not exist; expected a TOML thresholds file")
         return RulesConfig()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line} is not UTF-8 text (byte 0x{raw[exc.start]:02x}); expected a UTF-8 "
+                          "TOML thresholds file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); expected [section] tables of key = value") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; expected a TOML thresholds file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply; expected [section] tables of key = value") from None
     return RulesConfig.from_mapping(data, origin=str(path))
 
 

@@ -7,8 +7,12 @@ Standard library + Typer/Click only.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
+import re
 import sys
+from typing import Any
 
 from typer.core import TyperGroup
 
@@ -42,6 +46,7 @@ class RootGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         code: int
         ARGS[:] = list(sys.argv[1:] if args is None else args)
+        _guard_tree(self)
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
@@ -51,6 +56,13 @@ class RootGroup(TyperGroup):
         except LungtrackError as exc:
             _say(f"Error: {exc.message}")
             code = exc.exit_code
+        except UnicodeDecodeError as exc:  # stdin or a file that is not UTF-8 (the readers name the field first)
+            _say(f"Error: the input is not valid UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                 "expected UTF-8 text. Nothing was saved.")
+            code = ExitStatus.USAGE
+        except UnicodeEncodeError:  # text with undecodable bytes (surrogate escapes) that slipped past the guard
+            _say("Error: the input holds bytes that are not valid UTF-8; expected UTF-8 text. Nothing was saved.")
+            code = ExitStatus.USAGE
         except KeyboardInterrupt:
             _say("Interrupted; nothing was saved.")
             code = ExitStatus.INTERRUPTED
@@ -76,7 +88,20 @@ class RootGroup(TyperGroup):
             elif isinstance(exc, BrokenPipeError):  # pragma: no cover - e.g. `lungtrack timeline | head`
                 code = ExitStatus.OK
             elif os.environ.get("LUNGTRACK_DEBUG"):
-                raise
+                import traceback
+
+                from lungtrack.store.paths import redact
+
+                print(redact(traceback.format_exc()), file=sys.stderr, end="")  # passwords masked here too
+                code = ExitStatus.ERROR
+            elif (mapped := _database_error(exc)) is not None:
+                # SQL text and parameters never reach the user: only what the failure means
+                _say(f"Error: {mapped}")
+                code = ExitStatus.ERROR
+            elif isinstance(exc, OverflowError):
+                _say("Error: a number is too large; expected a number within the store's range "
+                     f"(up to {INT64_MAX}). Nothing was saved.")
+                code = ExitStatus.USAGE
             else:  # a bug: still one line
                 _say(f"Error: internal error ({exc.__class__.__name__}: {exc}); nothing was saved. "
                      "Set LUNGTRACK_DEBUG=1 for a traceback.")
@@ -95,9 +120,19 @@ def _click_kind(exc: BaseException) -> str | None:
     return None
 
 
+#: The largest id (and whole number) SQLite and PostgreSQL can store (64-bit signed integer).
+INT64_MAX = 2**63 - 1
+#: An error line never echoes more than this many characters of any single value.
+MAX_TOKEN = 240
+MAX_LINE = 1200
+
+
 def _say(message: str) -> None:
-    """One line on stderr; on a terminal it is wrapped to the terminal's width (still one message)."""
-    message = " ".join(message.split())
+    """One line on stderr (passwords masked, long values cut); on a terminal it is wrapped to the
+    terminal's width (still one message)."""
+    from lungtrack.store.paths import redact
+
+    message = one_line(redact(message))
     try:
         tty = sys.stderr.isatty()
     except (ValueError, AttributeError):
@@ -110,3 +145,112 @@ def _say(message: str) -> None:
         message = "\n".join(textwrap.wrap(message, width, subsequent_indent="  ", break_long_words=False,
                                            break_on_hyphens=False)) or message
     print(message, file=sys.stderr)
+
+
+def one_line(message: str) -> str:
+    """One readable line: whitespace collapsed, long values cut with "…", the whole line bounded."""
+    message = " ".join(message.split())
+    message = re.sub(r"\S{%d,}" % (MAX_TOKEN + 1), lambda m: m.group(0)[:MAX_TOKEN - 20] + "…" + m.group(0)[-12:], message)
+    if len(message) > MAX_LINE:
+        message = message[:MAX_LINE - 1] + "…"
+    return message
+
+
+def _database_error(exc: BaseException) -> str | None:
+    """What a database driver error means, in words, without its SQL text or parameters."""
+    import sqlite3
+
+    mod = type(exc).__module__ or ""
+    if not (mod.startswith(("sqlalchemy", "psycopg", "alembic")) or isinstance(exc, sqlite3.Error)):
+        return None
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).split("\n", 1)[0].lower()
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return "the store is read-only: it can be read, but nothing can be saved to it. Nothing was saved."
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return ("the store is damaged (SQLite reports a malformed database); nothing was saved. "
+                "Run 'lungtrack db check' and restore the newest backup with 'lungtrack db restore FILE'.")
+    if "locked" in text or "busy" in text:
+        return "the store is busy (another lungtrack is writing to it); nothing was saved. Try again."
+    if "disk is full" in text or "no space" in text or "disk i/o" in text:
+        return "the store cannot be written (the disk is full or failing); nothing was saved."
+    if "unable to open" in text or "connection" in text or "could not connect" in text:
+        return "the store cannot be opened (check --db / LUNGTRACK_DB and that its folder exists); nothing was saved."
+    name = type(orig).__name__
+    return f"the store refused the change ({name}); nothing was saved."
+
+
+# ------------------------------------------------------------------ argument guard
+
+def _guard_tree(group: Any) -> None:
+    """Wrap every command callback once so that every decoded argument is checked before it is used:
+    undecodable bytes (surrogate escapes from the OS), NUL characters, whole numbers beyond the
+    store's 64-bit range and non-finite numbers are usage errors naming the option."""
+    if getattr(group, "_lungtrack_guarded", False):
+        return
+    seen: set[int] = set()
+
+    def walk(cmd: Any) -> None:
+        if id(cmd) in seen:
+            return
+        seen.add(id(cmd))
+        if cmd.callback is not None and not getattr(cmd.callback, "_lungtrack_guard", False):
+            cmd.callback = _guarded(cmd.callback, cmd)
+        for sub in getattr(cmd, "commands", {}).values():
+            walk(sub)
+
+    walk(group)
+    group._lungtrack_guarded = True
+
+
+def _guarded(callback: Any, cmd: Any) -> Any:
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        for name, value in kwargs.items():
+            check_value(_field_name(cmd, name), value)
+        return callback(*args, **kwargs)
+
+    run._lungtrack_guard = True  # type: ignore[attr-defined]
+    return run
+
+
+def _field_name(cmd: Any, name: str) -> str:
+    for param in cmd.params:
+        if param.name == name:
+            opts = [o for o in getattr(param, "opts", []) if o.startswith("--")] or list(getattr(param, "opts", []))
+            if getattr(param, "param_type_name", "") == "argument" or not opts:
+                return name.upper()
+            return opts[0]
+    return name
+
+
+def check_value(field: str, value: Any) -> None:
+    """Refuse a decoded argument that cannot be stored (see :func:`_guard_tree`)."""
+    from lungtrack.errors import InputError
+
+    if isinstance(value, str):
+        bad = next((c for c in value if "\ud800" <= c <= "\udfff"), None)
+        if bad is not None:
+            try:
+                raw = value.encode("utf-8", "surrogateescape")  # the bytes the OS handed over
+            except UnicodeEncodeError:
+                raw = value.encode("utf-8", "surrogatepass")
+            shown = raw.decode("utf-8", "backslashreplace")
+            shown = shown if len(shown) <= 60 else shown[:48] + "…" + shown[-8:]
+            raise InputError(field, shown, "UTF-8 text", message=(
+                f"{field}: '{shown}' is not valid; expected UTF-8 text (the value holds bytes that are not UTF-8)."))
+        if "\x00" in value:
+            raise InputError(field, value.replace("\x00", "\\0"), "text without NUL characters")
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not -INT64_MAX - 1 <= value <= INT64_MAX:
+            raise InputError(field, value, f"a whole number up to {INT64_MAX}")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(field, value, "a finite number")
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            check_value(field, item)
+    elif isinstance(value, os.PathLike):
+        check_value(field, os.fspath(value))

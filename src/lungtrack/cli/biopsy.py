@@ -82,11 +82,14 @@ def normalise(variant: str, gene: str | None, field: str = "--variant") -> Any:
 
 
 def check_combination(result: str, vaf: float | None, allele_context: str | None, *,
-                      result_field: str = "--result") -> None:
-    """A VAF or an allele context only makes sense for a variant that was detected."""
+                      result_field: str = "--result", gene: str | None = None, variant: str | None = None) -> None:
+    """A VAF or an allele context only makes sense for a variant that was detected, and an allele
+    context only for the variant it describes (EGFR C797S)."""
     from lungtrack.errors import InputError
+    from lungtrack.parsing.variants import check_allele_context
 
     if result == BiopsyResult.DETECTED.value:
+        check_allele_context(gene, variant, allele_context)
         return
     if vaf is not None:
         raise InputError("--vaf", f"{common.fmt(vaf)}", "no --vaf unless --result detected", message=(
@@ -163,7 +166,7 @@ def add(
     vaf_value = parse_vaf(vaf)
     assay_name = parse_assay(assay) or None
     context = allele_context.value if allele_context is not None else None
-    check_combination(result.value, vaf_value, context)
+    check_combination(result.value, vaf_value, context, gene=alt.gene, variant=alt.name)
     inp = BiopsyInput(date=when, sample=sample.value, gene=alt.gene, variant=variant, result=result.value,
                       vaf=vaf_value, assay=assay_name, allele_context=context)
 
@@ -273,12 +276,15 @@ def edit(
     def op(w, _force):
         p = w.patient(patient)
         row = w.find("biopsy", [finding_id], p)[0]
+        gene_now, variant_now = row.gene, row.variant
         if ("gene" in changes or "variant" in changes):
-            normalise(changes.get("variant", row.variant), changes.get("gene", row.gene or None),
-                      field="--variant" if "variant" in changes else "--gene")
+            alt = normalise(changes.get("variant", row.variant), changes.get("gene", row.gene or None),
+                            field="--variant" if "variant" in changes else "--gene")
+            gene_now, variant_now = alt.gene, alt.name
         merged_result = changes.get("result", row.result)
         check_combination(merged_result, changes.get("vaf", row.vaf), changes.get("allele_context", row.allele_context),
-                          result_field="--result" if result is not None else "the stored result")
+                          result_field="--result" if result is not None else "the stored result",
+                          gene=gene_now, variant=variant_now)
         return w.edit_biopsy(p, finding_id, changes)
 
     res, _change = common.write(ctx, op)

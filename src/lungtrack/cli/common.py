@@ -197,6 +197,29 @@ def stdin_is_tty() -> bool:
         return False
 
 
+def read_stdin_text(field: str) -> str:
+    """All of standard input as text: UTF-8 (a byte-order mark is dropped), no NUL characters;
+    anything else is an ``InputError`` naming ``field``."""
+    stream = sys.stdin
+    if stream is None:
+        return ""
+    raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+    if isinstance(raw, str):  # a text-only stream (tests): undecodable input arrives as surrogates
+        raw = raw.encode("utf-8", "surrogateescape")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(field, "-", "UTF-8 text", message=(
+            f"{field}: standard input is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+            "expected UTF-8 text. Nothing was saved.")) from None
+    if "\x00" in text:
+        raise InputError(field, "-", "text without NUL characters", message=(
+            f"{field}: standard input holds a NUL character; expected text without NUL characters. "
+            "Nothing was saved."))
+    return text
+
+
 def stderr_is_tty() -> bool:
     try:
         return sys.stderr.isatty()
@@ -350,15 +373,15 @@ class Progress:
             self.stream.flush()
 
 
-def confirm_or_refuse(question: str, yes: bool) -> None:
+def confirm_or_refuse(question: str, yes: bool, verb: str = "delete") -> None:
     """Ask on a TTY; without a TTY, refuse unless ``--yes`` was given."""
     if yes:
         return
     if not stdin_is_tty():
         raise InputError("--yes", "", "--yes", message=(
-            "Refusing to delete without confirmation: not on a terminal. Pass --yes to confirm."))
+            f"Refusing to {verb} without confirmation: not on a terminal. Pass --yes to confirm."))
     if not typer.confirm(question, default=False, err=True):
-        err("Nothing was deleted.")
+        err("Nothing was deleted." if verb == "delete" else "Nothing was changed.")
         raise typer.Exit(0)
 
 
@@ -494,8 +517,10 @@ def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # replaces a symlink at ``path`` instead of following it
     except BaseException as exc:
         try:
             os.unlink(tmp)
@@ -513,8 +538,15 @@ def log_event(ctx: typer.Context, action: str, detail: str, patients: Sequence[t
     ``lungtrack db log`` shows the entries.  Written in its own short transaction after the
     export succeeded, so a failed export leaves no entry.
     """
-    with writer(ctx, kind="event") as w:
-        w.log_event(action, detail, patients)
+    from lungtrack.errors import StoreError
+
+    try:
+        with writer(ctx, kind="event") as w:
+            w.log_event(action, detail, patients)
+    except StoreError as exc:
+        if "read-only" not in exc.message:
+            raise
+        err("Note: the store is read-only, so this was not recorded in its event log ('lungtrack db log').")
 
 
 def destination(output: str | None) -> str:

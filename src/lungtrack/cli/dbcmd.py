@@ -66,7 +66,7 @@ def backup(
 
     store = common.open_store(ctx)
     try:
-        dest = do_backup(store, reason="manual", dest=Path(output).expanduser() if output else None)
+        dest = do_backup(store, reason="manual", dest=Path(output).expanduser() if output else None, field="--output")
     finally:
         store.close()
     common.log_event(ctx, "backup", str(dest))
@@ -75,6 +75,75 @@ def backup(
     else:
         common.out(str(dest))
     common.err(f"Backup written to {dest}.")
+
+
+@app.command("check")
+def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Check the store without changing it: SQLite integrity, schema version, file permissions.
+
+    Exit 0 when all is well, 1 when something is wrong (each problem is named, with the newest
+    backup when the store is damaged).
+    """
+    from lungtrack.store.db import check_store
+    from lungtrack.store.paths import resolve
+
+    report = check_store(resolve(common.state(ctx).db))
+    if json_out:
+        common.print_json(report)
+    else:
+        common.out(f"Store:          {report['location']}")
+        if report["permissions"]:
+            perms = report["permissions"]
+            common.out(f"Permissions:    file {perms['file']}, folder {perms['folder']}"
+                       + (" (read-only)" if report["read_only"] else ""))
+        if report["integrity"] is not None:
+            common.out(f"Integrity:      {report['integrity']}")
+        common.out(f"Schema version: {report['schema_revision']} (this lungtrack knows up to {report['schema_head']})")
+        if report["newest_backup"]:
+            common.out(f"Newest backup:  {report['newest_backup']}")
+        common.out("Result:         " + ("OK" if report["ok"] else f"{len(report['problems'])} problem(s)"))
+    for problem in report["problems"]:
+        common.err(f"Problem: {problem}")
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A backup file made by 'lungtrack db backup' (.db).")],
+    yes: common.YesOpt = False,
+    json_out: common.ResultJsonOpt = False,
+) -> None:
+    """Replace the store with a backup copy, after checking the backup's integrity.
+
+    The current store is kept as a backup first (backups/NAME-TIME-before-restore.db), so a
+    restore can itself be undone.  Asks first on a terminal; needs --yes otherwise.
+    """
+    from pathlib import Path
+
+    from lungtrack.store.db import restore_store
+    from lungtrack.store.paths import resolve
+
+    location = resolve(common.state(ctx).db)
+    if location.path is None:
+        from lungtrack.errors import StoreError
+
+        raise StoreError("db restore works on SQLite stores; restore a PostgreSQL store with its own tools.")
+    source = Path(file).expanduser()
+    if not source.is_file():
+        from lungtrack.errors import InputError
+
+        raise InputError("FILE", file, "an existing backup file (.db)")
+    common.confirm_or_refuse(f"Replace the store {location.display} with {source}? "
+                             "(The current store is kept as a backup.)", yes, verb="restore")
+    saved = restore_store(location, source)
+    if saved is not None:
+        common.err(f"Kept the replaced store as {saved}.")
+    common.log_event(ctx, "restore", f"from {source.absolute()}" + (f"; previous store kept as {saved}" if saved else ""))
+    common.report_result(ctx, {"restored": location.display, "from": str(source.absolute()),
+                               "previous_store_kept_as": str(saved) if saved else None},
+                         f"Restored {location.display} from {source}.")
 
 
 @app.command("log")

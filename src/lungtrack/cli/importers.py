@@ -180,11 +180,16 @@ def import_fhir(
     """
     from pathlib import Path
 
+    from lungtrack.fhir.guard import check_depth, guarded
     from lungtrack.fhir.mapping import map_files
 
     texts = read_texts(files)
+    for name, text in texts:
+        check_depth(text, name)  # the hardening guard: JSON nested deeper than any FHIR resource
     names = [Path(f).name for f in files]
-    plan, extras = map_files(texts, "import:fhir:" + ",".join(names), patient_name=patient)
+    # the mapping is type-safe itself (file:line and the field); the guard is the last resort
+    plan, extras = guarded(lambda: map_files(texts, "import:fhir:" + ",".join(names), patient_name=patient),
+                           names[0], 1, "the FHIR files")
     result = run_import(ctx, plan, patient, dry_run, extras)
     if json_out:
         common.print_json(result_json(names, result, dry_run))

@@ -151,8 +151,14 @@ def edit(
     uln_val = parse_number(uln, field="--uln") if uln is not None else None
 
     def op(w, force_):
+        from lungtrack.knowledge.markers import convert_marker_value, marker_from_text
+
         p = w.patient(patient)
         row = w.find("marker", [result_id], p)[0]
+        if unit is not None:
+            convert_marker_value(marker_from_text(row.marker), 1.0, unit, field="--unit")  # an unknown unit is refused
+            if value is None and uln is None:
+                raise InputError("--unit", unit, "--unit together with --value or --uln (the unit they are in)")
         number = comparator = None
         typed_unit = unit
         if value is not None:

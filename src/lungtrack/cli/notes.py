@@ -5,7 +5,6 @@ Every value is checked before the store is opened: bad input writes nothing.
 """
 
 
-import sys
 from typing import Annotated, Optional
 
 import typer
@@ -225,7 +224,7 @@ def _note_text(text: str, field: str) -> str:
     from lungtrack.errors import InputError
 
     if text == "-":
-        text = sys.stdin.read() if sys.stdin is not None else ""
+        text = common.read_stdin_text(field)
     cleaned = text.strip()
     if not cleaned:
         raise InputError(field, text, "some text (or - to read it from stdin)",

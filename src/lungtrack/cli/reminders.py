@@ -130,6 +130,14 @@ def _snooze(ctx: typer.Context, patient: str | None, item: str, length: str | No
             try:
                 key = item if item in existing else resolve_item_key(item, sorted(existing), field="--unsnooze")
             except InputError:
+                from lungtrack.enums import Marker
+
+                kinds = ["imaging", *(f"marker:{mk.value}" for mk in Marker)]
+                try:  # a scan or marker that simply is not snoozed: say so, change nothing
+                    resolve_item_key(item, kinds, field="--unsnooze")
+                except InputError:  # not an item at all (or an appointment id that is not snoozed)
+                    listed = ", ".join(sorted(existing)) or "none (nothing is snoozed)"
+                    raise InputError("--unsnooze", item, f"a snoozed item: {listed}") from None
                 common.err(f"{p.name}: {item} is not snoozed; nothing changed.")
                 return
             w.unsnooze(existing[key])
@@ -407,11 +415,10 @@ def register(app: typer.Typer) -> None:
             if not loc.path.exists():
                 notes.append(f"Note: there is no store at {store} yet; the job will fail (exit 1) until there is.")
         else:
-            store = loc.url
-            scheme, _, rest = store.partition("://")
-            if "@" in rest and ":" in rest.rsplit("@", 1)[0]:
-                creds, host = rest.rsplit("@", 1)
-                store = f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+            from lungtrack.store.paths import strip_password
+
+            store = strip_password(loc.url)
+            if store != loc.url:
                 notes.append("Note: the password was left out of the line (crontabs are not secret); "
                              "put it in ~/.pgpass for the cron job.")
         env: dict[str, str] = {}

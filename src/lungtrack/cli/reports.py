@@ -189,6 +189,7 @@ def register(app: typer.Typer) -> None:
             identifiers = {"full_name": full_name.strip() if full_name else None,
                            "born": born_date.isoformat() if born_date else None}
 
+        engine_note = ""
         with common.Progress("Reading the records and running the rules") as progress:
             report = _load(ctx, patient, since, chosen, identifiers)
             charts: list = []
@@ -201,13 +202,16 @@ def register(app: typer.Typer) -> None:
                 charts = build_charts(report) if report.has("charts") else []
                 html = render_html(report, paper=paper_l if fmt_l == "pdf" else "auto", charts=charts)
                 if fmt_l == "pdf":
-                    from lungtrack.report.pdf import html_to_pdf, page_count
+                    from lungtrack.report.pdf import engine_label, page_count, render_pdf
 
                     progress.step("Printing the PDF")
-                    data = html_to_pdf(html)
+                    data, engine_used = render_pdf(html)
                     pages = page_count(data)
+                    engine_note = f"PDF made with {engine_label(engine_used)}."
                 else:
                     data = html.encode("utf-8")
+        if engine_note:
+            common.err(engine_note)  # which engine made the PDF (docs/security.md)
         if fmt_l not in ("html", "pdf"):
             from lungtrack.report.render_text import render_text
 

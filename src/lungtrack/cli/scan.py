@@ -26,12 +26,14 @@ EquivocalOpt = Annotated[list[str], typer.Option(
 
 def _measurements(specs: list[str], field: str = "--lesion", *, new: bool = False, equivocal: bool = False):
     """Parse --lesion / --new-lesion values (everything is checked before the store is opened)."""
-    from lungtrack.parsing.lesions import parse_lesion_spec
+    from lungtrack.parsing.lesions import check_first_sighting, parse_lesion_spec
     from lungtrack.records.inputs import MeasurementInput
 
     out = []
     for text in specs:
         spec = parse_lesion_spec(text, field=field)
+        if new or equivocal:
+            check_first_sighting(spec, text, field=field)
         out.append(MeasurementInput(label=" ".join(spec.label.split()), size_mm=spec.size_mm, status=spec.status.value,
                                     short_axis_mm=spec.short_axis_mm, site=spec.site, is_node=spec.is_node,
                                     new=new, equivocal=equivocal, role=spec.role.value if spec.role else None))
@@ -382,8 +384,14 @@ def lesion_edit(
     """Rename a lesion, fix its site, or override its RECIST role."""
     from lungtrack.errors import InputError
 
+    from lungtrack.parsing.lesions import parse_label
+
     if role is not None and role.lower() not in ("target", "non-target", "auto"):
         raise InputError("--role", role, "target, non-target or auto")
+    if new_label is not None:
+        new_label = parse_label(new_label, field="--label")
+    if site is not None:
+        site = parse_label(site, field="--site", what="a site such as lung, liver or lymph node")
     if all(v is None for v in (new_label, site, node, role)):
         raise InputError("options", "", "at least one of --label, --site, --node/--not-node, --role")
 

@@ -115,10 +115,46 @@ class RulesConfig:
                 plaus = result.plausibility
                 result = replace(result, plausibility=replace(
                     plaus, marker_jump_max_weeks=plaus.lesion_jump_max_weeks))
+        _check_consistent(result, origin)
         return result
 
     def to_mapping(self) -> dict[str, dict[str, Any]]:
         return {f.name: {g.name: getattr(getattr(self, f.name), g.name) for g in fields(getattr(self, f.name))} for f in fields(self)}
+
+
+def _check_consistent(config: "RulesConfig", origin: str) -> None:
+    """Values that are each valid but contradict each other (or the rule they feed) are refused."""
+    r, t, p = config.recist, config.timing, config.plausibility
+    if r.pr_decrease_pct <= 0 or r.pr_decrease_pct > 100:
+        raise ConfigError(f"{origin}: recist.pr_decrease_pct = {r.pr_decrease_pct:g} is not valid; expected a "
+                          "percentage above 0 and at most 100 (a sum cannot shrink by more than 100 %)")
+    for key in ("max_targets", "max_targets_per_organ"):
+        if getattr(r, key) < 1:
+            raise ConfigError(f"{origin}: recist.{key} = {getattr(r, key)} is not valid; expected at least 1 "
+                              "(RECIST needs target lesions to measure)")
+    if r.max_targets_per_organ > r.max_targets:
+        raise ConfigError(f"{origin}: recist.max_targets_per_organ = {r.max_targets_per_organ} is more than "
+                          f"recist.max_targets = {r.max_targets}; expected at most max_targets")
+    if r.too_small_mm > r.measurable_min_mm:
+        raise ConfigError(f"{origin}: recist.too_small_mm = {r.too_small_mm:g} is more than recist.measurable_min_mm "
+                          f"= {r.measurable_min_mm:g}; expected a 'too small' size below the measurable minimum")
+    if r.node_pathological_min_mm > r.node_target_min_mm:
+        raise ConfigError(f"{origin}: recist.node_pathological_min_mm = {r.node_pathological_min_mm:g} is more than "
+                          f"recist.node_target_min_mm = {r.node_target_min_mm:g}; expected at most node_target_min_mm")
+    for kind in ("imaging", "marker"):
+        soon, overdue = getattr(t, f"{kind}_due_soon_weeks"), getattr(t, f"{kind}_overdue_weeks")
+        if overdue <= 0:
+            raise ConfigError(f"{origin}: timing.{kind}_overdue_weeks = {overdue:g} is not valid; expected more than 0")
+        if soon > overdue:
+            raise ConfigError(f"{origin}: timing.{kind}_due_soon_weeks = {soon:g} is later than "
+                              f"timing.{kind}_overdue_weeks = {overdue:g}; expected 'due soon' at or before 'overdue'")
+    if p.min_lesion_mm >= p.max_lesion_mm:
+        raise ConfigError(f"{origin}: plausibility.min_lesion_mm = {p.min_lesion_mm:g} is not below "
+                          f"plausibility.max_lesion_mm = {p.max_lesion_mm:g}; expected the minimum below the maximum")
+    for key in ("lesion_jump_factor", "marker_jump_factor"):
+        if getattr(p, key) <= 1:
+            raise ConfigError(f"{origin}: plausibility.{key} = {getattr(p, key):g} is not valid; expected a factor "
+                              "above 1")
 
 
 def _apply(section: Any, name: str, values: Mapping[str, Any], origin: str) -> Any:

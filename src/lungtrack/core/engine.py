@@ -154,7 +154,7 @@ def _run(name: str, fn: Callable[[], Any], default: Any, errors: list[Finding], 
         return default
 
 
-def _sort_key(f: Finding) -> tuple:
+def _sort_key(f: Finding) -> tuple[bool, int, int, str]:
     return (f.historical, -Severity(f.severity).rank, -f.date.toordinal(), f.id)
 
 

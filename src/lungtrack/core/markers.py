@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.decimal_math import D, at_least_pct_increase, pct_change
@@ -340,7 +341,7 @@ def _evidence(k: MarkerKinetics) -> str:
     return text
 
 
-def _data(k: MarkerKinetics) -> dict:
+def _data(k: MarkerKinetics) -> dict[str, Any]:
     return {
         "marker": k.marker.value,
         "unit": k.unit,

@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 from datetime import date
 from decimal import Decimal
-from typing import Callable
+from typing import Any, Callable
 
 from lungtrack.core.config import PlausibilityConfig, RulesConfig
 from lungtrack.core.decimal_math import D, fmt_mm
 from lungtrack.core.findings import CARE_TEAM, Finding
-from lungtrack.core.history import History
+from lungtrack.core.history import History, MarkerResult
 from lungtrack.enums import MeasurementStatus, Severity
 
 SOURCE = "lungtrack data-entry check (own rule, no published source)"
@@ -261,7 +261,7 @@ def plausibility_findings(history: History, config: RulesConfig = RulesConfig())
             if msg:
                 f = _finding(lesion.label, d, msg, pid, {"lesion_id": lesion.id, "size_mm": v})
                 out.setdefault(f.id, f)
-    by_marker: dict[str, list] = {}
+    by_marker: dict[str, list[MarkerResult]] = {}
     for r in history.markers:
         by_marker.setdefault(str(r.marker), []).append(r)
     for marker in sorted(by_marker):
@@ -282,7 +282,7 @@ def plausibility_findings(history: History, config: RulesConfig = RulesConfig())
     return list(out.values())
 
 
-def _finding(subject: str, on: date, message: str, pid: int | None, data: dict) -> Finding:
+def _finding(subject: str, on: date, message: str, pid: int | None, data: dict[str, Any]) -> Finding:
     return Finding(
         rule="entry.check",
         subject=subject,

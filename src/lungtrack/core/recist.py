@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from lungtrack.core.config import RecistConfig, RulesConfig
 from lungtrack.core.decimal_math import (
@@ -141,7 +141,7 @@ def _informative(m: Measurement) -> bool:
     return m.status is not MeasurementStatus.NOT_EVALUATED
 
 
-def _row_key(study: ImagingStudy, m: Measurement) -> tuple:
+def _row_key(study: ImagingStudy, m: Measurement) -> tuple[Any, ...]:
     """Which row wins when a lesion has several in one time point: informative first, then the
     latest study, then a fixed order (so the input order never matters)."""
     return (
@@ -155,7 +155,7 @@ def _row_key(study: ImagingStudy, m: Measurement) -> tuple:
 
 def _merge(studies: Sequence[ImagingStudy]) -> _Point:
     ordered = sorted(studies, key=lambda s: (s.date, s.id))
-    best: dict[int, tuple[tuple, Measurement, float | None]] = {}
+    best: dict[int, tuple[tuple[Any, ...], Measurement, float | None]] = {}
     for s in ordered:
         for m in s.measurements:
             key = _row_key(s, m)
@@ -409,7 +409,7 @@ def _find_new(
                     "(check whether it belongs to the baseline)."
                 )
                 break
-            if lesion.is_node and not (row.status is MeasurementStatus.MEASURED and v >= node_min):
+            if lesion.is_node and not (row is not None and row.status is MeasurementStatus.MEASURED and v >= node_min):
                 continue  # a node under 10 mm short axis is normal, not new (yet)
             labelled.setdefault(lesion.label.strip().lower(), []).append((i, "definite", lesion.label))
             break

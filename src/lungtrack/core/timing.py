@@ -95,14 +95,24 @@ def active_line(history: History, today: date) -> TherapyLine | None:
     return max(lines, key=lambda l: (l.start, l.id)) if lines else None
 
 
-def effective_schedule(history: History, config: RulesConfig) -> Schedule:
+@dataclass(frozen=True)
+class ResolvedSchedule:
+    """:class:`Schedule` with every interval filled in (the patient's own, else the thresholds)."""
+
+    imaging_due_soon_weeks: float
+    imaging_overdue_weeks: float
+    marker_due_soon_weeks: float
+    marker_overdue_weeks: float
+
+
+def effective_schedule(history: History, config: RulesConfig) -> ResolvedSchedule:
     """The patient's own intervals where set, else the ``[timing]`` thresholds (every field filled)."""
     own = history.patient.schedule
-    values = {}
+    values: dict[str, float] = {}
     for f in fields(Schedule):
         mine = getattr(own, f.name)
-        values[f.name] = mine if mine is not None else getattr(config.timing, f.name)
-    return Schedule(**values)
+        values[f.name] = float(mine if mine is not None else getattr(config.timing, f.name))
+    return ResolvedSchedule(**values)
 
 
 def _state(today: date, soon: date | None, due: date, window_days: int) -> DueState:

@@ -34,6 +34,7 @@ __all__ = [
     "FUSION_GENES",
     "GENE_ALIASES",
     "GENE_DISPLAY",
+    "PANEL_GENES",
     "KINDS",
     "KNOWN_RESIDUES",
     "NO_GENE",
@@ -60,6 +61,17 @@ GENE_ALIASES: Mapping[str, str] = MappingProxyType({
     "CMET": "MET", "ERBB2": "ERBB2", "HER2": "ERBB2", "HER-2": "ERBB2", "KRAS": "KRAS",
     "BRAF": "BRAF", "PIK3CA": "PIK3CA", "NTRK": "NTRK", "NTRK1": "NTRK1", "NTRK2": "NTRK2",
     "NTRK3": "NTRK3",
+})  # fmt: skip
+
+#: Genes that lung-cancer NGS panels (tissue and plasma) report besides those of the alteration table:
+#: a gene lungtrack's table does not describe can still be logged when it is one of these (HGNC symbols).
+#: Anything else (a typo, ``NOTAGENE``) is refused rather than stored.
+PANEL_GENES = frozenset({
+    "AKT1", "APC", "AR", "ARAF", "ARID1A", "ATM", "AXL", "BAP1", "BRCA1", "BRCA2", "CCND1", "CD274", "CDK4",
+    "CDK6", "CDKN2A", "CDKN2B", "CTNNB1", "DDR2", "ERBB3", "ERBB4", "ESR1", "FGFR1", "FGFR2", "FGFR3", "FGFR4",
+    "GNAS", "HRAS", "IDH1", "IDH2", "JAK2", "KEAP1", "KIT", "MAP2K1", "MAP2K2", "MDM2", "MTOR", "MYC", "NF1",
+    "NFE2L2", "NOTCH1", "NRAS", "NRG1", "PDGFRA", "PIK3CA", "PTEN", "RAF1", "RB1", "RICTOR", "SMAD4",
+    "SMARCA4", "STK11", "TERT", "TP53", "TSC1", "TSC2", "NTRK1", "NTRK2", "NTRK3", "ERBB2",
 })  # fmt: skip
 
 #: Genes whose alteration is a fusion/rearrangement ("ALK positive" means an ALK fusion).

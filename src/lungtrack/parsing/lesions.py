@@ -235,3 +235,26 @@ def parse_lesion_spec(text: str, *, field: str = "--lesion") -> LesionSpec:
         size = short_axis  # a node is measured on its short axis
     return LesionSpec(label=label, site=site, is_node=is_node, size_mm=size, status=status, role=role,
                       short_axis_mm=short_axis if size is not None else None)
+
+
+def check_first_sighting(spec: LesionSpec, text: str, *, field: str = "--lesion") -> LesionSpec:
+    """A lesion seen for the first time (a new label, or a ``--new-lesion``) must be there: a size
+    of 0 mm or "disappeared" makes no sense for it.  Returns ``spec`` unchanged when it is fine."""
+    if spec.status is MeasurementStatus.DISAPPEARED:
+        raise _error(field, text, f"{spec.label!r} is seen for the first time, so it cannot be 0 mm or gone; "
+                                  "give its size, 'too small' or 'not evaluated'")
+    return spec
+
+
+#: Longest lesion label or site kept (a label is a short name such as "RUL mass" or "4R").
+MAX_LABEL_CHARS = 80
+
+
+def parse_label(text: str | None, *, field: str = "--label", what: str = "a lesion label such as 'RUL mass' or '4R'") -> str:
+    """A label or site as typed: whitespace collapsed; empty, blank or over-long text is refused."""
+    cleaned = " ".join(text.split()) if isinstance(text, str) else ""
+    if not cleaned:
+        raise InputError(field, text if isinstance(text, str) else "", f"{what} (not empty)")
+    if len(cleaned) > MAX_LABEL_CHARS:
+        raise InputError(field, cleaned, f"{what} of at most {MAX_LABEL_CHARS} characters")
+    return cleaned

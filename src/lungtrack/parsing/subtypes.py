@@ -6,7 +6,9 @@ import re
 
 from lungtrack.errors import InputError
 
-_ITEM = re.compile(r"^\s*([A-Za-z][A-Za-z \-]*?)\s*[:=]?\s*(\d+(?:\.\d+)?)\s*%?\s*$")
+# The name is letters, spaces and inner hyphens (``lepidic-predominant``), never ending in a hyphen:
+# ``solid -10%`` is a negative percentage, not the subtype "solid -" at 10 %.
+_ITEM = re.compile(r"^\s*([A-Za-z](?:[A-Za-z ]|-(?=[A-Za-z]))*?)\s*[:=]?\s*(\d+(?:\.\d+)?)\s*%?\s*$")
 EXPECTED = "NAME PERCENT items such as 'solid 50%, papillary 30%, acinar 20%' (total at most 100 %)"
 
 

@@ -44,13 +44,14 @@ from lungtrack.knowledge.variants import (
     GENE_ALIASES,
     KNOWN_RESIDUES,
     NO_GENE,
+    PANEL_GENES,
     TABLE_GENES,
     TRANSCRIPT_GENES,
     Alteration,
     lookup,
 )
 
-__all__ = ["normalize_alteration", "normalize_gene", "parse_driver"]
+__all__ = ["check_allele_context", "normalize_alteration", "normalize_gene", "parse_driver"]
 
 EXPECTED = (
     'a variant such as T790M, p.Thr790Met, c.2369C>T, "EGFR exon 19 deletion", '
@@ -134,13 +135,13 @@ def _residue(token: str | None, *, allow_any: bool = False, allow_stop: bool = F
         if letter == "*":
             return "*" if allow_stop else None
         return letter if letter in _ONE_LETTER else None
-    upper = token.upper()
+    upper: str = token.upper()
     if upper == "XAA":
         return "X" if allow_any else None
-    letter = _THREE_TO_ONE.get(upper)
-    if letter == "*" and not allow_stop:
+    three: str | None = _THREE_TO_ONE.get(upper)
+    if three == "*" and not allow_stop:
         return None
-    return letter
+    return three
 
 
 def _sequence(text: str, prefer_three: bool) -> str | None:
@@ -344,9 +345,26 @@ def normalize_gene(text: str, *, field: str = "gene") -> str:
     upper = text.strip().upper()
     if upper in GENE_ALIASES:
         return GENE_ALIASES[upper]
-    if re.fullmatch(r"[A-Z][A-Z0-9]{1,9}(?:-[A-Z0-9]+)?", upper):
-        return upper  # a gene lungtrack's table does not know, e.g. NRAS, TP53
-    raise InputError(field, text, "a gene symbol such as EGFR, ALK, ROS1, MET, HER2, KRAS or BRAF")
+    if upper in TABLE_GENES or upper in PANEL_GENES:
+        return upper  # a gene of the table or of lung-cancer panels, e.g. NRAS, TP53
+    raise InputError(field, text, "a gene symbol such as EGFR, ALK, ROS1, MET, HER2, KRAS, BRAF, NRAS or TP53 "
+                                  "(a gene lung-cancer panels report)")
+
+
+#: The variants an allele context (cis/trans) describes: C797S relative to T790M on the same EGFR allele.
+PHASED_VARIANTS = frozenset({("EGFR", "C797S")})
+
+
+def check_allele_context(gene: str | None, variant: str | None, context: str | None,
+                         *, field: str = "--allele-context") -> None:
+    """An allele context (cis/trans with T790M, or unknown) only makes sense for EGFR C797S."""
+    if context is None:
+        return
+    if (gene or "", variant or "") not in PHASED_VARIANTS:
+        shown = f"{gene or ''} {variant or ''}".strip() or "this finding"
+        raise InputError(field, context, "no allele context except for EGFR C797S", message=(
+            f"{field}: {context!r} is not valid for {shown}; expected an allele context (cis/trans with T790M) "
+            "only for EGFR C797S."))
 
 
 def _agree(field: str, text: str, *genes: str | None) -> str | None:

@@ -391,6 +391,10 @@ class Writer:
                 raise InputError(field, item.label, "a site the first time a label is used", message=(
                     f"{field}: {item.label!r} is a new label for {p.name}; give its site the first time, "
                     f'e.g. "{item.label}: lung, 22 mm" or "{item.label}: node, 12 mm".'))
+            if lesion is None and item.status == "disappeared":
+                raise InputError(field, item.label, "a size for a lesion seen for the first time", message=(
+                    f"{field}: {item.label!r} is seen for the first time, so it cannot be 0 mm or gone; expected "
+                    "its size, 'too small' or 'not evaluated'."))
             if lesion is not None and item.is_node is not None and item.is_node != lesion.is_node:
                 kind = "a lymph node" if lesion.is_node else "not a lymph node"
                 raise InputError(field, item.label, f"the same kind as before ({lesion.label} is {kind})")

@@ -1,11 +1,16 @@
 """HTML -> PDF through a well-kept engine: WeasyPrint when installed (``pip install
-'lungtrack[pdf]'``), else headless Chromium when one is found on PATH.
+'lungtrack[pdf]'``), else headless Chromium when one is found on PATH.  The command says which
+engine made the PDF.
 
 Both honour the report's ``@page`` rules (size, margins, running header in the margin boxes,
-page numbers).  Chromium runs with a throw-away profile, with background networking, sync and
-component updates switched off, and behind a dead proxy (127.0.0.1:9, loopback included), so
-nothing can leave the machine; the page itself loads nothing anyway (see render_html).  When
-neither engine exists the error says so and suggests ``--format html`` (print it from a browser).
+page numbers).  **No connection attempt at all**: WeasyPrint gets a URL fetcher that refuses
+everything; Chromium runs with a throw-away profile, with every background service switched off
+(component updates, background networking, sync, metrics, default apps, domain reliability,
+field trials, safe-browsing updates, DNS prefetch, pings), with no proxy lookup, and with every host
+name mapped to "not found" (``--host-rules`` / ``--host-resolver-rules``), so it neither resolves a
+name nor opens a connection; the page itself loads nothing anyway (see render_html).
+tests/test_pdf_no_network.py proves it under ``strace -f -e trace=connect`` and ``unshare -n``.
+When neither engine exists the error says so and suggests ``--format html``.
 """
 
 from __future__ import annotations
@@ -19,17 +24,35 @@ from pathlib import Path
 
 from lungtrack.errors import LungtrackError
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-                  "--disable-default-apps", "--mute-audio", "--no-pdf-header-footer",
-                  "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,"
-                  "CertificateTransparencyComponentUpdater,AutofillServerCommunication",
-                  "--disable-client-side-phishing-detection", "--disable-domain-reliability", "--disable-breakpad",
-                  "--metrics-recording-only", "--no-default-browser-check",
-                  # a dead proxy for every address, loopback included: even Chromium's own background
-                  # requests (component updater, account check) cannot leave the machine; file:// is unaffected
-                  "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>")
+#: chromium-headless-shell first: it has no sign-in, sync or component updater at all, so it makes no
+#: request of its own (the full browser asks accounts.google.com for the profile's accounts whatever
+#: the flags, and probes IPv6 reachability with a UDP connect; see docs/security.md).
+CHROMIUM_NAMES = ("chromium-headless-shell", "chrome-headless-shell", "chromium", "chromium-browser", "google-chrome",
+                  "google-chrome-stable")
+ENGINE_LABELS = {"weasyprint": "WeasyPrint", "chromium": "headless Chromium"}
+
+
+def engine_label(name: str) -> str:
+    """How the command names the engine it used: WeasyPrint, or headless Chromium and its program."""
+    if name == "chromium":
+        binary = find_chromium()
+        return f"headless Chromium ({Path(binary).name})" if binary else "headless Chromium"
+    return ENGINE_LABELS.get(name, name)
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+                  "--no-pdf-header-footer", "--mute-audio", "--disable-extensions",
+                  # every background service off
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--metrics-recording-only", "--disable-default-apps", "--disable-domain-reliability",
+                  "--disable-client-side-phishing-detection", "--disable-breakpad", "--disable-crash-reporter",
+                  "--disable-component-extensions-with-background-pages", "--disable-field-trial-config",
+                  "--safebrowsing-disable-auto-update", "--no-service-autorun", "--no-pings", "--dns-prefetch-disable",
+                  "--password-store=basic", "--use-mock-keychain",
+                  "--component-updater=url-source=file:///nonexistent",
+                  "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,OptimizationGuideModelDownloading,"
+                  "MediaRouter,DialMediaRouteProvider,Translate,CertificateTransparencyComponentUpdater,"
+                  "AutofillServerCommunication,InterestFeedContentSuggestions,AsyncDns,DnsOverHttps",
+                  # no proxy lookup (no WPAD), and no host name resolves: nothing can even be attempted
+                  "--no-proxy-server", "--host-rules=MAP * ~NOTFOUND", "--host-resolver-rules=MAP * ~NOTFOUND")
 
 
 class PdfEngineMissing(LungtrackError):
@@ -69,6 +92,11 @@ def engine_name(prefer: str = "auto") -> str:
 
 def html_to_pdf(html: str, *, engine: str = "auto", timeout: float = 120.0) -> bytes:
     """Render ``html`` (self-contained) to PDF bytes."""
+    return render_pdf(html, engine=engine, timeout=timeout)[0]
+
+
+def render_pdf(html: str, *, engine: str = "auto", timeout: float = 120.0) -> tuple[bytes, str]:
+    """Render ``html`` to PDF bytes; returns them with the engine used (``weasyprint``/``chromium``)."""
     name = engine_name(engine)
     if name == "weasyprint":
         import weasyprint
@@ -77,8 +105,8 @@ def html_to_pdf(html: str, *, engine: str = "auto", timeout: float = 120.0) -> b
         def refuse(url: str, *args, **kwargs):  # noqa: ANN002, ANN003
             raise ValueError(f"lungtrack reports load nothing ({url})")
 
-        return weasyprint.HTML(string=html, url_fetcher=refuse).write_pdf()
-    return _chromium(html, find_chromium() or "chromium", timeout)
+        return weasyprint.HTML(string=html, url_fetcher=refuse).write_pdf(), name
+    return _chromium(html, find_chromium() or "chromium", timeout), name
 
 
 def chromium_command(binary: str, html_file: Path, pdf_file: Path, profile: Path) -> list[str]:

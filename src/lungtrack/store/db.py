@@ -8,6 +8,14 @@
   (SQLite: a consistent copy through the backup API; PostgreSQL: a JSON dump of every table).
 * A store whose schema revision this lungtrack does not know (made by a newer lungtrack) is
   refused with a clear message.
+* Before the engine touches an existing file (the engine switches it to WAL), the file is looked at
+  through a read-only connection: a 0-byte file, a file that is not SQLite, and an SQLite database
+  that is not lungtrack's are refused with nothing changed.
+* A store that cannot be written (read-only file or folder) is opened read-only: reads work and
+  every write says "read-only".  A damaged store (SQLite's quick_check fails) refuses every write
+  and points to the newest backup.
+* Backups are written to a temporary file, synced and renamed: a full disk never leaves a 0-byte
+  or partial backup, and an existing symlink at the destination is replaced, not followed.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -22,11 +31,11 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
 from lungtrack import __version__
-from lungtrack.errors import StoreError
+from lungtrack.errors import InputError, StoreError
 from lungtrack.store import models  # noqa: F401  (registers tables)
 from lungtrack.store.paths import StoreLocation, data_dir
 
@@ -36,20 +45,35 @@ KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0007")
 BUSY_TIMEOUT_MS = 15000
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 class Store:
     """An open store.  Use :meth:`transaction` for one unit of work."""
 
-    def __init__(self, location: StoreLocation, engine: Engine):
+    def __init__(self, location: StoreLocation, engine: Engine, read_only: bool = False):
         self.location = location
         self.engine = engine
+        self.read_only = read_only
         self.backup_made: Path | None = None
+        self._checked = False
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Session]:
-        """One transaction: commit when the block ends, roll back on any error."""
+        """One transaction: commit when the block ends, roll back on any error.
+
+        A write transaction is refused on a read-only store, and on a damaged one (checked once
+        per open store with SQLite's ``quick_check`` before the first write)."""
+        if write and self.read_only:
+            raise StoreError(read_only_message(self.location))
         with Session(self.engine, expire_on_commit=False) as session:
             if write and self.location.is_sqlite:
-                session.connection(execution_options={"lungtrack_immediate": True})
+                conn = session.connection(execution_options={"lungtrack_immediate": True})
+                if not self._checked:
+                    if _quick_check_worthwhile(self.location):
+                        _refuse_if_damaged(self.location,
+                                           lambda: [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check")])
+                    self._checked = True
             try:
                 yield session
                 session.commit()
@@ -65,7 +89,125 @@ class Store:
         self.engine.dispose()
 
 
-def _make_engine(location: StoreLocation) -> Engine:
+def read_only_message(location: StoreLocation) -> str:
+    return (f"the store at {location.display} is read-only (the file or its folder cannot be written): "
+            "it can be read, but nothing can be saved to it. Nothing was saved.")
+
+
+def newest_backup(location: StoreLocation) -> Path | None:
+    """The newest backup file beside an SQLite store (``backups/``), if any."""
+    if location.path is None:
+        return None
+    folder = location.path.parent / "backups"
+    try:
+        # copies kept by 'db restore' may be of a damaged store: never offered as the one to restore
+        files = [f for f in folder.iterdir() if f.is_file() and f.suffix == ".db" and not f.name.startswith(".")
+                 and "-before-restore" not in f.name]
+    except OSError:
+        return None
+    return max(files, key=lambda f: (f.stat().st_mtime, f.name), default=None)
+
+
+def damaged_message(location: StoreLocation, detail: str = "") -> str:
+    latest = newest_backup(location)
+    where = (f"The newest backup is {latest}; restore it with 'lungtrack db restore {latest}' "
+             "(it is checked first)." if latest is not None else
+             "No backup was found beside it (backups/); restore one with 'lungtrack db restore FILE'.")
+    extra = f" ({detail})" if detail else ""
+    return f"the store at {location.display} is damaged{extra}; nothing was written to it. {where}"
+
+
+def _refuse_if_damaged(location: StoreLocation, quick_check) -> None:
+    try:
+        result = quick_check()
+    except (sqlite3.DatabaseError, SQLAlchemyError) as exc:
+        raise StoreError(damaged_message(location, _short(exc))) from None
+    if result != ["ok"]:
+        raise StoreError(damaged_message(location, f"SQLite's check found {len(result)} problem(s)"))
+
+
+#: Stores up to this size are checked with ``PRAGMA quick_check`` before the first write of a command
+#: (about 15 ms per MB).  A person's store is well under 1 MB; above this size SQLite's own checks on
+#: every page it touches still report damage ("malformed"), and ``lungtrack db check`` checks it all.
+QUICK_CHECK_MAX_BYTES = 16 * 1024 * 1024
+
+
+def _quick_check_worthwhile(location: StoreLocation) -> bool:
+    try:
+        return location.path is not None and location.path.stat().st_size <= QUICK_CHECK_MAX_BYTES
+    except OSError:
+        return True
+
+
+def _writable(path: Path) -> bool:
+    """Can this process write the store file and its folder (for the WAL and journal files)?"""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _ro_connect(path: Path) -> sqlite3.Connection:
+    """A read-only connection that changes nothing about the file (not even its journal mode)."""
+    uri = path.absolute().as_uri()
+    try:
+        con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return con
+    except sqlite3.OperationalError:
+        # a WAL store in a folder we cannot write: read it as it is on disk
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+
+
+def inspect_sqlite_file(path: Path) -> None:
+    """Look at an existing store file before anything changes it; refuse what is not a lungtrack store."""
+    try:
+        size = path.stat().st_size
+        if size == 0 and time.time() - path.stat().st_mtime < 10:
+            # another lungtrack may be creating this store right now: give it a moment
+            for _ in range(30):
+                time.sleep(0.1)
+                if path.stat().st_size:
+                    break
+            size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"--db: cannot read {path}: {exc.strerror}") from None
+    if size == 0:
+        raise StoreError(f"--db: {path} is an empty file (0 bytes), not a lungtrack store; nothing was changed. "
+                         "Point --db / LUNGTRACK_DB at your store, or remove the empty file to start a new one.")
+    if head != SQLITE_HEADER:
+        raise StoreError(f"--db: {path} is not a lungtrack store (not an SQLite database); nothing was changed.")
+    location = StoreLocation(url=f"sqlite:///{path}", path=path, explicit=True)
+    try:
+        con = _ro_connect(path)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(damaged_message(location, _short(exc))) from None
+    try:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        version = None
+        if "alembic_version" in names:
+            row = con.execute("SELECT version_num FROM alembic_version").fetchone()
+            version = row[0] if row else None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(damaged_message(location, _short(exc))) from None
+    finally:
+        con.close()
+    others = names - {"alembic_version", "sqlite_sequence"}
+    if others and ("alembic_version" not in names or "patient" not in names):
+        raise StoreError(f"--db: {path} is a database but not a lungtrack store; nothing was changed.")
+    if version is not None and version not in KNOWN_REVISIONS and "patient" not in names:
+        raise StoreError(f"--db: {path} is a database but not a lungtrack store; nothing was changed.")
+
+
+def _make_engine(location: StoreLocation, read_only: bool = False) -> Engine:
+    if location.is_sqlite and read_only and location.path is not None:
+        path = location.path
+        engine = create_engine("sqlite://", creator=lambda: _ro_connect(path))
+
+        @event.listens_for(engine, "begin")
+        def _on_begin_ro(conn):  # pragma: no cover
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
     if location.is_sqlite:
         engine = create_engine(
             location.url,
@@ -94,8 +236,9 @@ def _make_engine(location: StoreLocation) -> Engine:
             f"--db: {location.display} needs the database driver {exc.name!r}; "
             "install it with: pip install 'lungtrack[postgres]'"
         ) from None
-    except SQLAlchemyError as exc:
-        raise StoreError(f"--db: {location.display} is not a usable database URL ({exc.__class__.__name__})") from None
+    except (SQLAlchemyError, ValueError):  # an unknown scheme, a port that is not a number, a broken host
+        raise InputError("--db", location.display, "a store file path or a database URL such as "
+                         "postgresql+psycopg://user@host/lungtrack") from None
 
 
 def _prepare_sqlite_file(path: Path, create: bool) -> bool:
@@ -103,7 +246,11 @@ def _prepare_sqlite_file(path: Path, create: bool) -> bool:
     if path.exists():
         if path.is_dir():
             raise StoreError(f"--db: {path} is a directory; expected a store file path")
+        inspect_sqlite_file(path)
         return False
+    if path.is_symlink():  # a link to nothing: never create a store wherever it points
+        raise StoreError(f"--db: {path} is a symbolic link to a file that does not exist; nothing was created. "
+                         "Point --db / LUNGTRACK_DB at the store itself.")
     if not create:
         raise StoreError(
             f"No lungtrack store at {path}. Create one with 'lungtrack patient add NAME' "
@@ -130,20 +277,24 @@ def _prepare_sqlite_file(path: Path, create: bool) -> bool:
 
 def open_store(location: StoreLocation, *, create: bool = False, migrate: bool = True) -> Store:
     """Open (and if asked, create) the store, then bring its schema up to date."""
+    read_only = False
     if location.path is not None:
         _prepare_sqlite_file(location.path, create)
-    engine = _make_engine(location)
-    store = Store(location, engine)
+        read_only = not _writable(location.path)
+    engine = _make_engine(location, read_only)
+    store = Store(location, engine, read_only)
     try:
         with engine.connect() as conn:
             current = _current_revision(conn)
             tables = set(inspect(conn).get_table_names())
-    except OperationalError as exc:
-        engine.dispose()
-        raise StoreError(f"Cannot open the store at {location.display}: {_short(exc)}") from None
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise StoreError(f"Cannot open the store at {location.display}: {_short(exc)}") from None
+        detail = _short(exc)
+        if location.is_sqlite and ("malformed" in detail or "not a database" in detail):
+            raise StoreError(damaged_message(location, detail)) from None
+        if location.is_sqlite and "readonly" in detail:
+            raise StoreError(read_only_message(location)) from None
+        raise StoreError(f"Cannot open the store at {location.display}: {_safe_detail(exc)}") from None
     if current is not None and current not in KNOWN_REVISIONS:
         engine.dispose()
         raise StoreError(
@@ -158,6 +309,10 @@ def open_store(location: StoreLocation, *, create: bool = False, migrate: bool =
         # an empty file: treat as missing rather than silently making a store
         pass
     if current != SCHEMA_HEAD:
+        if read_only:
+            engine.dispose()
+            raise StoreError(f"the store at {location.display} needs a schema upgrade ({current} -> {SCHEMA_HEAD}) "
+                             "but is read-only; make it writable and run lungtrack again. Nothing was changed.")
         if not migrate:
             raise StoreError(f"The store at {location.display} needs a schema upgrade ({current} -> {SCHEMA_HEAD}).")
         if current is not None:
@@ -190,36 +345,263 @@ def _short(exc: Exception) -> str:
     return msg[0] if msg else exc.__class__.__name__
 
 
-def backup(store: Store, reason: str = "manual", dest: Path | None = None) -> Path:
+def _safe_detail(exc: Exception) -> str:
+    """The driver's first line, without SQL, parameters or passwords."""
+    from lungtrack.store.paths import redact
+
+    text = _short(exc)
+    if "[SQL:" in text or "[parameters:" in text:
+        text = text.split("[SQL:", 1)[0].split("[parameters:", 1)[0].strip()
+    return redact(text) or exc.__class__.__name__
+
+
+def backup(store: Store, reason: str = "manual", dest: Path | None = None, field: str = "--output") -> Path:
     """Copy the whole store to a private backup file and return its path.
 
     SQLite stores are copied consistently with SQLite's online backup API; server stores are
-    dumped table by table to JSON.
+    dumped table by table to JSON.  The copy is written to a temporary file in the destination
+    folder, synced to disk and renamed over ``dest``: a full disk leaves no 0-byte or partial
+    backup, and a symlink at ``dest`` is replaced, not followed.
     """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     loc = store.location
     if dest is None:
         base = (loc.path.parent if loc.path is not None else data_dir()) / "backups"
-        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StoreError(f"cannot make the backup folder {base}: {exc.strerror}; nothing was written") from None
         stem = loc.path.stem if loc.path is not None else "server"
         dest = base / f"{stem}-{stamp}-{reason}{'.db' if loc.is_sqlite else '.json'}"
-    dest = Path(dest)
-    fd = os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    os.close(fd)
-    os.chmod(dest, 0o600)
+    else:
+        dest = check_output_path(Path(dest), field)
     if loc.path is not None:
-        src = sqlite3.connect(str(loc.path), timeout=BUSY_TIMEOUT_MS / 1000)
-        dst = sqlite3.connect(str(dest))
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
+        def fill(tmp: Path) -> None:
+            src = _ro_connect(loc.path) if store.read_only else sqlite3.connect(str(loc.path), timeout=BUSY_TIMEOUT_MS / 1000)
+            dst = sqlite3.connect(str(tmp))
+            try:
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
+            finally:
+                dst.close()
+                src.close()
     else:
         with store.engine.connect() as conn:
             dump = dump_tables(conn)
-        dest.write_text(json.dumps(dump, indent=1, default=_json_default), encoding="utf-8")
+        payload = json.dumps(dump, indent=1, default=_json_default).encode("utf-8")
+
+        def fill(tmp: Path) -> None:
+            tmp.write_bytes(payload)
+    return write_atomically(dest, fill, what="the backup")
+
+
+def check_output_path(path: Path, field: str = "--output") -> Path:
+    """A file path whose folder exists and which is not a folder itself (else ``InputError``)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise InputError(field, str(path), "a file path, not a folder")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(field, str(path), f"a file in an existing folder ({folder} does not exist)")
+    return path
+
+
+def write_atomically(dest: Path, fill, what: str = "the file") -> Path:
+    """Write ``dest`` through ``fill(tmp_path)``: a private temporary file in the same folder,
+    fsync'd, renamed over ``dest`` (replacing a symlink rather than following it), folder fsync'd.
+    On any failure the temporary file is removed and ``dest`` is left as it was."""
+    import tempfile
+
+    dest = Path(dest)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    except OSError as exc:
+        raise StoreError(f"cannot write {what} {dest}: {exc.strerror}; nothing was written") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, 0o600)
+        fill(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+    except BaseException as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise StoreError(f"cannot write {what} {dest}: {exc.strerror or exc}; no partial file was left") from None
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"cannot write {what} {dest}: {_short(exc)}; no partial file was left") from None
+        raise
     return dest
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - some file systems do not open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def check_store(location: StoreLocation) -> dict:
+    """Look at a store without changing it: file, permissions, SQLite integrity, schema version.
+
+    Returns a plain dict with ``ok`` and a list of ``problems`` (sentences).  SQLite files are
+    opened read-only (not even the journal mode changes); server stores are only connected to.
+    """
+    info: dict = {"location": location.display, "backend": "sqlite" if location.is_sqlite else "server",
+                  "schema_head": SCHEMA_HEAD, "schema_revision": None, "integrity": None,
+                  "read_only": False, "permissions": None, "newest_backup": None, "problems": []}
+    problems: list[str] = info["problems"]
+    if location.path is None:
+        engine = _make_engine(location)
+        try:
+            with engine.connect() as conn:
+                info["schema_revision"] = _current_revision(conn)
+        except SQLAlchemyError as exc:
+            problems.append(f"cannot connect: {_safe_detail(exc)}")
+        finally:
+            engine.dispose()
+        _check_revision(info, problems)
+        info["ok"] = not problems
+        return info
+    path = location.path
+    latest = newest_backup(location)
+    info["newest_backup"] = str(latest) if latest is not None else None
+    if not path.exists():
+        problems.append(f"there is no store at {path}")
+        info["ok"] = False
+        return info
+    if path.is_dir():
+        problems.append(f"{path} is a folder, not a store file")
+        info["ok"] = False
+        return info
+    file_mode = path.stat().st_mode & 0o777
+    dir_mode = path.parent.stat().st_mode & 0o777
+    info["permissions"] = {"file": f"{file_mode:04o}", "folder": f"{dir_mode:04o}"}
+    if file_mode & 0o077:
+        problems.append(f"the store file is readable by others (mode {file_mode:04o}); expected 0600: chmod 600 {path}")
+    if dir_mode & 0o077:
+        problems.append(f"the store's folder is open to others (mode {dir_mode:04o}); expected 0700: chmod 700 {path.parent}")
+    info["read_only"] = not _writable(path)
+    try:
+        inspect_sqlite_file(path)
+    except StoreError as exc:
+        problems.append(exc.message.removeprefix("--db: "))
+        info["integrity"] = "damaged" if "damaged" in exc.message else "not a lungtrack store"
+        info["ok"] = False
+        return info
+    try:
+        con = _ro_connect(path)
+        try:
+            result = [r[0] for r in con.execute("PRAGMA integrity_check(20)")]
+            fk = con.execute("PRAGMA foreign_key_check").fetchall()
+            row = con.execute("SELECT version_num FROM alembic_version").fetchone() if con.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'").fetchone() else None
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        result, fk, row = [_short(exc)], [], None
+    info["integrity"] = "ok" if result == ["ok"] else "damaged"
+    if result != ["ok"]:
+        problems.append(damaged_message(location, f"{len(result)} problem(s), first: {result[0]}"))
+    elif fk:
+        info["integrity"] = "damaged"
+        problems.append(damaged_message(location, f"{len(fk)} record(s) point to records that do not exist"))
+    info["schema_revision"] = row[0] if row else None
+    _check_revision(info, problems)
+    info["ok"] = not problems
+    return info
+
+
+def _check_revision(info: dict, problems: list[str]) -> None:
+    current = info["schema_revision"]
+    if current is None:
+        if info.get("integrity") != "damaged":
+            problems.append("the store has no schema version (it is empty or not a lungtrack store)")
+    elif current not in KNOWN_REVISIONS:
+        problems.append(f"schema revision {current} was made by a newer lungtrack (this one knows up to {SCHEMA_HEAD})")
+
+
+def restore_store(location: StoreLocation, source: Path) -> Path | None:
+    """Replace the SQLite store with a checked copy of ``source``; returns the backup of the store
+    it replaced (None when there was no store).  The source must pass SQLite's integrity check and
+    be a lungtrack store this lungtrack can open; it is copied, never moved."""
+    if location.path is None:
+        raise StoreError("db restore works on SQLite stores; restore a PostgreSQL store with its own tools "
+                         "(the JSON backups hold every table)")
+    source = Path(source).expanduser()
+    if not source.is_file():
+        raise InputError("FILE", str(source), "an existing backup file (.db)")
+    src_loc = StoreLocation(url=f"sqlite:///{source}", path=source, explicit=True)
+    report = check_store(src_loc)
+    bad = [p for p in report["problems"] if "readable by others" not in p and "open to others" not in p]
+    if bad:
+        raise InputError("FILE", str(source), "a lungtrack backup that passes the integrity check", message=(
+            f"FILE: {source} cannot be restored: {bad[0]} Nothing was changed."))
+    target = location.path
+    if target.exists() and source.resolve() == target.resolve():
+        raise InputError("FILE", str(source), "a backup file, not the store itself")
+    saved: Path | None = None
+    if target.exists() and target.stat().st_size > 0:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        folder = target.parent / "backups"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        saved = folder / f"{target.stem}-{stamp}-before-restore.db"
+
+        healthy = check_store(location)["integrity"] == "ok"
+
+        def keep(tmp: Path) -> None:
+            if healthy:  # a consistent copy, WAL included
+                src = _ro_connect(target)
+                dst = sqlite3.connect(str(tmp))
+                try:
+                    src.backup(dst)
+                    dst.execute("PRAGMA journal_mode = DELETE")
+                finally:
+                    dst.close()
+                    src.close()
+            else:  # damaged or not a store: keep its bytes exactly as they are
+                import shutil
+
+                shutil.copyfile(target, tmp)
+
+        write_atomically(saved, keep, what="the copy of the current store")
+    elif not target.parent.exists():
+        target.parent.mkdir(parents=True, mode=0o700)
+
+    def fill(tmp: Path) -> None:
+        src = _ro_connect(source)
+        dst = sqlite3.connect(str(tmp))
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+            src.close()
+
+    # stale WAL/shm files of the old store must not be replayed into the restored one
+    staged = write_atomically(target.with_name(f".{target.name}.restore"), fill, what="the restored store")
+    for suffix in ("-wal", "-shm"):
+        try:
+            os.unlink(f"{target}{suffix}")
+        except FileNotFoundError:
+            pass
+    os.replace(staged, target)
+    _fsync_dir(target.parent)
+    return saved
 
 
 def dump_tables(conn) -> dict:

@@ -52,14 +52,59 @@ class StoreLocation:
         return mask_password(self.url)
 
 
-def mask_password(url: str) -> str:
-    if "://" not in url or "@" not in url:
+_PASSWORD_KEYS = ("password", "passwd", "pwd", "sslpassword")
+
+
+def mask_password(url: str, mask: str = "***") -> str:
+    """The URL with every password masked: in the user info (``user:secret@host``) and in query
+    parameters (``?password=secret``).  ``mask=""`` drops the password instead."""
+    import re
+
+    if "://" not in url:
         return url
     scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    if ":" in creds:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}://{creds}@{host}"
+    path_part, sep, query = rest.partition("?")
+    if "@" in path_part:
+        creds, host = path_part.rsplit("@", 1)
+        if ":" in creds:
+            user = creds.split(":", 1)[0]
+            creds = f"{user}:{mask}" if mask else user
+        path_part = f"{creds}@{host}"
+    if sep:
+        keys = "|".join(_PASSWORD_KEYS)
+        if mask:
+            query = re.sub(rf"(?i)(^|[&;])({keys})=[^&;#]*", lambda m: f"{m.group(1)}{m.group(2)}={mask}", query)
+        else:
+            query = "&".join(q for q in re.split(r"[&;]", query)
+                             if q.split("=", 1)[0].lower() not in _PASSWORD_KEYS)
+            sep = "?" if query else ""
+    return f"{scheme}://{path_part}{sep}{query}"
+
+
+def strip_password(url: str) -> str:
+    """The URL without any password (for lines that are stored or shown, such as a crontab)."""
+    return mask_password(url, mask="")
+
+
+def redact(text: str) -> str:
+    """``text`` with database passwords masked wherever they appear: URLs with user info or
+    ``password=`` parameters, ``password=...`` in connection strings, and the value of
+    ``PGPASSWORD`` / ``LUNGTRACK_DB``'s password when set."""
+    import re
+
+    text = re.sub(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+", lambda m: mask_password(m.group(0)), text)
+    keys = "|".join(_PASSWORD_KEYS)
+    text = re.sub(rf"(?i)\b({keys})\s*=\s*('[^']*'|\"[^\"]*\"|[^\s&;'\"]+)", lambda m: f"{m.group(1)}=***", text)
+    secrets = [os.environ.get("PGPASSWORD") or ""]
+    for var in ("LUNGTRACK_DB", "LUNGTRACK_TEST_PG_URL"):
+        value = os.environ.get(var) or ""
+        m = re.match(r"[^:]+://[^:/@]+:([^@]+)@", value)
+        if m:
+            secrets.append(m.group(1))
+    for secret in secrets:
+        if len(secret) >= 3:
+            text = text.replace(secret, "***")
+    return text
 
 
 def resolve(db: str | None = None, *, demo: bool = False) -> StoreLocation:
