@@ -46,7 +46,7 @@ def read_texts(paths: List[str]) -> list:
         except UnicodeDecodeError as exc:
             line = data[:exc.start].count(b"\n") + 1
             raise InputError("FILE", raw, "UTF-8 text", message=(
-                f"{path.name}:{line}: not UTF-8 text; expected FHIR NDJSON or a JSON Bundle; "
+                f"{path.name}:{line}: line {line} is not UTF-8 text; expected FHIR NDJSON or a JSON Bundle; "
                 "nothing was imported.")) from None
         except OSError as exc:
             raise InputError("FILE", raw, "a readable file",
@@ -188,11 +188,11 @@ def import_fhir(
         check_depth(text, name)  # the hardening guard: JSON nested deeper than any FHIR resource
     names = [Path(f).name for f in files]
     # the mapping is type-safe itself (file:line and the field); the guard is the last resort
-    plan, extras = guarded(lambda: map_files(texts, "import:fhir:" + ",".join(names), patient_name=patient),
+    plan, extras, resources = guarded(lambda: map_files(texts, "import:fhir:" + ",".join(names), patient_name=patient),
                            names[0], 1, "the FHIR files")
     result = run_import(ctx, plan, patient, dry_run, extras)
     if json_out:
-        common.print_json(result_json(names, result, dry_run))
+        common.print_json({**result_json(names, result, dry_run), "resources": resources})
     elif dry_run:
         rows = [[k, _counts(result.added).get(k, 0), _counts(result.changed).get(k, 0),
                  _counts(result.already_present).get(k, 0)] for k in KINDS]

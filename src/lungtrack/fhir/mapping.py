@@ -28,6 +28,7 @@ Wrong JSON types inside a resource (a string where a Period is expected, ...) ra
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -354,6 +355,8 @@ class _R:
             return None
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise self.err(path or key, v, "a number")
+        if not math.isfinite(v):
+            raise self.err(path or key, v, "a finite number")
         return float(v)
 
     def date_(self, d: Mapping[str, Any], key: str, path: str = "") -> date | None:
@@ -439,7 +442,10 @@ def label(concept: Mapping[str, Any] | None) -> str | None:
 
 def _ext(r: _R, d: Mapping[str, Any], name: str) -> Any:
     """Value of the first extension whose URL ends with ``name`` (value[x] or nested Name)."""
-    for i, e in enumerate(r.objs(d, "extension")):
+    exts = d.get("extension")
+    for i, e in enumerate(exts if isinstance(exts, list) else []):
+        if not isinstance(e, dict):
+            continue  # an extension lungtrack does not read may be anything
         url = r.str_(e, "url", f"extension[{i}].url") or ""
         if url.rsplit("/", 1)[-1].rsplit(":", 1)[-1] == name:
             for k, v in e.items():
@@ -608,7 +614,8 @@ class _Mapper:
         ended, why = _ext(r, d, "tracking-ended"), _ext(r, d, "tracking-ended-reason")
         if isinstance(ended, str) and fhir_date(ended) and why != "deceased":
             acc.extras["tracking_ended"] = (fhir_date(ended), why if isinstance(why, str) else None)
-        drivers = [e for e in r.objs(d, "extension") if str(e.get("url", "")).endswith(":driver")]
+        exts = d.get("extension") if isinstance(d.get("extension"), list) else []
+        drivers = [e for e in exts if isinstance(e, dict) and str(e.get("url", "")).endswith(":driver")]
         acc.drivers = tuple(str(e["valueString"]) for e in drivers if isinstance(e.get("valueString"), str))
 
     # -- dispatch
@@ -620,6 +627,7 @@ class _Mapper:
                     self.skip("Patient", "no id")
                     continue
                 _check_datatypes(_R(res), res.data, "")
+                patient_name(_R(res), res.data)  # the name's JSON types, also of a repeated Patient
                 self._patient_acc(res)
         for res in self.resources:
             rtype = res.rtype
@@ -1370,7 +1378,7 @@ def _check_datatypes(r: _R, value: Any, path: str) -> None:
                 raise r.err(field_path, item, "an array")
             if key in _STRING_KEYS and not isinstance(item, str):
                 raise r.err(field_path, item, "a string")
-            if key in _ARRAY_KEYS:
+            if key in _ARRAY_KEYS and key != "extension":  # extensions lungtrack does not read may be anything
                 for i, x in enumerate(item):
                     if not isinstance(x, dict):
                         raise r.err(f"{field_path}[{i}]", x, "an object")
@@ -1468,7 +1476,10 @@ def patient_name(r: _R, d: Mapping[str, Any]) -> str:
     names = r.objs(d, "name")
     if names:
         first = names[0]
-        given = [g for g in r.arr(first, "given", "name[0].given") if isinstance(g, str)]
+        given = r.arr(first, "given", "name[0].given")
+        for i, g in enumerate(given):
+            if not isinstance(g, str):
+                raise r.err(f"name[0].given[{i}]", g, "a string")
         family = r.str_(first, "family", "name[0].family") or ""
         text = " ".join(" ".join([*given, family]).split())
         if text:
@@ -1491,11 +1502,11 @@ def build_plan(resources: Sequence[Resource], source_label: str, *, patient_name
 def read_files(texts: Sequence[tuple[str, str]], source_label: str | None = None, *,
                patient_name: str | None = None) -> ImportPlan:
     """``[(file name, text)]`` -> ImportPlan (the whole pure pipeline)."""
-    return map_files(texts, source_label, patient_name=patient_name)[0]
+    return map_files(texts, source_label, patient_name=patient_name)[0]  # (plan, extras, resources read)
 
 
 def map_files(texts: Sequence[tuple[str, str]], source_label: str | None = None, *,
-              patient_name: str | None = None) -> tuple[ImportPlan, tuple[dict[str, Any], ...]]:
+              patient_name: str | None = None) -> tuple[ImportPlan, tuple[dict[str, Any], ...], int]:
     """``[(file name, text)]`` -> (ImportPlan, per batch the patient facts a plan has no field
     for: ``schedule`` (follow-up weeks) and ``tracking_ended`` (date, reason) written by
     ``lungtrack export fhir``)."""
@@ -1509,4 +1520,4 @@ def map_files(texts: Sequence[tuple[str, str]], source_label: str | None = None,
     mapper = _Mapper(resources, label[:200], patient_name)
     mapper.skipped.update(skipped)
     plan = mapper.run()
-    return plan, tuple(mapper.extras)
+    return plan, tuple(mapper.extras), len(resources)
