@@ -1,145 +1,358 @@
-"""lungtrack benchmarks: speed and memory targets (run: python3 benchmarks/run.py).
+"""lungtrack benchmarks: speed and memory against the targets of issue 11 (docs/performance.md).
 
-Not part of the test suite (timings on a shared 2-core machine are noisy); each target is a
-budget with room to spare, and the script exits 1 when one is missed.
+    python3 benchmarks/run.py                              # 1 and 1,000 patients, 5 runs each
+    python3 benchmarks/run.py --patients 1,1000,10000      # larger cohorts
+    python3 benchmarks/run.py --pg postgresql+psycopg://user:pw@host/postgres   # PostgreSQL too
 
-Targets
-- start-up: `lungtrack --help` at most 250 ms slower than a bare `python -c "import typer"`
-  (median of several runs), and never importing SQLAlchemy;
-- rules: `evaluate()` on 5 years of monthly CEA, 30 scans of 5 lesions and 20 biopsies < 0.5 s;
-- memory: peak Python allocation of that evaluation < 50 MB;
-- check: `lungtrack check` on the demo store < 3 s wall time;
-- import: `Writer.apply_import` of 20,000 marker results for one patient into SQLite (validated
-  in memory, bulk-inserted, journalled as one change) at >= 20,000 rows/s.
-- report text: `read_report()` on a 4 kB CT report < 250 ms.
+Not part of the test suite.  Every figure is the median, minimum and maximum of at least
+``--runs`` runs (default 5), each in a fresh process, and is compared with its *baseline
+measured in the same run* (the machine is shared and noisy: ratios travel, milliseconds do not):
+
+==========================================  ==============================================  ======
+figure                                      baseline                                        budget
+==========================================  ==============================================  ======
+``--help``, ``--version``, ``check --help``  ``python -c "import typer"``                    1.5x
+and shell completion
+``check``/``response``/``remind`` of one     ``python -c "import sqlmodel"``                 1.3x
+patient, ``marker add``/``note add``
+one patient's ``check`` in an N-patient      the same patient alone in a 1-patient store     1.2x
+store (time and peak RSS)
+``check --all-patients`` on N patients       ``sqlite3`` (or ``psql``) reading the same rows 5x
+peak RSS of ``check --all-patients``         the same at the smallest cohort >= 1,000        1.2x
+HTML report of a 10-year patient             -                                               2 s
+``evaluate()`` of a 10-year history          -                                               0.5 s
+``read_report()`` on a 4 kB CT report        -                                               0.25 s
+==========================================  ==============================================  ======
+
+The cohorts come from ``benchmarks/cohort.py`` (seeded; 10 years per patient) and are cached
+in ``--workdir`` between runs.  ``--json FILE`` keeps the raw figures; ``--chart FILE`` draws
+the growth curves (time and memory against patients) with matplotlib.  Exit status 1 when a
+budget is missed.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
-from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import cohort
+
+BUDGETS = {"startup": 1.5, "everyday": 1.3, "single_in_large": 1.2, "all_patients": 5.0, "memory_growth": 1.2,
+           "report_s": 2.0, "evaluate_s": 0.5, "read_report_s": 0.25}
+TABLES = tuple(cohort.COLUMNS)
+TIME = os.path.exists("/usr/bin/time")
 
 
-def _median_runtime(cmd: list[str], runs: int = 7, env: dict | None = None) -> float:
-    times = []
-    for _ in range(runs):
+# ------------------------------------------------------------------ measuring
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int, float]:
+    """(wall seconds, peak RSS in MB, exit code, CPU seconds user+system) of one run.
+
+    The peak RSS comes from GNU ``/usr/bin/time -f %M`` (a small parent: a child forked from this
+    Python process would inherit its high-water mark); it is the largest of the process and the
+    worker processes it waited for.  The wall time is taken around the whole run."""
+    fd, rss_file = tempfile.mkstemp(prefix="lt-rss-")
+    os.close(fd)
+    try:
+        wrapped = ["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file] + cmd if TIME else cmd
         t0 = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, env=env, check=False)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        proc = subprocess.run(wrapped, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, check=False)
+        wall = time.perf_counter() - t0
+        text = Path(rss_file).read_text().strip().splitlines() if TIME else []
+        fields = text[-1].split() if text else []
+        rss_kb = int(fields[0]) if fields and fields[0].isdigit() else 0
+        cpu = float(fields[1]) + float(fields[2]) if len(fields) == 3 else 0.0
+    finally:
+        os.unlink(rss_file)
+    return wall, rss_kb // 1024, proc.returncode, cpu
 
 
-def long_history():
-    from lungtrack.core.history import (BiopsyFinding, History, ImagingStudy, Lesion, MarkerResult, Measurement,
-                                        PatientInfo, TherapyLine)
-    from lungtrack.enums import BiopsyResult, Marker, Sample
-
-    start = date(2021, 1, 10)
-    lesions = tuple(Lesion(id=i, label=f"L{i}", site=["lung", "liver", "bone", "adrenal", "lymph node"][i - 1],
-                           is_node=(i == 5)) for i in range(1, 6))
-    studies = []
-    for k in range(30):
-        when = start - timedelta(days=5) + timedelta(days=61 * k)
-        studies.append(ImagingStudy(id=k + 1, date=when, measurements=tuple(
-            Measurement(i, max(5.0, 30.0 - k * 0.6 + (k * 0.9 if i == 2 and k > 20 else 0) + i)) for i in range(1, 6))))
-    markers = tuple(MarkerResult(id=k + 1, date=start + timedelta(days=30 * k), marker=Marker.CEA,
-                                 value=round(3 + (k % 7) * 0.4 + max(0, k - 50) * 0.5, 2), unit="ng/mL")
-                    for k in range(60))
-    biopsies = tuple(BiopsyFinding(id=k + 1, date=start + timedelta(days=90 * k), sample=Sample.PLASMA, gene="EGFR",
-                                   variant="T790M", result=BiopsyResult.DETECTED if k > 15 else BiopsyResult.NOT_DETECTED,
-                                   vaf=(k - 15) * 0.3 if k > 15 else None) for k in range(20))
-    return History(patient=PatientInfo(id=1, name="Bench"), lines=(TherapyLine(id=1, drug="gefitinib", start=start),),
-                   lesions=lesions, studies=tuple(studies), markers=markers, biopsies=biopsies)
+def series(cmd: list[str], env: dict[str, str], runs: int, ok=(0, 3)) -> dict:
+    walls, rss, cpus = [], [], []
+    for _ in range(runs):
+        wall, peak, code, cpu = measure(cmd, env)
+        if code not in ok:
+            raise SystemExit(f"benchmark command failed ({code}): {' '.join(cmd)}")
+        walls.append(wall)
+        rss.append(peak)
+        cpus.append(cpu)
+    return {"median": statistics.median(walls), "min": min(walls), "max": max(walls),
+            "rss_median_mb": statistics.median(rss), "rss_max_mb": max(rss), "runs": runs,
+            "cpu_median": statistics.median(cpus)}
 
 
-def import_rate(rows: int = 20000, warm: bool = True) -> float:
-    """Rows per second of one import of ``rows`` CEA results into a fresh SQLite store (after a
-    small warm-up import, so that module imports are not counted)."""
-    if warm:
-        import_rate(10, warm=False)
-    from lungtrack.records import inputs as ri
-    from lungtrack.records.writer import writer
-    from lungtrack.store.db import open_store
-    from lungtrack.store.paths import resolve
+def fmt(s: dict) -> str:
+    cpu = f", CPU {s['cpu_median'] * 1000:.0f}" if s.get("cpu_median") else ""
+    return f"{s['median'] * 1000:8.0f} ms (min {s['min'] * 1000:.0f}, max {s['max'] * 1000:.0f}{cpu})"
 
-    src = ri.Source("import:csv:bench.csv")
-    markers = tuple(ri.MarkerInput(marker="CEA", value=round(1 + (k % 97) * 0.1, 1), unit="ng/mL",
-                                   date=date(1970, 1, 1) + timedelta(days=k),
-                                   source=ri.Source(src.label, f"bench|{k}", f"bench.csv:{k + 2}"))
-                    for k in range(rows))
-    plan = ri.ImportPlan("csv", "bench.csv", (ri.ImportBatch(ri.PatientRef(name="Bench"),
-                                                             ri.PatientInput(name="Bench", source=src),
-                                                             markers=markers),))
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(resolve(str(Path(tmp) / "bench.db")), create=True)
-        try:
-            t0 = time.perf_counter()
-            with writer(store, today=date(2026, 12, 1), kind="import") as w:
-                result = w.apply_import(plan)
-            elapsed = time.perf_counter() - t0
-        finally:
-            store.close()
-    assert result.count("added", "marker") == rows, result
-    return rows / elapsed
+
+class Report:
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.failed = 0
+
+    def add(self, name: str, figure: dict, baseline: dict | None, budget: float | None, *, unit: str = "x",
+            value: float | None = None) -> None:
+        ratio = value if value is not None else (figure["median"] / baseline["median"] if baseline else None)
+        ok = budget is None or ratio is None or ratio <= budget
+        self.failed += not ok
+        row = {"name": name, "figure": figure, "baseline": baseline, "ratio": ratio, "budget": budget, "ok": ok,
+               "unit": unit}
+        self.rows.append(row)
+        base = f" | baseline {fmt(baseline)}" if baseline else ""
+        if baseline and baseline.get("cpu_median"):
+            row["cpu_ratio"] = figure.get("cpu_median", 0) / baseline["cpu_median"]
+            base += f" | CPU ratio {row['cpu_ratio']:.2f}x"
+        verdict = "" if budget is None else (f" <= {budget:g}{unit} ok" if ok else f" > {budget:g}{unit} MISSED")
+        ratio_txt = "" if ratio is None else f" -> {ratio:.2f}{unit}"
+        print(f"{name:<52} {fmt(figure)}  rss {figure['rss_median_mb']:.0f} MB{base}{ratio_txt}{verdict}", flush=True)
+
+
+# ------------------------------------------------------------------ the cohort stores
+
+
+def store_for(workdir: Path, n: int, pg: str | None = None) -> str:
+    """A cached SQLite cohort of n patients (or, with ``pg``, a fresh PostgreSQL database)."""
+    if pg:
+        from sqlalchemy import create_engine, text
+
+        name = f"lt_bench_{n}"
+        admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = pg.rsplit("/", 1)[0] + "/" + name
+        t0 = time.perf_counter()
+        cohort.build(url, n)
+        print(f"(built PostgreSQL cohort of {n} patients in {time.perf_counter() - t0:.0f} s)", flush=True)
+        return url
+    path = workdir / f"cohort-{n}.db"
+    if not path.exists():
+        t0 = time.perf_counter()
+        tmp = workdir / f"building-{n}.db"
+        for leftover in workdir.glob(f"building-{n}.db*"):
+            leftover.unlink()
+        counts = cohort.build(str(tmp), n)
+        tmp.rename(path)
+        print(f"(built cohort of {n} patients, {sum(counts.values()):,} rows, in {time.perf_counter() - t0:.0f} s)",
+              flush=True)
+    return str(path)
+
+
+def scan_baseline(db: str, runs: int) -> dict:
+    """The floor: the database's own client reading every row the check reads."""
+    queries = ";".join(f"SELECT * FROM {t}" for t in TABLES)
+    if db.startswith("postgresql"):
+        from sqlalchemy.engine import make_url
+
+        u = make_url(db)
+        env = dict(os.environ, PGPASSWORD=u.password or "")
+        cmd = ["psql", "-q", "-h", u.host or "localhost", "-U", u.username or "", "-d", u.database or "", "-c",
+               queries]
+        return series(cmd, env, runs, ok=(0,))
+    return series(["sqlite3", db, queries], dict(os.environ), runs, ok=(0,))
+
+
+# ------------------------------------------------------------------ the benchmarks
 
 
 def main() -> int:
-    results = []
-    exe = [sys.executable, "-m", "lungtrack"]
-    base = _median_runtime([sys.executable, "-c", "import typer"])
-    helptime = _median_runtime(exe + ["--help"])
-    results.append(("start-up: --help minus 'import typer'", (helptime - base) * 1000, "ms", 250))
+    ap = argparse.ArgumentParser(description="lungtrack benchmarks (see the module docstring)")
+    ap.add_argument("--patients", default="1,1000", help="cohort sizes, comma-separated (default: 1,1000)")
+    ap.add_argument("--runs", type=int, default=5, help="runs per figure (at least 5 for published figures)")
+    ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "lungtrack-bench"),
+                    help="where the cohort stores are cached")
+    ap.add_argument("--pg", help="PostgreSQL admin URL (postgresql+psycopg://user:pw@host/postgres): also run there")
+    ap.add_argument("--pg-only", action="store_true", help="with --pg: skip the SQLite figures of the scale group")
+    ap.add_argument("--all-patients-max", type=int, default=10_000,
+                    help="largest cohort on which check --all-patients is timed (default 10000)")
+    ap.add_argument("--all-patients-runs", type=int, help="runs of check --all-patients (default: --runs)")
+    ap.add_argument("--compare-jobs", action="store_true", help="also time check --all-patients with 1 and 2 workers")
+    ap.add_argument("--skip", default="", help="comma-separated groups to skip: startup,everyday,scale,report")
+    ap.add_argument("--json", dest="json_out", help="write the raw figures to this file")
+    ap.add_argument("--chart", help="draw the growth curves to this file (.svg or .png)")
+    args = ap.parse_args()
+    sizes = sorted({int(x) for x in args.patients.split(",") if x.strip()} | {1})
+    skip = set(args.skip.split(","))
+    runs = max(1, args.runs)
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    py = sys.executable
+    exe = [py, "-m", "lungtrack"]
+    base_env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), LUNGTRACK_TODAY=cohort.TODAY.isoformat())
+    base_env.pop("LUNGTRACK_PATIENT", None)
+    rep = Report()
+    print(f"lungtrack benchmarks: {runs} runs per figure; cohorts {sizes}; {os.cpu_count()} CPUs; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
-    from lungtrack.core.engine import evaluate
+    one = store_for(workdir, 1)
+    env1 = dict(base_env, LUNGTRACK_DB=one)
 
-    history = long_history()
-    evaluate(history, date(2026, 1, 1))  # warm imports
-    t0 = time.perf_counter()
-    ev = evaluate(history, date(2026, 1, 1))
-    results.append(("rules: evaluate() on a 5-year history", (time.perf_counter() - t0) * 1000, "ms", 500))
-    assert ev.responses, "no response computed"
-    tracemalloc.start()
-    evaluate(history, date(2026, 1, 1))
-    _cur, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    results.append(("memory: peak allocation of evaluate()", peak / 1e6, "MB", 50))
+    if "startup" not in skip:
+        typer_base = series([py, "-c", "import typer"], base_env, runs, ok=(0,))
+        rep.add("baseline: python -c 'import typer'", typer_base, None, None)
+        for label, argv, extra in (("--help", ["--help"], {}), ("--version", ["--version"], {}),
+                                   ("check --help", ["check", "--help"], {}),
+                                   ("scan add --help", ["scan", "add", "--help"], {}),
+                                   ("completion (check --patient P)", [], {
+                                       "_LUNGTRACK_COMPLETE": "complete_bash",
+                                       "COMP_WORDS": "lungtrack check --patient P", "COMP_CWORD": "3"})):
+            rep.add(label, series(exe + argv, dict(env1, **extra), runs), typer_base, BUDGETS["startup"])
 
-    with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, LUNGTRACK_DB=str(Path(tmp) / "demo.db"))
-        subprocess.run(exe + ["demo", "--quiet"], env=env, capture_output=True, check=True)
-        check = _median_runtime(exe + ["check"], runs=3, env=env)
-    results.append(("check on the demo store (wall)", check * 1000, "ms", 3000))
+    if "everyday" not in skip:
+        sqlmodel_base = series([py, "-c", "import sqlmodel"], base_env, runs, ok=(0,))
+        rep.add("baseline: python -c 'import sqlmodel'", sqlmodel_base, None, None)
+        work = workdir / "everyday.db"
+        shutil.copy(one, work)
+        envw = dict(base_env, LUNGTRACK_DB=str(work))
+        for label, argv in (("check (one patient)", ["check"]), ("response (one patient)", ["response"]),
+                            ("remind --patient (one patient)", ["remind", "--patient", "Patient 000001"]),
+                            ("marker add (write)", ["marker", "add", "cea", "4.1", "--date", "2026-03-14", "--force"]),
+                            ("note add (write)", ["note", "add", "benchmark note", "--date", "2026-03-14"])):
+            rep.add(label, series(exe + argv, envw, runs), sqlmodel_base, BUDGETS["everyday"])
 
-    rate = import_rate()
-    results.append(("import: 20,000 markers, rows per second", -rate, "rows/s (negated)", -20000))
-    from lungtrack.parsing.report_text import read_report
+    if "report" not in skip:
+        out = workdir / "report.html"
+        s = series(exe + ["report", "--format", "html", "--output", str(out)], env1, runs)
+        rep.add("HTML report, 10-year patient (seconds)", s, None, BUDGETS["report_s"], unit=" s", value=s["median"])
+        from datetime import date
 
-    report = ("FINDINGS:\nLungs: A 3.2 x 2.1 cm spiculated mass in the right upper lobe (series 3, image 45), "
-              "previously 2.8 x 1.9 cm. An 8 mm nodule in the left lower lobe. The aorta measures 3.4 cm.\n"
-              "Lymph nodes: Right paratracheal (4R) node 16 mm in short axis. Subcarinal node 18 x 12 mm.\n") * 15
-    read_report(report[:300])  # compile the patterns once
-    t0 = time.perf_counter()
-    read_report(report)
-    results.append((f"report text: read_report() on {len(report) // 1000} kB", (time.perf_counter() - t0) * 1000,
-                    "ms", 250))
+        from lungtrack.core.engine import evaluate
+        from lungtrack.store import repo
+        from lungtrack.store.db import open_store
+        from lungtrack.store.paths import resolve
 
-    failed = 0
-    print(f"{'benchmark':<45} {'measured':>10}   target")
-    for name, value, unit, limit in results:
-        ok = value <= limit
-        failed += not ok
-        print(f"{name:<45} {value:>8.1f} {unit}   <= {limit} {unit}  {'ok' if ok else 'MISSED'}")
-    return 1 if failed else 0
+        store = open_store(resolve(one))
+        with store.transaction(write=False) as session:
+            history = repo.load_history(session, repo.find_patient(session, None))
+        store.close()
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            evaluate(history, date.fromisoformat(cohort.TODAY.isoformat()))
+            times.append(time.perf_counter() - t0)
+        s = {"median": statistics.median(times), "min": min(times), "max": max(times), "rss_median_mb": 0,
+             "rss_max_mb": 0, "runs": runs, "cpu_median": 0}
+        rep.add("evaluate() of a 10-year history (seconds)", s, None, BUDGETS["evaluate_s"], unit=" s",
+                value=s["median"])
+
+        from lungtrack.parsing.report_text import read_report
+
+        report = ("FINDINGS:\nLungs: A 3.2 x 2.1 cm spiculated mass in the right upper lobe (series 3, image 45), "
+                  "previously 2.8 x 1.9 cm. An 8 mm nodule in the left lower lobe. The aorta measures 3.4 cm.\n"
+                  "Lymph nodes: Right paratracheal (4R) node 16 mm in short axis. Subcarinal node 18 x 12 mm.\n") * 15
+        read_report(report[:300])  # compile the patterns once
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            read_report(report)
+            times.append(time.perf_counter() - t0)
+        s = {"median": statistics.median(times), "min": min(times), "max": max(times), "rss_median_mb": 0,
+             "rss_max_mb": 0, "runs": runs, "cpu_median": 0}
+        rep.add(f"read_report() on a {len(report) // 1000} kB CT report (seconds)", s, None,
+                BUDGETS["read_report_s"], unit=" s", value=s["median"])
+
+    curves: dict[str, list] = {"patients": [], "check_all_s": [], "check_all_rss_mb": [], "scan_s": [],
+                               "single_s": [], "single_rss_mb": []}
+    if "scale" not in skip:
+        backends = ([] if args.pg and args.pg_only else [("SQLite", None)]) + ([("PostgreSQL", args.pg)] if args.pg else [])
+        for backend, pg in backends:
+            single_alone = None
+            first_rss = None
+            for n in sizes:
+                db = store_for(workdir, n, pg)
+                env = dict(base_env, LUNGTRACK_DB=db)
+                single = series(exe + ["check", "--patient", "Patient 000001"], env, runs)
+                if single_alone is None:
+                    single_alone = single
+                    rep.add(f"[{backend}] check of one patient, store of 1", single, None, None)
+                else:
+                    rep.add(f"[{backend}] check of one patient, store of {n:,}", single, single_alone,
+                            BUDGETS["single_in_large"])
+                    rep.add(f"[{backend}]   its peak RSS vs store of 1 (ratio)", single, None,
+                            BUDGETS["single_in_large"], value=single["rss_median_mb"] / single_alone["rss_median_mb"])
+                if n < 1000 and n != max(sizes) or n > args.all_patients_max:
+                    continue
+                scan = scan_baseline(db, max(runs, 5))
+                rep.add(f"[{backend}] baseline: client reads every row, {n:,}", scan, None, None)
+                all_runs = args.all_patients_runs or runs
+                allp = series(exe + ["check", "--all-patients", "--json"], env, all_runs)
+                rep.add(f"[{backend}] check --all-patients --json, {n:,}", allp, scan, BUDGETS["all_patients"])
+                if first_rss is None:
+                    first_rss = allp["rss_median_mb"]
+                else:
+                    rep.add(f"[{backend}]   peak RSS vs the smallest cohort (ratio)", allp, None,
+                            BUDGETS["memory_growth"], value=allp["rss_median_mb"] / first_rss)
+                if args.compare_jobs:
+                    one_job = series(exe + ["check", "--all-patients", "--json"], dict(env, LUNGTRACK_JOBS="1"),
+                                     all_runs)
+                    rep.add(f"[{backend}] same with LUNGTRACK_JOBS=1 (ratio to 2 workers)", one_job, allp, None)
+                if backend == "SQLite":
+                    curves["patients"].append(n)
+                    curves["check_all_s"].append(allp["median"])
+                    curves["check_all_rss_mb"].append(allp["rss_median_mb"])
+                    curves["scan_s"].append(scan["median"])
+                    curves["single_s"].append(single["median"])
+                    curves["single_rss_mb"].append(single["rss_median_mb"])
+                if pg and n == max(sizes):
+                    from sqlalchemy import create_engine, text
+
+                    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+                    with admin.connect() as conn:
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "lt_bench_{n}" WITH (FORCE)'))
+                    admin.dispose()
+
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({"rows": rep.rows, "curves": curves,
+                                                   "cpus": os.cpu_count()}, indent=1) + "\n")
+    if args.chart and curves["patients"]:
+        chart(curves, args.chart)
+    print(f"\n{len(rep.rows)} figures; {rep.failed} budget(s) missed.")
+    return 1 if rep.failed else 0
+
+
+def chart(curves: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    n = curves["patients"]
+    a.plot(n, curves["check_all_s"], "o-", label="check --all-patients")
+    a.plot(n, curves["scan_s"], "s--", label="sqlite3 reads the same rows")
+    a.plot(n, curves["single_s"], "^-", label="check of one patient")
+    a.set_xscale("log")
+    a.set_yscale("log")
+    a.set_xlabel("patients in the store")
+    a.set_ylabel("wall time, s (median)")
+    a.legend(fontsize=8)
+    a.set_title("Time")
+    b.plot(n, curves["check_all_rss_mb"], "o-", label="check --all-patients")
+    b.plot(n, curves["single_rss_mb"], "^-", label="check of one patient")
+    b.set_xscale("log")
+    b.set_ylim(bottom=0)
+    b.set_xlabel("patients in the store")
+    b.set_ylabel("peak RSS, MB (median)")
+    b.legend(fontsize=8)
+    b.set_title("Memory")
+    fig.tight_layout()
+    fig.savefig(path)
 
 
 if __name__ == "__main__":

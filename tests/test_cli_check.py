@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lungtrack.exitcodes import ExitStatus
@@ -109,8 +111,8 @@ def test_exit_interrupted(cli, monkeypatch):
 
 def test_all_patients(demo):
     demo("patient", "add", "Bob")
-    r = demo("check", "--all-patients", "--json")
-    assert [p["patient"]["name"] for p in r.json()["patients"]] == ["Ann", "Bob"]
+    r = demo("check", "--all-patients", "--json")  # JSON Lines: one object per patient
+    assert [json.loads(line)["patient"]["name"] for line in r.stdout.splitlines()] == ["Ann", "Bob"]
 
 
 def test_response_json_matches_recist(demo):

@@ -451,5 +451,5 @@ def test_all_patients_overrides_lungtrack_patient(cli, today, monkeypatch):
     patient(cli, "Bob", scan="2026-05-02")
     monkeypatch.setenv("LUNGTRACK_PATIENT", "Bob")
     assert [r["patient"] for r in cli("remind", "--json").json()["reminders"]] == ["Bob"]
-    data = cli("remind", "--json", "--all-patients").json()
-    assert [r["patient"] for r in data["reminders"]] == ["Ann", "Bob"]
+    lines = cli("remind", "--json", "--all-patients").stdout.splitlines()  # JSON Lines: one object per patient
+    assert [r["patient"] for line in lines for r in json.loads(line)["reminders"]] == ["Ann", "Bob"]

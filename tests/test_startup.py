@@ -1,4 +1,5 @@
-"""Start-up stays light: --help, --version and completion never import SQLAlchemy or SQLModel."""
+"""Start-up stays light: --help, --version and completion never import SQLAlchemy, SQLModel, pydantic
+(Typer's parameter conversion would pull it in for the root options) or Rich."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ try:
         main()
 except SystemExit as e:
     code = e.code or 0
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "sqlmodel", "alembic", "matplotlib"))
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "sqlmodel", "alembic", "matplotlib",
+                                                             "pydantic", "rich"))
 print(json.dumps({"code": code, "heavy": heavy, "out": out.getvalue()}))
 """
 
@@ -34,7 +36,7 @@ def _probe(args, extra_env=None):
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["scan", "--help"], ["scan", "add", "--help"],
-                                  ["check", "--help"], []])
+                                  ["check", "--help"], ["check", "-h"], ["remind", "--help"], ["db", "backup", "--help"], []])
 def test_help_and_version_do_not_import_the_database_layer(args):
     result = _probe(args)
     assert result["heavy"] == [], result

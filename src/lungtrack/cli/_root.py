@@ -46,6 +46,7 @@ class RootGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         code: int
         ARGS[:] = list(sys.argv[1:] if args is None else args)
+        _plain_text_params(self, self.context_settings.get("help_option_names", ["--help"]))
         _guard_tree(self)
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
@@ -109,6 +110,49 @@ class RootGroup(TyperGroup):
         if standalone_mode:
             sys.exit(int(code))
         return int(code)
+
+
+def _plain_text_params(command, help_names: list[str], _seen: set[int] | None = None) -> None:
+    """Give every text option and argument a plain pass-through conversion.
+
+    Typer 0.2x converts each parameter value through a pydantic ``TypeAdapter``, and builds it
+    the first time the parameter is processed - even for ``--db`` on ``lungtrack check --help``,
+    which then imports pydantic (about 77 ms) for a help screen.  Text needs no conversion, so
+    text parameters get a pass-through; other types keep Typer's conversion.  Guarded: with a
+    Typer that works differently nothing is changed.
+    """
+    try:
+        from typing import Optional
+
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:  # pragma: no cover - another Typer
+        return
+    seen = _seen if _seen is not None else set()
+    if id(command) in seen:
+        return
+    seen.add(id(command))
+    params = list(getattr(command, "params", ()))
+    get_help = getattr(command, "get_help_option", None)
+    if get_help is not None:  # made on first use, and cached by the command: make it now
+        from types import SimpleNamespace
+
+        help_option = get_help(SimpleNamespace(help_option_names=help_names))
+        if help_option is not None:
+            params.append(help_option)
+    for param in params:
+        desc = getattr(param, "type_descriptor", None)
+        if desc is None or getattr(param, "_runtime_param", 1) is not None:
+            continue
+        info = desc.parameter_info
+        if desc.annotation in (str, Optional[str], bool) and desc.file_annotation is None \
+                and getattr(info, "parser", None) is None and getattr(info, "click_type", None) is None:
+            try:
+                param._runtime_param = PassThroughRuntimeParam(
+                    parameter_info=info, annotation=bool if desc.annotation is bool else str)
+            except TypeError:  # pragma: no cover - another Typer
+                return
+    for sub in getattr(command, "commands", {}).values():
+        _plain_text_params(sub, help_names, seen)
 
 
 def _click_kind(exc: BaseException) -> str | None:

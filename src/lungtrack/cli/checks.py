@@ -28,26 +28,33 @@ def register(app: typer.Typer) -> None:
         """Run the rules and explain every finding with its evidence and source.
 
         Findings of earlier therapy lines are history: listed only with --all, never counted.
+        With --all-patients, patients are read in batches and each one's result is printed as
+        soon as it is ready; --json then prints JSON Lines (one object per patient).
         Exits 3 when a watch or alert finding of the current line (or tied to no line) has not
         been acknowledged, 0 otherwise.
         """
-        from lungtrack.report.checkview import check_data, render_check_text
-        from lungtrack.services import evaluate_patient
+        from lungtrack.report.checkview import render_check_text
         from lungtrack.settings import load_rules_config
-        from lungtrack.store import repo
 
         config = load_rules_config()
         today = common.today()
+        if all_patients:
+            attention = _check_all(ctx, today, config, new_only=new_only, quiet=quiet, json_out=json_out,
+                                   show_all=show_all)
+            raise typer.Exit(ExitStatus.ATTENTION if attention else ExitStatus.OK)
+
+        from lungtrack.report.checkview import check_data
+        from lungtrack.services import evaluate_patient
+        from lungtrack.store import repo
+
         with common.transaction(ctx, write=False) as (_s, session):
-            results = [check_data(evaluate_patient(session, p, today, config), new_only=new_only, with_history=show_all)
-                       for p in repo.select_patients(session, patient, all_patients)]
+            results = [check_data(evaluate_patient(session, repo.find_patient(session, patient), today, config),
+                                  new_only=new_only, with_history=show_all)]
         attention = sum(r["needs_attention"] for r in results)
         if json_out:
             common.print_json({"date": today.isoformat(), "patients": results, "needs_attention": attention})
         elif not (quiet and attention == 0):
-            for i, r in enumerate(results):
-                if i:
-                    common.out("")
+            for r in results:
                 common.print_report_lines(render_check_text(r))
         raise typer.Exit(ExitStatus.ATTENTION if attention else ExitStatus.OK)
 
@@ -193,6 +200,41 @@ def register(app: typer.Typer) -> None:
             common.print_json(config.to_mapping())
         else:
             common.out(render_defaults_toml(config).rstrip())
+
+
+def check_item(new_only: bool, pe, with_history: bool = False) -> dict:
+    """What ``check`` prints for one patient (runs in the worker processes of --all-patients)."""
+    from lungtrack.report.checkview import check_data
+
+    return check_data(pe, new_only=new_only, with_history=with_history)
+
+
+def _check_all(ctx: typer.Context, today, config, *, new_only: bool, quiet: bool, json_out: bool,
+               show_all: bool = False) -> int:
+    """Stream every patient's check; returns how many findings need attention in all."""
+    from functools import partial
+
+    from lungtrack.report.checkview import render_check_text
+    from lungtrack.services import stream_all_patients
+    from lungtrack.store import repo
+
+    attention = 0
+    printed = 0
+    with common.transaction(ctx, write=False) as (_s, session):
+        total = repo.count_patients(session) if common.progress_wanted() else None
+        with common.PatientProgress(total, "Checking patients") as progress:
+            for _p, r in stream_all_patients(session, today, config,
+                                             partial(check_item, new_only, with_history=show_all)):
+                progress.advance(1)
+                attention += r["needs_attention"]
+                if json_out:
+                    common.print_json_line(r)
+                elif not (quiet and r["needs_attention"] == 0):
+                    if printed:
+                        common.out("")
+                    common.print_report_lines(render_check_text(r))
+                    printed += 1
+    return attention
 
 
 def _pct(value: float | None) -> str:

@@ -281,6 +281,71 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def print_json_line(data: Any) -> None:
+    """One JSON Lines record (compact, one line), flushed so a reader sees it at once."""
+    sys.stdout.write(json.dumps(to_jsonable(data), ensure_ascii=False, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+class PatientProgress:
+    """A progress bar on stderr for long all-patient runs: shown only when stderr is a terminal
+    and the run has lasted over a second; silent under cron and when stderr is piped.
+
+    Use as a context manager; call :meth:`advance` with the number of patients done."""
+
+    def __init__(self, total: int | None, label: str, *, delay: float = 1.0) -> None:
+        import time
+
+        self.total, self.label, self.delay = total, label, delay
+        self.enabled = progress_wanted()
+        self._clock = time.monotonic
+        self._start = self._clock()
+        self._done = 0
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> PatientProgress:
+        return self
+
+    def advance(self, n: int) -> None:
+        self._done += n
+        if not self.enabled:
+            return
+        if self._bar is None:
+            if self._clock() - self._start < self.delay:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
+
+            # stdout on the same terminal: Rich prints our lines above the bar; stdout in a file: untouched
+            self._bar = RichProgress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                     console=Console(stderr=True, force_terminal=True), transient=True,
+                                     redirect_stdout=stdout_is_tty(), redirect_stderr=False)
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=self.total, completed=self._done)
+            return
+        self._bar.update(self._task, completed=self._done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def progress_wanted() -> bool:
+    """Progress bars only for a person at a terminal: stderr is a terminal (so never under cron),
+    ``TERM`` is not ``dumb``, and stdout is not a pipe (``lungtrack check --all-patients | less``
+    must not have a bar drawn over it; a file or the terminal itself is fine)."""
+    import stat
+
+    try:
+        if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+            return False
+        return not stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (ValueError, AttributeError, OSError):
+        return False
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
 

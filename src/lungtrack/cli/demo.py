@@ -17,7 +17,7 @@ def load_demo(w, today) -> str:
 
     data = demo_records(today)
     pd = dict(data["patient"])
-    if any(p.name.casefold() == pd["name"].casefold() for p in repo.list_patients(w.session)):
+    if repo.patient_by_name(w.session, pd["name"]) is not None:
         raise InputError("demo", pd["name"], "a store without a patient of that name", message=(
             f"demo: this store already has a patient called {pd['name']}; nothing was loaded. "
             "Run 'lungtrack demo' without --db to use the separate demo store."))

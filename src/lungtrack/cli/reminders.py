@@ -88,6 +88,91 @@ def _evaluate(ctx: typer.Context, patient: str | None) -> list[tuple[Any, Any]]:
         return [(p, evaluate_patient(session, p, today, config)) for p in patients]
 
 
+def remind_item(with_findings: bool, today, pe) -> list:
+    """One patient's reminders (runs in the worker processes of an all-patient remind)."""
+    from lungtrack.reminders.remind import reminders_for
+
+    return reminders_for(pe, today, with_findings=with_findings)
+
+
+def _remind_item_with_calendar(with_findings: bool, today, pe) -> tuple[list, Any]:
+    return remind_item(with_findings, today, pe), pe
+
+
+def _remind_all(ctx: typer.Context, today, *, with_findings: bool, show_all: bool, json_lines: bool, json_doc: bool,
+                ics: Optional[Path]) -> int:
+    """``remind`` over every patient, streamed: patients are read in batches and each one's lines are
+    printed as soon as they are ready (the footer at the end).  Returns how many need attention."""
+    from functools import partial
+
+    from lungtrack.reminders.ics import entries_for_patient, patient_tag
+    from lungtrack.reminders.remind import footer_lines, header_line, needs_attention, reminder_data, shown
+    from lungtrack.services import stream_all_patients
+    from lungtrack.settings import load_rules_config
+    from lungtrack.store import repo
+
+    config = load_rules_config()
+    attention = snoozed = patients = 0
+    first = due = None
+    any_finding = False
+    names: list[str] = []
+    doc_reminders: list[dict] = []
+    entries: list = []
+    who: list[tuple[int, str]] = []
+    work = partial(_remind_item_with_calendar if ics is not None else remind_item, with_findings, today)
+    with common.transaction(ctx, write=False) as (_s, session):
+        total = repo.count_patients(session) if common.progress_wanted() else None
+        with common.PatientProgress(total, "Reminders") as progress:
+            for p, result in stream_all_patients(session, today, config, work, jobs=1 if ics is not None else None):
+                progress.advance(1)
+                patients += 1
+                reminders, pe = result if ics is not None else (result, None)
+                if pe is not None:
+                    ev = pe.evaluation
+                    created = p.created_at.isoformat() if p.created_at else None
+                    entries.extend(entries_for_patient(ev.patient, ev.due, pe.history.appointments, today,
+                                                       tag=patient_tag(p.id, created),
+                                                       window_days=ev.config.timing.due_window_days))
+                    who.append((p.id, p.name))
+                n_attention = needs_attention(reminders)
+                n_snoozed = sum(1 for r in reminders if r.snoozed)
+                attention += n_attention
+                snoozed += n_snoozed
+                visible = shown(reminders, include_snoozed=show_all)
+                if json_lines:
+                    common.print_json_line({"date": today.isoformat(), "patient": p.name, "patient_id": p.id,
+                                            "reminders": [reminder_data(r) for r in visible],
+                                            "snoozed": n_snoozed, "needs_attention": n_attention})
+                    continue
+                if json_doc:
+                    names.append(p.name)
+                    doc_reminders.extend(reminder_data(r) for r in visible)
+                    continue
+                for r in visible:
+                    if first is None:
+                        first = r
+                        common.out(header_line(common.date_label(today)))
+                    if due is None and r.kind != "finding" and not r.snoozed:
+                        due = r
+                    any_finding = any_finding or r.kind == "finding"
+                    common.out(r.line())
+    if ics is not None:
+        from lungtrack.reminders.ics import calendar_bytes
+
+        common.write_private_file(ics, calendar_bytes(entries, _export_now(), _previous(ics)), "--ics")
+        common.log_event(ctx, "export-ics", common.destination(str(ics)), who)
+    if json_doc:
+        common.print_json({"date": today.isoformat(), "patients": names, "reminders": doc_reminders,
+                           "snoozed": snoozed, "needs_attention": attention})
+    elif not json_lines:
+        if first is not None:
+            for line in footer_lines(first, due, any_finding, single_patient=patients == 1):
+                common.out(line)
+        elif common.stdout_is_tty():
+            common.err("Nothing is due." + (f" {snoozed} snoozed item(s): lungtrack remind --all." if snoozed else ""))
+    return attention
+
+
 def _previous(output: Any) -> bytes | None:
     """The calendar file as it is now (the previous export), if there is one to compare with."""
     if output in (None, "-"):
@@ -260,7 +345,12 @@ def register(app: typer.Typer) -> None:
         from lungtrack.reminders.remind import needs_attention, reminder_data, reminders_for, render_text, shown
 
         today = common.today()
-        results = _evaluate(ctx, None if all_patients else patient)
+        if patient is None or all_patients:
+            attention = _remind_all(ctx, today, with_findings=with_findings, show_all=show_all,
+                                    json_lines=json_out and all_patients, json_doc=json_out and not all_patients,
+                                    ics=ics)
+            raise typer.Exit(ExitStatus.ATTENTION if attention else ExitStatus.OK)
+        results = _evaluate(ctx, patient)
         reminders = [r for _p, pe in results for r in reminders_for(pe, today, with_findings=with_findings)]
         if ics is not None:
             common.write_private_file(ics, _calendar(results, today, _previous(ics)), "--ics")

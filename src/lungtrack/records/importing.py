@@ -71,7 +71,7 @@ def resolve_patient(session: Any, ref: PatientRef, kind: str) -> tuple[m.Patient
             if p.name.casefold() == ref.name.casefold():
                 return p, None
     if ref.name and kind in NAMED_KINDS:
-        p = repo.patient_named(session, ref.name)
+        p = repo.patient_by_name(session, ref.name)
         if p is not None:
             return p, None
     return None, None
@@ -146,7 +146,7 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
                     if items:
                         skipped[(kind, why)] += len(items)
                 continue
-            if repo.patient_named(session, inp.name) is not None:
+            if repo.patient_by_name(session, inp.name) is not None:
                 problems.append(Problem(origin, "--patient", (
                     f"--patient: a patient called {inp.name!r} is already in this store but is not known by this "
                     f"import's identifiers ({patient_key(batch.patient) or 'none'}); to add the records to that "
@@ -309,15 +309,18 @@ def _fill_patient(w: Writer, p: m.Patient, batch: ImportBatch, notes: list[str])
         key = patient_key(batch.patient)
         if w.session.exec(select(m.Patient).where(m.Patient.external_id == key)).first() is None:
             p.external_id = key
+            changes.append("")
     for system, value in batch.patient.identifiers:
         if w.session.exec(select(m.PatientIdentifier).where(m.PatientIdentifier.system == system,
                                                             m.PatientIdentifier.value == value)).first() is None:
             w.session.add(m.PatientIdentifier(patient_id=p.id, system=system, value=value, source=inp.source.label))
-    repo.touch(p)
-    w.session.add(p)
+    if changes:  # only a patient that changed is touched (and journalled)
+        repo.touch(p)
+        w.session.add(p)
     w.session.flush()
-    if changes:
-        notes.append(f"{p.name}: " + " and ".join(changes))
+    shown = [c for c in changes if c]
+    if shown:
+        notes.append(f"{p.name}: " + " and ".join(shown))
 
 
 def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...]) -> None:

@@ -189,17 +189,31 @@ def render_text(reminders: Sequence[Reminder], today_label: str, *, include_snoo
     lines_shown = shown(reminders, include_snoozed=include_snoozed)
     if not lines_shown:
         return []
-    lines = [f"lungtrack reminders for {today_label}"]
+    lines = [header_line(today_label)]
     lines.extend(r.line() for r in lines_shown)
-    lines.append("")
-    first = lines_shown[0]
+    due = next((r for r in lines_shown if r.kind != "finding" and not r.snoozed), None)
+    lines.extend(footer_lines(lines_shown[0], due, any(r.kind == "finding" for r in lines_shown),
+                              single_patient=single_patient))
+    return lines
+
+
+def header_line(today_label: str) -> str:
+    return f"lungtrack reminders for {today_label}"
+
+
+def footer_lines(first: Reminder, due: Reminder | None, any_finding: bool, *, single_patient: bool) -> list[str]:
+    """The lines after the reminders: where the details are, how to snooze, how to acknowledge.
+
+    ``first`` is the first reminder shown, ``due`` the first shown due item that is not snoozed.
+    (Split from :func:`render_text` so that ``remind`` can print a large store's lines as each
+    patient is done and the footer at the end.)"""
+    lines = [""]
     where = f"--patient {shlex.quote(first.patient)}"
     lines.append(f"Details: lungtrack check {where if single_patient else '--all-patients'}")
-    due = next((r for r in lines_shown if r.kind != "finding" and not r.snoozed), None)
     if due is not None:
         lines.append(f"Quiet one item for a week: lungtrack remind --patient {shlex.quote(due.patient)} "
                      f"--snooze {due.key} 7d")
-    if any(r.kind == "finding" for r in lines_shown):
+    if any_finding:
         lines.append("Once a finding has been discussed: lungtrack ack ID (the id is shown by lungtrack check)")
     return lines
 

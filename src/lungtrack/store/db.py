@@ -31,7 +31,7 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import Session, SQLModel
 
 from lungtrack import __version__
@@ -40,8 +40,8 @@ from lungtrack.store import models  # noqa: F401  (registers tables)
 from lungtrack.store.paths import StoreLocation, data_dir
 
 #: The newest schema revision this lungtrack knows (tests check it equals Alembic's head).
-SCHEMA_HEAD = "0007"
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0007")
+SCHEMA_HEAD = "0007"  # 0004 -> 0008 (scale) -> 0005 (write-path) -> 0007 (fhir) here; the integrator re-chains
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0008", "0005", "0007")
 BUSY_TIMEOUT_MS = 15000
 
 
@@ -285,8 +285,9 @@ def open_store(location: StoreLocation, *, create: bool = False, migrate: bool =
     store = Store(location, engine, read_only)
     try:
         with engine.connect() as conn:
-            current = _current_revision(conn)
-            tables = set(inspect(conn).get_table_names())
+            # an up-to-date store costs one version read; the table list only when there is no version
+            current = _read_revision(conn)
+            tables = set() if current is not None else set(inspect(conn).get_table_names())
     except SQLAlchemyError as exc:
         engine.dispose()
         detail = _short(exc)
@@ -331,6 +332,16 @@ def run_migrations(engine: Engine, target: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, target)
+
+
+def _read_revision(conn) -> str | None:
+    """The schema revision by one plain query (no schema inspection); None without a version table."""
+    try:
+        row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+    except (OperationalError, ProgrammingError):
+        conn.rollback()  # PostgreSQL: a failed statement aborts the transaction
+        return None
+    return row[0] if row else None
 
 
 def _current_revision(conn) -> str | None:

@@ -7,12 +7,13 @@ enums in :mod:`lungtrack.enums` (plain ``VARCHAR``, so SQLite and PostgreSQL beh
 Changing a table here needs a new Alembic migration in ``store/migrations/versions``.
 """
 
-from __future__ import annotations
+# (no "from __future__ import annotations": pydantic would eval() every annotation string)
 
 from datetime import date, datetime, timezone
 from typing import Optional
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
 
@@ -22,6 +23,11 @@ def utcnow() -> datetime:
 
 
 class Timestamped(SQLModel):
+    # pydantic builds a table class's validator and serializer only when first used (row_dict,
+    # exports): every command imports these classes, few serialise them (84 ms -> see
+    # docs/performance.md).
+    model_config = ConfigDict(defer_build=True)  # type: ignore[assignment]
+
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, nullable=False)
     source: str = Field(default="manual", max_length=200, nullable=False)
@@ -29,6 +35,7 @@ class Timestamped(SQLModel):
 
 class Patient(Timestamped, table=True):
     __tablename__ = "patient"
+    __table_args__ = (Index("ix_patient_name_lower", text("lower(name)")), Index("ix_patient_is_default", "is_default"))
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True, index=True)
     diagnosis_date: Optional[date] = None
@@ -185,6 +192,8 @@ class Snooze(Timestamped, table=True):
 
 class EventLog(SQLModel, table=True):
     """What left the store or was destroyed: exports, reports, backups, patient deletions."""
+
+    model_config = ConfigDict(defer_build=True)  # type: ignore[assignment]
 
     __tablename__ = "event_log"
     id: Optional[int] = Field(default=None, primary_key=True)
