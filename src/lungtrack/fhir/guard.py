@@ -1,7 +1,7 @@
 """A guard in front of the FHIR import: JSON of the wrong shape is a one-line ``InputError``.
 
 FHIR files come from outside (portals, hospital exports, hand edits).  Whatever the mapping in
-:mod:`lungtrack.fhir.ndjson_import` expects, a value of the wrong JSON type (``"entry": 5``, a
+:mod:`lungtrack.fhir.mapping` expects, a value of the wrong JSON type (``"entry": 5``, a
 string where a Period is expected, a number where an array or a Reference is expected) or JSON
 nested deeper than any FHIR resource must be refused with a message naming ``file:line`` and the
 field, never reach the "internal error" catch-all.  Pure: text and plain data in, data or
@@ -150,8 +150,8 @@ def guarded(step: Callable[[], T], file: str, line: int | str, what: str) -> T:
 
 
 def check_items(items: Sequence[Any]) -> None:
-    """Check the shape of every resource lungtrack reads (``items`` are ``ParsedResource``-like:
-    resource, file, line)."""
+    """Check the shape of every resource lungtrack reads (``items`` are
+    :class:`lungtrack.fhir.mapping.Resource`-like: resource, file, line)."""
     for it in items:
         if it.resource.get("resourceType") in CHECKED_TYPES:
             check_shape(it.resource, it.file, it.line)

@@ -36,14 +36,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from lungtrack.enums import Marker
+from lungtrack.enums import Marker, Modality
 from lungtrack.errors import InputError
-from lungtrack.fhir.ndjson_import import (
-    IMAGING_PROCEDURES,
-    MARKER_LOINC,
-    NOT_A_DIAGNOSIS,
-    drug_in_text,
-)
+from lungtrack.knowledge.drugs import get_drug
+from lungtrack.knowledge.markers import MARKERS
 from lungtrack.records.inputs import (
     AppointmentInput,
     BiopsyInput,
@@ -77,6 +73,24 @@ LUNG_CANCER_CONDITIONS: Mapping[str, str] = {
     "93880001": "lung cancer",  # Primary malignant neoplasm of lung
     "254632001": "small cell lung cancer",  # Small cell carcinoma of lung
     "363358000": "lung cancer",  # Malignant tumor of lung
+}
+#: Lung-cancer codes that are not a diagnosis: skipped with their own reason.
+NOT_A_DIAGNOSIS: Mapping[str, str] = {
+    "162573006": "suspected lung cancer is not a diagnosis",  # Suspected lung cancer (situation)
+}
+#: Chest imaging procedures (SNOMED CT) -> modality; codes as they appear in the sample data.
+IMAGING_PROCEDURES: Mapping[str, Modality] = {
+    "399208008": Modality.XRAY,  # Plain chest X-ray (procedure)
+    "418891003": Modality.CT,  # Computed tomography of chest and abdomen
+    "16335031000119103": Modality.CT,  # High resolution computed tomography of chest without contrast
+}
+#: Tumour-marker LOINC codes: the canonical ones of lungtrack.knowledge.markers plus the
+#: "by immunoassay" variants listed in clinical.md §2.5 (same quantity, same unit).
+MARKER_LOINC: Mapping[str, Marker] = {
+    **{info.loinc: m for m, info in MARKERS.items() if info.loinc},
+    "83085-1": Marker.CEA,
+    "57371-7": Marker.NSE,
+    "83082-8": Marker.CA125,
 }
 SECONDARY_CANCER_CODES = frozenset({"94225005", "94222008", "94391008", "94381002", "94297009", "128462008"})
 _ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
@@ -437,6 +451,46 @@ def label(concept: Mapping[str, Any] | None) -> str | None:
     for c in codings(concept):
         if isinstance(c.get("code"), str):
             return c["code"]
+    return None
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def drug_in_text(text: str) -> str | None:
+    """The drug-table drug named in a medication text such as "Cisplatin 50 MG Injection" or
+    "osimertinib 80 MG Oral Tablet [Tagrisso]": the longest run of up to four words that is a
+    drug name or alias, leftmost first.  None when no drug of the table is named."""
+    words = _WORD.findall(text or "")
+    for n in range(min(4, len(words)), 0, -1):
+        for i in range(0, len(words) - n + 1):
+            drug = get_drug(" ".join(words[i:i + n]))
+            if drug is not None:
+                return drug.name
+    return None
+
+
+def _imaging_modality(concept: Mapping[str, Any] | None) -> Modality | None:
+    """By code (:data:`IMAGING_PROCEDURES`), else by words: chest/thorax/lung plus CT,
+    X-ray/radiograph or PET (not CT-guided biopsies, aspirations or drainages: those are
+    interventions)."""
+    code = has_code(concept, SNOMED, IMAGING_PROCEDURES)
+    if code is not None:
+        return IMAGING_PROCEDURES[code]
+    texts = [concept.get("text", "")] if isinstance(concept, dict) else []
+    texts += [c.get("display", "") for c in codings(concept)]
+    for text in texts:
+        t = str(text).lower()
+        if not re.search(r"\b(chest|thorax|thoracic|lungs?)\b", t):
+            continue
+        if re.search(r"biops|guided|aspiration|drainage", t):  # an intervention, not a scan
+            continue
+        if re.search(r"\bpet\b|positron", t):
+            return Modality.PET_CT
+        if re.search(r"\bct\b|computed tomography", t):
+            return Modality.CT
+        if re.search(r"x-ray|\bradiograph", t):
+            return Modality.XRAY
     return None
 
 
@@ -1200,14 +1254,8 @@ class _Mapper:
     def _map_Procedure(self, res: Resource, r: _R) -> None:
         d = res.data
         code = r.concept(d, "code")
-        modality = None
-        if has_code(code, SNOMED, IMAGING_PROCEDURES):
-            modality = IMAGING_PROCEDURES[has_code(code, SNOMED, IMAGING_PROCEDURES) or ""].value
-        else:
-            from lungtrack.fhir.ndjson_import import _imaging_modality
-
-            m = _imaging_modality(code)
-            modality = m.value if m else None
+        m = _imaging_modality(code)
+        modality = m.value if m else None
         if modality is None:
             self.skip("Procedure", "not chest CT, X-ray or PET-CT")
             return
@@ -1460,8 +1508,6 @@ def _marker_by_text(text: str | None) -> Marker | None:
 
 def _convert(marker: Marker, value: float, unit: str | None, to_unit: str) -> float | None:
     """A reference-range high in ``to_unit`` (the result's unit), or None when not convertible."""
-    from lungtrack.knowledge.markers import MARKERS
-
     info = MARKERS[marker]
     if unit is None or unit.strip() == to_unit.strip():
         return value
