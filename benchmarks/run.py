@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import cohort
 
 BUDGETS = {"startup": 1.5, "everyday": 1.3, "single_in_large": 1.2, "all_patients": 5.0, "memory_growth": 1.2,
-           "report_s": 2.0, "evaluate_s": 0.5, "read_report_s": 0.25}
+           "report_s": 2.0, "evaluate_s": 0.5, "read_report_s": 0.25, "import_rows_per_s": 20_000}
 TABLES = tuple(cohort.COLUMNS)
 TIME = os.path.exists("/usr/bin/time")
 
@@ -183,7 +183,7 @@ def main() -> int:
                     help="largest cohort on which check --all-patients is timed (default 10000)")
     ap.add_argument("--all-patients-runs", type=int, help="runs of check --all-patients (default: --runs)")
     ap.add_argument("--compare-jobs", action="store_true", help="also time check --all-patients with 1 and 2 workers")
-    ap.add_argument("--skip", default="", help="comma-separated groups to skip: startup,everyday,scale,report")
+    ap.add_argument("--skip", default="", help="comma-separated groups to skip: startup,everyday,scale,report,imports")
     ap.add_argument("--json", dest="json_out", help="write the raw figures to this file")
     ap.add_argument("--chart", help="draw the growth curves to this file (.svg or .png)")
     args = ap.parse_args()
@@ -266,6 +266,21 @@ def main() -> int:
              "rss_max_mb": 0, "runs": runs, "cpu_median": 0}
         rep.add(f"read_report() on a {len(report) // 1000} kB CT report (seconds)", s, None,
                 BUDGETS["read_report_s"], unit=" s", value=s["median"])
+
+    if "imports" not in skip:
+        # Imports (issues 9 and 11): >= 20,000 rows/s into SQLite through the domain layer, beside a
+        # sqlite3 executemany of the same rows (benchmarks/csv_import.py, benchmarks/import_rate.py).
+        from csv_import import measure as measure_csv
+
+        r = measure_csv(20_000, runs)
+        med, lo, hi = r["lungtrack"]
+        bmed, blo, bhi = r["baseline"]
+        ok = med >= BUDGETS["import_rows_per_s"]
+        rep.failed += not ok
+        print(f"{'import csv, 20,000 marker rows (rows/s)':<52} {med:8,.0f} (min {lo:,.0f}, max {hi:,.0f}) | "
+              f"CPU {r['lungtrack_cpu'][0]:,.0f} | baseline sqlite3 executemany {bmed:,.0f} (min {blo:,.0f}, "
+              f"max {bhi:,.0f}) -> {bmed / med:.1f}x slower than the floor; "
+              f"{'>=' if ok else '<'} {BUDGETS['import_rows_per_s']:,} rows/s {'ok' if ok else 'MISSED'}", flush=True)
 
     curves: dict[str, list] = {"patients": [], "check_all_s": [], "check_all_rss_mb": [], "scan_s": [],
                                "single_s": [], "single_rss_mb": []}

@@ -129,7 +129,7 @@ def test_appointment_done_in_future_is_refused(cli):
     before = appts(cli)
     aid = only_id(before)
     assert_refused(cli("appointment", "done", aid), "future")
-    assert_refused(cli("appointment", "done", aid, "--on", "2026-08-02"), "--on", "future")
+    assert_refused(cli("appointment", "done", aid, "--on", "2026-08-02"), "--date", "future")  # --on is an alias of --date
     assert appts(cli) == before
     r = cli("appointment", "done", aid, "--on", "today")
     assert r.code == 0, r

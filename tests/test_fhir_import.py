@@ -331,9 +331,13 @@ def test_patient_option_attaches_to_an_existing_patient(cli, db_path):
     assert con.execute("SELECT name, external_id, ended_on FROM patient").fetchall() == [("Sumi", PATIENT_ID, "1989-05-09")]
     assert con.execute("SELECT count(*) FROM imaging_study WHERE patient_id = 1").fetchone()[0] == 41
     con.close()
-    # later imports without --patient find her by external_id
-    again = cli("import", "fhir", *_sample_files(), "--json")
+    # importing again into her adds nothing
+    again = cli("import", "fhir", *_sample_files(), "--patient", "Sumi", "--json")
     assert again.json()["added"]["scans"] == 0 and again.json()["already_in_store"]["patients"] == 1
+    # without --patient the local id alone (no server base URL, another name) never identifies her (issue 8)
+    other = cli("import", "fhir", *_sample_files(), "--json")
+    assert other.code == 0, other
+    assert other.json()["added"]["patients"] == 1 and other.json()["added"]["scans"] == 41
 
 
 @needs_sample

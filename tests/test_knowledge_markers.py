@@ -103,6 +103,18 @@ def test_unknown_marker(text) -> None:
         (Marker.CA125, 40.0, "U/mL", 40.0),
         (Marker.CA125, 40.0, "kU/L", 40.0),
         (Marker.CA125, 40, "units/mL", 40.0),
+        # convertible units (issue 9): exact decimal factors, both directions of a factor 1000
+        (Marker.CEA, 2500.0, "pg/mL", 2.5),
+        (Marker.CEA, 2500.0, "ng/L", 2.5),
+        (Marker.CEA, 250.0, "ng/dL", 2.5),
+        (Marker.CEA, 0.25, "µg/dL", 2.5),
+        (Marker.CEA, 0.0025, "mg/L", 2.5),
+        (Marker.CEA, 0.0025, "ug/mL", 2.5),
+        (Marker.CYFRA21_1, 3300.0, "pg/mL", 3.3),
+        (Marker.NSE, 0.0163, "mg/L", 16.3),
+        (Marker.PROGRP, 6.5, "ng/dL", 65.0),
+        (Marker.PROGRP, 0.065, "µg/L", 65.0),
+        (Marker.CA125, 35000.0, "U/L", 35.0),
     ],
 )
 def test_convert(marker: Marker, value: float, unit: str | None, expected: float) -> None:
@@ -113,7 +125,7 @@ def test_convert(marker: Marker, value: float, unit: str | None, expected: float
 
 @pytest.mark.parametrize(
     "marker, unit",
-    [(Marker.CEA, "mg/dL"), (Marker.CEA, "pg/mL"), (Marker.CEA, "U/mL"), (Marker.PROGRP, "ug/L"),
+    [(Marker.CEA, "mg/dL"), (Marker.CEA, "pg"), (Marker.CEA, "U/mL"), (Marker.PROGRP, "U/mL"),
      (Marker.CA125, "ng/mL"), (Marker.CA125, "IU/mL"), (Marker.NSE, "ng")],
 )
 def test_unknown_unit_lists_accepted(marker: Marker, unit: str) -> None:

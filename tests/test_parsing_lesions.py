@@ -148,3 +148,22 @@ def test_full_form_round_trip(label: str, site: str, tenths: int) -> None:
     for text in (f"{label}: {site}, {mm_text} mm", f"{label}: {site}, {cm_text} cm"):
         assert parse_lesion_spec(text) == spec(label, site, False, mm)
     assert parse_lesion_spec(f"{label} {mm_text}") == spec(label, size=mm)
+
+
+@pytest.mark.parametrize("text, size, short", [
+    ("RUL mass: lung, 32x21 mm", 32.0, 21.0),
+    ("RUL mass 3.2 x 2.1 cm", 32.0, 21.0),
+    ("liver S6: liver, 21 × 32", 32.0, 21.0),
+    ("4R: node, 1.8 x 1.2 cm", 12.0, 12.0),  # a node: the short axis
+    ("RUL mass 12 + 8 mm", 20.0, None),  # a lesion that split: fragments summed (RECIST working group)
+    ("RUL mass: lung, 1.2 + 0.8 cm", 20.0, None),
+])
+def test_sizes_as_reports_write_them(text, size, short):
+    spec = parse_lesion_spec(text)
+    assert (spec.size_mm, spec.short_axis_mm) == (size, short)
+
+
+def test_two_axes_in_different_units_are_refused():
+    with pytest.raises(InputError) as exc:
+        parse_lesion_spec("RUL mass 3.2 cm x 21 mm")
+    assert "different units" in exc.value.message

@@ -70,3 +70,21 @@ class ConfigError(LungtrackError):
     """The thresholds file is not valid."""
 
     exit_code = 2
+
+
+class RecordsRefused(InputError):
+    """One or more records are invalid: nothing was written.
+
+    ``problems`` are :class:`lungtrack.records.inputs.Problem` (origin, field, message).  With a
+    single problem the message is that problem's own line, so the CLI and an importer refusing
+    the same record say the same thing."""
+
+    def __init__(self, problems: tuple, what: str = "nothing was written"):
+        self.problems = tuple(problems)
+        first = self.problems[0]
+        if len(self.problems) == 1:
+            message = first.line()
+        else:
+            message = (f"{len(self.problems)} records are not valid, {what}: "
+                       + "; ".join(p.line() for p in self.problems))
+        super().__init__(first.field, "", "valid records", message=message)

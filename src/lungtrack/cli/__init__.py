@@ -91,6 +91,10 @@ def _unit(unit: str) -> typer.Typer:
         from lungtrack.cli import importers
 
         importers.register(part)
+    elif unit == "journal":
+        from lungtrack.cli import journal
+
+        journal.register(part)
     elif unit == "timeline":
         from lungtrack.cli import timeline
 

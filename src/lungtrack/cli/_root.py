@@ -22,9 +22,13 @@ from lungtrack.exitcodes import ExitStatus
 
 #: The order commands are listed in ``lungtrack --help``: record keeping first, then the rules,
 #: reminders and reports, then housekeeping.  Commands not named here follow in their own order.
-COMMAND_ORDER = ["patient", "therapy", "scan", "lesion", "marker", "biopsy", "appointment", "note", "import", "timeline",
+COMMAND_ORDER = ["patient", "therapy", "scan", "lesion", "marker", "biopsy", "appointment", "note", "import", "undo", "log", "timeline",
                  "check", "response", "ack", "remind", "schedule", "cron", "export", "summary", "trend", "report",
                  "demo", "db", "config", "completion", "man"]
+
+
+#: The arguments of the running command (for the journal's masked command line).
+ARGS: list[str] = []
 
 
 #: Every top-level command: its unit (the module(s) that define it, loaded together by
@@ -42,7 +46,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
                              "done, cancel, delete."),
     "note": ("notes", "Free-text notes (symptoms, side effects, questions for the team): add, list, show, edit, "
                       "delete."),
-    "import": ("import", "Import records from other systems (FHIR R4 bulk NDJSON or a JSON Bundle)."),
+    "import": ("import", "Import records: lab CSV downloads, lungtrack's own JSON export, FHIR R4 (bulk NDJSON or a "
+                         "Bundle)."),
+    "undo": ("journal", "Revert the last write command (or change ID), deletions and imports included."),
+    "log": ("journal", "Show the journal: every write command, newest first (when, who, the command with its values "
+                       "masked, and how many rows it added, changed or deleted)."),
     "timeline": ("timeline", "Everything recorded for a patient, in date order."),
     "check": ("checks", "Run the rules and explain every finding with its evidence and source."),
     "response": ("checks", "RECIST 1.1 response per therapy line: sums, % changes, and the response at each scan."),
@@ -141,6 +149,7 @@ class RootGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         code: int
+        ARGS[:] = list(sys.argv[1:] if args is None else args)
         _plain_text_params(self, self.context_settings.get("help_option_names", ["--help"]))
         _guard_tree(self)
         try:
@@ -151,6 +160,8 @@ class RootGroup(TyperGroup):
                 _say("Interrupted; nothing was saved.")
         except LungtrackError as exc:
             _say(f"Error: {exc.message}")
+            for line in getattr(exc, "detail_lines", ()):  # e.g. every bad row of a refused import
+                print(line, file=sys.stderr)
             code = exc.exit_code
         except UnicodeDecodeError as exc:  # stdin or a file that is not UTF-8 (the readers name the field first)
             _say(f"Error: the input is not valid UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "

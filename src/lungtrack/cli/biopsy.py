@@ -31,7 +31,7 @@ SAMPLE_LABELS: dict[str, str] = {
     Sample.OTHER.value: "another sample",
 }
 
-DateOpt = Annotated[str, typer.Option("--date", help="Date of the sample/result (YYYY-MM-DD, today, '3 days ago'); not in the future.")]
+DateOpt = Annotated[str, typer.Option("--date", "--on", help="Date of the sample/result (YYYY-MM-DD, today, '3 days ago'); not in the future.")]
 SampleOpt = Annotated[Sample, typer.Option("--sample", case_sensitive=False, help="What was tested.")]
 GeneOpt = Annotated[Optional[str], typer.Option("--gene", help="Gene, e.g. EGFR, ALK, MET, HER2 (inferred from a known variant when omitted).")]
 VariantOpt = Annotated[str, typer.Option("--variant", help="Variant: T790M, p.Thr790Met, c.2369C>T, 'EGFR T790M', 'exon 19 deletion', amplification or fusion.")]
@@ -105,16 +105,21 @@ def check_combination(result: str, vaf: float | None, allele_context: str | None
 
 def finding_dict(row) -> dict:
     """Row dict plus computed fields: ``display`` (``EGFR T790M``), ``vaf_unit`` and ``sample_label``."""
-    from lungtrack.parsing.variants import normalize_alteration
     from lungtrack.store.repo import row_dict
 
-    data = row_dict(row)
+    return finding_dict_from(row_dict(row))
+
+
+def finding_dict_from(data: dict) -> dict:
+    from lungtrack.parsing.variants import normalize_alteration
+
+    data = dict(data)
     try:
-        data["display"] = normalize_alteration(row.variant, gene=row.gene or None).display
+        data["display"] = normalize_alteration(data["variant"], gene=data["gene"] or None).display
     except Exception:  # a name stored by an older version that no longer parses
-        data["display"] = f"{row.gene} {row.variant}".strip()
+        data["display"] = f"{data['gene']} {data['variant']}".strip()
     data["vaf_unit"] = "%"
-    data["sample_label"] = SAMPLE_LABELS.get(row.sample, row.sample)
+    data["sample_label"] = SAMPLE_LABELS.get(data["sample"], data["sample"])
     return data
 
 
@@ -137,10 +142,10 @@ def vaf_text(data: dict) -> str:
 @app.command("add")
 def add(
     ctx: typer.Context,
-    date: DateOpt,
     sample: SampleOpt,
     variant: VariantOpt,
     result: ResultOpt,
+    date: DateOpt = "today",
     gene: GeneOpt = None,
     vaf: VafOpt = None,
     assay: AssayOpt = None,
@@ -154,9 +159,7 @@ def add(
     Example: lungtrack biopsy add --date 2026-07-28 --sample plasma --variant T790M
     --result detected --vaf 0.8 --assay "cobas EGFR v2"
     """
-    from lungtrack.errors import InputError
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
+    from lungtrack.records.inputs import BiopsyInput
 
     when = common.parse_date_opt(date, "--date", required=True)
     alt = normalise(variant, gene)
@@ -164,22 +167,15 @@ def add(
     assay_name = parse_assay(assay) or None
     context = allele_context.value if allele_context is not None else None
     check_combination(result.value, vaf_value, context, gene=alt.gene, variant=alt.name)
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        same = [b for b in repo.records(session, m.BiopsyFinding, p)
-                if (b.date, b.sample, b.gene, b.variant) == (when, sample.value, alt.gene, alt.name)]
-        if same and not force:
-            raise InputError("--variant", variant, "a finding not already logged", message=(
-                f"--variant: {alt.display} in {SAMPLE_LABELS[sample.value]} on {when.isoformat()} is already logged "
-                f"for {p.name} (id {same[0].id}); expected a new finding (pass --force to log it again, or use "
-                f"lungtrack biopsy edit {same[0].id})."))
-        row = m.BiopsyFinding(patient_id=p.id, date=when, sample=sample.value, assay=assay_name, gene=alt.gene,
-                              variant=alt.name, hgvs_p=alt.hgvs_p, hgvs_c=alt.hgvs_c, result=result.value,
-                              vaf=vaf_value, allele_context=context)
-        session.add(row)
-        session.flush()
-        data = finding_dict(row)
-        pname = p.name
+    inp = BiopsyInput(date=when, sample=sample.value, gene=alt.gene, variant=variant, result=result.value,
+                      vaf=vaf_value, assay=assay_name, allele_context=context)
+
+    def op(w, force_):
+        p = w.patient(patient)
+        return w.add_biopsy(p, inp, force=force_), p.name
+
+    (res, pname), _change = common.write(ctx, op, force=force)
+    data = finding_dict_from(res.row)
     if json_out:
         common.print_json(data)
     common.err(f"Logged {describe(data)} for {pname}{vaf_text(data)}.")
@@ -238,7 +234,7 @@ def show(ctx: typer.Context, finding_id: Annotated[int, typer.Argument(help="Fin
 def edit(
     ctx: typer.Context,
     finding_id: Annotated[int, typer.Argument(help="Finding id.")],
-    date: Annotated[Optional[str], typer.Option("--date", help="New date (not in the future).")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (not in the future).")] = None,
     sample: Annotated[Optional[Sample], typer.Option("--sample", case_sensitive=False)] = None,
     gene: GeneOpt = None,
     variant: Annotated[Optional[str], typer.Option("--variant", help="New variant; re-normalised (with the stored gene unless --gene is given).")] = None,
@@ -251,8 +247,6 @@ def edit(
 ) -> None:
     """Correct a biopsy finding; only the options given change (gene and variant are re-normalised)."""
     from lungtrack.errors import InputError
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
 
     when = common.parse_date_opt(date, "--date")
     clear_vaf = vaf is not None and vaf.strip().lower() in ("none", "")
@@ -261,44 +255,49 @@ def edit(
     if all(v is None for v in (when, sample, gene, variant, result, vaf, assay, allele_context)):
         raise InputError("options", "", "at least one of --date, --sample, --gene, --variant, --result, --vaf, "
                                         "--assay, --allele-context")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        row = repo.get_record(session, m.BiopsyFinding, finding_id, p)
-        if gene is not None or variant is not None:
-            alt = normalise(variant if variant is not None else row.variant,
-                            gene if gene is not None else (row.gene or None),
-                            field="--variant" if variant is not None else "--gene")
-            row.gene, row.variant, row.hgvs_p, row.hgvs_c = alt.gene, alt.name, alt.hgvs_p, alt.hgvs_c
-        if when is not None:
-            row.date = when
-        if sample is not None:
-            row.sample = sample.value
-        if result is not None:
-            row.result = result.value
-        if clear_vaf:
-            row.vaf = None
-        elif vaf_value is not None:
-            row.vaf = vaf_value
-        if assay_name is not None:
-            row.assay = assay_name or None
-        if allele_context is not None:
-            row.allele_context = allele_context.value
-        check_combination(row.result, row.vaf, row.allele_context,
+    changes: dict = {}
+    if gene is not None or variant is not None:
+        from lungtrack.parsing.variants import normalize_gene
+
+        if gene is not None:
+            changes["gene"] = normalize_gene(gene, field="--gene")
+        if variant is not None:
+            changes["variant"] = variant
+    for key, value in (("date", when), ("sample", sample.value if sample else None),
+                       ("result", result.value if result else None),
+                       ("allele_context", allele_context.value if allele_context else None)):
+        if value is not None:
+            changes[key] = value
+    if clear_vaf or vaf_value is not None:
+        changes["vaf"] = vaf_value
+    if assay_name is not None:
+        changes["assay"] = assay_name or None
+
+    def op(w, _force):
+        p = w.patient(patient)
+        row = w.find("biopsy", [finding_id], p)[0]
+        gene_now, variant_now = row.gene, row.variant
+        if ("gene" in changes or "variant" in changes):
+            alt = normalise(changes.get("variant", row.variant), changes.get("gene", row.gene or None),
+                            field="--variant" if "variant" in changes else "--gene")
+            gene_now, variant_now = alt.gene, alt.name
+        merged_result = changes.get("result", row.result)
+        check_combination(merged_result, changes.get("vaf", row.vaf), changes.get("allele_context", row.allele_context),
                           result_field="--result" if result is not None else "the stored result",
-                          gene=row.gene, variant=row.variant)
-        repo.touch(row)
-        session.add(row)
-        session.flush()
-        data = finding_dict(row)
+                          gene=gene_now, variant=variant_now)
+        return w.edit_biopsy(p, finding_id, changes)
+
+    res, _change = common.write(ctx, op)
+    data = finding_dict_from(res.row)
     if json_out:
         common.print_json(data)
     common.err(f"Updated finding {finding_id}: {describe(data)}{vaf_text(data)}.")
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, finding_id: Annotated[int, typer.Argument(help="Finding id.")],
+def delete(ctx: typer.Context, finding_ids: Annotated[list[int], typer.Argument(help="Finding id(s).")],
            patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
-    """Delete a biopsy finding (asks first; --yes when not on a terminal)."""
-    common.delete_flow(ctx, "BiopsyFinding", finding_id, patient, yes,
+    """Delete one or more biopsy findings (asks first; --yes when not on a terminal)."""
+    common.delete_flow(ctx, "biopsy", finding_ids, patient, yes, json_out,
                        lambda b: f"biopsy finding {b.id} ({f'{b.gene} {b.variant}'.strip()} {b.result} "
                                  f"in {b.sample} on {b.date.isoformat()})")

@@ -133,14 +133,15 @@ def register(app: typer.Typer) -> None:
         from lungtrack.store import repo
 
         config = load_rules_config()
-        with common.transaction(ctx) as (_s, session):
+        with common.writer(ctx) as w:
+            session = w.session
             p = repo.find_patient(session, patient)
             existing = session.exec(select(m.Acknowledgement).where(m.Acknowledgement.patient_id == p.id)).all()
             if undo:
                 match = [a for a in existing if a.finding_id == finding_id or a.finding_id.startswith(finding_id)]
                 if len(match) != 1:
                     raise InputError("ID", finding_id, "the id of one acknowledged finding")
-                session.delete(match[0])
+                w.unacknowledge(match[0])
                 common.report_result(ctx, {"finding_id": match[0].finding_id, "acknowledged": False, "changed": True},
                                      f"Acknowledgement removed: {match[0].finding_id}")
                 return
@@ -156,7 +157,7 @@ def register(app: typer.Typer) -> None:
                 common.report_result(ctx, {"finding_id": fid, "title": title, "acknowledged": True, "changed": False},
                                      f"Already acknowledged: {fid}")
                 return
-            session.add(m.Acknowledgement(patient_id=p.id, finding_id=fid, note=note))
+            w.acknowledge(p, fid, note)
         common.report_result(ctx, {"finding_id": fid, "title": title, "acknowledged": True, "changed": True, "note": note},
                              f"Acknowledged: {title} ({fid}).")
 

@@ -86,7 +86,7 @@ def today() -> date:
     return date.today()
 
 
-def open_store(ctx: typer.Context, *, create: bool = False, demo: bool = False) -> "Store":
+def open_store(ctx: typer.Context, *, create: bool = False, demo: bool = False) -> Store:
     """Open the store named by --db / LUNGTRACK_DB / the default location."""
     os.umask(0o077)  # everything lungtrack writes (store, backups, reports) is private
     from lungtrack.store.db import open_store as _open
@@ -99,7 +99,7 @@ def open_store(ctx: typer.Context, *, create: bool = False, demo: bool = False) 
 
 
 @contextmanager
-def transaction(ctx: typer.Context, *, write: bool = True, create: bool = False) -> Iterator[tuple["Store", Any]]:
+def transaction(ctx: typer.Context, *, write: bool = True, create: bool = False) -> Iterator[tuple[Store, Any]]:
     """Open the store and run the block as one transaction."""
     store = open_store(ctx, create=create)
     try:
@@ -107,6 +107,81 @@ def transaction(ctx: typer.Context, *, write: bool = True, create: bool = False)
             yield store, session
     finally:
         store.close()
+
+
+def command_line(ctx: typer.Context) -> str:
+    """This command's line for the journal, every value masked (see records.journal.mask_command)."""
+    from lungtrack.cli._root import ARGS
+    from lungtrack.records.journal import mask_command
+
+    args = list(ARGS)
+    positions: set[int] = set()
+    start = 0
+    for word in ctx.command_path.split()[1:]:  # the group and command names stay readable
+        if word in args[start:]:
+            start = args.index(word, start)
+            positions.add(start)
+            start += 1
+    return mask_command(args, keep=positions)
+
+
+@contextmanager
+def writer(ctx: typer.Context, *, create: bool = False, kind: str = "edit") -> Iterator[Any]:
+    """Open the store and a :class:`lungtrack.records.writer.Writer`: one transaction, one journal change."""
+    from lungtrack.records.writer import writer as _writer
+
+    store = open_store(ctx, create=create)
+    try:
+        with _writer(store, command=command_line(ctx), kind=kind, today=today()) as w:
+            yield w
+    finally:
+        store.close()
+
+
+def write(ctx: typer.Context, op: Callable[[Any, bool], Any], *, force: bool = False, create: bool = False,
+          kind: str = "edit", fields: dict[str, str] | None = None) -> tuple[Any, int | None]:
+    """Run ``op(writer, force)`` in one write transaction.  When the entry looks like a slip
+    ("did you mean ...?"), ask on a terminal and run it again with ``force`` if the person
+    confirms; off a terminal the error stands (``--force`` overrides).  Returns (result, change id).
+
+    ``fields`` names the command's options for the writer's fields (``{"uln": "--uln"}``): the
+    reason stays the writer's own, so the CLI and an importer refusing a record say the same."""
+    from lungtrack.errors import RecordsRefused
+
+    try:
+        return _write(ctx, op, force=force, create=create, kind=kind)
+    except RecordsRefused as exc:
+        problem = exc.problems[0]
+        option = (fields or {}).get(problem.field)
+        if len(exc.problems) == 1 and option and problem.message.startswith(f"{problem.field}:"):
+            raise InputError(option, "", "", message=option + problem.message[len(problem.field):]) from None
+        raise
+
+
+def _write(ctx: typer.Context, op: Callable[[Any, bool], Any], *, force: bool, create: bool,
+           kind: str) -> tuple[Any, int | None]:
+    from lungtrack.records.writer import NeedsConfirmation
+
+    fixes: dict[str, str] = {}
+    for _attempt in range(20):
+        try:
+            with writer(ctx, create=create, kind=kind) as w:
+                w.label_fixes.update(fixes)
+                result = op(w, force)
+            return result, w.change_id
+        except NeedsConfirmation as exc:
+            if force or not stdin_is_tty():
+                raise
+            if exc.suggestion is None:
+                err(exc.message.replace(" Nothing was saved.", "").split(" If the ")[0])
+            if not typer.confirm(exc.question, default=exc.suggestion is not None, err=True):
+                err("Nothing was saved.")
+                raise typer.Exit(0) from None
+            if exc.suggestion is not None:
+                fixes[str(exc.value)] = exc.suggestion
+            else:
+                force = True
+    raise InputError("--force", "", "fewer questions")  # pragma: no cover - a loop guard
 
 
 # ------------------------------------------------------------------ output
@@ -201,7 +276,7 @@ def to_jsonable(value: Any) -> Any:
         return {k: to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):
+    if hasattr(value, "value") and isinstance(value.value, str):
         return value.value
     return value
 
@@ -411,24 +486,32 @@ def report_result(ctx: typer.Context, data: dict, message: str | None = None) ->
         err(message)
 
 
-def delete_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str | None, yes: bool,
-                describe: Callable[[Any], str]) -> None:
-    """Show what will be deleted, ask (or require --yes), then delete it in one transaction."""
-    from lungtrack.store import models as m
+def delete_flow(ctx: typer.Context, kind: str, record_ids: Sequence[int], patient: str | None, yes: bool,
+                json_out: bool, describe: Callable[[Any], str]) -> None:
+    """Show what will be deleted, ask (or require --yes), then delete every record in one
+    transaction (an unknown id deletes nothing).  ``lungtrack undo`` brings them back."""
+    from lungtrack.records.writer import KINDS
     from lungtrack.store import repo
 
-    model = getattr(m, model_name)
+    if not record_ids:
+        raise InputError("ID", "", "at least one record id")
     with transaction(ctx, write=False) as (_s, session):
         p = repo.find_patient(session, patient)
-        label = describe(repo.get_record(session, model, record_id, p))
-    confirm_or_refuse(f"Delete {label}?", yes)
-    with transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        counts = repo.delete_record(session, repo.get_record(session, model, record_id, p))
-    extra = sum(counts.values()) - 1
-    report_result(ctx, {"deleted": model_name, "id": record_id, "description": label, "records": counts,
-                        "dependent_records": extra},
-                  f"Deleted {label}" + (f" and {extra} dependent record(s)." if extra else "."))
+        labels = []
+        for rid in dict.fromkeys(record_ids):
+            labels.append(describe(repo.get_record(session, KINDS[kind], rid, p)))
+    what = labels[0] if len(labels) == 1 else f"{len(labels)} records: " + "; ".join(labels)
+    confirm_or_refuse(f"Delete {what}?", yes)
+    with writer(ctx, kind="delete") as w:
+        res = w.delete(kind, record_ids, w.patient(patient))
+    counts = res.extra["counts"]
+    extra = sum(counts.values()) - len(res.ids)
+    if json_out:
+        state(ctx).json_result = True
+    report_result(ctx, {"deleted": KINDS[kind].__name__, "id": res.ids[0], "ids": list(res.ids), "description": what,
+                        "records": counts, "dependent_records": extra, "change_id": w.change_id},
+                  f"Deleted {what}" + (f" and {extra} dependent record(s)" if extra else "")
+                  + f". To bring {'it' if len(labels) == 1 else 'them'} back: lungtrack undo")
 
 
 def show_flow(ctx: typer.Context, model_name: str, record_id: int, patient: str | None, json_out: bool,
@@ -487,7 +570,11 @@ def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:
     from lungtrack.errors import StoreError
 
     path = Path(path).expanduser()
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # e.g. a name longer than the file system allows (ENAMETOOLONG)
+        raise InputError(field, str(path), f"a file path the system accepts ({exc.strerror})") from None
+    if is_dir:
         raise InputError(field, str(path), "a file path, not a directory")
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
@@ -521,12 +608,10 @@ def log_event(ctx: typer.Context, action: str, detail: str, patients: Sequence[t
     export succeeded, so a failed export leaves no entry.
     """
     from lungtrack.errors import StoreError
-    from lungtrack.store import models as m
 
     try:
-        with transaction(ctx) as (_s, session):
-            for pid, name in (patients or [(None, None)]):
-                session.add(m.EventLog(action=action, patient_id=pid, patient_name=name, detail=detail))
+        with writer(ctx, kind="event") as w:
+            w.log_event(action, detail, patients)
     except StoreError as exc:
         if "read-only" not in exc.message:
             raise

@@ -8,50 +8,50 @@ import typer
 from lungtrack.cli import common
 
 
-def load_demo(session, today) -> str:
-    """Insert the demo patient into an open session.  Returns the patient's name."""
-    import json
-
+def load_demo(w, today) -> str:
+    """Insert the demo patient through the writer ``w``.  Returns the patient's name."""
     from lungtrack.demo_data import demo_records
     from lungtrack.errors import InputError
-    from lungtrack.store import models as m
+    from lungtrack.records import inputs as ri
     from lungtrack.store import repo
 
     data = demo_records(today)
     pd = dict(data["patient"])
-    if repo.patient_by_name(session, pd["name"]) is not None:
+    if repo.patient_by_name(w.session, pd["name"]) is not None:
         raise InputError("demo", pd["name"], "a store without a patient of that name", message=(
             f"demo: this store already has a patient called {pd['name']}; nothing was loaded. "
             "Run 'lungtrack demo' without --db to use the separate demo store."))
-    pd["subtypes"] = json.dumps(pd["subtypes"])
-    pd["drivers"] = json.dumps(pd["drivers"])
-    patient = repo.add_patient(session, source="demo", **pd)
+    src = ri.Source("demo")
+    schedule = {k: pd.pop(k) for k in list(pd) if k.endswith("_weeks")}
+    res = w.add_patient(ri.PatientInput(
+        name=pd["name"], diagnosis_date=pd["diagnosis_date"], histology=pd["histology"],
+        subtypes=tuple(pd["subtypes"].items()), drivers=tuple(pd["drivers"]), smoking=pd["smoking"], source=src),
+        **schedule)
+    patient = w.patient(pd["name"])
     for ln in data["lines"]:
-        session.add(m.TherapyLine(patient_id=patient.id, source="demo", **ln))
-    lesions = {}
-    for le in data["lesions"]:
-        row = m.Lesion(patient_id=patient.id, source="demo", **le)
-        session.add(row)
-        session.flush()
-        lesions[le["label"]] = row
+        w.start_therapy(patient, ri.TherapyInput(drug=ln["drug"], start=ln["start_date"], note=ln.get("note"),
+                                                 source=src))
+    kinds = {le["label"]: le for le in data["lesions"]}
     for sc in data["scans"]:
-        sizes = sc.pop("sizes")
-        study = m.ImagingStudy(patient_id=patient.id, source="demo", **sc)
-        session.add(study)
-        session.flush()
-        for label, size in sizes.items():
-            session.add(m.LesionMeasurement(study_id=study.id, lesion_id=lesions[label].id, size_mm=float(size),
-                                            status="measured", source="demo"))
+        items = tuple(ri.MeasurementInput(label=label, size_mm=float(size), site=kinds[label]["site"],
+                                          is_node=kinds[label]["is_node"]) for label, size in sc["sizes"].items())
+        w.add_scan(patient, ri.ScanInput(date=sc["date"], measurements=items, modality=sc["modality"],
+                                         slice_thickness_mm=sc["slice_thickness_mm"], impression=sc["impression"],
+                                         non_target_status=sc["non_target_status"], source=src), force=True)
     for mk in data["markers"]:
-        session.add(m.MarkerResult(patient_id=patient.id, source="demo", **mk))
+        w.add_marker(patient, ri.MarkerInput(marker=mk["marker"], value=mk["value"], unit=mk["unit"], date=mk["date"],
+                                             uln=mk["uln"], lab=mk["lab"], source=src), force=True)
     for b in data["biopsies"]:
-        session.add(m.BiopsyFinding(patient_id=patient.id, source="demo", **b))
+        w.add_biopsy(patient, ri.BiopsyInput(date=b["date"], sample=b["sample"], gene=b["gene"], variant=b["variant"],
+                                             result=b["result"], vaf=b["vaf"], assay=b["assay"], hgvs_p=b["hgvs_p"],
+                                             hgvs_c=b["hgvs_c"], source=src), force=True)
     for a in data["appointments"]:
-        session.add(m.Appointment(patient_id=patient.id, source="demo", **a))
+        w.plan_appointment(patient, ri.AppointmentInput(date=a["date"], kind=a["kind"], description=a["description"],
+                                                        source=src))
     for n in data["notes"]:
-        session.add(m.Note(patient_id=patient.id, source="demo", **n))
-    session.flush()
-    return patient.name
+        w.add_note(patient, ri.NoteInput(date=n["date"], text=n["text"], source=src))
+    w.kind = "demo"
+    return res.row["name"]
 
 
 def register(app: typer.Typer) -> None:
@@ -80,11 +80,13 @@ def register(app: typer.Typer) -> None:
                     p.unlink()
         today = common.today()
         config = load_rules_config()
+        from lungtrack.records.writer import writer
+
         store = common.open_store(ctx, create=True, demo=True)
         try:
-            with store.transaction() as session:  # load and evaluate in one transaction
-                name = load_demo(session, today)
-                data = check_data(evaluate_patient(session, repo.find_patient(session, name), today, config))
+            with writer(store, command=common.command_line(ctx), kind="demo", today=today) as w:  # one transaction
+                name = load_demo(w, today)
+                data = check_data(evaluate_patient(w.session, repo.find_patient(w.session, name), today, config))
         finally:
             store.close()
         common.err(f"Loaded the demo patient {name} into {location.display}.")

@@ -19,12 +19,17 @@ ResultJsonOpt = common.ResultJsonOpt
 
 def patient_export(session, p) -> dict:
     """Every record of one patient as JSON-ready data."""
+    from sqlmodel import select
+
     from lungtrack.cli.scan import study_dict
     from lungtrack.store import models as m
     from lungtrack.store import repo
 
+    patient = repo.row_dict(p)
+    patient["identifiers"] = [{"system": i.system, "value": i.value} for i in session.exec(
+        select(m.PatientIdentifier).where(m.PatientIdentifier.patient_id == p.id).order_by(m.PatientIdentifier.id))]
     return {
-        "patient": repo.row_dict(p),
+        "patient": patient,
         "therapy_lines": [repo.row_dict(x) for x in repo.therapy_lines(session, p)],
         "lesions": [repo.row_dict(x) for x in repo.lesions(session, p)],
         "scans": [study_dict(session, s) for s in repo.records(session, m.ImagingStudy, p)],
@@ -33,6 +38,7 @@ def patient_export(session, p) -> dict:
         "appointments": [repo.row_dict(x) for x in repo.records(session, m.Appointment, p)],
         "notes": [repo.row_dict(x) for x in repo.records(session, m.Note, p)],
         "acknowledgements": [repo.row_dict(x) for x in repo.acknowledgements(session, p).values()],
+        "snoozes": [repo.row_dict(x) for x in repo.snoozes(session, p).values()],
     }
 
 
@@ -106,13 +112,15 @@ def register(export_app: typer.Typer) -> None:
         from datetime import datetime, timezone
 
         from lungtrack import __version__
+        from lungtrack.importers.json_plan import EXPORT_FORMAT, FORMAT_VERSION
         from lungtrack.store import repo
 
         with common.transaction(ctx, write=False) as (_s, session):
             chosen = repo.select_patients(session, patient, all_patients)
             who = [(p.id, p.name) for p in chosen]
             data = {
-                "format": "lungtrack-export",
+                "format": EXPORT_FORMAT,
+                "format_version": FORMAT_VERSION,
                 "lungtrack_version": __version__,
                 "exported_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "patients": [patient_export(session, p) for p in chosen],

@@ -13,47 +13,32 @@ app = typer.Typer(help="Tumour-marker results: add, list, show, edit, delete.", 
 ForceOpt = Annotated[bool, typer.Option("--force", help="Save a value even though it looks like a typo or unit slip.")]
 
 
-def _value_and_unit(marker_text: str, value: str, unit: str | None):
-    from lungtrack.errors import InputError
-    from lungtrack.knowledge.markers import MARKERS, convert_marker_value, marker_from_text
-    from lungtrack.parsing.numbers import parse_number
+def _value_and_unit(marker_text: str, value: str, unit: str | None, field: str = "value"):
+    """(marker, number as typed, unit as typed or the marker's usual unit, comparator).
+
+    ``"7.4ng/mL"`` may carry its unit; ``"<0.5"`` / ``">1000"`` is a value outside the assay's
+    range, stored with its comparator (:func:`lungtrack.parsing.numbers.parse_marker_value`);
+    0 is refused.  The writer converts and checks the value against the store."""
+    from lungtrack.knowledge.markers import MARKERS, marker_from_text
+    from lungtrack.parsing.numbers import parse_marker_value, parse_number
 
     marker = marker_from_text(marker_text, field="marker")
     text = value.strip()
     if unit is None:  # "7.4ng/mL" or "7.4 ng/mL" typed as one argument
         i = 0
-        while i < len(text) and (text[i].isdigit() or text[i] in ".+-eE"):
+        while i < len(text) and (text[i].isdigit() or text[i] in "<>.+-eE "):
             i += 1
         rest = text[i:].strip()
         if 0 < i < len(text) and rest[:1] and (rest[0].isalpha() or rest[0] in "µμ"):
-            text, unit = text[:i], rest
-    info = MARKERS[marker]
-    number = parse_number(text, field="value", minimum=0, maximum=info.plausible_max * 1000)
-    canonical, canonical_unit = convert_marker_value(marker, number, unit, field="unit")
-    if canonical > info.plausible_max:
-        raise InputError("value", value, f"a {info.name} value up to {info.plausible_max:g} {canonical_unit}")
-    return marker, canonical, canonical_unit
+            text, unit = text[:i].strip(), rest
+    comparator, number = parse_marker_value(text, field=field)
+    parse_number(number, field=field, minimum=0, maximum=MARKERS[marker].plausible_max * 1000)
+    # the person typed the value: without a unit it is in the marker's usual unit
+    return marker, number, unit or MARKERS[marker].canonical_unit, comparator
 
 
-def _check_plausible(session, patient, marker, value, unit, when, force: bool) -> None:
-    from sqlmodel import select
-
-    from lungtrack.core.plausibility import check_marker_entry
-    from lungtrack.errors import InputError
-    from lungtrack.store import models as m
-
-    if force:
-        return
-    prev = session.exec(select(m.MarkerResult).where(m.MarkerResult.patient_id == patient.id,
-                                                     m.MarkerResult.marker == marker.value,
-                                                     m.MarkerResult.date <= when)
-                        .order_by(m.MarkerResult.date.desc(), m.MarkerResult.id.desc())).first()  # type: ignore[attr-defined]
-    if prev is None:
-        return
-    problem = check_marker_entry(marker.value, unit, prev.value, prev.date, value, when)
-    if problem:
-        raise InputError("value", value, "a plausible value", message=f"value: {problem} Nothing was saved. "
-                         "If the value is right, add --force.")
+#: The writer's field names -> this command's options.
+_FIELDS = {"uln": "--uln", "date": "--date", "value": "value", "unit": "unit"}
 
 
 def marker_dict(r) -> dict:
@@ -81,33 +66,32 @@ def add(
     Example: lungtrack marker add cea 3.1 --date 2025-12-08
     """
     from lungtrack.errors import InputError
-    from lungtrack.knowledge.markers import convert_marker_value
     from lungtrack.parsing.numbers import parse_number
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
+    from lungtrack.records.inputs import MarkerInput
 
     if unit and unit_arg and unit.strip().lower() != unit_arg.strip().lower():
         raise InputError("--unit", unit, f"the same unit as the UNIT argument ({unit_arg})")
-    mk, val, cunit = _value_and_unit(marker, value, unit or unit_arg)
+    mk, number, typed_unit, comparator = _value_and_unit(marker, value, unit or unit_arg)
     when = common.parse_date_opt(on, "--date")
-    uln_val = None
-    if uln is not None:
-        raw = parse_number(uln, field="--uln", minimum=0)
-        if raw <= 0:
-            raise InputError("--uln", uln, "a number greater than 0")
-        uln_val, _ = convert_marker_value(mk, raw, unit or unit_arg, field="--unit")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        _check_plausible(session, p, mk, val, cunit, when, force)
-        row = m.MarkerResult(patient_id=p.id, date=when, marker=mk.value, value=val, unit=cunit, uln=uln_val, lab=lab)
-        session.add(row)
-        session.flush()
-        data = marker_dict(row)
-        pname = p.name
+    uln_val = parse_number(uln, field="--uln") if uln is not None else None  # the writer checks it is > 0
+    inp = MarkerInput(marker=mk.value, value=number, unit=typed_unit, date=when, uln=uln_val, lab=lab,
+                      comparator=comparator)
+
+    def op(w, force_):
+        p = w.patient(patient)
+        return w.add_marker(p, inp, force=force_), p.name
+
+    (res, pname), _change = common.write(ctx, op, force=force, fields=_FIELDS)
+    data = res.row
     if json_out:
         common.print_json(data)
-    extra = f" (lab's upper limit {uln_val:g} {cunit})" if uln_val is not None else ""
-    common.err(f"Logged {mk.value} {val:g} {cunit} on {common.date_label(when)} for {pname}{extra}.")
+    shown = f"{data['comparator'] or ''}{data['value']:g} {data['unit']}"
+    if res.already:
+        common.err(f"{mk.value} {shown} on {common.date_label(when)} is already logged for {pname} "
+                   f"(id {data['id']}); nothing was added.")
+        return
+    extra = f" (lab's upper limit {data['uln']:g} {data['unit']})" if data["uln"] is not None else ""
+    common.err(f"Logged {mk.value} {shown} on {common.date_label(when)} for {pname}{extra}.")
 
 
 @app.command("list")
@@ -130,7 +114,8 @@ def list_(
         common.print_json(rows)
         return
     common.print_table(["id", "date", "marker", "value", "unit", "lab ULN", "lab"],
-                       [[r["id"], r["date"], r["marker"], r["value"], r["unit"], r["uln"], r["lab"]] for r in rows])
+                       [[r["id"], r["date"], r["marker"], f"{r['comparator'] or ''}{r['value']:g}", r["unit"], r["uln"],
+                         r["lab"]] for r in rows])
 
 
 @app.command("show")
@@ -140,7 +125,7 @@ def show(ctx: typer.Context, result_id: Annotated[int, typer.Argument(help="Resu
     data = common.show_flow(ctx, "MarkerResult", result_id, patient, json_out, marker_dict)
     if data is not None:
         common.print_fields([(k.replace("_", " "), data.get(k)) for k in
-                             ("id", "date", "marker", "value", "unit", "uln", "lab", "source", "created_at")])
+                             ("id", "date", "marker", "comparator", "value", "unit", "uln", "lab", "source", "created_at")])
 
 
 @app.command("edit")
@@ -149,7 +134,7 @@ def edit(
     result_id: Annotated[int, typer.Argument(help="Result id.")],
     value: Annotated[Optional[str], typer.Option("--value")] = None,
     unit: Annotated[Optional[str], typer.Option("--unit")] = None,
-    on: Annotated[Optional[str], typer.Option("--date")] = None,
+    on: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (not in the future).")] = None,
     uln: Annotated[Optional[str], typer.Option("--uln")] = None,
     lab: Annotated[Optional[str], typer.Option("--lab")] = None,
     force: ForceOpt = False,
@@ -158,41 +143,40 @@ def edit(
 ) -> None:
     """Correct a marker result; only the options given change."""
     from lungtrack.errors import InputError
-    from lungtrack.knowledge.markers import convert_marker_value, marker_from_text
     from lungtrack.parsing.numbers import parse_number
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
 
     when = common.parse_date_opt(on, "--date")
     if not any(v is not None for v in (value, unit, when, uln, lab)):
         raise InputError("options", "", "at least one of --value, --unit, --date, --uln, --lab")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        row = repo.get_record(session, m.MarkerResult, result_id, p)
-        mk = marker_from_text(row.marker)
+    uln_val = parse_number(uln, field="--uln") if uln is not None else None
+
+    def op(w, force_):
+        from lungtrack.knowledge.markers import convert_marker_value, marker_from_text
+
+        p = w.patient(patient)
+        row = w.find("marker", [result_id], p)[0]
         if unit is not None:
-            convert_marker_value(mk, 1.0, unit, field="--unit")  # an unknown unit is refused, never ignored
+            convert_marker_value(marker_from_text(row.marker), 1.0, unit, field="--unit")  # an unknown unit is refused
             if value is None and uln is None:
                 raise InputError("--unit", unit, "--unit together with --value or --uln (the unit they are in)")
+        number = comparator = None
+        typed_unit = unit
         if value is not None:
-            _, row.value, row.unit = _value_and_unit(row.marker, value, unit)
-            _check_plausible(session, p, mk, row.value, row.unit, when or row.date, force)
-        if uln is not None:
-            row.uln, _ = convert_marker_value(mk, parse_number(uln, field="--uln", minimum=0), unit, field="--unit")
-        row.date = when or row.date
-        row.lab = lab if lab is not None else row.lab
-        repo.touch(row)
-        session.add(row)
-        session.flush()
-        data = marker_dict(row)
+            _mk, number, typed_unit, comparator = _value_and_unit(row.marker, value, unit, field="--value")
+        return w.edit_marker(p, result_id, value=number, unit=typed_unit, comparator=comparator, date_=when,
+                             uln=uln_val, lab=lab, force=force_)
+
+    res, _change = common.write(ctx, op, force=force, fields=_FIELDS)
+    data = res.row
     if json_out:
         common.print_json(data)
-    common.err(f"Updated marker result {result_id}: {data['marker']} {data['value']:g} {data['unit']} on {data['date']}.")
+    common.err(f"Updated marker result {result_id}: {data['marker']} {data['comparator'] or ''}{data['value']:g} "
+               f"{data['unit']} on {data['date']}.")
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, result_id: Annotated[int, typer.Argument(help="Result id.")],
+def delete(ctx: typer.Context, result_ids: Annotated[list[int], typer.Argument(help="Result id(s).")],
            patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
-    """Delete a marker result (asks first)."""
-    common.delete_flow(ctx, "MarkerResult", result_id, patient, yes,
-                       lambda r: f"{r.marker} {r.value:g} {r.unit} of {r.date.isoformat()} (id {r.id})")
+    """Delete one or more marker results (asks first; --yes when not on a terminal)."""
+    common.delete_flow(ctx, "marker", result_ids, patient, yes, json_out,
+                       lambda r: f"{r.marker} {r.comparator or ''}{r.value:g} {r.unit} of {r.date.isoformat()} (id {r.id})")

@@ -46,10 +46,16 @@ def appointment_dict(row) -> dict:
     """Row dict plus ``days_from_today`` (negative: past) and ``past_due`` (planned but already past)."""
     from lungtrack.store.repo import row_dict
 
-    data = row_dict(row)
-    days = (row.date - common.today()).days
+    return appointment_dict_from(row_dict(row))
+
+
+def appointment_dict_from(data: dict) -> dict:
+    from datetime import date
+
+    data = dict(data)
+    days = (date.fromisoformat(data["date"]) - common.today()).days
     data["days_from_today"] = days
-    data["past_due"] = row.status == AppointmentStatus.PLANNED.value and days < 0
+    data["past_due"] = data["status"] == AppointmentStatus.PLANNED.value and days < 0
     return data
 
 
@@ -60,46 +66,42 @@ def _appointment_label(data: dict) -> str:
     return f"{data['kind']} appointment{desc} on {common.date_label(date.fromisoformat(data['date']))}"
 
 
-def _check_done_date(row, field: str, text: str | None) -> None:
-    """An appointment marked done cannot be in the future."""
-    from lungtrack.errors import InputError
-
-    today = common.today()
-    if row.status == AppointmentStatus.DONE.value and row.date > today:
-        raise InputError(field, text if text is not None else row.date.isoformat(), "a date on or before today", message=(
-            f"{field}: {row.date.isoformat()} is in the future (today is {today.isoformat()}); expected the date the "
-            "appointment took place, on or before today (use --on DATE)."))
-
-
 @appointment_app.command("add")
 def appointment_add(
     ctx: typer.Context,
-    date: Annotated[str, typer.Option("--date", help="Date (YYYY-MM-DD, 'in 2 weeks', 'next monday'); future dates are fine.")],
     kind: Annotated[AppointmentKind, typer.Option("--kind", case_sensitive=False, help="What it is for.")],
+    date: Annotated[str, typer.Option("--date", "--on", help="Date (YYYY-MM-DD, 'in 2 weeks', 'next monday'); future dates are fine.")] = "today",
     description: Annotated[Optional[str], typer.Option("--description", help="Free text, e.g. 'CT chest/abdomen'.")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Plan an appointment.
+    """Plan an appointment (the one place appointments are planned; 'lungtrack schedule
+    --next-appointment DATE' is a shortcut to this command).
 
     Example: lungtrack appointment add --date 2026-09-15 --kind imaging --description "CT chest"
     """
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
-
     when = common.parse_date_opt(date, "--date", allow_future=True, required=True)
     desc = _description(description) or None
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        row = m.Appointment(patient_id=p.id, date=when, kind=kind.value, description=desc,
-                            status=AppointmentStatus.PLANNED.value)
-        session.add(row)
-        session.flush()
-        data = appointment_dict(row)
-        pname = p.name
+    res, pname = plan_appointment(ctx, patient, when, kind.value, desc)
+    data = appointment_dict_from(res.row)
     if json_out:
         common.print_json(data)
+    if res.already:
+        common.err(f"{_appointment_label(data).capitalize()} is already planned for {pname} (id {data['id']}); "
+                   "nothing was added.")
+        return
     common.err(f"Planned {_appointment_label(data)} for {pname} (id {data['id']}).")
+
+
+def plan_appointment(ctx: typer.Context, patient: str | None, when, kind: str, description: str | None):
+    """Plan one appointment through the writer; returns (Written, patient name)."""
+    from lungtrack.records.inputs import AppointmentInput
+
+    def op(w, _force):
+        p = w.patient(patient)
+        return w.plan_appointment(p, AppointmentInput(date=when, kind=kind, description=description)), p.name
+
+    return common.write(ctx, op)[0]
 
 
 @appointment_app.command("list")
@@ -143,7 +145,7 @@ def appointment_show(ctx: typer.Context, appointment_id: Annotated[int, typer.Ar
 def appointment_edit(
     ctx: typer.Context,
     appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
-    date: Annotated[Optional[str], typer.Option("--date", help="New date (future dates are fine while planned).")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (future dates are fine while planned).")] = None,
     kind: Annotated[Optional[AppointmentKind], typer.Option("--kind", case_sensitive=False)] = None,
     description: Annotated[Optional[str], typer.Option("--description", help="New description ('' clears it).")] = None,
     status: Annotated[Optional[AppointmentStatus], typer.Option("--status", case_sensitive=False, help="Mark it planned, done or cancelled.")] = None,
@@ -152,29 +154,17 @@ def appointment_edit(
 ) -> None:
     """Change an appointment; only the options given change."""
     from lungtrack.errors import InputError
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
 
     when = common.parse_date_opt(date, "--date", allow_future=True)
     desc = _description(description)
     if all(v is None for v in (when, kind, desc, status)):
         raise InputError("options", "", "at least one of --date, --kind, --description, --status")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        row = repo.get_record(session, m.Appointment, appointment_id, p)
-        if when is not None:
-            row.date = when
-        if kind is not None:
-            row.kind = kind.value
-        if desc is not None:
-            row.description = desc or None
-        if status is not None:
-            row.status = status.value
-        _check_done_date(row, "--date", date)
-        repo.touch(row)
-        session.add(row)
-        session.flush()
-        data = appointment_dict(row)
+
+    def op(w, _force):
+        return w.edit_appointment(w.patient(patient), appointment_id, date_=when, kind=kind.value if kind else None,
+                                  description=desc, status=status.value if status else None)
+
+    data = appointment_dict_from(common.write(ctx, op)[0].row)
     if json_out:
         common.print_json(data)
     common.err(f"Updated appointment {appointment_id}: {_appointment_label(data)}, {data['status']}.")
@@ -182,28 +172,19 @@ def appointment_edit(
 
 def _set_status(ctx: typer.Context, appointment_id: int, patient: str | None, status: AppointmentStatus,
                 on: str | None) -> dict:
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
+    when = common.parse_date_opt(on, "--date")
 
-    when = common.parse_date_opt(on, "--on")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        row = repo.get_record(session, m.Appointment, appointment_id, p)
-        row.status = status.value
-        if when is not None:
-            row.date = when
-        _check_done_date(row, "--on", on)
-        repo.touch(row)
-        session.add(row)
-        session.flush()
-        return appointment_dict(row)
+    def op(w, _force):
+        return w.edit_appointment(w.patient(patient), appointment_id, date_=when, status=status.value)
+
+    return appointment_dict_from(common.write(ctx, op)[0].row)
 
 
 @appointment_app.command("done")
 def appointment_done(
     ctx: typer.Context,
     appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
-    on: Annotated[Optional[str], typer.Option("--on", help="Date it took place, if not the planned date (not in the future).")] = None,
+    on: Annotated[Optional[str], typer.Option("--date", "--on", help="Date it took place, if not the planned date (not in the future).")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -229,10 +210,10 @@ def appointment_cancel(
 
 
 @appointment_app.command("delete")
-def appointment_delete(ctx: typer.Context, appointment_id: Annotated[int, typer.Argument(help="Appointment id.")],
+def appointment_delete(ctx: typer.Context, appointment_ids: Annotated[list[int], typer.Argument(help="Appointment id(s).")],
                        patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
-    """Delete an appointment (asks first; --yes when not on a terminal)."""
-    common.delete_flow(ctx, "Appointment", appointment_id, patient, yes,
+    """Delete one or more appointments (asks first; --yes when not on a terminal)."""
+    common.delete_flow(ctx, "appointment", appointment_ids, patient, yes, json_out,
                        lambda a: f"appointment {a.id} ({a.kind} on {a.date.isoformat()}, {a.status})")
 
 
@@ -268,7 +249,7 @@ def _preview(text: str) -> str:
 def note_add(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="The note. Use - to read it from stdin, which keeps health details out of your shell history.")],
-    date: Annotated[str, typer.Option("--date", help="Date the note is about (not in the future).")] = "today",
+    date: Annotated[str, typer.Option("--date", "--on", help="Date the note is about (not in the future).")] = "today",
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -277,18 +258,17 @@ def note_add(
 
     Example: echo "grade 1 rash since Monday" | lungtrack note add - --date yesterday
     """
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
+    from lungtrack.records.inputs import NoteInput
 
     when = common.parse_date_opt(date, "--date", required=True)
     body = _note_text(text, "text")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        row = m.Note(patient_id=p.id, date=when, text=body)
-        session.add(row)
-        session.flush()
-        data = note_dict(row)
-        pname = p.name
+
+    def op(w, _force):
+        p = w.patient(patient)
+        return w.add_note(p, NoteInput(date=when, text=body)), p.name
+
+    (res, pname), _change = common.write(ctx, op)
+    data = res.row
     if json_out:
         common.print_json(data)
     common.err(f"Added note {data['id']} for {pname} on {common.date_label(when)} ({len(body)} characters).")
@@ -325,37 +305,29 @@ def note_edit(
     ctx: typer.Context,
     note_id: Annotated[int, typer.Argument(help="Note id.")],
     text: Annotated[Optional[str], typer.Option("--text", help="New text (replaces the old; - reads it from stdin).")] = None,
-    date: Annotated[Optional[str], typer.Option("--date", help="New date (not in the future).")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (not in the future).")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Change a note's text or date; only the options given change."""
     from lungtrack.errors import InputError
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
 
     when = common.parse_date_opt(date, "--date")
     body = _note_text(text, "--text") if text is not None else None
     if when is None and body is None:
         raise InputError("options", "", "at least one of --text, --date")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        row = repo.get_record(session, m.Note, note_id, p)
-        if body is not None:
-            row.text = body
-        if when is not None:
-            row.date = when
-        repo.touch(row)
-        session.add(row)
-        session.flush()
-        data = note_dict(row)
+
+    def op(w, _force):
+        return w.edit_note(w.patient(patient), note_id, text=body, date_=when)
+
+    data = common.write(ctx, op)[0].row
     if json_out:
         common.print_json(data)
     common.err(f"Updated note {note_id} ({data['date']}).")
 
 
 @note_app.command("delete")
-def note_delete(ctx: typer.Context, note_id: Annotated[int, typer.Argument(help="Note id.")],
+def note_delete(ctx: typer.Context, note_ids: Annotated[list[int], typer.Argument(help="Note id(s).")],
                 patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
-    """Delete a note (asks first; --yes when not on a terminal)."""
-    common.delete_flow(ctx, "Note", note_id, patient, yes, lambda n: f"note {n.id} of {n.date.isoformat()}")
+    """Delete one or more notes (asks first; --yes when not on a terminal)."""
+    common.delete_flow(ctx, "note", note_ids, patient, yes, json_out, lambda n: f"note {n.id} of {n.date.isoformat()}")

@@ -1,7 +1,6 @@
 """lungtrack patient: add, list, show, edit, set the default, end tracking, delete."""
 
 
-import json
 from typing import Annotated, Optional
 
 import typer
@@ -46,6 +45,7 @@ def add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Display name, e.g. Ann.")],
     diagnosed: Annotated[Optional[str], typer.Option("--diagnosed", help="Diagnosis date (ISO, e.g. 2025-09-02).")] = None,
+    born: Annotated[Optional[str], typer.Option("--born", help="Birth date (no clinical date may lie before it).")] = None,
     histology: Annotated[Optional[str], typer.Option(help="Histology, e.g. adenocarcinoma.")] = None,
     subtype: Annotated[list[str], typer.Option("--subtype", help="Subtype composition, e.g. 'solid 50%, papillary 30%, acinar 20%'. Repeatable.")] = [],  # noqa: B006
     driver: Annotated[list[str], typer.Option("--driver", help="Driver alteration at diagnosis, e.g. 'EGFR exon 19 deletion'. Repeatable.")] = [],  # noqa: B006
@@ -63,23 +63,21 @@ def add(
     """
     from lungtrack.errors import InputError
     from lungtrack.parsing.subtypes import parse_subtypes
+    from lungtrack.records.inputs import PatientInput
 
     name = " ".join(name.split())
     if not name or len(name) > 200:
         raise InputError("name", name, "a display name of 1 to 200 characters")
     diag = common.parse_date_opt(diagnosed, "--diagnosed")
+    birth = common.parse_date_opt(born, "--born")
     status = _smoking(smoking, never_smoker, former_smoker, current_smoker) or SmokingStatus.UNKNOWN
     subtypes = parse_subtypes(subtype) if subtype else None
     drivers = _drivers(driver)
-    from lungtrack.store import repo
-
-    with common.transaction(ctx, create=True) as (_store, session):
-        p = repo.add_patient(session, name=name, diagnosis_date=diag, histology=histology,
-                             subtypes=json.dumps(subtypes) if subtypes else None,
-                             drivers=json.dumps(drivers) if drivers else None, smoking=status.value)
-        if make_default:
-            repo.set_default_patient(session, p)
-        data = patient_dict(p)
+    inp = PatientInput(name=name, diagnosis_date=diag, histology=histology,
+                       subtypes=tuple(subtypes.items()) if subtypes else None, drivers=tuple(drivers),
+                       smoking=status.value, birth_date=birth)
+    res, _change = common.write(ctx, lambda w, _f: w.add_patient(inp, make_default=make_default), create=True)
+    data = res.row
     if json_out:
         common.print_json(data)
     bits = [b for b in (histology, ", ".join(drivers) if drivers else None,
@@ -145,6 +143,7 @@ def edit(
     name: Annotated[Optional[str], typer.Argument(help="Patient to edit (default patient if omitted).")] = None,
     new_name: Annotated[Optional[str], typer.Option("--name", help="New display name.")] = None,
     diagnosed: Annotated[Optional[str], typer.Option("--diagnosed")] = None,
+    born: Annotated[Optional[str], typer.Option("--born", help="Birth date.")] = None,
     histology: Annotated[Optional[str], typer.Option()] = None,
     subtype: Annotated[list[str], typer.Option("--subtype", help="Replaces the subtype composition.")] = [],  # noqa: B006
     driver: Annotated[list[str], typer.Option("--driver", help="Replaces the driver list.")] = [],  # noqa: B006
@@ -152,60 +151,31 @@ def edit(
     json_out: JsonOpt = False,
 ) -> None:
     """Change a patient's details; only the options given change."""
-    from lungtrack.errors import InputError
     from lungtrack.parsing.subtypes import parse_subtypes
-    from lungtrack.store import repo
 
     diag = common.parse_date_opt(diagnosed, "--diagnosed")
+    birth = common.parse_date_opt(born, "--born")
     subtypes = parse_subtypes(subtype) if subtype else None
     drivers = _drivers(driver) if driver else None
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, name, field="NAME")
-        changes = []
-        if new_name is not None:
-            new_name = " ".join(new_name.split())
-            if not new_name:
-                raise InputError("--name", new_name, "a non-empty name")
-            if (other := repo.patient_by_name(session, new_name)) is not None and other.id != p.id:
-                raise InputError("--name", new_name, "a name not already in this store")
-            changes.append(f"name {p.name} → {new_name}")
-            p.name = new_name
-        if diag is not None:
-            changes.append(f"diagnosed {diag.isoformat()}")
-            p.diagnosis_date = diag
-        if histology is not None:
-            changes.append(f"histology {histology}")
-            p.histology = histology
-        if subtypes is not None:
-            changes.append("subtypes " + ", ".join(f"{k} {v:g} %" for k, v in subtypes.items()))
-            p.subtypes = json.dumps(subtypes)
-        if drivers is not None:
-            changes.append("drivers " + ", ".join(drivers))
-            p.drivers = json.dumps(drivers)
-        if smoking is not None:
-            changes.append(f"smoking {smoking.value}")
-            p.smoking = smoking.value
-        if not changes:
-            raise InputError("options", "", "at least one of --name, --diagnosed, --histology, --subtype, --driver, --smoking")
-        repo.touch(p)
-        session.add(p)
-        session.flush()
-        data = patient_dict(p)
+
+    def op(w, _force):
+        return w.edit_patient(w.patient(name, field="NAME"), name=new_name, diagnosis_date=diag, histology=histology,
+                              subtypes=subtypes, drivers=drivers, smoking=smoking.value if smoking else None,
+                              birth_date=birth)
+
+    res, _change = common.write(ctx, op)
+    data = res.row
     if json_out:
         common.print_json(data)
-    common.err(f"Updated {data['name']}: " + "; ".join(changes) + ".")
+    common.err(f"Updated {data['name']}: " + "; ".join(res.extra["changes"]) + ".")
 
 
 @app.command("default")
 def default(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient to use when --patient is not given.")],
             json_out: common.ResultJsonOpt = False) -> None:
     """Set the default patient."""
-    from lungtrack.store import repo
-
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, name, field="NAME")
-        repo.set_default_patient(session, p)
-        pname = p.name
+    res, _change = common.write(ctx, lambda w, _f: w.set_default_patient(w.patient(name, field="NAME")))
+    pname = res.row["name"]
     common.report_result(ctx, {"default_patient": pname}, f"{pname} is now the default patient.")
 
 
@@ -213,22 +183,16 @@ def default(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patien
 def end(
     ctx: typer.Context,
     name: Annotated[Optional[str], typer.Argument(help="Patient (default patient if omitted).")] = None,
-    on: Annotated[str, typer.Option("--on", help="Date tracking ended.")] = "today",
+    on: Annotated[str, typer.Option("--date", "--on", help="Date tracking ended.")] = "today",
     reason: Annotated[Optional[str], typer.Option(help="Why, e.g. 'deceased' or 'moved care'.")] = None,
     undo: Annotated[bool, typer.Option("--undo", help="Resume tracking.")] = False,
     json_out: common.ResultJsonOpt = False,
 ) -> None:
     """Mark a patient's tracking as ended: no more reminders or timing findings for them."""
-    from lungtrack.store import repo
-
-    when = common.parse_date_opt(on, "--on")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, name, field="NAME")
-        p.ended_on = None if undo else when
-        p.ended_reason = None if undo else reason
-        repo.touch(p)
-        session.add(p)
-        pname = p.name
+    when = common.parse_date_opt(on, "--date")
+    res, _change = common.write(ctx, lambda w, _f: w.end_tracking(w.patient(name, field="NAME"),
+                                                                   None if undo else when, reason))
+    pname = res.row["name"]
     common.report_result(ctx, {"patient": pname, "ended_on": None if undo else when.isoformat(),
                                "reason": None if undo else reason},
                          f"Tracking for {pname} resumed." if undo else
@@ -238,24 +202,25 @@ def end(
 @app.command("delete")
 def delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient to delete, with all their records.")],
            yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
-    """Delete a patient and ALL their records (asks first; --yes when not on a terminal)."""
+    """Delete a patient and ALL their records (asks first; --yes when not on a terminal).
+
+    A backup copy of the store is saved first, and 'lungtrack undo' brings the patient back."""
     from lungtrack.store import repo
 
     with common.transaction(ctx, write=False) as (_s, session):
         pname = repo.find_patient(session, name, field="NAME").name
     common.confirm_or_refuse(f"Delete {pname} and all their records? (A backup copy is saved first.)", yes)
-    from lungtrack.store import models as m
     from lungtrack.store.db import backup
 
-    with common.transaction(ctx) as (store, session):
-        saved = backup(store, reason="before-delete-patient")  # the severest command keeps a way back
-        p = repo.find_patient(session, name, field="NAME")
+    with common.writer(ctx, kind="delete") as w:
+        saved = backup(w.store, reason="before-delete-patient")  # the severest command keeps a way back
+        p = w.patient(name, field="NAME")
         pid, pname = p.id, p.name
-        counts = repo.delete_record(session, p)
+        res = w.delete("patient", [pid])
+        counts = res.extra["counts"]
         total = sum(counts.values()) - 1
-        session.add(m.EventLog(action="delete-patient", patient_id=pid, patient_name=pname,
-                               detail=f"{total} record(s) deleted; backup {saved}"))
+        w.log_event("delete-patient", f"{total} record(s) deleted; backup {saved}", [(pid, pname)])
     common.report_result(ctx, {"deleted": "Patient", "id": pid, "name": pname, "records": counts, "dependent_records": total,
-                               "backup": str(saved)},
-                         f"Deleted patient {pname} and {total} record(s); a backup copy was saved first: {saved}")
-
+                               "backup": str(saved), "change_id": w.change_id},
+                         f"Deleted patient {pname} and {total} record(s) ('lungtrack undo' brings them back); "
+                         f"a backup copy was saved first: {saved}")

@@ -207,7 +207,8 @@ def _snooze(ctx: typer.Context, patient: str | None, item: str, length: str | No
 
     config = load_rules_config()
     today = common.today()
-    with common.transaction(ctx) as (_s, session):
+    with common.writer(ctx) as w:
+        session = w.session
         p = repo.find_patient(session, patient)
         existing = {s.item_key: s for s in session.exec(select(m.Snooze).where(m.Snooze.patient_id == p.id))}
         if undo:
@@ -224,7 +225,7 @@ def _snooze(ctx: typer.Context, patient: str | None, item: str, length: str | No
                     raise InputError("--unsnooze", item, f"a snoozed item: {listed}") from None
                 common.err(f"{p.name}: {item} is not snoozed; nothing changed.")
                 return
-            session.delete(existing[key])
+            w.unsnooze(existing[key])
             common.err(f"{p.name}: {key} is no longer snoozed.")
             return
         pe = evaluate_patient(session, p, today, config)
@@ -232,13 +233,7 @@ def _snooze(ctx: typer.Context, patient: str | None, item: str, length: str | No
         key = resolve_item_key(item, list(items))
         requested = parse_snooze_end(length or "", today)
         until, capped = snooze_until(requested, items[key])
-        row = existing.get(key)
-        if row is None:
-            session.add(m.Snooze(patient_id=p.id, item_key=key, until=until))
-        else:
-            row.until = until
-            repo.touch(row)
-            session.add(row)
+        w.snooze(p, key, until)
         label, pname = items[key].label, p.name
     note = (f" (not {requested.isoformat()}: {label} becomes overdue that day, and a snooze never hides an "
             "item that turns overdue; snooze it again then if you mean to)") if capped else ""
@@ -409,13 +404,11 @@ def register(app: typer.Typer) -> None:
 
         Example: lungtrack schedule --imaging-every "8-13 weeks" --next-appointment 2026-09-15 --kind imaging
         """
-        from sqlmodel import select
 
         from lungtrack.core.timing import effective_schedule
         from lungtrack.reminders.schedule import Interval, combine
         from lungtrack.services import evaluate_patient
         from lungtrack.settings import load_rules_config
-        from lungtrack.store import models as m
         from lungtrack.store import repo
 
         ensure_encodable_output()
@@ -433,46 +426,44 @@ def register(app: typer.Typer) -> None:
                 raise InputError("--next-appointment", next_appointment, (
                     "today or a later date (to record a past appointment: lungtrack appointment add, then done)"))
         messages: list[str] = []
-        with common.transaction(ctx, write=changing) as (_s, session):
+        with (common.writer(ctx) if changing else common.transaction(ctx, write=False)) as handle:
+            w = handle if changing else None
+            session = w.session if w is not None else handle[1]
             p = repo.find_patient(session, patient)
             if changing:
+                intervals: dict[str, float | None] = {}
                 before = effective_schedule(repo.load_history(session, p), config)
                 imaging = combine("imaging", imaging_every, imaging_due_soon, imaging_overdue,
                                   Interval(before.imaging_due_soon_weeks, before.imaging_overdue_weeks))
                 markers = combine("markers", markers_every, markers_due_soon, markers_overdue,
                                   Interval(before.marker_due_soon_weeks, before.marker_overdue_weeks))
                 if reset:
-                    p.imaging_due_soon_weeks = p.imaging_overdue_weeks = None
-                    p.marker_due_soon_weeks = p.marker_overdue_weeks = None
+                    intervals.update(imaging_due_soon_weeks=None, imaging_overdue_weeks=None,
+                                     marker_due_soon_weeks=None, marker_overdue_weeks=None)
                     messages.append(f"{p.name}: imaging and marker intervals reset to the defaults.")
                 for prefix, result, what in (("imaging", imaging, "Imaging"), ("marker", markers, "Markers")):
                     if result is None:
                         continue
                     interval, fields = result
                     if "due_soon" in fields:
-                        setattr(p, f"{prefix}_due_soon_weeks", interval.due_soon_weeks)
+                        intervals[f"{prefix}_due_soon_weeks"] = interval.due_soon_weeks
                     if "overdue" in fields:
-                        setattr(p, f"{prefix}_overdue_weeks", interval.overdue_weeks)
+                        intervals[f"{prefix}_overdue_weeks"] = interval.overdue_weeks
                     messages.append(f"{p.name}: {what.lower()} due soon from {interval.due_soon_weeks:g} weeks, "
                                     f"overdue after {interval.overdue_weeks:g} weeks after the last one.")
                 if imaging is not None or markers is not None or reset:
-                    repo.touch(p)
-                    session.add(p)
-                if when is not None:
-                    dup = session.exec(select(m.Appointment).where(
-                        m.Appointment.patient_id == p.id, m.Appointment.date == when,
-                        m.Appointment.kind == kind.value, m.Appointment.status == "planned")).first()
-                    if dup is not None:
+                    w.set_schedule(p, intervals)
+                if when is not None:  # the same operation as 'lungtrack appointment add'
+                    from lungtrack.records.inputs import AppointmentInput
+
+                    desc = " ".join(description.split()) if description else None
+                    res = w.plan_appointment(p, AppointmentInput(date=when, kind=kind.value, description=desc))
+                    if res.already:
                         messages.append(f"{p.name}: {_a(kind.value)} appointment on {when.isoformat()} is already "
-                                        f"planned (appointment {dup.id}); nothing added.")
+                                        f"planned (appointment {res.ids[0]}); nothing added.")
                     else:
-                        desc = " ".join(description.split()) if description else None
-                        row = m.Appointment(patient_id=p.id, date=when, kind=kind.value, description=desc,
-                                            status="planned")
-                        session.add(row)
-                        session.flush()
                         messages.append(f"{p.name}: planned {_a(kind.value)} appointment on {when.isoformat()} "
-                                        f"(appointment {row.id}).")
+                                        f"(appointment {res.ids[0]}).")
                 session.flush()
             pe = evaluate_patient(session, p, today, config)
             data = _schedule_data(p, pe, config)

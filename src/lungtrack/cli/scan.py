@@ -7,7 +7,7 @@ import typer
 
 from lungtrack.cli import common
 from lungtrack.cli.common import JsonOpt, PatientOpt, YesOpt
-from lungtrack.enums import LesionRole, Modality, NonTargetStatus
+from lungtrack.enums import Modality, NonTargetStatus
 
 app = typer.Typer(help="Imaging studies (CT, PET-CT, MRI, X-ray) with lesion measurements.", no_args_is_help=True)
 lesion_app = typer.Typer(help="Lesion identities that last across scans: list, rename, set site or role, delete.",
@@ -24,42 +24,20 @@ EquivocalOpt = Annotated[list[str], typer.Option(
     "--equivocal-new-lesion", help="A possible new lesion the report calls equivocal (followed, not counted as progression until confirmed).")]
 
 
-def _lesion_entries(session, p, when, specs: list[str], force: bool, existing_ids: set[int] | None = None):
-    """Parse --lesion values into (lesion row or new lesion kwargs, spec) pairs; validate everything first."""
-    from lungtrack.core.plausibility import check_lesion_entry
-    from lungtrack.enums import MeasurementStatus
-    from lungtrack.errors import InputError
+def _measurements(specs: list[str], field: str = "--lesion", *, new: bool = False, equivocal: bool = False):
+    """Parse --lesion / --new-lesion values (everything is checked before the store is opened)."""
     from lungtrack.parsing.lesions import check_first_sighting, parse_lesion_spec
-    from lungtrack.store import repo
+    from lungtrack.records.inputs import MeasurementInput
 
-    seen: set[str] = set()
-    entries = []
+    out = []
     for text in specs:
-        spec = parse_lesion_spec(text, field="--lesion")
-        key = " ".join(spec.label.split()).casefold()
-        if key in seen:
-            raise InputError("--lesion", text, "each lesion once per scan",
-                             message=f"--lesion: {spec.label!r} is given twice for this scan; expected each lesion once.")
-        seen.add(key)
-        lesion = repo.find_lesion(session, p, spec.label)
-        if lesion is None and spec.site is None and spec.is_node is None:
-            raise InputError("--lesion", text, "a site the first time a label is used", message=(
-                f"--lesion: {spec.label!r} is a new label for {p.name}; give its site the first time, "
-                f'e.g. "{spec.label}: lung, 22 mm" or "{spec.label}: node, 12 mm".'))
-        if lesion is None:
-            check_first_sighting(spec, text, field="--lesion")
-        if lesion is not None and spec.is_node is not None and spec.is_node != lesion.is_node:
-            kind = "a lymph node" if lesion.is_node else "not a lymph node"
-            raise InputError("--lesion", text, f"the same kind as before ({spec.label} is {kind})")
-        if spec.status == MeasurementStatus.MEASURED and spec.size_mm is not None and lesion is not None and not force:
-            last = repo.last_measurement(session, lesion, before=when)
-            if last is not None:
-                problem = check_lesion_entry(lesion.label, last[0].size_mm, last[1].date, spec.size_mm, when)
-                if problem:
-                    raise InputError("--lesion", text, "a plausible size", message=(
-                        f"--lesion {problem} Nothing was saved. If the size is right, add --force."))
-        entries.append((lesion, spec))
-    return entries
+        spec = parse_lesion_spec(text, field=field)
+        if new or equivocal:
+            check_first_sighting(spec, text, field=field)
+        out.append(MeasurementInput(label=" ".join(spec.label.split()), size_mm=spec.size_mm, status=spec.status.value,
+                                    short_axis_mm=spec.short_axis_mm, site=spec.site, is_node=spec.is_node,
+                                    new=new, equivocal=equivocal, role=spec.role.value if spec.role else None))
+    return out
 
 
 def _prompt_lesions(ctx: typer.Context, patient: str | None) -> list[str]:
@@ -106,38 +84,9 @@ def _prompt_lesions(ctx: typer.Context, patient: str | None) -> list[str]:
             return specs
 
 
-def _save_measurements(session, p, study, entries) -> None:
-    from lungtrack.enums import MeasurementStatus
-    from lungtrack.store import models as m
-
-    for lesion, spec in entries:
-        if lesion is None:
-            lesion = m.Lesion(patient_id=p.id, label=" ".join(spec.label.split()),
-                              site="lymph node" if spec.is_node else (spec.site or "unknown"),
-                              is_node=bool(spec.is_node), role=spec.role.value if spec.role else None)
-            session.add(lesion)
-            session.flush()
-        elif spec.role is not None:
-            lesion.role = spec.role.value
-            session.add(lesion)
-        size = spec.size_mm if spec.status == MeasurementStatus.MEASURED else (0.0 if spec.status == MeasurementStatus.DISAPPEARED else None)
-        session.add(m.LesionMeasurement(study_id=study.id, lesion_id=lesion.id, size_mm=size, status=spec.status.value))
-
-
-def _save_new_lesions(session, study, specs: list[str], equivocal: bool) -> None:
-    from lungtrack.parsing.lesions import check_first_sighting, parse_lesion_spec
-    from lungtrack.store import models as m
-
-    field = "--equivocal-new-lesion" if equivocal else "--new-lesion"
-    for text in specs:
-        spec = check_first_sighting(parse_lesion_spec(text, field=field), text, field=field)
-        session.add(m.NewLesion(study_id=study.id, label=spec.label, site=spec.site or ("lymph node" if spec.is_node else "unknown"),
-                                is_node=bool(spec.is_node), size_mm=spec.size_mm, equivocal=equivocal))
-
-
 def study_dict(session, study) -> dict:
-    from lungtrack.store import repo
     from lungtrack.store import models as m
+    from lungtrack.store import repo
 
     data = repo.row_dict(study)
     data["measurements"] = []
@@ -148,7 +97,7 @@ def study_dict(session, study) -> dict:
             "size_mm": mm.size_mm, "unit": "mm", "status": mm.status,
         })
     data["new_lesions"] = [
-        {"id": nl.id, "label": nl.label, "site": nl.site, "is_node": nl.is_node, "size_mm": nl.size_mm, "unit": "mm",
+        {"id": nl.id, "lesion_id": nl.lesion_id, "label": nl.label, "site": nl.site, "is_node": nl.is_node, "size_mm": nl.size_mm, "unit": "mm",
          "equivocal": nl.equivocal}
         for nl in repo.study_new_lesions(session, study)
     ]
@@ -238,41 +187,26 @@ def add(
 def save_scan(ctx: typer.Context, *, when, modality: Modality, thickness: float | None, impression: str | None,
               non_target: NonTargetStatus | None, lesion: list[str], new_lesion: list[str], equivocal: list[str],
               force: bool, patient: str | None, report_text: str | None = None) -> tuple[dict, str, str]:
-    """Save one scan with its measurements in one transaction (what ``scan add`` does once its
-    options are parsed; ``scan add --from-report`` calls it with the ``--lesion`` values it built).
+    """Save one scan with its measurements through the write path, in one transaction (what
+    ``scan add`` does once its options are parsed; ``scan add --from-report`` calls it with the
+    ``--lesion`` values it built, and the report's text, kept in ``imaging_study.report_text``).
 
     Returns (the scan as a dict, the RECIST sentence, the patient's name)."""
-    from sqlmodel import select
+    from lungtrack.records.inputs import ScanInput
 
-    from lungtrack.errors import InputError
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
+    items = (_measurements(lesion) + _measurements(new_lesion, "--new-lesion", new=True)
+             + _measurements(equivocal, "--equivocal-new-lesion", equivocal=True))
+    inp = ScanInput(date=when, measurements=tuple(items), modality=modality.value, slice_thickness_mm=thickness,
+                    impression=impression, non_target_status=non_target.value if non_target else None,
+                    report_text=report_text)
 
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        dup = session.exec(select(m.ImagingStudy).where(m.ImagingStudy.patient_id == p.id, m.ImagingStudy.date == when,
-                                                        m.ImagingStudy.modality == modality.value)).first()
-        if dup is not None:
-            raise InputError("--date", when.isoformat(), "a date without a scan of this kind", message=(
-                f"--date: {p.name} already has a {modality.value} on {when.isoformat()} (scan {dup.id}); "
-                f"change it with: lungtrack scan edit {dup.id} --lesion ..."))
-        entries = _lesion_entries(session, p, when, lesion, force)
-        study = m.ImagingStudy(patient_id=p.id, date=when, modality=modality.value, slice_thickness_mm=thickness,
-                               impression=impression, non_target_status=non_target.value if non_target else None)
-        session.add(study)
-        session.flush()
-        _save_measurements(session, p, study, entries)
-        _save_new_lesions(session, study, new_lesion, equivocal=False)
-        _save_new_lesions(session, study, equivocal, equivocal=True)
-        if report_text is not None:
-            from lungtrack.cli.scan_report import keep_report_text
+    def op(w, force_):
+        p = w.patient(patient)
+        res = w.add_scan(p, inp, force=force_)
+        return res, _assessment_sentence(w.session, p, res.ids[0]), p.name
 
-            keep_report_text(session, p, study, report_text)
-        session.flush()
-        data = study_dict(session, study)
-        sentence = _assessment_sentence(session, p, study.id)
-        pname = p.name
-    return data, sentence, pname
+    (res, sentence, pname), _change = common.write(ctx, op, force=force)
+    return res.row, sentence, pname
 
 
 def report_saved(data: dict, sentence: str, pname: str, modality: Modality, when, n_new: int, json_out: bool) -> None:
@@ -353,7 +287,7 @@ def show(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan 
 def edit(
     ctx: typer.Context,
     study_id: Annotated[int, typer.Argument(help="Scan id.")],
-    on: Annotated[Optional[str], typer.Option("--date")] = None,
+    on: Annotated[Optional[str], typer.Option("--date", "--on", help="New date (not in the future).")] = None,
     modality: Annotated[Optional[Modality], typer.Option("--modality", case_sensitive=False, help="New imaging modality.")] = None,
     slice_mm: Annotated[Optional[str], typer.Option("--slice")] = None,
     impression: Annotated[Optional[str], typer.Option("--impression")] = None,
@@ -361,56 +295,48 @@ def edit(
     lesion: Annotated[list[str], typer.Option("--lesion", "-l", help="Add or replace one lesion's measurement on this scan.")] = [],  # noqa: B006
     remove: Annotated[list[str], typer.Option("--remove-lesion", help="Remove this lesion's measurement from this scan.")] = [],  # noqa: B006
     new_lesion: NewLesionOpt = [],  # noqa: B006
-    force: Annotated[bool, typer.Option("--force")] = False,
+    equivocal: EquivocalOpt = [],  # noqa: B006
+    force: Annotated[bool, typer.Option("--force", help="Save sizes and labels even though they look like a slip.")] = False,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Correct a scan; only the options given change."""
+    """Correct a scan; only the options given change.
+
+    --remove-lesion LABEL takes a lesion off this scan: its measurement, or, for a lesion first
+    reported new on this scan, the new lesion itself (and the progression it caused).
+    """
     from lungtrack.errors import InputError
     from lungtrack.parsing.numbers import parse_number
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
 
     when = common.parse_date_opt(on, "--date")
     thickness = parse_number(slice_mm, field="--slice", minimum=0.1, maximum=20) if slice_mm is not None else None
-    if not any(v not in (None, []) for v in (when, modality, thickness, impression, non_target, lesion, remove, new_lesion)):
+    if not any(v not in (None, []) for v in (when, modality, thickness, impression, non_target, lesion, remove,
+                                              new_lesion, equivocal)):
         raise InputError("options", "", "at least one of --date, --modality, --slice, --impression, --non-target, "
-                         "--lesion, --remove-lesion, --new-lesion")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        study = repo.get_record(session, m.ImagingStudy, study_id, p)
-        study.date = when or study.date
-        study.modality = modality.value if modality else study.modality
-        study.slice_thickness_mm = thickness if thickness is not None else study.slice_thickness_mm
-        study.impression = impression if impression is not None else study.impression
-        study.non_target_status = non_target.value if non_target else study.non_target_status
-        current = {mm.lesion_id: mm for mm in repo.study_measurements(session, study)}
-        for label in remove:
-            les = repo.find_lesion(session, p, label)
-            if les is None or les.id not in current:
-                raise InputError("--remove-lesion", label, "a lesion measured on this scan")
-            session.delete(current.pop(les.id))
-        entries = _lesion_entries(session, p, study.date, lesion, force)
-        for les, _spec in entries:
-            if les is not None and les.id in current:
-                session.delete(current.pop(les.id))
-        session.flush()
-        _save_measurements(session, p, study, entries)
-        _save_new_lesions(session, study, new_lesion, equivocal=False)
-        repo.touch(study)
-        session.add(study)
-        session.flush()
-        data = study_dict(session, study)
+                         "--lesion, --remove-lesion, --new-lesion, --equivocal-new-lesion")
+    items = (_measurements(lesion) + _measurements(new_lesion, "--new-lesion", new=True)
+             + _measurements(equivocal, "--equivocal-new-lesion", equivocal=True))
+
+    def op(w, force_):
+        return w.edit_scan(w.patient(patient), study_id, date_=when, modality=modality.value if modality else None,
+                           slice_thickness_mm=thickness, impression=impression,
+                           non_target_status=non_target.value if non_target else None,
+                           measurements=items, remove=remove, force=force_)
+
+    res, _change = common.write(ctx, op, force=force)
+    data = res.row
     if json_out:
         common.print_json(data)
+    for note in res.notes:
+        common.err(note)
     common.err(f"Updated scan {study_id} ({data['modality']} on {data['date']}): {len(data['measurements'])} lesion(s).")
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan id.")],
+def delete(ctx: typer.Context, study_ids: Annotated[list[int], typer.Argument(help="Scan id(s).")],
            patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
-    """Delete a scan and its measurements (asks first)."""
-    common.delete_flow(ctx, "ImagingStudy", study_id, patient, yes,
+    """Delete one or more scans and their measurements (asks first)."""
+    common.delete_flow(ctx, "scan", study_ids, patient, yes, json_out,
                        lambda s: f"{s.modality} of {s.date.isoformat()} (scan {s.id})")
 
 
@@ -457,7 +383,6 @@ def lesion_edit(
 ) -> None:
     """Rename a lesion, fix its site, or override its RECIST role."""
     from lungtrack.errors import InputError
-    from lungtrack.store import repo
 
     from lungtrack.parsing.lesions import parse_label
 
@@ -469,29 +394,14 @@ def lesion_edit(
         site = parse_label(site, field="--site", what="a site such as lung, liver or lymph node")
     if all(v is None for v in (new_label, site, node, role)):
         raise InputError("options", "", "at least one of --label, --site, --node/--not-node, --role")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        les = repo.find_lesion(session, p, label)
-        if les is None:
-            raise InputError("label", label, "one of: " + ", ".join(x.label for x in repo.lesions(session, p)))
-        if new_label:
-            other = repo.find_lesion(session, p, new_label)
-            if other is not None and other.id != les.id:
-                raise InputError("--label", new_label, "a label not used by another lesion")
-            les.label = " ".join(new_label.split())
-        if site:
-            les.site = site.strip().lower()
-        if node is not None:
-            les.is_node = node
-            if node:
-                les.site = "lymph node"
-        if role is not None:
-            les.role = None if role.lower() == "auto" else LesionRole(role.lower()).value
-        repo.touch(les)
-        session.add(les)
-        final = les.label
-        result = {"id": les.id, "label": final, "site": les.site, "is_node": les.is_node, "role": les.role}
-    common.report_result(ctx, result, f"Updated lesion {final}.")
+
+    def op(w, _force):
+        return w.edit_lesion(w.patient(patient), label, new_label=new_label, site=site, is_node=node, role=role)
+
+    res, _change = common.write(ctx, op)
+    row = res.row
+    common.report_result(ctx, {"id": row["id"], "label": row["label"], "site": row["site"], "is_node": row["is_node"],
+                               "role": row["role"]}, f"Updated lesion {row['label']}.")
 
 
 @lesion_app.command("delete")
@@ -507,4 +417,5 @@ def lesion_delete(ctx: typer.Context, label: Annotated[str, typer.Argument(help=
         if les is None:
             raise InputError("label", label, "one of: " + ", ".join(x.label for x in repo.lesions(session, p)))
         lesion_id = les.id
-    common.delete_flow(ctx, "Lesion", lesion_id, patient, yes, lambda x: f"lesion {x.label} and its measurements")
+    common.delete_flow(ctx, "lesion", [lesion_id], patient, yes, json_out,
+                       lambda x: f"lesion {x.label} and its measurements")

@@ -408,23 +408,6 @@ def add_from_report(ctx: typer.Context, source: str, *, when: Any, modality: Any
 
 # ------------------------------------------------------------------ keeping the report text
 
-def keep_report_text(session: Any, p: Any, study: Any, text: str) -> None:
-    """Keep the report's text with the scan.
-
-    ``imaging_study.report_text`` is added by migration 0005 (write-path branch); until that
-    column exists in the model, the text is kept as a note of the scan's date, marked with
-    the scan's id, so ``scan show ID --report`` finds it either way.
-    """
-    from lungtrack.store import models as m
-
-    if "report_text" in m.ImagingStudy.model_fields:
-        study.report_text = text
-        session.add(study)
-        return
-    header = f"{REPORT_NOTE_PREFIX}{study.id} ({study.modality} {study.date.isoformat()}):\n"
-    session.add(m.Note(patient_id=p.id, date=study.date, text=header + text))
-
-
 def kept_report_text(session: Any, p: Any, study: Any) -> str | None:
     """The report text kept with a scan, or None."""
     from sqlmodel import select

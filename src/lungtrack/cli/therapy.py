@@ -13,12 +13,17 @@ app = typer.Typer(help="Lines of therapy: start, stop, list, show, edit, delete.
 
 
 def line_dict(line) -> dict:
-    from lungtrack.knowledge.drugs import drug_from_text
     from lungtrack.store.repo import row_dict
 
-    data = row_dict(line)
+    return line_dict_from(row_dict(line))
+
+
+def line_dict_from(data: dict) -> dict:
+    from lungtrack.knowledge.drugs import drug_from_text
+
+    data = dict(data)
     try:
-        drug = drug_from_text(line.drug)
+        drug = drug_from_text(data["drug"])
         data["target"] = drug.target
         data["generation"] = drug.generation
     except Exception:  # an unknown drug name stored by an older version
@@ -30,7 +35,7 @@ def line_dict(line) -> dict:
 def start(
     ctx: typer.Context,
     drug: Annotated[str, typer.Argument(help="Drug name or brand, e.g. gefitinib, Tagrisso, alectinib.")],
-    on: Annotated[str, typer.Option("--on", "--date", help="Start date (ISO, today, '3 days ago').")] = "today",
+    on: Annotated[str, typer.Option("--date", "--on", help="Start date (ISO, today, '3 days ago').")] = "today",
     note: Annotated[Optional[str], typer.Option(help="Free text, e.g. dose.")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
@@ -39,28 +44,18 @@ def start(
 
     Example: lungtrack therapy start gefitinib --on 2025-09-20
     """
-    from lungtrack.errors import InputError
     from lungtrack.knowledge.drugs import drug_from_text
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
+    from lungtrack.records.inputs import TherapyInput
 
     d = drug_from_text(drug, field="drug")
-    when = common.parse_date_opt(on, "--on")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        active = repo.current_line(session, p)
-        if active is not None:
-            raise InputError("drug", drug, "no other active line", message=(
-                f"drug: {active.drug} (line {active.id}, since {active.start_date.isoformat()}) is still active for "
-                f"{p.name}; stop it first with: lungtrack therapy stop --on DATE --reason progression|toxicity|other"))
-        later = [ln for ln in repo.therapy_lines(session, p) if ln.end_date and ln.end_date > when]
-        if later:
-            raise InputError("--on", on, f"a date on or after {later[-1].end_date.isoformat()} (when the previous line ended)")
-        line = m.TherapyLine(patient_id=p.id, drug=d.name, start_date=when, note=note)
-        session.add(line)
-        session.flush()
-        data = line_dict(line)
-        pname = p.name
+    when = common.parse_date_opt(on, "--date")
+
+    def op(w, _force):
+        p = w.patient(patient)
+        return w.start_therapy(p, TherapyInput(drug=d.name, start=when, note=note)), p.name
+
+    (res, pname), _change = common.write(ctx, op)
+    data = line_dict_from(res.row)
     if json_out:
         common.print_json(data)
     gen = f", generation {d.generation}" if d.generation else ""
@@ -71,33 +66,25 @@ def start(
 @app.command("stop")
 def stop(
     ctx: typer.Context,
-    on: Annotated[str, typer.Option("--on", "--date", help="Stop date.")] = "today",
+    on: Annotated[str, typer.Option("--date", "--on", help="Stop date (ISO, today, '3 days ago').")] = "today",
     reason: Annotated[StopReason, typer.Option("--reason", case_sensitive=False, help="Why it stopped.")] = StopReason.OTHER,
     line_id: Annotated[Optional[int], typer.Option("--line", help="Line id (default: the active line).")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Stop the active line of therapy (progression, toxicity or other)."""
-    from lungtrack.errors import InputError
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
+    from datetime import date as _date
 
-    when = common.parse_date_opt(on, "--on")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        line = repo.get_record(session, m.TherapyLine, line_id, p) if line_id else repo.current_line(session, p)
-        if line is None:
-            raise InputError("--line", "", "an active line", message=f"--line: {p.name} has no active line of therapy to stop.")
-        if when < line.start_date:
-            raise InputError("--on", on, f"a date on or after the line's start ({line.start_date.isoformat()})")
-        line.end_date, line.stop_reason = when, reason.value
-        repo.touch(line)
-        session.add(line)
-        session.flush()
-        data = line_dict(line)
-        days = (when - line.start_date).days
+    when = common.parse_date_opt(on, "--date")
+
+    def op(w, _force):
+        return w.stop_therapy(w.patient(patient), when, reason.value, line_id)
+
+    res, _change = common.write(ctx, op)
+    data = line_dict_from(res.row)
     if json_out:
         common.print_json(data)
+    days = (when - _date.fromisoformat(data["start_date"])).days
     common.err(f"Stopped {data['drug']} on {common.date_label(when)} ({reason.value}) after {days} days.")
 
 
@@ -132,46 +119,41 @@ def edit(
     ctx: typer.Context,
     line_id: Annotated[int, typer.Argument(help="Line id.")],
     drug: Annotated[Optional[str], typer.Option("--drug", help="New drug name (generic or brand).")] = None,
-    start_on: Annotated[Optional[str], typer.Option("--start", help="New start date (not in the future).")] = None,
-    end_on: Annotated[Optional[str], typer.Option("--end", help="New stop date (not in the future).")] = None,
+    start_on: Annotated[Optional[str], typer.Option("--start-date", "--start", help="New start date (what 'therapy start --date' set; not in the future).")] = None,
+    end_on: Annotated[Optional[str], typer.Option("--end-date", "--end", help="New stop date (what 'therapy stop --date' set; not in the future).")] = None,
     reason: Annotated[Optional[StopReason], typer.Option("--reason", case_sensitive=False, help="New reason the line stopped.")] = None,
     note: Annotated[Optional[str], typer.Option("--note", help="New free-text note about this line.")] = None,
     patient: PatientOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Correct a line of therapy; only the options given change."""
+    """Correct a line of therapy; only the options given change.
+
+    A line has two dates, so edit names them: --start-date is the date 'therapy start --date'
+    recorded, --end-date the one 'therapy stop --date' recorded (--start and --end also work).
+    """
     from lungtrack.errors import InputError
     from lungtrack.knowledge.drugs import drug_from_text
-    from lungtrack.store import models as m
-    from lungtrack.store import repo
 
     new_drug = drug_from_text(drug, field="--drug").name if drug else None
-    start_d = common.parse_date_opt(start_on, "--start")
-    end_d = common.parse_date_opt(end_on, "--end")
+    start_d = common.parse_date_opt(start_on, "--start-date")
+    end_d = common.parse_date_opt(end_on, "--end-date")
     if not any(v is not None for v in (new_drug, start_d, end_d, reason, note)):
-        raise InputError("options", "", "at least one of --drug, --start, --end, --reason, --note")
-    with common.transaction(ctx) as (_s, session):
-        p = repo.find_patient(session, patient)
-        line = repo.get_record(session, m.TherapyLine, line_id, p)
-        line.drug = new_drug or line.drug
-        line.start_date = start_d or line.start_date
-        line.end_date = end_d or line.end_date
-        line.stop_reason = reason.value if reason else line.stop_reason
-        line.note = note if note is not None else line.note
-        if line.end_date and line.end_date < line.start_date:
-            raise InputError("--end", line.end_date.isoformat(), f"a date on or after the start ({line.start_date.isoformat()})")
-        repo.touch(line)
-        session.add(line)
-        session.flush()
-        data = line_dict(line)
+        raise InputError("options", "", "at least one of --drug, --start-date, --end-date, --reason, --note")
+
+    def op(w, _force):
+        return w.edit_therapy(w.patient(patient), line_id, drug=new_drug, start=start_d, end=end_d,
+                              stop_reason=reason.value if reason else None, note=note)
+
+    res, _change = common.write(ctx, op)
+    data = line_dict_from(res.row)
     if json_out:
         common.print_json(data)
     common.err(f"Updated line {line_id}: {data['drug']} {data['start_date']} → {data['end_date'] or 'active'}.")
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, line_id: Annotated[int, typer.Argument(help="Line id.")],
+def delete(ctx: typer.Context, line_ids: Annotated[list[int], typer.Argument(help="Line id(s).")],
            patient: PatientOpt = None, yes: YesOpt = False, json_out: common.ResultJsonOpt = False) -> None:
-    """Delete a line of therapy (asks first)."""
-    common.delete_flow(ctx, "TherapyLine", line_id, patient, yes,
+    """Delete one or more lines of therapy (asks first)."""
+    common.delete_flow(ctx, "therapy", line_ids, patient, yes, json_out,
                        lambda ln: f"therapy line {ln.id} ({ln.drug} from {ln.start_date.isoformat()})")

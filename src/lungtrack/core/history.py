@@ -114,7 +114,7 @@ class MarkerResult:
     unit: str
     uln: float | None = None  # the lab's own upper limit of normal, when given
     lab: str | None = None
-    comparator: str | None = None
+    comparator: str | None = None  # "<" or ">": the value is a limit (outside the assay's range)
 
 
 @dataclass(frozen=True)

@@ -612,3 +612,76 @@ def _therapy_lines(requests: Iterable[tuple[ParsedResource, str, date]],
         lines.append(TherapyRecord(subject or None, rows[0][1], drug, start, end, len(rows), last, note,
                                    _source(rows[0][2])))
     return lines
+
+
+# --------------------------------------------------------------------------- to the write contract
+
+
+def as_import_plan(plan: ImportPlan, label: str) -> Any:
+    """The mapped records as a :class:`lungtrack.records.inputs.ImportPlan` (one batch per patient).
+
+    Patients are referred to by their local id (``Patient/<id>``) together with their name:
+    these files give no server base URL, so the local id alone never identifies a stored
+    patient.  Records naming no patient go to the one patient of the files; with several
+    patients in the files they are skipped and counted.
+    """
+    from lungtrack.records import inputs as ri
+
+    def src(source: str, ext: str | None) -> ri.Source:
+        origin = f"{source.removeprefix('import:')} {ext}" if ext else source.removeprefix("import:")
+        return ri.Source(label=source, external_id=ext or None, origin=origin)
+
+    names = {p.external_id: p for p in plan.patients}
+    first_dx: dict[str, DiagnosisRecord] = {}
+    for d in plan.diagnoses:
+        if d.subject is None:
+            continue
+        best = first_dx.get(d.subject)
+        if best is None or (d.date is not None and (best.date is None or d.date < best.date)):
+            first_dx[d.subject] = d
+    skipped: Counter = Counter(plan.skipped)
+    groups: dict[str | None, dict[str, list[Any]]] = {}
+
+    def subject_of(subject: str | None, rtype: str) -> str | None | bool:
+        if subject is not None:
+            return subject
+        if len(names) == 1:
+            return next(iter(names))
+        skipped[(rtype, "no subject patient; name one with --patient")] += 1
+        return False
+
+    def put(subject: str | None, rtype: str, kind: str, item: Any) -> None:
+        who = subject_of(subject, rtype)
+        if who is False:
+            return
+        groups.setdefault(who, {}).setdefault(kind, []).append(item)  # type: ignore[arg-type]
+
+    for t in plan.therapy_lines:
+        put(t.subject, t.external_id.split("/")[0], "therapies", ri.TherapyInput(
+            drug=t.drug, start=t.start, end=t.end, stop_reason=t.stop_reason, note=t.note,
+            source=src(t.source, t.external_id)))
+    for s in plan.scans:
+        put(s.subject, "Procedure", "scans", ri.ScanInput(date=s.date, modality=s.modality.value,
+                                                          source=src(s.source, s.external_id)))
+    for r in plan.markers:
+        put(r.subject, "Observation", "markers", ri.MarkerInput(
+            marker=r.marker.value, value=r.value, unit=r.unit, date=r.date, uln=r.uln, lab=r.lab,
+            source=src(r.source, r.external_id)))
+    batches = []
+    for ext in list(names) + [s for s in groups if s not in names]:
+        rec = names.get(ext)
+        local_id = ext.split("/", 1)[1] if ext and "/" in ext else ext
+        pin = None
+        if rec is not None:
+            dx = first_dx.get(ext)
+            pin = ri.PatientInput(
+                name=rec.name, diagnosis_date=dx.date if dx else None, histology=dx.histology if dx else None,
+                deceased_date=rec.ended_on if rec.ended_reason == "deceased" else None,
+                source=src(rec.source, rec.external_id))
+        ref = ri.PatientRef(name=rec.name if rec else None, local_id=local_id)
+        g = groups.get(ext, {})
+        batches.append(ri.ImportBatch(
+            patient=ref, patient_input=pin, therapies=tuple(g.get("therapies", ())), scans=tuple(g.get("scans", ())),
+            markers=tuple(g.get("markers", ()))))
+    return ri.ImportPlan(kind="fhir", source_label=label, batches=tuple(batches),
+                         skipped=tuple((t, r, n) for (t, r), n in sorted(skipped.items())))

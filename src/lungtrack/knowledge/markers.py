@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping, NamedTuple
 
@@ -79,11 +80,7 @@ class MarkerInfo:
 
     def factor_for(self, unit: str) -> float | None:
         """Factor to the canonical unit for ``unit`` (any case/spacing), or None if not accepted."""
-        wanted = normalize_unit(unit)
-        for spelling, factor in self.unit_factors.items():
-            if normalize_unit(spelling) == wanted:
-                return factor
-        return None
+        return _factor(self.marker, unit)
 
     def default_uln(self, smoking: SmokingStatus = SmokingStatus.UNKNOWN) -> UlnDefault:
         """Default ULN for a patient with this smoking status (see :func:`default_uln`)."""
@@ -112,11 +109,25 @@ class MarkerInfo:
         return UlnDefault(value, note)
 
 
+@lru_cache(maxsize=512)
+def _factor(marker: Marker, unit: str) -> float | None:
+    """Cached: an import converts the same few spellings thousands of times."""
+    wanted = normalize_unit(unit)
+    for spelling, factor in MARKERS[marker].unit_factors.items():
+        if normalize_unit(spelling) == wanted:
+            return factor
+    return None
+
+
 def _fmt(value: float) -> str:
     return format(Decimal(repr(value)).normalize(), "f")
 
 
-_MASS_PER_ML = MappingProxyType({"ng/mL": 1.0, "µg/L": 1.0, "ug/L": 1.0, "mcg/L": 1.0})
+# Mass concentrations, as factors to ng/mL (1 ng/mL = 1 µg/L = 1000 pg/mL = 100 ng/dL = 0.001 mg/L).
+_MASS_PER_ML = MappingProxyType({
+    "ng/mL": 1.0, "µg/L": 1.0, "ug/L": 1.0, "mcg/L": 1.0,
+    "pg/mL": 0.001, "ng/L": 0.001, "ng/dL": 0.01, "µg/dL": 10.0, "mg/L": 1000.0, "µg/mL": 1000.0,
+})
 
 _INFO = (
     MarkerInfo(
@@ -163,7 +174,7 @@ _INFO = (
         marker=Marker.PROGRP,
         name="Pro-gastrin-releasing peptide",
         canonical_unit="pg/mL",
-        unit_factors=MappingProxyType({"pg/mL": 1.0, "ng/L": 1.0, "ng/mL": 1000.0}),
+        unit_factors=MappingProxyType({"pg/mL": 1.0, "ng/L": 1.0, "ng/dL": 10.0, "ng/mL": 1000.0, "µg/L": 1000.0}),
         loinc=None,  # unconfirmed: not found in the sources (clinical.md §2.5)
         plausible_max=1_000_000.0,
         uln_never_smoker=65.0,
@@ -176,7 +187,7 @@ _INFO = (
         marker=Marker.CA125,
         name="Cancer antigen 125",
         canonical_unit="U/mL",
-        unit_factors=MappingProxyType({"U/mL": 1.0, "kU/L": 1.0, "units/mL": 1.0}),
+        unit_factors=MappingProxyType({"U/mL": 1.0, "kU/L": 1.0, "units/mL": 1.0, "U/L": 0.001}),
         loinc="10334-1",
         plausible_max=100_000.0,
         uln_never_smoker=35.0,
@@ -207,11 +218,15 @@ def marker_from_text(text: str, field: str = "marker") -> Marker:
     """``cea``, ``CYFRA 21-1``, ``cyfra``, ``pro-grp``, ``CA 125`` ... -> :class:`Marker`."""
     if not isinstance(text, str):
         raise InputError(field, text, _MARKER_EXPECTED)
-    key = re.sub(r"[\s\-_.]", "", text).lower()
-    marker = _ALIASES.get(key)
+    marker = _marker_key(text)
     if marker is None:
         raise InputError(field, text, _MARKER_EXPECTED)
     return marker
+
+
+@lru_cache(maxsize=256)
+def _marker_key(text: str) -> Marker | None:
+    return _ALIASES.get(re.sub(r"[\s\-_.]", "", text).lower())
 
 
 def convert_marker_value(marker: Marker, value: float, unit: str | None, field: str = "unit") -> tuple[float, str]:
@@ -236,6 +251,8 @@ def convert_marker_value(marker: Marker, value: float, unit: str | None, field: 
             f"a {info.marker.value} unit: {accepted}",
             message=f"{field}: {unit!r} is not a unit for {info.marker.value}; expected one of {accepted}.",
         )
+    if factor == 1.0:
+        return float(value), info.canonical_unit
     converted = Decimal(repr(float(value))) * Decimal(repr(factor))
     return float(converted), info.canonical_unit
 

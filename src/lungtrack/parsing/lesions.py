@@ -7,6 +7,17 @@ Forms (see docs user story 1)::
     "pleural effusion: pleura, non-target"   a non-target lesion with no size
     "RUL mass 22"   "4R 0.9 cm"   "RUL mass: 22 mm"    label and size (the lesion is known)
     "RUL mass: too small"   "liver S6 disappeared"   "4R: NE"     a status instead of a size
+    "RUL mass: lung, 32x21 mm"   "4R: node, 1.8 x 1.2 cm"   two axes, as reports write them
+
+Two axes (``32x21 mm``, ``3.2 x 2.1 cm``, ``32 × 21``): the long axis is the size, except for a
+lymph node, whose size is the short axis (RECIST 1.1); ``short_axis_mm`` keeps the short one so
+that a node named by its label alone is measured on its short axis too.
+
+A lesion that split is still one lesion: its fragments may be written as a sum
+(``"RUL mass 12 + 8 mm"`` is 20 mm), which is how RECIST 1.1 (Eisenhauer 2009) treats
+fragments; when two lesions merge, the merged lesion's size goes on one of them and the other
+is recorded as ``0`` (disappeared).  The working group's exact wording is not confirmed in the
+project's clinical reference; docs/rules.md carries the guidance.
 
 After the colon, the comma-separated parts may come in any order: a site, a size or a status,
 and a role (``target`` / ``non-target``).  Without a colon, the size or status is taken from
@@ -52,6 +63,7 @@ class LesionSpec:
     size_mm: float | None
     status: MeasurementStatus
     role: LesionRole | None
+    short_axis_mm: float | None = None  # given as "32x21 mm": the shorter of the two axes
 
 
 _STATUS_WORDS: dict[str, MeasurementStatus] = {
@@ -120,11 +132,51 @@ def _size_or_zero(field: str, text: str, part: str) -> float | None:
         raise InputError(field, text, LESION_EXPECTED, message=f"{field}: {text!r}: {reason}.") from None
 
 
+_TWO_AXES = re.compile(
+    r"(?P<a>\d+(?:\.\d+)?)\s*(?P<ua>mm|cm)?\s*[x×*]\s*(?P<b>\d+(?:\.\d+)?)\s*(?P<ub>mm|cm)?(?![a-z])", re.I)
+
+
+def _two_axes(field: str, text: str, cleaned: str) -> tuple[str, float | None]:
+    """Replace ``32x21 mm`` by its long axis (``32 mm``); return the short axis in mm too."""
+    match = _TWO_AXES.search(cleaned)
+    if match is None:
+        return cleaned, None
+    unit = (match["ub"] or match["ua"] or "mm").lower()
+    if match["ua"] and match["ub"] and match["ua"].lower() != match["ub"].lower():
+        raise _error(field, text, "the two axes are in different units")
+    first = parse_size_mm(f"{match['a']} {unit}", field="size")
+    second = parse_size_mm(f"{match['b']} {unit}", field="size")
+    long_axis, short_axis = max(first, second), min(first, second)
+    return cleaned[:match.start()] + f"{long_axis:g} mm" + cleaned[match.end():], short_axis
+
+
+_FRAGMENTS = re.compile(r"\d+(?:\.\d+)?\s*(?:mm|cm)?(?:\s*\+\s*\d+(?:\.\d+)?\s*(?:mm|cm)?)+(?![a-z])", re.I)
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(mm|cm)?", re.I)
+
+
+def _fragments(cleaned: str) -> str:
+    """``12 + 8 mm`` (a lesion that split: RECIST sums its fragments) -> ``20 mm``."""
+    match = _FRAGMENTS.search(cleaned)
+    if match is None:
+        return cleaned
+    parts = _PART.findall(match.group(0))
+    unit = next((u.lower() for _n, u in reversed(parts) if u), "mm")
+    total = sum(parse_size_mm(f"{n} {(u or unit).lower()}", field="size") for n, u in parts)
+    return cleaned[:match.start()] + f"{round(total, 1):g} mm" + cleaned[match.end():]
+
+
 def parse_lesion_spec(text: str, *, field: str = "--lesion") -> LesionSpec:
     """Parse one ``--lesion`` value (see the module docstring for the accepted forms)."""
     if not isinstance(text, str) or not text.strip():
         raise InputError(field, text, LESION_EXPECTED, message=f"{field}: no lesion given; expected {LESION_EXPECTED}.")
     cleaned = " ".join(text.split())
+    try:
+        cleaned = _fragments(cleaned)
+        cleaned, short_axis = _two_axes(field, text, cleaned)
+    except InputError as err:
+        if err.field == "size":
+            raise _error(field, text, err.message.removeprefix("size: ").rstrip(".")) from None
+        raise
     if re.search(r"\d,\d", cleaned):
         raise _error(field, text, "use a dot for decimals, e.g. 3.2 cm, not 3,2 cm")
     head, colon, tail = cleaned.partition(":")
@@ -179,7 +231,10 @@ def parse_lesion_spec(text: str, *, field: str = "--lesion") -> LesionSpec:
         is_node = site in _NODE_WORDS or site.endswith((" node", " nodes", " ln"))
         if is_node:
             site = NODE_SITE
-    return LesionSpec(label=label, site=site, is_node=is_node, size_mm=size, status=status, role=role)
+    if is_node and short_axis is not None and size is not None:
+        size = short_axis  # a node is measured on its short axis
+    return LesionSpec(label=label, site=site, is_node=is_node, size_mm=size, status=status, role=role,
+                      short_axis_mm=short_axis if size is not None else None)
 
 
 def check_first_sighting(spec: LesionSpec, text: str, *, field: str = "--lesion") -> LesionSpec:

@@ -50,6 +50,8 @@ class Patient(Timestamped, table=True):
     marker_overdue_weeks: Optional[float] = None
     ended_on: Optional[date] = None
     ended_reason: Optional[str] = Field(default=None, max_length=200)
+    birth_date: Optional[date] = None
+    gender: Optional[str] = Field(default=None, max_length=20)
     external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
@@ -76,6 +78,7 @@ class ImagingStudy(Timestamped, table=True):
     impression: Optional[str] = Field(default=None, sa_column=Column(Text))
     non_target_status: Optional[str] = Field(default=None, max_length=20)
     external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
+    report_text: Optional[str] = Field(default=None, sa_column=Column(Text))  # the CT report's text
 
 
 class Lesion(Timestamped, table=True):
@@ -108,6 +111,7 @@ class NewLesion(Timestamped, table=True):
     is_node: bool = Field(default=False)
     size_mm: Optional[float] = None
     equivocal: bool = Field(default=False)
+    lesion_id: Optional[int] = Field(default=None, foreign_key="lesion.id", index=True)  # the lesion it became
 
 
 class MarkerResult(Timestamped, table=True):
@@ -121,6 +125,7 @@ class MarkerResult(Timestamped, table=True):
     unit: str = Field(max_length=20)
     uln: Optional[float] = None
     lab: Optional[str] = Field(default=None, max_length=200)
+    comparator: Optional[str] = Field(default=None, max_length=2)  # "<" / ">": outside the assay's range
     external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
@@ -192,3 +197,41 @@ class EventLog(SQLModel, table=True):
     patient_id: Optional[int] = None  # not a foreign key: the entry outlives a deleted patient
     patient_name: Optional[str] = Field(default=None, max_length=200)
     detail: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+
+class PatientIdentifier(Timestamped, table=True):
+    """A (system, value) pair naming the patient in another system (FHIR ``Patient.identifier``)."""
+
+    __tablename__ = "patient_identifier"
+    __table_args__ = (UniqueConstraint("system", "value", name="uq_patient_identifier_system_value"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    system: str = Field(max_length=300)
+    value: str = Field(max_length=300)
+
+
+class Change(SQLModel, table=True):
+    """One write command: ``lungtrack log`` lists them, ``lungtrack undo`` reverts the last one."""
+
+    __tablename__ = "change"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, nullable=False, index=True)
+    os_user: Optional[str] = Field(default=None, max_length=200)
+    command: Optional[str] = Field(default=None, sa_column=Column(Text))  # values masked
+    summary: Optional[str] = Field(default=None, sa_column=Column(Text))
+    kind: str = Field(default="edit", max_length=50)  # add, edit, delete, import, undo, demo
+    undone_at: Optional[datetime] = None
+    undone_by: Optional[int] = None  # the change that reverted this one
+
+
+class ChangeEntry(SQLModel, table=True):
+    """One row inserted, updated or deleted by a change; ``old``/``new`` are the row as JSON."""
+
+    __tablename__ = "change_entry"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    change_id: int = Field(foreign_key="change.id", index=True)
+    table_name: str = Field(max_length=50)
+    row_id: int
+    op: str = Field(max_length=10)  # insert, update, delete
+    old: Optional[str] = Field(default=None, sa_column=Column(Text))
+    new: Optional[str] = Field(default=None, sa_column=Column(Text))

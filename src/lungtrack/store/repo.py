@@ -243,7 +243,7 @@ def delete_record(session: Session, row: SQLModel) -> dict[str, int]:
         for model in (m.ImagingStudy, m.Lesion, m.TherapyLine, m.MarkerResult, m.BiopsyFinding,
                       m.Appointment, m.Note, m.Acknowledgement, m.Snooze):
             drop(session.exec(select(model).where(getattr(model, "patient_id") == row.id)), model.__tablename__)
-        session.flush()
+    session.flush()  # children first: without ORM relationships the flush order is not guaranteed
     session.delete(row)
     counts[type(row).__tablename__] = counts.get(type(row).__tablename__, 0) + 1
     session.flush()
@@ -396,7 +396,8 @@ def _build_histories(session: Session, patients: Sequence[Any]) -> list[h.Histor
                             st.c.date, st.c.id)
     meas = by_study(lm, ("lesion_id", "size_mm", "status"))
     new = by_study(nl, ("site", "label", "is_node", "size_mm", "equivocal"))
-    marker_rows = by_patient(mr, ("id", "date", "marker", "value", "unit", "uln", "lab"), mr.c.date, mr.c.id)
+    marker_rows = by_patient(mr, ("id", "date", "marker", "value", "unit", "uln", "lab", "comparator"), mr.c.date,
+                             mr.c.id)
     biopsy_rows = by_patient(bf, ("id", "date", "sample", "gene", "variant", "result", "vaf", "assay",
                                   "allele_context"), bf.c.date, bf.c.id)
     appt_rows = by_patient(ap, ("id", "date", "kind", "description", "status"), ap.c.date, ap.c.id)
@@ -428,7 +429,7 @@ def _build_histories(session: Session, patients: Sequence[Any]) -> list[h.Histor
                           for x in lesion_rows.get(pid, ())),
             studies=studies,
             markers=tuple(h.MarkerResult(id=r.id or 0, date=r.date, marker=mk, value=r.value,
-                                         unit=r.unit, uln=r.uln, lab=r.lab)
+                                         unit=r.unit, uln=r.uln, lab=r.lab, comparator=r.comparator)
                           for r in marker_rows.get(pid, ()) if (mk := enum(Marker, r.marker)) is not None),
             biopsies=tuple(h.BiopsyFinding(id=b.id or 0, date=b.date, sample=enum(Sample, b.sample, Sample.OTHER),
                                            gene=b.gene, variant=b.variant,

@@ -1,0 +1,510 @@
+"""``Writer.apply_import``: an :class:`~lungtrack.records.inputs.ImportPlan` into the store.
+
+1. Each batch's patient is resolved without guessing (identifiers, then source base + local
+   id, then - only for input where the person names the patient - the name), or created from
+   the batch's ``patient_input``.
+2. Every record is validated in memory against that one patient's loaded state (therapy
+   lines, what is already stored by external id and by content).  Any invalid record refuses
+   the whole plan: :class:`~lungtrack.errors.RecordsRefused` lists every problem with its origin.
+3. New rows are inserted in bulk (SQLAlchemy Core executemany, ids returned in order) and
+   journalled as one ``insert-ids`` entry per table; rows already present are counted, rows
+   whose external id is stored with other values are updated ("changed").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert
+from sqlmodel import select
+
+from lungtrack.errors import InputError, RecordsRefused
+from lungtrack.records import checks as ck
+from lungtrack.records.inputs import (
+    ImportBatch,
+    ImportPlan,
+    ImportResult,
+    PatientRef,
+    Problem,
+)
+from lungtrack.store import models as m
+from lungtrack.store import repo
+from lungtrack.store.models import utcnow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lungtrack.records.writer import Writer
+
+#: Plans whose patients the person names (so a name may identify the patient).
+NAMED_KINDS = frozenset({"csv", "json", "manual", "demo"})
+
+
+def patient_key(ref: PatientRef) -> str | None:
+    """The ``external_id`` stored on a patient created from ``ref``."""
+    if ref.local_id is None:
+        return None
+    return f"{ref.source_base}|Patient/{ref.local_id}" if ref.source_base else f"Patient/{ref.local_id}"
+
+
+def resolve_patient(session: Any, ref: PatientRef, kind: str) -> tuple[m.Patient | None, str | None]:
+    """(patient or None, problem).  Never by a local id alone."""
+    found: dict[int, m.Patient] = {}
+    for system, value in ref.identifiers:
+        row = session.exec(select(m.PatientIdentifier).where(m.PatientIdentifier.system == system,
+                                                             m.PatientIdentifier.value == value)).first()
+        if row is not None:
+            found[row.patient_id] = session.get(m.Patient, row.patient_id)
+    if ref.local_id is not None and ref.source_base:
+        for p in session.exec(select(m.Patient).where(m.Patient.external_id == patient_key(ref))):
+            found[p.id] = p
+    if len(found) > 1:
+        names = ", ".join(sorted(p.name for p in found.values()))
+        return None, (f"patient: the identifiers of this patient match {len(found)} different patients ({names}); "
+                      "expected identifiers of one patient; nothing was imported.")
+    if found:
+        return next(iter(found.values())), None
+    if ref.local_id is not None and not ref.source_base and ref.name:
+        # no base URL: the local id only counts together with the same name
+        for p in session.exec(select(m.Patient).where(m.Patient.external_id == patient_key(ref))):
+            if p.name.casefold() == ref.name.casefold():
+                return p, None
+    if ref.name and kind in NAMED_KINDS:
+        p = repo.patient_by_name(session, ref.name)
+        if p is not None:
+            return p, None
+    return None, None
+
+
+class _State:
+    """One patient's stored records, loaded once, for validation in memory."""
+
+    def __init__(self, session: Any, p: m.Patient | None):
+        self.spans: list[ck.Span] = []
+        self.ext: dict[str, dict[str, Any]] = {}  # table -> external_id -> row
+        self.keys: dict[str, set[Any]] = {t: set() for t in ("marker", "appointment", "scan", "biopsy", "note", "therapy")}
+        self.birth = p.birth_date if p is not None else None
+        if p is None:
+            return
+        for ln in repo.therapy_lines(session, p):
+            self.spans.append(ck.Span(ln.id, ln.drug, ln.start_date, ln.end_date))
+            self.keys["therapy"].add((ln.drug, ln.start_date))
+            self._ext("therapy_line", ln)
+        conn = session.connection()
+        for model, kind, key in (
+            (m.MarkerResult, "marker", lambda r: (r.marker, r.date, r.value, r.comparator)),
+            (m.Appointment, "appointment", lambda r: (r.date, r.kind, r.status)),
+            (m.ImagingStudy, "scan", lambda r: (r.date, r.modality)),
+            (m.BiopsyFinding, "biopsy", lambda r: (r.date, r.sample, r.gene, r.variant)),
+            (m.Note, "note", lambda r: (r.date, r.text)),
+        ):
+            table = model.__table__  # type: ignore[attr-defined]
+            for r in conn.execute(select(table).where(table.c.patient_id == p.id)):
+                self.keys[kind].add(key(r))
+                if r.external_id:
+                    self.ext.setdefault(table.name, {})[r.external_id] = r
+
+    def _ext(self, table: str, row: Any) -> None:
+        if row.external_id:
+            self.ext.setdefault(table, {})[row.external_id] = row
+
+
+def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient: m.Patient | None = None) -> ImportResult:
+    session = w.session
+    problems: list[Problem] = []
+    added: Counter[str] = Counter()
+    already: Counter[str] = Counter()
+    changed: Counter[str] = Counter()
+    skipped: Counter[tuple[str, str]] = Counter({(t, r): n for t, r, n in plan.skipped})
+    notes: list[str] = []
+    patients: list[tuple[int | None, str, str]] = []
+    if patient is not None and len({b.patient for b in plan.batches}) > 1:
+        raise InputError("--patient", patient.name, "files holding one patient", message=(
+            f"--patient: the files hold {len(plan.batches)} patients; import them without --patient "
+            "(each becomes its own patient); nothing was imported."))
+
+    # ---- 1. patients
+    targets: list[tuple[ImportBatch, m.Patient | None, _State]] = []
+    for batch in plan.batches:
+        origin = batch.patient_input.source.origin if batch.patient_input else None
+        if patient is not None:
+            p, problem = patient, None
+        else:
+            p, problem = resolve_patient(session, batch.patient, plan.kind)
+        if problem:
+            problems.append(Problem(origin, "patient", problem))
+            continue
+        if p is None:
+            inp = batch.patient_input
+            if inp is None:
+                # records of a patient neither in the import nor (identified) in the store: counted, not guessed
+                why = "its patient is neither in the import nor in the store; name one with --patient"
+                for kind, items in (("therapy", batch.therapies), ("scan", batch.scans), ("marker", batch.markers),
+                                    ("biopsy", batch.biopsies), ("appointment", batch.appointments),
+                                    ("note", batch.notes)):
+                    if items:
+                        skipped[(kind, why)] += len(items)
+                continue
+            if repo.patient_by_name(session, inp.name) is not None:
+                problems.append(Problem(origin, "--patient", (
+                    f"--patient: a patient called {inp.name!r} is already in this store but is not known by this "
+                    f"import's identifiers ({patient_key(batch.patient) or 'none'}); to add the records to that "
+                    f"patient use --patient {inp.name!r}; nothing was imported.")))
+                continue
+            problems.extend(w._patient_problems(inp, None))
+            patients.append((None, inp.name, "created"))
+            added["patient"] += 1
+        else:
+            patients.append((p.id, p.name, "matched"))
+            already["patient"] += 1
+        targets.append((batch, p, _State(session, p)))
+
+    # ---- 2. validate every record in memory
+    pending: list[tuple[ImportBatch, m.Patient | None, dict[str, list[dict[str, Any]]], list[Any]]] = []
+    for batch, p, state in targets:
+        rows: dict[str, list[dict[str, Any]]] = {"marker_result": [], "appointment": [], "note": [], "biopsy_finding": []}
+        orm_ops: list[Any] = []  # (kind, payload) written through the writer
+        birth = state.birth or (batch.patient_input.birth_date if batch.patient_input else None)
+        _therapies(w, batch, state, birth, problems, orm_ops, already, changed)
+        _scans(w, batch, state, birth, problems, orm_ops, already)
+        _markers(w, batch, state, birth, problems, rows["marker_result"], already, changed, orm_ops)
+        _simple(w, batch, state, birth, problems, rows, already)
+        pending.append((batch, p, rows, orm_ops))
+    if problems:
+        raise RecordsRefused(tuple(problems), what="nothing was imported")
+
+    for _b, _p, rows, ops in pending:
+        for table, items in rows.items():
+            added[_KIND_OF[table]] += len(items)
+        for op in ops:
+            if op[0] in ("therapy", "scan"):
+                added[op[0]] += 1
+            elif op[0] == "update":
+                changed[op[1]] += 1
+    if dry_run:
+        return ImportResult(plan.kind, plan.source_label, True, None, tuple(patients), _t(added), _t(already),
+                            _t(changed), tuple((t, r, n) for (t, r), n in sorted(skipped.items())), tuple(notes))
+
+    # ---- 3. write
+    now = utcnow()
+    out_patients = []
+    for (batch, p, rows, ops), (_pid, pname, how) in zip(pending, patients):
+        if p is None:
+            inp = batch.patient_input
+            assert inp is not None
+            from dataclasses import replace
+
+            from lungtrack.records.inputs import Source
+
+            src = Source(inp.source.label, inp.source.external_id or patient_key(batch.patient), inp.source.origin)
+            extra = {"ended_on": inp.deceased_date, "ended_reason": "deceased"} if inp.deceased_date else {}
+            p = w.session.get(m.Patient, w.add_patient(replace(inp, source=src), **extra).ids[0])
+        else:
+            _fill_patient(w, p, batch, notes)
+        out_patients.append((p.id, p.name, how))
+        for op in ops:
+            _run_op(w, p, op)
+        for table, items in rows.items():
+            if not items:
+                continue
+            for r in items:
+                r.update(patient_id=p.id, created_at=now, updated_at=now)
+            t = m.__dict__[_MODEL_OF[table]].__table__
+            w.recorder.add_inserted_ids(table, bulk_insert(session.connection(), t, items))
+    session.flush()
+    total = sum(added.values()) - added.get("patient", 0)
+    w.kind = "import"
+    w.say(f"import {plan.kind} {plan.source_label}: {total} record(s) added")
+    return ImportResult(plan.kind, plan.source_label, False, None, tuple(out_patients), _t(added), _t(already),
+                        _t(changed), tuple((t, r, n) for (t, r), n in sorted(skipped.items())), tuple(notes))
+
+
+def _sqlite_value(v: Any, _stamps: dict[datetime, str] = {}) -> Any:  # noqa: B006 - a cache
+    if isinstance(v, date):
+        if isinstance(v, datetime):
+            text = _stamps.get(v)
+            if text is None:
+                if len(_stamps) > 100:
+                    _stamps.clear()
+                text = _stamps[v] = v.strftime("%Y-%m-%d %H:%M:%S.%f")
+            return text
+        return v.isoformat()
+    return v
+
+
+def bulk_insert(conn: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` with one executemany; return their ids in order.
+
+    SQLite: the write transaction holds the store's write lock (``BEGIN IMMEDIATE``), so the new
+    rows are exactly those above the largest id before the insert.  Other databases return the
+    ids with the insert (``RETURNING``, in parameter order)."""
+    from sqlalchemy import func
+    from sqlalchemy import select as core_select
+
+    if conn.dialect.name == "sqlite":
+        before = conn.execute(core_select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+        # plain DB-API executemany, values in SQLAlchemy's own SQLite storage format (dates ISO,
+        # timestamps 'YYYY-MM-DD HH:MM:SS.ffffff'): SQLAlchemy's per-value processing would cost
+        # more than the insert itself
+        cols = [c.name for c in table.columns if c.name in rows[0]]
+        sql = f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" for _ in cols)})'
+        first = rows[0]
+        fixed = {c: _sqlite_value(first[c]) for c in ("created_at", "updated_at", "patient_id") if c in first}
+        convert = [c for c in cols if c not in fixed and c in ("date", "until")]
+        from operator import itemgetter
+
+        pick = itemgetter(*cols)
+        values = []
+        for r in rows:  # the rows are this import's own dicts: converted in place
+            r.update(fixed)
+            for c in convert:
+                if r[c] is not None:
+                    r[c] = r[c].isoformat()
+            values.append(pick(r))
+        cursor = conn.connection.cursor()  # the DB-API connection of this transaction
+        try:
+            cursor.executemany(sql, values)
+        finally:
+            cursor.close()
+        ids = list(conn.execute(core_select(table.c.id).where(table.c.id > before).order_by(table.c.id)).scalars())
+        if len(ids) != len(rows):  # pragma: no cover - another writer despite the lock
+            raise RuntimeError("bulk insert: unexpected row count")
+        return ids
+    return [r[0] for r in conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)]
+
+
+_KIND_OF = {"marker_result": "marker", "appointment": "appointment", "note": "note", "biopsy_finding": "biopsy"}
+_MODEL_OF = {"marker_result": "MarkerResult", "appointment": "Appointment", "note": "Note", "biopsy_finding": "BiopsyFinding"}
+
+
+def _t(c: Counter[str]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((k, v) for k, v in c.items() if v))
+
+
+def _fill_patient(w: Writer, p: m.Patient, batch: ImportBatch, notes: list[str]) -> None:
+    """What the import knows and the store does not yet: diagnosis date, histology, death."""
+    inp = batch.patient_input
+    if inp is None:
+        return
+    changes = []
+    if p.diagnosis_date is None and inp.diagnosis_date is not None:
+        p.diagnosis_date = inp.diagnosis_date
+        changes.append(f"diagnosis date {inp.diagnosis_date.isoformat()}")
+    if not p.histology and inp.histology:
+        p.histology = inp.histology
+        changes.append(f"histology {inp.histology!r}")
+    if p.birth_date is None and inp.birth_date is not None:
+        p.birth_date = inp.birth_date
+        changes.append(f"birth date {inp.birth_date.isoformat()}")
+    if inp.deceased_date is not None and p.ended_on is None:
+        p.ended_on, p.ended_reason = inp.deceased_date, "deceased"
+        changes.append(f"tracking ended {inp.deceased_date.isoformat()} (deceased)")
+    if p.external_id is None and batch.patient.local_id is not None:
+        key = patient_key(batch.patient)
+        if w.session.exec(select(m.Patient).where(m.Patient.external_id == key)).first() is None:
+            p.external_id = key
+            changes.append("")
+    for system, value in batch.patient.identifiers:
+        if w.session.exec(select(m.PatientIdentifier).where(m.PatientIdentifier.system == system,
+                                                            m.PatientIdentifier.value == value)).first() is None:
+            w.session.add(m.PatientIdentifier(patient_id=p.id, system=system, value=value, source=inp.source.label))
+    if changes:  # only a patient that changed is touched (and journalled)
+        repo.touch(p)
+        w.session.add(p)
+    w.session.flush()
+    shown = [c for c in changes if c]
+    if shown:
+        notes.append(f"{p.name}: " + " and ".join(shown))
+
+
+def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...]) -> None:
+    kind = op[0]
+    if kind == "therapy":
+        inp, drug, reason = op[1], op[2], op[3]
+        w.session.add(m.TherapyLine(patient_id=p.id, drug=drug, start_date=inp.start, end_date=inp.end,
+                                    stop_reason=reason, note=inp.note, source=inp.source.label,
+                                    external_id=inp.source.external_id))
+        w.session.flush()
+    elif kind == "scan":
+        inp, entries = op[1], op[2]
+        study = m.ImagingStudy(patient_id=p.id, date=inp.date, modality=op[3], slice_thickness_mm=inp.slice_thickness_mm,
+                               impression=inp.impression, report_text=inp.report_text, non_target_status=op[4],
+                               source=inp.source.label, external_id=inp.source.external_id)
+        w.session.add(study)
+        w.session.flush()
+        resolved = [(repo.find_lesion(w.session, p, item.label), item, item.size_mm) for item in entries]
+        w._save_measurements(p, study, resolved, inp.source.label)
+    elif kind == "update":
+        row, values = op[2], op[3]
+        for k, v in values.items():
+            setattr(row, k, v)
+        repo.touch(row)
+        w.session.add(row)
+        w.session.flush()
+
+
+def _date_problem(problems: list[Problem], origin: str | None, fieldname: str, d: date, w: Writer,
+                  birth: date | None, allow_future: bool = False) -> bool:
+    reason = ck.clinical_date(fieldname, d, w.today, birth, allow_future=allow_future)
+    if reason:
+        problems.append(Problem(origin, fieldname, reason))
+        return True
+    return False
+
+
+def _therapies(w: Writer, batch: ImportBatch, state: _State, birth: date | None, problems: list[Problem],
+               ops: list[Any], already: Counter[str], changed: Counter[str]) -> None:
+    from lungtrack.records.inputs import TherapyInput
+
+    spans = list(state.spans)
+    stored = state.ext.get("therapy_line", {})
+    for inp in batch.therapies:
+        ext = inp.source.external_id
+        row = stored.get(ext) if ext else None
+        if row is None and ext is None and (inp.drug, inp.start) in state.keys["therapy"]:
+            already["therapy"] += 1
+            continue
+        line_id = row.id if row is not None else None
+        probs, drug, reason = w._therapy_problems(_Patient(birth), inp, spans, line_id=line_id)
+        if probs:
+            problems.extend(probs)
+            continue
+        if row is None and (drug.name, inp.start) in state.keys["therapy"]:
+            already["therapy"] += 1
+            continue
+        if row is not None:
+            values = {"end_date": inp.end, "stop_reason": reason}
+            if (row.end_date, row.stop_reason) == (inp.end, reason) or inp.end is None and row.end_date is not None:
+                already["therapy"] += 1
+            else:
+                ops.append(("update", "therapy", row, values))
+                spans = [s for s in spans if s.id != row.id] + [ck.Span(row.id, row.drug, row.start_date, inp.end)]
+            continue
+        spans.append(ck.Span(None, drug.name, inp.start, inp.end))
+        state.keys["therapy"].add((drug.name, inp.start))
+        ops.append(("therapy", TherapyInput(**inp.__dict__), drug.name, reason))
+
+
+class _Patient:
+    """What the therapy checks read of a patient that may not exist yet."""
+
+    def __init__(self, birth: date | None):
+        self.birth_date = birth
+
+
+def _scans(w: Writer, batch: ImportBatch, state: _State, birth: date | None, problems: list[Problem],
+           ops: list[Any], already: Counter[str]) -> None:
+    stored = state.ext.get("imaging_study", {})
+    for inp in batch.scans:
+        probs = w._scan_problems(_Patient(birth), inp)  # type: ignore[arg-type]
+        if probs:
+            problems.extend(probs)
+            continue
+        modality = ck.vocabulary("modality", inp.modality, "modality")[0]
+        nts = ck.vocabulary("non-target status", inp.non_target_status, "non-target status")[0]
+        ext = inp.source.external_id
+        if (ext and ext in stored) or (ext is None and (inp.date, modality) in state.keys["scan"]):
+            already["scan"] += 1
+            continue
+        for item in inp.measurements:
+            if item.status not in ck.VOCABULARIES["measurement status"]:
+                problems.append(Problem(inp.source.origin, "status", ck.vocabulary(
+                    "status", item.status, "measurement status")[1] or ""))
+            elif item.status == "measured":
+                why = ck.positive("size", item.size_mm)
+                if why or item.size_mm is None:
+                    problems.append(Problem(inp.source.origin, "size", why or f"size: {item.label} has no size; "
+                                                                             "expected a size in mm."))
+        stored[ext or f"@{len(stored)}"] = inp
+        state.keys["scan"].add((inp.date, modality))
+        ops.append(("scan", inp, inp.measurements, modality, nts))
+
+
+def _markers(w: Writer, batch: ImportBatch, state: _State, birth: date | None, problems: list[Problem],
+             rows: list[dict[str, Any]], already: Counter[str], changed: Counter[str], ops: list[Any]) -> None:
+    stored = state.ext.get("marker_result", {})
+    keys = state.keys["marker"]
+    today, earliest = w.today, max(ck.EARLIEST, birth or ck.EARLIEST)
+    for inp in batch.markers:
+        marker, value, unit, uln, probs = w._marker_value(inp)
+        if not (earliest <= inp.date <= today):  # the full check (and its message) only when it fails
+            _date_problem(probs, inp.source.origin, "date", inp.date, w, birth)
+        if probs:
+            problems.extend(probs)
+            continue
+        ext = inp.source.external_id
+        if ext and ext in stored:
+            old = stored[ext]
+            values = {"date": inp.date, "value": value, "unit": unit, "uln": uln, "comparator": inp.comparator}
+            if old is None or all(getattr(old, k) == v for k, v in values.items()):
+                already["marker"] += 1
+            else:
+                row = w.session.get(m.MarkerResult, old.id)
+                ops.append(("update", "marker", row, values))
+            continue
+        key = (marker.value, inp.date, value, inp.comparator)
+        if key in keys:
+            already["marker"] += 1
+            continue
+        keys.add(key)
+        if ext:
+            stored[ext] = None  # seen in this import: a repeat is "already present"
+        rows.append({"date": inp.date, "marker": marker.value, "value": value, "unit": unit, "uln": uln,
+                     "lab": inp.lab, "comparator": inp.comparator, "source": inp.source.label, "external_id": ext})
+
+
+def _simple(w: Writer, batch: ImportBatch, state: _State, birth: date | None, problems: list[Problem],
+            rows: dict[str, list[dict[str, Any]]], already: Counter[str]) -> None:
+    for inp in batch.appointments:
+        kind, why1 = ck.vocabulary("kind", inp.kind, "appointment kind")
+        status, why2 = ck.vocabulary("status", inp.status, "appointment status")
+        probs = [Problem(inp.source.origin, f, y) for f, y in (("kind", why1), ("status", why2)) if y]
+        _date_problem(probs, inp.source.origin, "date", inp.date, w, birth, allow_future=status != "done")
+        if probs:
+            problems.extend(probs)
+            continue
+        if _seen(state, "appointment", inp.source.external_id, (inp.date, kind, status), already):
+            continue
+        rows["appointment"].append({"date": inp.date, "kind": kind, "description": inp.description, "status": status,
+                                    "source": inp.source.label, "external_id": inp.source.external_id})
+    for inp in batch.notes:
+        probs = []
+        _date_problem(probs, inp.source.origin, "date", inp.date, w, birth)
+        if not (inp.text or "").strip():
+            probs.append(Problem(inp.source.origin, "text", "text: the note is empty; expected some text."))
+        if probs:
+            problems.extend(probs)
+            continue
+        if _seen(state, "note", inp.source.external_id, (inp.date, inp.text), already):
+            continue
+        rows["note"].append({"date": inp.date, "text": inp.text, "source": inp.source.label,
+                             "external_id": inp.source.external_id})
+    for inp in batch.biopsies:
+        values, probs, _alt = w._biopsy_row_values(_Patient(birth), inp)  # type: ignore[arg-type]
+        if probs:
+            problems.extend(probs)
+            continue
+        if _seen(state, "biopsy", inp.source.external_id,
+                 (inp.date, values["sample"], values["gene"], values["variant"]), already):
+            continue
+        rows["biopsy_finding"].append({**values, "source": inp.source.label, "external_id": inp.source.external_id})
+
+
+_TABLE_OF = {"appointment": "appointment", "note": "note", "biopsy": "biopsy_finding"}
+
+
+def _seen(state: _State, kind: str, ext: str | None, key: Any, already: Counter[str]) -> bool:
+    table = _TABLE_OF[kind]
+    stored = state.ext.setdefault(table, {})
+    if (ext and ext in stored) or key in state.keys[kind]:
+        already[kind] += 1
+        return True
+    state.keys[kind].add(key)
+    if ext:
+        stored[ext] = key
+    return False
+
+
+def count(result: ImportResult, which: str, kinds: Iterable[str]) -> dict[str, int]:
+    return {k: result.count(which, k) for k in kinds}
