@@ -26,11 +26,11 @@ def ten_year_patient(name: str = "Ten Year", seed: int = 7) -> dict[str, Any]:
     rnd = random.Random(seed)
     lines = [
         _rec(1, patient_id=1, drug="gefitinib", start_date="2016-02-01", end_date="2019-06-14",
-             stop_reason="progression", note="250 mg daily"),
+             stop_reason="progression", note="250 mg daily", rxnorm=None, stop_reason_text=None),
         _rec(2, patient_id=1, drug="osimertinib", start_date="2019-06-20", end_date="2024-03-18",
-             stop_reason="progression", note=None),
+             stop_reason="progression", note=None, rxnorm=None, stop_reason_text=None),
         _rec(3, patient_id=1, drug="carboplatin", start_date="2024-03-25", end_date=None, stop_reason=None,
-             note="with pemetrexed"),
+             note="with pemetrexed", rxnorm=None, stop_reason_text=None),
     ]
     lesions = [
         _rec(1, patient_id=1, label="RUL mass", site="lung", is_node=False, role=None),
@@ -102,14 +102,16 @@ def ten_year_patient(name: str = "Ten Year", seed: int = 7) -> dict[str, Any]:
     biopsies = [
         _rec(1, patient_id=1, date="2016-01-05", sample="tissue", assay="NGS panel", gene="EGFR",
              variant="exon 19 deletion", hgvs_p="p.Glu746_Ala750del", hgvs_c="c.2235_2249del", result="detected",
-             vaf=41.0, allele_context=None),
+             vaf=41.0, allele_context=None, origin=None),
         _rec(2, patient_id=1, date="2019-06-10", sample="plasma", assay="cobas EGFR v2", gene="EGFR",
              variant="T790M", hgvs_p="p.Thr790Met", hgvs_c="c.2369C>T", result="detected", vaf=1.2,
-             allele_context=None),
+             allele_context=None, origin=None),
         _rec(3, patient_id=1, date="2024-03-10", sample="plasma", assay="Guardant360", gene="EGFR",
-             variant="C797S", hgvs_p="p.Cys797Ser", hgvs_c="c.2390G>C", result="detected", vaf=0.6, allele_context="trans"),
+             variant="C797S", hgvs_p="p.Cys797Ser", hgvs_c="c.2390G>C", result="detected", vaf=0.6, allele_context="trans",
+             origin=None),
         _rec(4, patient_id=1, date="2024-03-10", sample="plasma", assay="Guardant360", gene="MET",
-             variant="amplification", hgvs_p=None, hgvs_c=None, result="not-detected", vaf=None, allele_context=None),
+             variant="amplification", hgvs_p=None, hgvs_c=None, result="not-detected", vaf=None, allele_context=None,
+             origin=None),
     ]
     appointments = [
         _rec(1, patient_id=1, date="2025-12-01", kind="visit", description="Oncology clinic", status="done"),

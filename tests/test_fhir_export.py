@@ -24,6 +24,13 @@ SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
 
 
+def _lt(res: dict, name: str):
+    for e in res.get("extension", []):
+        if e["url"] == "urn:lungtrack:fhir:extension:" + name:
+            return next(v for k, v in e.items() if k.startswith("value"))
+    return None
+
+
 def _bundle(cli, *args) -> dict:
     r = cli("export", "fhir", *args)
     assert r.code == 0, r
@@ -106,35 +113,54 @@ def test_lab_uln_becomes_reference_range_high(demo):
 
 def test_tumour_size_in_mm(demo):
     sizes = _by_code(_bundle(demo), "21889-1")
-    rul = [o for o in sizes if "lesion: RUL mass" in o["note"][0]["text"]]
+    rul = [o for o in sizes if _lt(o, "lesion-label") == "RUL mass"]
     rul.sort(key=lambda o: o["effectiveDateTime"])
     # demo_data: RUL mass 32, 22, 20, 19 mm on 2025-09-15, 2025-12-10, 2026-02-18, 2026-05-15
     got = [(o["effectiveDateTime"], _component(o, "33728-7")["valueQuantity"]) for o in rul]
     assert got[0] == ("2025-09-15", {"value": 32.0, "unit": "mm", "system": UCUM, "code": "mm"})
     assert [q["value"] for _d, q in got] == [32.0, 22.0, 20.0, 19.0]
     # the 4R node is measured on the short axis: not labelled "longest dimension"
-    node = [o for o in sizes if "lesion: 4R" in o["note"][0]["text"]][0]
+    node = next(o for o in sizes if _lt(o, "lesion-label") == "4R")
     assert all(c["code"].get("coding") is None for c in node["component"])
     assert _component(node, text="short axis")["valueQuantity"]["value"] == 16.0
+    assert "meta" not in node  # a short axis is not TumorSize's longest dimension: no profile claimed
+
+
+def test_tumour_size_is_mcode_with_a_tumor_body_structure_per_lesion(demo):
+    bundle = _bundle(demo)
+    by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    sizes = [o for o in _by_code(bundle, "21889-1") if _lt(o, "lesion-label") == "RUL mass"]
+    assert all(o["meta"]["profile"] == ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-tumor-size"]
+               for o in sizes)
+    (focus,) = {o["focus"][0]["reference"] for o in sizes}  # one Tumor for the lesion, every scan
+    tumor = by_url[focus]
+    assert tumor["resourceType"] == "BodyStructure"
+    assert tumor["meta"]["profile"] == ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-tumor"]
+    assert tumor["identifier"] == [{"system": "urn:lungtrack:lesion", "value": "RUL mass"}]
+    tumors = [r for r in by_url.values() if r["resourceType"] == "BodyStructure"]
+    assert len(tumors) == 4  # demo_data: four lesions
 
 
 def test_t790m_variant(demo):
     variants = _by_code(_bundle(demo), "69548-6")
     # (the plasma exon 19 deletion rows state no protein change, so they have no 48005-3 component)
-    t790m = [v for v in variants if any(x.get("code") == "48005-3" and c["valueCodeableConcept"]["text"] == "p.Thr790Met"
-                                        for c in v.get("component", []) for x in c["code"].get("coding", []))]
+    t790m = [v for v in variants if any(x.get("code") == "48005-3" and c["valueCodeableConcept"]["coding"][0]["code"]
+                                        == "p.Thr790Met" for c in v.get("component", []) for x in c["code"].get("coding", []))]
     by_date = {v["effectiveDateTime"]: v for v in t790m}
     # demo_data: T790M not detected on 2026-01-15, detected at 0.8 % on 2026-07-28
     found = by_date["2026-07-28"]
     assert found["valueCodeableConcept"]["coding"] == [{"system": LOINC, "code": "LA9633-4", "display": "Present"}]
-    assert _component(found, "48018-6")["valueCodeableConcept"] == {"text": "EGFR"}
-    assert _component(found, "48004-6")["valueCodeableConcept"] == {"text": "c.2369C>T"}
-    vaf = _component(found, text="variant allele frequency")
-    assert vaf["valueQuantity"] == {"value": 0.8, "unit": "%", "system": UCUM, "code": "%"}
+    assert found["meta"]["profile"] == ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-genomic-variant"]
+    assert _component(found, "48018-6")["valueCodeableConcept"] == {
+        "text": "EGFR", "coding": [{"system": "http://www.genenames.org/geneId", "code": "HGNC:3236", "display": "EGFR"}]}
+    assert _component(found, "48004-6")["valueCodeableConcept"] == {
+        "coding": [{"system": "http://varnomen.hgvs.org", "code": "c.2369C>T"}]}
+    vaf = _component(found, "81258-6")  # 0.8 % as the fraction genomics-reporting uses
+    assert vaf["valueQuantity"] == {"value": 0.008, "system": UCUM, "code": "1"}
     absent = by_date["2026-01-15"]["valueCodeableConcept"]
-    assert "coding" not in absent and absent["text"].startswith("Absent")
+    assert absent["coding"] == [{"system": LOINC, "code": "LA9634-2", "display": "Absent"}]
     with pytest.raises(KeyError):  # no VAF given: no VAF component
-        _component(by_date["2026-01-15"], text="variant allele frequency")
+        _component(by_date["2026-01-15"], "81258-6")
 
 
 def test_disease_status_follows_recist(demo):
@@ -150,9 +176,11 @@ def test_disease_status_follows_recist(demo):
     assert got == [("2025-12-10", "268910001"), ("2026-02-18", "268910001"), ("2026-05-15", "268910001"),
                    ("2026-08-01", "271299001")]
     last = statuses[-1]
-    assert last["extension"][0]["valueCodeableConcept"]["coding"][0] == {"system": SNOMED, "code": "363679005"}
+    assert last["extension"][0]["url"] == "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-evidence-type"
+    assert last["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "363679005"
+    assert {"system": "urn:lungtrack:fhir:tag", "code": "lungtrack-computed"}.items() <= last["meta"]["tag"][0].items()
     assert "PD" in last["valueCodeableConcept"]["text"] and "not a clinician's assessment" in last["note"][0]["text"]
-    condition = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"][0]
+    condition = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition")
     assert last["focus"] == [{"reference": condition["fullUrl"]}]
     assert len(last["derivedFrom"]) == 4  # the four lesion sizes of that scan
 
@@ -185,7 +213,11 @@ def test_pure_builder_edge_cases():
     res = {e["resource"]["id"]: e["resource"] for e in bundle["entry"]}
     assert res["lungtrack-patient-7"]["deceasedDateTime"] == "2027-01-10"
     cond = res["lungtrack-condition-7"]
-    assert "coding" not in cond["code"]  # small cell is not NSCLC: no 254637007
+    # small cell is not NSCLC: no 254637007, but ICD-10-CM C34.90 and the SNOMED morphology
+    assert [c["code"] for c in cond["code"]["coding"]] == ["C34.90"]
+    assert cond["extension"][0]["url"] == "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior"
+    assert cond["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "74364000"
+    assert cond["meta"]["profile"] == ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-primary-cancer-condition"]
     progrp = res["lungtrack-marker-result-1"]
     assert progrp["code"] == {"text": "ProGRP"} and "meta" not in progrp  # no confirmed LOINC: no profile
     ca125 = res["lungtrack-marker-result-2"]
@@ -193,9 +225,11 @@ def test_pure_builder_edge_cases():
     size = res["lungtrack-lesion-measurement-9"]
     assert "valueQuantity" not in size["component"][0] and "too small" in size["component"][0]["dataAbsentReason"]["text"]
     ms = res["lungtrack-therapy-line-4"]
-    assert ms["status"] == "completed" and ms["effectivePeriod"] == {"start": "2025-01-01", "end": "2026-01-03"}
-    assert ms["statusReason"] == [{"text": "progression"}]
-    ds = [r for r in res.values() if r["id"].startswith("lungtrack-disease-status")][0]
+    assert ms["status"] == "stopped" and ms["effectivePeriod"] == {"start": "2025-01-01", "end": "2026-01-03"}
+    assert ms["statusReason"] == [{"text": "progression", "coding": [
+        {"system": SNOMED, "code": "266721009", "display": "No response to treatment"}]}]
+    assert ms["medicationCodeableConcept"]["coding"][0]["system"] == "http://www.nlm.nih.gov/research/umls/rxnorm"
+    ds = next(r for r in res.values() if r["id"].startswith("lungtrack-disease-status"))
     assert ds["valueCodeableConcept"]["coding"][0]["code"] == "709137006"
     assert "focus" not in ds or ds["focus"][0]["reference"].startswith("urn:uuid:")
 
@@ -206,26 +240,3 @@ def test_output_file_is_private(demo, tmp_path):
     assert r.code == 0 and r.stdout == ""
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert json.loads(out.read_text())["type"] == "collection"
-
-
-def test_round_trip_through_import(demo, tmp_path):
-    out = tmp_path / "ann.json"
-    assert demo("export", "fhir", "-o", str(out)).code == 0
-    original = demo("marker", "list", "--json").json()
-    lines = demo("therapy", "list", "--json").json()
-    empty = tmp_path / "empty.db"
-    r = demo("--db", str(empty), "import", "fhir", str(out), "--json")
-    assert r.code == 0, r
-    data = r.json()
-    assert data["added"]["patients"] == 1 and data["added"]["marker_results"] == 7
-    assert data["added"]["therapy_lines"] == 1
-    imported = demo("--db", str(empty), "marker", "list", "--json").json()
-    key = ("date", "marker", "value", "unit", "uln", "lab")
-    assert [tuple(x[k] for k in key) for x in imported] == [tuple(x[k] for k in key) for x in original]
-    (line,) = demo("--db", str(empty), "therapy", "list", "--json").json()
-    assert (line["drug"], line["start_date"], line["end_date"]) == (lines[0]["drug"], lines[0]["start_date"], None)
-    (p,) = demo("--db", str(empty), "patient", "list", "--json").json()
-    assert (p["name"], p["diagnosis_date"]) == ("Ann", "2025-09-02")
-    # importing the same Bundle again adds nothing
-    again = demo("--db", str(empty), "import", "fhir", str(out), "--json").json()
-    assert sum(again["added"].values()) == 0 and again["already_in_store"]["marker_results"] == 7

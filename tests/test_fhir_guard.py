@@ -33,7 +33,7 @@ def _count_patients(cli) -> int:
 @pytest.mark.parametrize("doc,words", [
     ({"resourceType": "Bundle", "entry": 5}, ["b.json:1", "entry", "5"]),
     ({"resourceType": "Bundle", "entry": "abc"}, ["b.json:1", "entry"]),
-    ({"resourceType": "Bundle", "entry": [5]}, ["b.json:1", "entry[1]"]),
+    ({"resourceType": "Bundle", "entry": [5]}, ["b.json:1", "Bundle.entry[0]"]),  # FHIRPath indexes from 0
     ({"resourceType": "Bundle", "entry": [{"fullUrl": 3, "resource": PATIENT}]}, ["b.json:1", "fullUrl"]),
     ({"resourceType": "Bundle", "entry": [{"resource": dict(PROC, performedPeriod="2020-01-01")}]},
      ["b.json:1", "performedPeriod", "expected an object"]),

@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from conftest import assert_refused
+
 from lungtrack.enums import Marker, Modality
 from lungtrack.errors import InputError
 from lungtrack.fhir.ndjson_import import (
@@ -228,6 +228,14 @@ def test_parse_errors_name_file_and_line(text, words):
 # --------------------------------------------------------------------------- CLI
 
 
+def con_rows(db_path: Path, sql: str) -> list:
+    con = sqlite3.connect(db_path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def _counts(db: Path) -> dict:
     con = sqlite3.connect(db)
     try:
@@ -244,7 +252,7 @@ def test_import_sample_then_again_adds_nothing(cli, db_path):
     assert r.stdout == ""
     line = r.stderr.strip().splitlines()[-1]
     assert line.startswith("Imported from Condition.lung.ndjson, MedicationRequest.chemo-first4-last4.ndjson")
-    assert "1 patient, 41 scans, 1 therapy line, 0 marker results" in line
+    assert ": 1 patient, 1 therapy line, 41 scans;" in line
     assert "skipped 7 (" in line and "MedicationRequest: 4 drug not in lungtrack's drug table (paclitaxel)" in line
     first = _counts(db_path)
     assert first == {"patient": 1, "therapy_line": 1, "imaging_study": 41, "marker_result": 0}
@@ -252,15 +260,16 @@ def test_import_sample_then_again_adds_nothing(cli, db_path):
     assert con.execute("SELECT name, diagnosis_date, histology, ended_on, ended_reason, external_id FROM patient").fetchall() == [
         (NAME, "1984-10-31", "non-small cell lung cancer", "1989-05-09", "deceased", PATIENT_ID)]
     assert con.execute("SELECT count(DISTINCT external_id), min(source) FROM imaging_study").fetchone() == (
-        41, "import:Procedure.lung-imaging-diagnostic.ndjson")
+        41, "import:fhir:Procedure.lung-imaging-diagnostic.ndjson")
     con.close()
 
     again = cli("import", "fhir", *_sample_files(), "--json")
     assert again.code == 0, again
     data = again.json()
-    assert data["added"] == {"patients": 0, "therapy_lines": 0, "scans": 0, "marker_results": 0}
-    assert data["already_in_store"] == {"patients": 1, "therapy_lines": 1, "scans": 41, "marker_results": 0}
-    assert data["skipped_total"] == 7 and data["updated"] == []
+    assert sum(data["added"].values()) == 0
+    assert (data["already_present"]["patient"], data["already_present"]["therapy"],
+            data["already_present"]["scan"]) == (1, 1, 41)
+    assert data["skipped_total"] == 7 and sum(data["changed"].values()) == 0
     assert _counts(db_path) == first
 
 
@@ -270,14 +279,14 @@ def test_dry_run_writes_nothing(cli, db_path):
     assert r.code == 0, r
     assert not db_path.exists()  # no store was created
     assert "Would import" in r.stderr and "Dry run: nothing was written." in r.stderr
-    rows = r.stdout.strip().splitlines()
-    assert rows[0].split("\t") == ["kind", "date", "what", "external id"]
-    assert len(rows) == 1 + 1 + 1 + 41  # header, patient, therapy line, scans
+    rows = [row.split("\t") for row in r.stdout.strip().splitlines()]
+    assert rows[0] == ["record", "add", "change", "already present"]
+    assert rows[1:] == [["patient", "1", "0", "0"], ["therapy", "1", "0", "0"], ["scan", "41", "0", "0"]]
     assert cli("patient", "add", "Bob").code == 0
     before = _counts(db_path)
     r = cli("import", "fhir", *_sample_files(), "--dry-run", "--json")
     assert r.code == 0, r
-    assert r.json()["dry_run"] is True and r.json()["added"]["scans"] == 41
+    assert r.json()["dry_run"] is True and r.json()["added"]["scan"] == 41
     assert _counts(db_path) == before
 
 
@@ -333,11 +342,13 @@ def test_patient_option_attaches_to_an_existing_patient(cli, db_path):
     con.close()
     # importing again into her adds nothing
     again = cli("import", "fhir", *_sample_files(), "--patient", "Sumi", "--json")
-    assert again.json()["added"]["scans"] == 0 and again.json()["already_in_store"]["patients"] == 1
-    # without --patient the local id alone (no server base URL, another name) never identifies her (issue 8)
+    assert again.json()["added"]["scan"] == 0 and again.json()["already_present"]["patient"] == 1
+    # without --patient she is found by the identifiers (system + value) of the FHIR Patient, which
+    # the first import stored on her; never by the local id alone (issue 8)
     other = cli("import", "fhir", *_sample_files(), "--json")
     assert other.code == 0, other
-    assert other.json()["added"]["patients"] == 1 and other.json()["added"]["scans"] == 41
+    assert other.json()["added"]["patient"] == 0 and other.json()["already_present"]["scan"] == 41
+    assert con_rows(db_path, "SELECT count(*) FROM patient_identifier WHERE patient_id = 1") == [(5,)]
 
 
 @needs_sample
@@ -357,7 +368,7 @@ def test_bad_line_refuses_the_whole_import(cli, db_path, tmp_path):
     assert cli("patient", "add", "Ann").code == 0
     before = _counts(db_path)
     r = cli("import", "fhir", str(good), str(bad), "--patient", "Ann")
-    assert_refused(r, "Broken.ndjson: line 2", "not valid JSON")
+    assert_refused(r, "Broken.ndjson:2", "not valid JSON")
     assert _counts(db_path) == before
 
 
@@ -373,10 +384,12 @@ def test_observations_for_a_named_patient(cli, db_path, tmp_path):
         _cea("o1", value=4.2, when="2025-01-15", referenceRange=[{"high": {"value": 5.0, "unit": "ng/mL"}}]),
         _cea("o2", value=6.1, when="2025-03-15"))) + "\n", encoding="utf-8")
     assert cli("patient", "add", "Ann").code == 0
-    # without --patient, Patient/p1 is neither in the file nor in the store
+    # without --patient, Patient/p1 is neither in the file nor in the store: counted, never guessed
     r = cli("import", "fhir", str(f), "--json")
-    assert r.json()["added"]["marker_results"] == 0
-    assert r.json()["skipped"][0]["count"] == 2 and "--patient" in r.json()["skipped"][0]["reason"]
+    assert r.code == 0, r
+    assert sum(r.json()["added"].values()) == 0
+    assert r.json()["skipped"] == [{"resource_type": "marker", "count": 2,
+                                    "reason": "its patient is neither in the import nor in the store; name one with --patient"}]
     r = cli("import", "fhir", str(f), "--patient", "Ann")
     assert r.code == 0, r
     rows = cli("marker", "list", "--json").json()

@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import cohort
+import cohort  # noqa: E402 - lives in benchmarks/
 
 
 def _reference_history(session, patient):

@@ -213,7 +213,7 @@ def test_upgrade_from_0002_adds_external_ids_and_event_log_keeps_data_and_backs_
     before.close()
 
     store = dbmod.open_store(loc)
-    assert store.schema_revision() == dbmod.SCHEMA_HEAD == "0005"
+    assert store.schema_revision() == dbmod.SCHEMA_HEAD == "0008"
     assert store.backup_made is not None and _mode(store.backup_made) == 0o600
     backup = sqlite3.connect(store.backup_made)
     assert backup.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"

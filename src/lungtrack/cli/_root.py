@@ -209,6 +209,13 @@ class RootGroup(TyperGroup):
                 _say("Error: a number is too large; expected a number within the store's range "
                      f"(up to {INT64_MAX}). Nothing was saved.")
                 code = ExitStatus.USAGE
+            elif isinstance(exc, OSError) and exc.filename is not None:
+                # a path the person gave that the system cannot use (name too long, no permission, ...)
+                from lungtrack.errors import shown_value
+
+                _say(f"Error: {shown_value(str(exc.filename))}: {exc.strerror or exc.__class__.__name__}; "
+                     "expected a usable file path. Nothing was saved.")
+                code = ExitStatus.USAGE
             else:  # a bug: still one line
                 _say(f"Error: internal error ({exc.__class__.__name__}: {exc}); nothing was saved. "
                      "Set LUNGTRACK_DEBUG=1 for a traceback.")

@@ -1,9 +1,10 @@
 """lungtrack import fhir / export fhir: FHIR R4 records in (bulk NDJSON or a Bundle) and out (a Bundle).
 
-The mapping is pure (:mod:`lungtrack.fhir.ndjson_import`, :mod:`lungtrack.fhir.export`); this
-module reads the files, turns the mapped records into a :class:`lungtrack.records.inputs.ImportPlan`
-and hands it to the writer (``apply_import``), which checks every record against the store and
-writes everything in one transaction (importing a file twice adds nothing).
+The mapping is pure (:mod:`lungtrack.fhir.mapping`, :mod:`lungtrack.fhir.export`); this module
+reads the files and hands the :class:`~lungtrack.records.inputs.ImportPlan` to the one write
+path (``Writer.apply_import``), which validates every record against the store, refuses the whole
+import listing every problem, and writes it as one journalled change.  Bad input is refused
+before the store is opened, so nothing is written.
 """
 
 from typing import Annotated, List, Optional
@@ -19,81 +20,56 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_KIND_LABEL = {"patient": ("patient", "patients"), "therapy_line": ("therapy line", "therapy lines"),
-               "scan": ("scan", "scans"), "marker_result": ("marker result", "marker results")}
+#: Record kinds of an ImportResult, in the order the summary names them.
+KINDS = ("patient", "therapy", "scan", "measurement", "lesion", "marker", "biopsy", "appointment", "note")
+_NAMES = {"patient": ("patient", "patients"), "therapy": ("therapy line", "therapy lines"),
+          "scan": ("scan", "scans"), "measurement": ("measurement", "measurements"), "lesion": ("lesion", "lesions"),
+          "marker": ("marker result", "marker results"), "biopsy": ("biopsy finding", "biopsy findings"),
+          "appointment": ("appointment", "appointments"), "note": ("note", "notes")}
 
 
-def _plural(n: int, kind: str) -> str:
-    one, many = _KIND_LABEL[kind]
-    return f"{n} {one if n == 1 else many}"
-
-
-def read_files(paths: List[str]) -> list:
-    """Parse every file first (so that bad input is refused before anything is written)."""
+def read_texts(paths: List[str]) -> list:
+    """[(file name, text)] of every file, read first (bad input is refused before anything is written)."""
     from pathlib import Path
 
     from lungtrack.errors import InputError
-    from lungtrack.fhir.guard import parse_guarded
-    from lungtrack.fhir.ndjson_import import parse_fhir_text
 
-    items = []
+    texts = []
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.is_file():
             raise InputError("FILE", raw, "an existing FHIR NDJSON or JSON file",
                              message=f"FILE: {raw}: no such file; nothing was imported.")
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            data = path.read_bytes()
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = path.read_bytes()[:exc.start].count(b"\n") + 1
+            line = data[:exc.start].count(b"\n") + 1
             raise InputError("FILE", raw, "UTF-8 text", message=(
-                f"{path.name}: line {line}: not UTF-8 text; expected FHIR NDJSON or a JSON Bundle; "
+                f"{path.name}:{line}: line {line} is not UTF-8 text; expected FHIR NDJSON or a JSON Bundle; "
                 "nothing was imported.")) from None
         except OSError as exc:
             raise InputError("FILE", raw, "a readable file",
                              message=f"FILE: {raw}: cannot read it ({exc.strerror}); nothing was imported.") from None
-        items.extend(parse_guarded(text, path.name, parse_fhir_text))
-    return items
+        texts.append((path.name, text))
+    return texts
 
 
-#: ImportResult's record kinds -> the names of this command's JSON and summary.
-_RESULT_KINDS = {"patient": "patient", "therapy": "therapy_line", "scan": "scan", "marker": "marker_result"}
-
-
-def _counts(result, which: str) -> dict:
-    return {name: result.count(which, kind) for kind, name in _RESULT_KINDS.items()}
-
-
-def plan_records(plan) -> list[dict]:
-    """Every record of the plan, for the --dry-run table."""
-    rows = []
-    for b in plan.batches:
-        if b.patient_input is not None:
-            rows.append({"kind": "patient", "date": None, "detail": b.patient_input.name,
-                         "external_id": b.patient_input.source.external_id})
-        rows += [{"kind": "therapy_line", "date": t.start, "end_date": t.end,
-                  "detail": t.drug + ("" if t.end else " (open)"), "external_id": t.source.external_id}
-                 for t in b.therapies]
-        rows += [{"kind": "scan", "date": s.date, "detail": s.modality, "external_id": s.source.external_id}
-                 for s in b.scans]
-        rows += [{"kind": "marker_result", "date": r.date, "detail": f"{r.marker} {r.value:g} {r.unit}",
-                  "external_id": r.source.external_id} for r in b.markers]
-    return rows
+def _counts(pairs) -> dict:
+    return {k: n for k, n in pairs}
 
 
 def summary_line(files: List[str], result, dry_run: bool) -> str:
-    added, already = _counts(result, "added"), _counts(result, "already_present")
-    what = ", ".join(_plural(added[k], k) for k in ("patient", "scan", "therapy_line", "marker_result"))
-    head = f"{'Would import' if dry_run else 'Imported'} from {', '.join(files)}: {what}"
-    parts = [head]
-    if result.notes:
-        parts.append("; ".join(result.notes))
-    changed = [_plural(n, k) for k, n in _counts(result, "changed").items() if n]
+    added, already, changed = _counts(result.added), _counts(result.already_present), _counts(result.changed)
+
+    def phrase(counts: dict) -> str:
+        return ", ".join(f"{counts[k]} {_NAMES[k][counts[k] != 1]}" for k in KINDS if counts.get(k)) or "nothing"
+
+    parts = [f"{'Would import' if dry_run else 'Imported'} from {', '.join(files)}: {phrase(added)}"]
     if changed:
-        parts.append("changed: " + ", ".join(changed))
-    have = [_plural(already[k], k) for k in ("scan", "therapy_line", "marker_result") if already.get(k)]
-    if have:
-        parts.append("already in the store: " + ", ".join(have))
+        parts.append("changed " + phrase(changed))
+    if already:
+        parts.append("already present " + phrase(already))
     total = sum(n for _t, _r, n in result.skipped)
     if total:
         by_type: dict = {}
@@ -101,30 +77,85 @@ def summary_line(files: List[str], result, dry_run: bool) -> str:
             by_type.setdefault(rtype, []).append(f"{n} {reason}")
         parts.append(f"skipped {total} (" + "; ".join(f"{t}: {', '.join(r)}" for t, r in by_type.items()) + ")")
     text = "; ".join(parts) + "."
+    if result.notes:
+        text += " " + "; ".join(result.notes) + "."
     if dry_run:
         text += " Dry run: nothing was written."
     elif result.change_id is not None:
-        text += f" To take it back: lungtrack import undo {result.change_id}"
+        text += f" Undo with: lungtrack import undo {result.change_id}"
     return text
 
 
-def result_json(files: List[str], result, dry_run: bool, resources: int, notes: List[str], records: list) -> dict:
-    names = {"patient": "patients", "therapy_line": "therapy_lines", "scan": "scans", "marker_result": "marker_results"}
-    added, already, changed = _counts(result, "added"), _counts(result, "already_present"), _counts(result, "changed")
+def result_json(files: List[str], result, dry_run: bool) -> dict:
+    def full(pairs) -> dict:
+        counts = _counts(pairs)
+        return {k: counts.get(k, 0) for k in sorted(set(KINDS) | set(counts))}
+
     return {
         "files": files,
         "dry_run": dry_run,
         "change_id": result.change_id,
-        "resources": resources,
-        "added": {names[k]: added.get(k, 0) for k in names},
-        "already_in_store": {names[k]: already.get(k, 0) for k in names},
-        "changed": {names[k]: changed.get(k, 0) for k in names},
-        "updated": list(result.notes),
+        "patients": [{"id": pid, "name": name, "how": how} for pid, name, how in result.patients],
+        "added": full(result.added),
+        "already_present": full(result.already_present),
+        "changed": full(result.changed),
         "skipped_total": sum(n for _t, _r, n in result.skipped),
         "skipped": [{"resource_type": t, "reason": r, "count": n} for t, r, n in result.skipped],
-        "notes": notes,
-        "records": records,
+        "notes": list(result.notes),
     }
+
+
+def run_import(ctx: typer.Context, plan, patient: Optional[str], dry_run: bool, extras=()):
+    """Apply ``plan`` through the one write path; a dry run against a missing store rehearses on
+    an empty temporary one (so that nothing is created)."""
+    import tempfile
+    from pathlib import Path
+
+    from lungtrack.store.paths import resolve as resolve_location
+
+    def apply(w):
+        target = w.patient(patient) if patient is not None else None
+        result = w.apply_import(plan, dry_run=dry_run, patient=target)
+        if not dry_run:
+            apply_extras(w, result, extras)
+        return result
+
+    location = resolve_location(common.state(ctx).db)
+    if dry_run and location.path is not None and not location.path.exists():
+        from lungtrack.records.writer import writer
+        from lungtrack.store.db import open_store
+
+        with tempfile.TemporaryDirectory() as tmp:
+            store = open_store(resolve_location(str(Path(tmp) / "dry-run.db")), create=True)
+            try:
+                with writer(store, kind="import", today=common.today()) as w:
+                    return apply(w)
+            finally:
+                store.close()
+    with common.writer(ctx, create=not dry_run, kind="import") as w:
+        result = apply(w)
+    if not dry_run:
+        from dataclasses import replace
+
+        result = replace(result, change_id=w.change_id)
+    return result
+
+
+def apply_extras(w, result, extras) -> None:
+    """Patient facts outside the plan (follow-up schedule, end of tracking), through the writer
+    in the same transaction and journal change; only where the stored patient has none."""
+    from lungtrack.store import models as m
+
+    for (pid, _name, _how), extra in zip(result.patients, extras):
+        if not extra or pid is None:
+            continue
+        p = w.session.get(m.Patient, pid)
+        schedule = {k: v for k, v in (extra.get("schedule") or {}).items() if getattr(p, k, None) is None}
+        if schedule:
+            w.set_schedule(p, schedule)
+        ended = extra.get("tracking_ended")
+        if ended and p.ended_on is None:
+            w.end_tracking(p, ended[0], ended[1])
 
 
 @app.command("fhir")
@@ -132,59 +163,40 @@ def import_fhir(
     ctx: typer.Context,
     files: Annotated[List[str], typer.Argument(metavar="FILE", help="FHIR R4 bulk NDJSON files (one resource per line) or JSON Bundles.")],
     patient: PatientOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be added; write nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be added, changed and skipped; write nothing.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Import patients, lung-cancer diagnoses, chest scans, therapy lines and tumour markers from FHIR R4.
+    """Import patients, diagnoses, stage, tumour sizes, disease status, variants, therapy lines,
+    tumour markers, appointments and notes from FHIR R4 (mCODE, genomics-reporting).
 
-    Reads Patient, Condition, Procedure (chest CT/X-ray/PET-CT), MedicationRequest / MedicationStatement
-    (drugs of the drug table) and Observation (tumour-marker LOINC codes); everything else is skipped and
-    counted. Importing the same file twice adds nothing. Without --patient each FHIR Patient becomes (or
-    matches) its own patient; with --patient the records are added to that patient. Every record is
-    checked as if typed at the command line: one invalid record refuses the whole import (each problem is
-    listed) and nothing is written. 'lungtrack import undo ID' takes a whole import back.
+    Reads bulk NDJSON or Bundles (collection, batch, transaction, searchset). Every record goes
+    through the same checks as the commands that add it; one bad record refuses the whole import.
+    What lungtrack does not keep is skipped and counted by type and reason. Importing the same
+    file again adds nothing; `lungtrack import undo ID` takes an import back. Without --patient
+    each FHIR Patient is matched by identifier (or server base URL + id) or created; with
+    --patient the records are added to that patient.
 
-    Example: lungtrack import fhir Patient.ndjson Condition.ndjson Procedure.ndjson --dry-run
+    Example: lungtrack import fhir Patient.ndjson Observation.ndjson MedicationRequest.ndjson --dry-run
     """
-    import dataclasses
     from pathlib import Path
 
-    from lungtrack.fhir.guard import map_guarded
-    from lungtrack.fhir.ndjson_import import as_import_plan, map_resources
-    from lungtrack.records.writer import writer
-    from lungtrack.store.paths import resolve as resolve_location
+    from lungtrack.fhir.guard import check_depth, guarded
+    from lungtrack.fhir.mapping import map_files
 
-    items = read_files(files)
-    mapped = map_guarded(items, map_resources)
+    texts = read_texts(files)
+    for name, text in texts:
+        check_depth(text, name)  # the hardening guard: JSON nested deeper than any FHIR resource
     names = [Path(f).name for f in files]
-    plan = as_import_plan(mapped, ", ".join(names))
-    location = resolve_location(common.state(ctx).db)
-    if dry_run and location.path is not None and not location.path.exists():
-        # no store yet: rehearse against an empty temporary one
-        import tempfile
-
-        from lungtrack.store.db import open_store
-
-        with tempfile.TemporaryDirectory() as tmp:
-            store = open_store(resolve_location(str(Path(tmp) / "dry-run.db")), create=True)
-            try:
-                with writer(store, today=common.today()) as w:
-                    result = w.apply_import(plan, dry_run=True)
-            finally:
-                store.close()
-    else:
-        with common.writer(ctx, create=not dry_run, kind="import") as w:
-            chosen = w.patient(patient) if patient is not None else None
-            result = w.apply_import(plan, dry_run=dry_run, patient=chosen)
-        result = dataclasses.replace(result, change_id=w.change_id)
-    for note in mapped.notes:
-        common.err(f"Note: {note}.")
-    records = plan_records(plan)
+    # the mapping is type-safe itself (file:line and the field); the guard is the last resort
+    plan, extras, resources = guarded(lambda: map_files(texts, "import:fhir:" + ",".join(names), patient_name=patient),
+                           names[0], 1, "the FHIR files")
+    result = run_import(ctx, plan, patient, dry_run, extras)
     if json_out:
-        common.print_json(result_json(names, result, dry_run, mapped.resources, mapped.notes, records))
+        common.print_json({**result_json(names, result, dry_run), "resources": resources})
     elif dry_run:
-        common.print_table(["kind", "date", "what", "external id"],
-                           [[r["kind"], r["date"], r["detail"], r["external_id"]] for r in records])
+        rows = [[k, _counts(result.added).get(k, 0), _counts(result.changed).get(k, 0),
+                 _counts(result.already_present).get(k, 0)] for k in KINDS]
+        common.print_table(["record", "add", "change", "already present"], [r for r in rows if any(r[1:])])
     common.err(summary_line(names, result, dry_run))
 
 
@@ -495,6 +507,19 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="import")
 
 
+def patient_identifiers(session, p) -> list:
+    """The patient's (system, value) identifiers in other systems (migration 0005), oldest first."""
+    from sqlmodel import select
+
+    from lungtrack.store import models as m
+
+    model = getattr(m, "PatientIdentifier", None)
+    if model is None:
+        return []
+    rows = session.exec(select(model).where(model.patient_id == p.id).order_by(model.id))
+    return [(r.system, r.value) for r in rows]
+
+
 def register_export(export_app: typer.Typer) -> None:
     @export_app.command("fhir")
     def export_fhir(
@@ -503,8 +528,9 @@ def register_export(export_app: typer.Typer) -> None:
         output: Annotated[Optional[str], typer.Option("--output", "-o", help="File to write (default: standard output).")] = None,
         json_out: common.ResultJsonOpt = False,
     ) -> None:
-        """Export a patient's records as a FHIR R4 Bundle (JSON): Patient, Condition, therapy lines,
-        tumour markers (mCODE TumorMarkerTest), lesion sizes, variants and RECIST disease status.
+        """Export a patient's records as a FHIR R4 Bundle (JSON) conforming to mCODE STU4: CancerPatient,
+        PrimaryCancerCondition, therapy lines (RxNorm), tumour markers, TumorSize per lesion, genomic
+        variants, RECIST disease status, appointments and notes.
 
         Example: lungtrack export fhir -o ann-fhir.json
         """
@@ -522,13 +548,15 @@ def register_export(export_app: typer.Typer) -> None:
             p = repo.find_patient(session, patient)
             data = patient_export(session, p)
             history = repo.load_history(session, p)
+            identifiers = patient_identifiers(session, p)
         points = [
             ResponsePoint(line_id=r.line.id, drug=r.line.drug, date=tp.date, overall=tp.overall,
                           study_ids=tp.study_ids or (tp.study_id,))
             for r in assess_history(history, config) for tp in r.timepoints
             if not tp.is_baseline and tp.overall != BASELINE
         ]
-        bundle = build_bundle(data, points, timestamp=datetime.now(timezone.utc).replace(microsecond=0))
+        bundle = build_bundle(data, points, timestamp=datetime.now(timezone.utc).replace(microsecond=0),
+                              identifiers=identifiers)
         text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
         _emit(text.encode("utf-8"), output, f"{len(bundle['entry'])} FHIR resources for {data['patient']['name']}", ctx,
               format="fhir", resources=len(bundle["entry"]), patients=[data["patient"]["name"]])

@@ -17,9 +17,10 @@ Resource ids are stable, ``lungtrack-<table>-<row id>``; every ``fullUrl`` is a 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from lungtrack.enums import Marker
 from lungtrack.knowledge.markers import MARKERS
@@ -27,13 +28,29 @@ from lungtrack.knowledge.markers import MARKERS
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+HGVS = "http://varnomen.hgvs.org"
+HGNC = "http://www.genenames.org/geneId"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition"
+GENOMICS = "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition"
+#: mCODE STU4 (4.0.0) profiles, under their published canonical URLs.
+CANCER_PATIENT_PROFILE = f"{MCODE}/mcode-cancer-patient"
+PRIMARY_CANCER_PROFILE = f"{MCODE}/mcode-primary-cancer-condition"
 TUMOR_MARKER_PROFILE = f"{MCODE}/mcode-tumor-marker-test"
+TUMOR_SIZE_PROFILE = f"{MCODE}/mcode-tumor-size"
+TUMOR_PROFILE = f"{MCODE}/mcode-tumor"
+GENOMIC_VARIANT_PROFILE = f"{MCODE}/mcode-genomic-variant"
 DISEASE_STATUS_PROFILE = f"{MCODE}/mcode-cancer-disease-status"
-#: The evidenceType extension of CancerDiseaseStatus.  clinical.md §5.1 names the extension, not
-#: its URL: this URL follows the IG's naming and is unconfirmed (docs/formats.md says so).
+#: The evidenceType extension of CancerDiseaseStatus (mCODE ``Extension: EvidenceType``,
+#: ``Id: mcode-evidence-type``, HL7/fhir-mCODE-ig input/fsh/SD_Extensions.fsh).
 EVIDENCE_TYPE_URL = f"{MCODE}/mcode-evidence-type"
+HISTOLOGY_URL = f"{MCODE}/mcode-histology-morphology-behavior"
+#: lungtrack's own extensions: the facts no FHIR element holds, so that ``import fhir`` of an
+#: export gives the same records back.  Receivers ignore extensions they do not know.
+LT_EXT = "urn:lungtrack:fhir:extension:"
+LT_TAG_SYSTEM = "urn:lungtrack:fhir:tag"
 
 #: LOINC displays, as in clinical.md §2.5 / §5.1 / §5.2.
 MARKER_DISPLAY: Mapping[Marker, str] = {
@@ -48,6 +65,40 @@ UCUM_UNITS = {"ng/mL", "pg/mL"}
 
 NSCLC_CODE = "254637007"  # Non-small cell lung cancer (clinical.md §5.4, mCODE NSCLC example)
 _NSCLC_WORDS = ("non-small", "non small", "nsclc", "adenocarcinoma", "squamous", "large cell", "large-cell")
+#: Histology words -> SNOMED CT morphology (mcode-histology-morphology-behavior; 35917007 as in
+#: the mCODE NSCLC example).
+MORPHOLOGY: tuple[tuple[str, str, str], ...] = (
+    ("adenocarcinoma", "35917007", "Adenocarcinoma, no subtype (morphologic abnormality)"),
+    ("squamous", "28899001", "Squamous cell carcinoma, no ICD-O subtype (morphologic abnormality)"),
+    ("large cell", "22687000", "Large cell carcinoma (morphologic abnormality)"),
+    ("small cell", "74364000", "Small cell carcinoma (morphologic abnormality)"),
+)
+#: ICD-10-CM C34.90: malignant neoplasm of unspecified part of unspecified bronchus or lung
+#: (lungtrack does not record the lobe or side).
+ICD10_LUNG = ("C34.90", "Malignant neoplasm of unspecified part of unspecified bronchus or lung")
+#: RxNorm ingredient codes of the drug table's drugs (RxNav).  A line imported with a code keeps
+#: the source's code; others get the ingredient code here, or text only when none is listed.
+RXNORM_INGREDIENTS: Mapping[str, str] = {
+    "gefitinib": "328134", "erlotinib": "337525", "afatinib": "1430438", "osimertinib": "1721560",
+    "crizotinib": "1148495", "alectinib": "1727455", "brigatinib": "1921217", "lorlatinib": "2103164",
+    "cisplatin": "2555", "carboplatin": "40048", "pemetrexed": "68446", "docetaxel": "72962", "paclitaxel": "56946",
+}  # fmt: skip
+#: HGNC ids of the driver genes (the genomics-reporting examples use HGNC:3236 for EGFR and
+#: HGNC:10261 for ROS1).
+HGNC_IDS: Mapping[str, str] = {
+    "EGFR": "HGNC:3236", "ALK": "HGNC:427", "ROS1": "HGNC:10261", "KRAS": "HGNC:6407", "BRAF": "HGNC:1097",
+    "MET": "HGNC:7029", "RET": "HGNC:9967", "ERBB2": "HGNC:3430", "PIK3CA": "HGNC:8975",
+}  # fmt: skip
+#: stop reason -> mCODE TreatmentTerminationReasonVS (clinical.md §5.1): 266721009 "No response
+#: to treatment", 407563006 "Treatment not tolerated"; "other" has no single code.
+STOP_REASON_CODES: Mapping[str, tuple[str, str]] = {
+    "progression": ("266721009", "No response to treatment"),
+    "toxicity": ("407563006", "Treatment not tolerated"),
+}
+SMOKING_CODES: Mapping[str, tuple[str, str]] = {
+    "never": ("266919005", "Never smoked tobacco"), "former": ("8517006", "Ex-smoker"),
+    "current": ("77176002", "Smoker"), "unknown": ("266927001", "Tobacco smoking consumption unknown"),
+}  # fmt: skip
 
 #: RECIST overall response -> ConditionStatusTrendVS (clinical.md §5.1).  non-CR/non-PD (no
 #: target lesions, non-target disease present) is read as "stable": lungtrack's choice.
@@ -59,6 +110,7 @@ RESPONSE_TREND: Mapping[str, tuple[str, str]] = {
     "PD": ("271299001", "worsened"),
     "NE": ("709137006", "undetermined"),
 }
+STATUS_WORD_CODES: Mapping[str, str] = {w: c for c, w in {v[0]: v[1] for v in RESPONSE_TREND.values()}.items()}
 IMAGING_EVIDENCE = "363679005"  # Imaging (clinical.md §5.1, evidenceType)
 
 
@@ -113,12 +165,22 @@ def _imaging_category() -> list[dict]:
     return [{"coding": [{"system": OBS_CATEGORY, "code": "imaging"}]}]
 
 
+def _ext(name: str, **value: Any) -> dict:
+    return {"url": LT_EXT + name, **value}
+
+
+def _exts(*pairs: tuple[str, str, Any]) -> list[dict]:
+    """lungtrack extensions for the values that are set: ``(name, valueX, value)``."""
+    return [_ext(name, **{kind: v}) for name, kind, v in pairs if v is not None and v != "" and v != []]
+
+
 class _Builder:
     def __init__(self) -> None:
         self.entries: list[dict] = []
         self.urls: dict[tuple[str, str], str] = {}
 
     def add(self, resource: dict) -> str:
+        resource = {k: v for k, v in resource.items() if v is not None and v != []}
         url = full_url(resource["resourceType"], resource["id"])
         self.urls[(resource["resourceType"], resource["id"])] = url
         self.entries.append({"fullUrl": url, "resource": resource})
@@ -126,32 +188,50 @@ class _Builder:
 
 
 def build_bundle(data: Mapping[str, Any], responses: Sequence[ResponsePoint] = (),
-                 timestamp: datetime | None = None) -> dict:
-    """The FHIR R4 Bundle for one patient (see the module docstring for the input)."""
+                 timestamp: datetime | None = None,
+                 identifiers: Sequence[tuple[str, str]] = ()) -> dict:
+    """The FHIR R4 Bundle for one patient (see the module docstring for the input);
+    ``identifiers`` are the patient's (system, value) pairs in other systems."""
     b = _Builder()
     p = data["patient"]
-    pid = resource_id("patient", p["id"])
-    patient: dict[str, Any] = {"resourceType": "Patient", "id": pid, "name": [{"text": p["name"]}]}
-    if p.get("ended_on") and (p.get("ended_reason") or "").strip().lower() == "deceased":
-        patient["deceasedDateTime"] = _iso(p["ended_on"])
-    subject = {"reference": b.add(patient), "display": p["name"]}
+    subject = {"reference": b.add(_patient(p, identifiers)), "display": p["name"]}
 
     condition_ref = None
-    if p.get("diagnosis_date") or p.get("histology"):
+    if p.get("diagnosis_date") or p.get("histology") or p.get("stage"):
         condition_ref = {"reference": b.add(_condition(p, subject))}
+    if p.get("smoking") and p["smoking"] != "unknown":
+        b.add(_smoking(p, subject))
 
     for ln in data.get("therapy_lines", []):
         b.add(_medication_statement(ln, subject, condition_ref))
     for r in data.get("marker_results", []):
         b.add(_marker_observation(r, subject))
+    lesions = {x["id"]: x for x in data.get("lesions", [])}
+    tumor_refs: dict[Any, dict] = {}
     study_obs: dict[int, list[dict]] = {}
     for study in data.get("scans", []):
         for mm in study.get("measurements", []):
-            obs = _tumor_size(study, mm, subject)
-            if obs is not None:
-                study_obs.setdefault(study["id"], []).append({"reference": b.add(obs)})
+            key = ("lesion", mm.get("lesion_id"))
+            if key not in tumor_refs:
+                tumor_refs[key] = {"reference": b.add(_tumor(mm, lesions.get(mm.get("lesion_id")), subject))}
+            obs = _tumor_size(study, mm, subject, tumor_refs[key])
+            study_obs.setdefault(study["id"], []).append({"reference": b.add(obs)})
+        for nl in study.get("new_lesions", []):
+            key = ("new", nl["id"])
+            tumor_refs[key] = {"reference": b.add(_tumor({**nl, "lesion_id": None, "new_id": nl["id"]}, None, subject))}
+            obs = _tumor_size(study, {**nl, "status": "measured" if nl.get("size_mm") is not None else "not-evaluated",
+                                      "new": True}, subject, tumor_refs[key])
+            study_obs.setdefault(study["id"], []).append({"reference": b.add(obs)})
+        if study.get("source_status"):
+            b.add(_source_status(study, subject, condition_ref))
+        if not study.get("measurements") and not study.get("new_lesions"):
+            b.add(_imaging_procedure(study, subject))
     for f in data.get("biopsy_findings", []):
         b.add(_variant(f, subject))
+    for a in data.get("appointments", []):
+        b.add(_appointment(a, subject))
+    for n in data.get("notes", []):
+        b.add(_note(n, subject))
     for point in responses:
         b.add(_disease_status(point, subject, condition_ref, study_obs))
 
@@ -166,38 +246,130 @@ def build_bundle(data: Mapping[str, Any], responses: Sequence[ResponsePoint] = (
     return bundle
 
 
+def _patient(p: Mapping[str, Any], identifiers: Sequence[tuple[str, str]]) -> dict:
+    patient: dict[str, Any] = {
+        "resourceType": "Patient", "id": resource_id("patient", p["id"]),
+        "meta": {"profile": [CANCER_PATIENT_PROFILE]},
+        "extension": _exts(*[("driver", "valueString", d) for d in _drivers(p)],
+                           ("smoking", "valueString", p.get("smoking") if p.get("smoking") == "unknown" else None),
+                           ("tracking-ended", "valueString", _iso(p.get("ended_on"))),
+                           ("tracking-ended-reason", "valueString", p.get("ended_reason")),
+                           ("schedule", "valueString", _schedule(p))),
+        "identifier": [{"system": s, "value": v} for s, v in identifiers],
+        "name": [{"text": p["name"], **_split_name(p["name"])}],
+        "gender": p.get("gender") if p.get("gender") in ("male", "female", "other", "unknown") else None,
+        "birthDate": _iso(p.get("birth_date")),
+    }
+    if p.get("ended_on") and (p.get("ended_reason") or "").strip().lower() == "deceased":
+        patient["deceasedDateTime"] = _iso(p["ended_on"])
+    return patient
+
+
+SCHEDULE_KEYS = ("imaging_due_soon_weeks", "imaging_overdue_weeks", "marker_due_soon_weeks", "marker_overdue_weeks")
+
+
+def _schedule(p: Mapping[str, Any]) -> str | None:
+    """The patient's own follow-up intervals (weeks), as JSON; None when all are the defaults."""
+    import json
+
+    values = {k: p[k] for k in SCHEDULE_KEYS if p.get(k) is not None}
+    return json.dumps(values, sort_keys=True) if values else None
+
+
+def _split_name(name: str) -> dict:
+    words = name.split()
+    if len(words) < 2:
+        return {"family": name} if name else {}
+    return {"given": words[:-1], "family": words[-1]}
+
+
+def _drivers(p: Mapping[str, Any]) -> list[str]:
+    raw = p.get("drivers")
+    if isinstance(raw, str):
+        import json
+
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raw = [raw]
+    return [str(d) for d in raw or []]
+
+
 def _condition(p: Mapping[str, Any], subject: dict) -> dict:
     histology = (p.get("histology") or "").strip()
     code: dict[str, Any] = {"text": f"lung cancer ({histology})" if histology else "lung cancer"}
+    codings = [{"system": ICD10CM, "code": ICD10_LUNG[0], "display": ICD10_LUNG[1]}]
     if any(w in histology.lower() for w in _NSCLC_WORDS):
-        code["coding"] = [{"system": SNOMED, "code": NSCLC_CODE, "display": "Non-small cell lung cancer"}]
+        codings.insert(0, {"system": SNOMED, "code": NSCLC_CODE, "display": "Non-small cell lung cancer (disorder)"})
+    code["coding"] = codings
+    extensions: list[dict] = []
+    morph = next((m for m in MORPHOLOGY if m[0] in histology.lower()
+                  and not (m[0] == "small cell" and "non" in histology.lower())), None)
+    if histology:
+        concept: dict[str, Any] = {"text": histology}
+        if morph is not None:
+            concept["coding"] = [{"system": SNOMED, "code": morph[1], "display": morph[2]}]
+        extensions.append({"url": HISTOLOGY_URL, "valueCodeableConcept": concept})
+    subtypes = p.get("subtypes")
+    if subtypes:
+        import json
+
+        extensions.append(_ext("subtypes", valueString=subtypes if isinstance(subtypes, str) else json.dumps(subtypes)))
     cond: dict[str, Any] = {
         "resourceType": "Condition",
         "id": resource_id("condition", p["id"]),
+        "meta": {"profile": [PRIMARY_CANCER_PROFILE]},
+        "extension": extensions + [_ext("histology", valueString=histology)] if histology else extensions,
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                       "code": "active"}]},
         "verificationStatus": {"coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                                  "code": "problem-list-item"}]}],
         "code": code,
         "subject": subject,
+        "onsetDateTime": _iso(p.get("diagnosis_date")),
     }
-    if p.get("diagnosis_date"):
-        cond["onsetDateTime"] = _iso(p["diagnosis_date"])
+    if p.get("stage"):
+        cond["stage"] = [{"summary": {"text": p["stage"]}}]
     return cond
+
+
+def _smoking(p: Mapping[str, Any], subject: dict) -> dict:
+    code, display = SMOKING_CODES[p["smoking"]]
+    return {
+        "resourceType": "Observation", "id": resource_id("smoking-status", p["id"]), "status": "final",
+        "category": [{"coding": [{"system": OBS_CATEGORY, "code": "social-history"}]}],
+        "code": _loinc("72166-2", "Tobacco smoking status"), "subject": subject,
+        "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": code, "display": display}], "text": p["smoking"]},
+    }
 
 
 def _medication_statement(ln: Mapping[str, Any], subject: dict, condition_ref: dict | None) -> dict:
     period: dict[str, Any] = {"start": _iso(ln["start_date"])}
     if ln.get("end_date"):
         period["end"] = _iso(ln["end_date"])
+    medication: dict[str, Any] = {"text": ln["drug"]}
+    rx = ln.get("rxnorm") or RXNORM_INGREDIENTS.get(ln["drug"])
+    if rx:
+        medication["coding"] = [{"system": RXNORM, "code": rx, "display": ln["drug"]}]
     ms: dict[str, Any] = {
         "resourceType": "MedicationStatement",
         "id": resource_id("therapy-line", ln["id"]),
+        "extension": _exts(("stop-reason-text", "valueString", ln.get("stop_reason_text")),
+                           ("rxnorm-from-drug-table", "valueBoolean", True if rx and not ln.get("rxnorm") else None)),
         "status": "completed" if ln.get("end_date") else "active",
-        "medicationCodeableConcept": {"text": ln["drug"]},
+        "medicationCodeableConcept": medication,
         "subject": subject,
         "effectivePeriod": period,
     }
     if ln.get("stop_reason"):
-        ms["statusReason"] = [{"text": ln["stop_reason"]}]
+        reason: dict[str, Any] = {"text": ln["stop_reason"]}
+        if ln["stop_reason"] in STOP_REASON_CODES:
+            c, d = STOP_REASON_CODES[ln["stop_reason"]]
+            reason["coding"] = [{"system": SNOMED, "code": c, "display": d}]
+        ms["statusReason"] = [reason]
+        ms["status"] = "stopped"
     if condition_ref is not None:
         ms["reasonReference"] = [condition_ref]
     if ln.get("note"):
@@ -208,6 +380,9 @@ def _medication_statement(ln: Mapping[str, Any], subject: dict, condition_ref: d
 def _marker_observation(r: Mapping[str, Any], subject: dict) -> dict:
     marker = Marker(r["marker"])
     info = MARKERS[marker]
+    q = _quantity(float(r["value"]), r["unit"])
+    if r.get("comparator") in ("<", ">"):
+        q = {"value": q["value"], "comparator": r["comparator"], **{k: v for k, v in q.items() if k != "value"}}
     obs: dict[str, Any] = {
         "resourceType": "Observation",
         "id": resource_id("marker-result", r["id"]),
@@ -215,7 +390,7 @@ def _marker_observation(r: Mapping[str, Any], subject: dict) -> dict:
         "category": _lab_category(),
         "subject": subject,
         "effectiveDateTime": _iso(r["date"]),
-        "valueQuantity": _quantity(float(r["value"]), r["unit"]),
+        "valueQuantity": q,
     }
     if info.loinc:
         obs["meta"] = {"profile": [TUMOR_MARKER_PROFILE]}
@@ -234,76 +409,169 @@ def _marker_observation(r: Mapping[str, Any], subject: dict) -> dict:
 _ABSENT_REASON = {"too-small": "too small to measure (RECIST counts 5 mm)", "not-evaluated": "not evaluated"}
 
 
-def _tumor_size(study: Mapping[str, Any], mm: Mapping[str, Any], subject: dict) -> dict | None:
-    """Tumour size (clinical.md §5.1, TumorSize): LOINC 21889-1, component 33728-7 longest
-    dimension in mm.  Lymph nodes are measured on the short axis, which is not the longest
-    dimension: their component has a text code "short axis" and no LOINC code."""
+def _tumor(mm: Mapping[str, Any], lesion: Mapping[str, Any] | None, subject: dict) -> dict:
+    """mCODE Tumor (BodyStructure): one per lesion, identified by its label."""
+    label = mm.get("label") or (lesion or {}).get("label") or mm.get("site") or "lesion"
+    rid = resource_id("lesion", mm["lesion_id"]) if mm.get("lesion_id") is not None else resource_id(
+        "new-lesion", mm.get("new_id"))
+    return {
+        "resourceType": "BodyStructure", "id": rid,
+        "meta": {"profile": [TUMOR_PROFILE]},
+        "extension": _exts(("lesion-is-node", "valueBoolean", bool(mm.get("is_node"))),
+                           ("lesion-role", "valueString", (lesion or {}).get("role"))),
+        "identifier": [{"system": "urn:lungtrack:lesion", "value": label}],
+        "description": label,
+        "morphology": {"text": "lymph node" if mm.get("is_node") else "tumour"},
+        "location": {"text": mm.get("site") or "unknown site"},
+        "patient": subject,
+    }
+
+
+def _tumor_size(study: Mapping[str, Any], mm: Mapping[str, Any], subject: dict, tumor_ref: dict) -> dict:
+    """mCODE TumorSize (clinical.md §5.1): LOINC 21889-1, component 33728-7 longest dimension
+    in mm, ``focus`` the lesion's Tumor BodyStructure.  Lymph nodes are measured on the short
+    axis, which is not the longest dimension: their component has a text code "short axis"
+    and no LOINC code, and no TumorSize profile is claimed for them."""
     status = mm.get("status") or "measured"
+    node = bool(mm.get("is_node"))
     component: dict[str, Any]
-    if mm.get("is_node"):
+    if node:
         component = {"code": {"text": "short axis (lymph node, RECIST 1.1)"}}
     else:
-        component = {"code": _loinc("33728-7")}
-        component["code"]["text"] = "longest dimension"
+        component = {"code": _loinc("33728-7", "Size.maximum dimension in Tumor")}
     if status in _ABSENT_REASON or mm.get("size_mm") is None:
         component["dataAbsentReason"] = {"text": _ABSENT_REASON.get(status, "not measured")}
     else:
         component["valueQuantity"] = _quantity(float(mm["size_mm"]), "mm")
-    label = mm.get("label") or ""
+    label = mm.get("label") or mm.get("site") or ""
+    kind = "new-lesion" if mm.get("new") else "lesion-measurement"
     return {
         "resourceType": "Observation",
-        "id": resource_id("lesion-measurement", mm["id"]),
+        "id": resource_id(kind, mm["id"]),
+        "meta": None if node else {"profile": [TUMOR_SIZE_PROFILE]},
+        "extension": _exts(("lesion-label", "valueString", label),
+                           ("lesion-is-node", "valueBoolean", node),
+                           ("measurement-status", "valueString", status),
+                           ("new-lesion", "valueBoolean", True if mm.get("new") else None),
+                           ("equivocal", "valueBoolean", True if mm.get("equivocal") else None),
+                           ("imaging-study", "valueString", f"ImagingStudy/{resource_id('scan', study['id'])}"),
+                           ("modality", "valueString", study.get("modality")),
+                           ("non-target-status", "valueString", study.get("non_target_status")),
+                           ("slice-thickness-mm", "valueDecimal", study.get("slice_thickness_mm")),
+                           ("impression", "valueString", study.get("impression")),
+                           ("report-text", "valueString", study.get("report_text"))),
         "status": "final",
         "category": _imaging_category(),
-        "code": {"coding": [{"system": LOINC, "code": "21889-1"}], "text": "tumour size"},
+        "code": {"coding": [{"system": LOINC, "code": "21889-1", "display": "Size Tumor"}], "text": "tumour size"},
         "subject": subject,
+        "focus": [tumor_ref],
         "effectiveDateTime": _iso(study["date"]),
+        "method": {"text": study.get("modality") or "CT"},
         "bodySite": {"text": mm.get("site") or "unknown site"},
-        "note": [{"text": f"lesion: {label}; {study.get('modality') or 'CT'}; status: {status}"}],
         "component": [component],
     }
 
 
+def _imaging_procedure(study: Mapping[str, Any], subject: dict) -> dict:
+    """A scan without measurements: the imaging Procedure (date and modality) and its details."""
+    words = {"CT": "Computed tomography of chest", "PET-CT": "PET-CT of chest", "MRI": "MRI of chest",
+             "X-ray": "Plain chest X-ray"}
+    return {
+        "resourceType": "Procedure", "id": resource_id("scan", study["id"]),
+        "extension": _exts(("modality", "valueString", study.get("modality")),
+                           ("non-target-status", "valueString", study.get("non_target_status")),
+                           ("slice-thickness-mm", "valueDecimal", study.get("slice_thickness_mm")),
+                           ("impression", "valueString", study.get("impression")),
+                           ("report-text", "valueString", study.get("report_text"))),
+        "status": "completed",
+        "code": {"text": words.get(study.get("modality") or "CT", "Chest imaging")},
+        "subject": subject,
+        "performedDateTime": _iso(study["date"]),
+    }
+
+
 def _variant(f: Mapping[str, Any], subject: dict) -> dict:
-    """Genomics-reporting variant (clinical.md §5.2): 69548-6; value LA9633-4 "Present" when
-    detected; "absent"/"indeterminate" as text (no answer code for them in the reference)."""
+    """mCODE GenomicVariant / genomics-reporting Variant (clinical.md §5.2): 69548-6; value
+    LA9633-4 Present / LA9634-2 Absent; gene 48018-6 as an HGNC coding; HGVS 48005-3 / 48004-6
+    in the ``http://varnomen.hgvs.org`` system; VAF 81258-6 as a fraction; genomic source class
+    48002-0 (LA6684-0 somatic, LA6683-2 germline)."""
     result = f.get("result")
     if result == "detected":
         value: dict[str, Any] = {"coding": [{"system": LOINC, "code": "LA9633-4", "display": "Present"}]}
     elif result == "not-detected":
-        value = {"text": "Absent (not detected)"}
+        value = {"coding": [{"system": LOINC, "code": "LA9634-2", "display": "Absent"}]}
     else:
         value = {"text": "Indeterminate"}
-    components: list[dict] = [
-        {"code": _loinc("48018-6", "Gene studied [ID]"), "valueCodeableConcept": {"text": f["gene"]}},
-    ]
+    gene: dict[str, Any] = {"text": f["gene"]}
+    if f["gene"] in HGNC_IDS:
+        gene["coding"] = [{"system": HGNC, "code": HGNC_IDS[f["gene"]], "display": f["gene"]}]
+    components: list[dict] = [{"code": _loinc("48018-6", "Gene studied [ID]"), "valueCodeableConcept": gene}]
     if f.get("hgvs_p"):
         components.append({"code": _loinc("48005-3", "Amino acid change (pHGVS)"),
-                           "valueCodeableConcept": {"text": f["hgvs_p"]}})
+                           "valueCodeableConcept": {"coding": [{"system": HGVS, "code": f["hgvs_p"]}]}})
     if f.get("hgvs_c"):
         components.append({"code": _loinc("48004-6", "DNA change (c.HGVS)"),
-                           "valueCodeableConcept": {"text": f["hgvs_c"]}})
-    components.append({"code": {"text": "variant (lungtrack name)"}, "valueString": f["variant"]})
+                           "valueCodeableConcept": {"coding": [{"system": HGVS, "code": f["hgvs_c"]}]}})
+    if f.get("origin") in ("somatic", "germline"):
+        code, display = ("LA6684-0", "Somatic") if f["origin"] == "somatic" else ("LA6683-2", "Germline")
+        components.append({"code": _loinc("48002-0", "Genomic source class [Type]"),
+                           "valueCodeableConcept": {"coding": [{"system": LOINC, "code": code, "display": display}]}})
     if f.get("vaf") is not None:
-        # the VAF LOINC code is unconfirmed in the reference (clinical.md §5.2): text code only
-        components.append({"code": {"text": "variant allele frequency"}, "valueQuantity": _quantity(float(f["vaf"]), "%")})
-    notes = [f"sample: {f.get('sample')}"]
-    if f.get("assay"):
-        notes.append(f"assay: {f['assay']}")
-    if f.get("allele_context"):
-        notes.append(f"allele context: {f['allele_context']}")
+        components.append({"code": _loinc("81258-6", "Sample variant allelic frequency [NFr]"),
+                           "valueQuantity": {"value": round(float(f["vaf"]) / 100, 10), "system": UCUM, "code": "1"}})
     return {
         "resourceType": "Observation",
         "id": resource_id("biopsy-finding", f["id"]),
+        "meta": {"profile": [GENOMIC_VARIANT_PROFILE]},
+        "extension": _exts(("variant", "valueString", f.get("variant")), ("sample", "valueString", f.get("sample")),
+                           ("assay", "valueString", f.get("assay")),
+                           ("allele-context", "valueString", f.get("allele_context"))),
         "status": "final",
         "category": _lab_category(),
         "code": _loinc("69548-6", "Genetic variant assessment"),
         "subject": subject,
         "effectiveDateTime": _iso(f["date"]),
         "valueCodeableConcept": value,
-        "note": [{"text": "; ".join(notes)}],
+        "method": {"text": f["assay"]} if f.get("assay") else None,
         "component": components,
     }
+
+
+def _appointment(a: Mapping[str, Any], subject: dict) -> dict:
+    status = {"planned": "booked", "done": "fulfilled", "cancelled": "cancelled"}.get(a.get("status") or "", "booked")
+    return {
+        "resourceType": "Appointment", "id": resource_id("appointment", a["id"]),
+        "extension": _exts(("appointment-kind", "valueString", a.get("kind"))),
+        "status": status, "description": a.get("description"),
+        "start": f"{_iso(a['date'])}T00:00:00Z", "end": f"{_iso(a['date'])}T00:00:00Z",
+        "participant": [{"actor": subject, "status": "accepted"}],
+    }
+
+
+def _note(n: Mapping[str, Any], subject: dict) -> dict:
+    """A note: a Communication from the patient's own record (``sent`` = its date)."""
+    return {
+        "resourceType": "Communication", "id": resource_id("note", n["id"]), "status": "completed",
+        "subject": subject, "sent": _iso(n["date"]), "payload": [{"contentString": n["text"]}],
+    }
+
+
+def _source_status(study: Mapping[str, Any], subject: dict, condition_ref: dict | None) -> dict:
+    """The source's own disease-status assessment kept on a scan, written back as it came."""
+    word = study["source_status"]
+    value: dict[str, Any] = {"text": word}
+    if word in STATUS_WORD_CODES:
+        value["coding"] = [{"system": SNOMED, "code": STATUS_WORD_CODES[word]}]
+    obs: dict[str, Any] = {
+        "resourceType": "Observation", "id": resource_id("source-disease-status", study["id"]),
+        "status": "final", "code": {"coding": [{"system": LOINC, "code": "97509-4",
+                                                "display": "Cancer Disease Progression"}]},
+        "subject": subject, "effectiveDateTime": _iso(study["date"]), "valueCodeableConcept": value,
+    }
+    if condition_ref is not None:
+        obs["meta"] = {"profile": [DISEASE_STATUS_PROFILE]}
+        obs["focus"] = [condition_ref]
+    return obs
 
 
 def _disease_status(point: ResponsePoint, subject: dict, condition_ref: dict | None,
@@ -312,8 +580,11 @@ def _disease_status(point: ResponsePoint, subject: dict, condition_ref: dict | N
     obs: dict[str, Any] = {
         "resourceType": "Observation",
         "id": resource_id("disease-status", f"{point.line_id}-{point.date.isoformat()}"),
+        "meta": {"tag": [{"system": LT_TAG_SYSTEM, "code": "lungtrack-computed",
+                          "display": "computed by lungtrack from the measurements"}]},
         "extension": [{"url": EVIDENCE_TYPE_URL,
-                       "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": IMAGING_EVIDENCE}],
+                       "valueCodeableConcept": {"coding": [{"system": SNOMED, "code": IMAGING_EVIDENCE,
+                                                            "display": "Imaging (procedure)"}],
                                                 "text": "imaging"}}],
         "status": "final",
         "code": {"coding": [{"system": LOINC, "code": "97509-4", "display": "Cancer Disease Progression"}]},
@@ -325,7 +596,7 @@ def _disease_status(point: ResponsePoint, subject: dict, condition_ref: dict | N
                            "not a clinician's assessment.")}],
     }
     if condition_ref is not None:
-        obs["meta"] = {"profile": [DISEASE_STATUS_PROFILE]}
+        obs["meta"]["profile"] = [DISEASE_STATUS_PROFILE]
         obs["focus"] = [condition_ref]
     derived = [ref for sid in point.study_ids for ref in study_obs.get(sid, [])]
     if derived:

@@ -297,6 +297,11 @@ def _fill_patient(w: Writer, p: m.Patient, batch: ImportBatch, notes: list[str])
     if p.birth_date is None and inp.birth_date is not None:
         p.birth_date = inp.birth_date
         changes.append(f"birth date {inp.birth_date.isoformat()}")
+    if not p.stage and inp.stage:
+        p.stage = inp.stage
+        changes.append(f"stage {inp.stage!r}")
+    if not p.gender and inp.gender:
+        p.gender = inp.gender
     if inp.deceased_date is not None and p.ended_on is None:
         p.ended_on, p.ended_reason = inp.deceased_date, "deceased"
         changes.append(f"tracking ended {inp.deceased_date.isoformat()} (deceased)")
@@ -324,13 +329,15 @@ def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...]) -> None:
         inp, drug, reason = op[1], op[2], op[3]
         w.session.add(m.TherapyLine(patient_id=p.id, drug=drug, start_date=inp.start, end_date=inp.end,
                                     stop_reason=reason, note=inp.note, source=inp.source.label,
-                                    external_id=inp.source.external_id))
+                                    external_id=inp.source.external_id, rxnorm=inp.rxnorm,
+                                    stop_reason_text=inp.stop_reason_text))
         w.session.flush()
     elif kind == "scan":
         inp, entries = op[1], op[2]
         study = m.ImagingStudy(patient_id=p.id, date=inp.date, modality=op[3], slice_thickness_mm=inp.slice_thickness_mm,
                                impression=inp.impression, report_text=inp.report_text, non_target_status=op[4],
-                               source=inp.source.label, external_id=inp.source.external_id)
+                               source=inp.source.label, external_id=inp.source.external_id,
+                               source_status=inp.source_status)
         w.session.add(study)
         w.session.flush()
         resolved = [(repo.find_lesion(w.session, p, item.label), item, item.size_mm) for item in entries]
@@ -365,6 +372,8 @@ def _therapies(w: Writer, batch: ImportBatch, state: _State, birth: date | None,
         if row is None and ext is None and (inp.drug, inp.start) in state.keys["therapy"]:
             already["therapy"] += 1
             continue
+        if row is None and ext is not None:
+            row = _continued_line(w, state, inp)
         line_id = row.id if row is not None else None
         probs, drug, reason = w._therapy_problems(_Patient(birth), inp, spans, line_id=line_id)
         if probs:
@@ -374,7 +383,9 @@ def _therapies(w: Writer, batch: ImportBatch, state: _State, birth: date | None,
             already["therapy"] += 1
             continue
         if row is not None:
-            values = {"end_date": inp.end, "stop_reason": reason}
+            values = {"end_date": inp.end, "stop_reason": reason, "stop_reason_text": inp.stop_reason_text}
+            if inp.rxnorm and not row.rxnorm:
+                values["rxnorm"] = inp.rxnorm
             if (row.end_date, row.stop_reason) == (inp.end, reason) or inp.end is None and row.end_date is not None:
                 already["therapy"] += 1
             else:
@@ -384,6 +395,23 @@ def _therapies(w: Writer, batch: ImportBatch, state: _State, birth: date | None,
         spans.append(ck.Span(None, drug.name, inp.start, inp.end))
         state.keys["therapy"].add((drug.name, inp.start))
         ops.append(("therapy", TherapyInput(**inp.__dict__), drug.name, reason))
+
+
+def _continued_line(w: Writer, state: _State, inp: Any) -> Any:
+    """The stored line that an imported line continues: the patient's latest line, of the same
+    drug, started on or before it and still running on its start (a later import of more
+    requests for the same treatment extends that line instead of starting a second one)."""
+    from lungtrack.knowledge.drugs import get_drug
+
+    drug = get_drug(inp.drug)
+    if drug is None or not state.spans:
+        return None
+    latest = max(state.spans, key=lambda sp: sp.start)
+    if latest.drug != drug.name or latest.start > inp.start:
+        return None
+    if latest.end is not None and latest.end < inp.start:
+        return None
+    return w.session.get(m.TherapyLine, latest.id)
 
 
 class _Patient:

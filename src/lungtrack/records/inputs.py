@@ -100,6 +100,7 @@ class PatientInput:
     identifiers: tuple[tuple[str, str], ...] = ()
     source: Source = field(default_factory=Source)
     deceased_date: date | None = None  # tracking ends on this date (reason "deceased")
+    stage: str | None = None  # "cT3 cN3 cM0, stage IIIC (clinical)": as the source states it (migration 0007)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class ScanInput:
     impression: str | None = None
     report_text: str | None = None
     source: Source = field(default_factory=Source)
+    source_status: str | None = None  # the source's own disease-status assessment ("improved" ...), migration 0007
 
 
 @dataclass(frozen=True)

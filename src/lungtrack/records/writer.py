@@ -139,7 +139,7 @@ class Writer:
             self.session, name=name, diagnosis_date=inp.diagnosis_date, histology=inp.histology,
             subtypes=json.dumps(dict(inp.subtypes)) if inp.subtypes else None,
             drivers=json.dumps(list(inp.drivers)) if inp.drivers else None, smoking=smoking,
-            birth_date=inp.birth_date, gender=inp.gender, source=inp.source.label,
+            birth_date=inp.birth_date, gender=inp.gender, stage=inp.stage, source=inp.source.label,
             external_id=inp.source.external_id, **extra)
         for system, value in inp.identifiers:
             self._add(m.PatientIdentifier(patient_id=p.id, system=system, value=value, source=inp.source.label))
@@ -320,7 +320,8 @@ class Writer:
         self._refuse(problems)
         line = self._add(m.TherapyLine(patient_id=p.id, drug=drug.name, start_date=inp.start, end_date=inp.end,
                                        stop_reason=reason, note=inp.note, source=inp.source.label,
-                                       external_id=inp.source.external_id))
+                                       external_id=inp.source.external_id, rxnorm=inp.rxnorm,
+                                       stop_reason_text=inp.stop_reason_text))
         self.say(f"started {drug.name} on {inp.start.isoformat()} for {p.name}")
         return Written("therapy", (line.id,), (repo.row_dict(line),), extra={"drug": drug})
 
@@ -477,7 +478,7 @@ class Writer:
             patient_id=p.id, date=inp.date, modality=modality, slice_thickness_mm=inp.slice_thickness_mm,
             impression=inp.impression, report_text=inp.report_text,
             non_target_status=ck.vocabulary("non-target status", inp.non_target_status, "non-target status")[0],
-            source=inp.source.label, external_id=inp.source.external_id))
+            source=inp.source.label, external_id=inp.source.external_id, source_status=inp.source_status))
         self._save_measurements(p, study, entries, inp.source.label)
         self.say(f"logged {modality} of {inp.date.isoformat()} for {p.name}")
         return Written("scan", (study.id,), (self.study_dict(study),))
@@ -765,7 +766,8 @@ class Writer:
                "gene": alt.gene if alt else "", "variant": alt.name if alt else "",
                "hgvs_p": (inp.hgvs_p or (alt.hgvs_p if alt else None)),
                "hgvs_c": (inp.hgvs_c or (alt.hgvs_c if alt else None)),
-               "result": values["result"], "vaf": inp.vaf, "allele_context": values["allele context"]}
+               "result": values["result"], "vaf": inp.vaf, "allele_context": values["allele context"],
+               "origin": values["origin"]}
         return row, out, alt
 
     def add_biopsy(self, p: m.Patient, inp: BiopsyInput, *, force: bool = False) -> Written:

@@ -40,8 +40,8 @@ from lungtrack.store import models  # noqa: F401  (registers tables)
 from lungtrack.store.paths import StoreLocation, data_dir
 
 #: The newest schema revision this lungtrack knows (tests check it equals Alembic's head).
-SCHEMA_HEAD = "0005"  # 0005 (write-path) follows 0008 (scale) here; the integrator re-chains
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0008", "0005")
+SCHEMA_HEAD = "0008"
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0007", "0008")
 BUSY_TIMEOUT_MS = 15000
 
 

@@ -52,6 +52,7 @@ class Patient(Timestamped, table=True):
     ended_reason: Optional[str] = Field(default=None, max_length=200)
     birth_date: Optional[date] = None
     gender: Optional[str] = Field(default=None, max_length=20)
+    stage: Optional[str] = Field(default=None, max_length=200)  # TNM stage as the source states it (0007)
     external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
@@ -64,6 +65,8 @@ class TherapyLine(Timestamped, table=True):
     end_date: Optional[date] = None
     stop_reason: Optional[str] = Field(default=None, max_length=20)
     note: Optional[str] = Field(default=None, sa_column=Column(Text))
+    rxnorm: Optional[str] = Field(default=None, max_length=20)  # RxNorm code as the source coded it (0007)
+    stop_reason_text: Optional[str] = Field(default=None, max_length=200)  # the source's words (0007)
     external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
@@ -79,6 +82,7 @@ class ImagingStudy(Timestamped, table=True):
     non_target_status: Optional[str] = Field(default=None, max_length=20)
     external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
     report_text: Optional[str] = Field(default=None, sa_column=Column(Text))  # the CT report's text
+    source_status: Optional[str] = Field(default=None, max_length=100)  # the source's own disease status (0007)
 
 
 class Lesion(Timestamped, table=True):
@@ -144,6 +148,7 @@ class BiopsyFinding(Timestamped, table=True):
     result: str = Field(max_length=20)
     vaf: Optional[float] = None  # percent
     allele_context: Optional[str] = Field(default=None, max_length=20)
+    origin: Optional[str] = Field(default=None, max_length=20)  # somatic / germline (0007)
     external_id: Optional[str] = Field(default=None, max_length=300, index=True)  # "<resourceType>/<id>" of an imported row
 
 
