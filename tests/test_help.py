@@ -72,3 +72,39 @@ def test_first_sentence():
     assert first_sentence("Sizes, e.g. 3.2 cm. Then more.") == "Sizes, e.g. 3.2 cm."
     assert first_sentence("Lines of therapy: start, stop, list") == "Lines of therapy: start, stop, list."
     assert first_sentence("One paragraph\n\nanother. Yes.") == "One paragraph."
+
+
+def test_the_static_command_table_matches_the_command_modules():
+    """``lungtrack --help`` and completion of command names read ``_root.COMMANDS`` without importing
+    the command modules: it must name exactly the commands the modules define, each with the
+    summary the loaded command shows, and each loadable through its unit alone."""
+    import typer.main
+
+    from lungtrack.cli import _root, _unit, app
+
+    root = typer.main.get_command(app)
+    for unit in dict.fromkeys(u for u, _ in _root.COMMANDS.values()):
+        part = typer.main.get_group(_unit(unit))
+        assert {n for n, (u, _) in _root.COMMANDS.items() if u == unit} == set(part.commands), unit
+    loaded = {}
+    for name in _root.COMMANDS:
+        cmd = root.get_command(None, name)
+        assert cmd is not None, name
+        loaded[name] = cmd.get_short_help_str()
+    assert set(root.commands) == set(_root.COMMANDS)  # nothing defined outside the table
+    assert loaded == {n: s for n, (_, s) in _root.COMMANDS.items()}
+    assert all(n in _root.COMMAND_ORDER for n in _root.COMMANDS)
+
+
+def test_root_help_and_name_completion_load_no_command_module():
+    import subprocess
+    import sys
+
+    probe = ("import sys, io, contextlib\nsys.argv = ['lungtrack', '--help']\nfrom lungtrack.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+             "    try:\n        main()\n    except SystemExit:\n        pass\n"
+             "mods = sorted(m for m in sys.modules if m.startswith('lungtrack.cli.') and not m.split('.')[-1]"
+             ".startswith('_') and m != 'lungtrack.cli.common')\n"
+             "print(mods, 'patient' in out.getvalue() and 'Print the manual page' in out.getvalue())")
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert res.stdout.strip() == "[] True", res.stdout + res.stderr

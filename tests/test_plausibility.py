@@ -207,3 +207,50 @@ def test_stored_values_outside_the_assay_range_are_not_flagged_as_jumps():
         return History(PatientInfo(1, "T"), markers=results)
     assert plausibility_findings(h("<")) == []
     assert len(plausibility_findings(h(None))) == 1  # 0.5 exact after 300: 1/600, flagged
+
+
+def _exact_jump(previous, new, factor, strict=False):
+    """The ratio test of plausibility._jump done on Decimals only (no float pre-check)."""
+    from lungtrack.core.decimal_math import D
+
+    if previous <= 0 or new <= 0 or factor <= 0:
+        return None
+    p, n, f = D(previous), D(new), D(factor)
+    if (n > p * f or n * f < p) if strict else (n >= p * f or n * f <= p):
+        return min(max(float(n / p), 1e-300), 1e300)
+    return None
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+_sizes = st.one_of(st.floats(min_value=1e-320, max_value=1e308, allow_nan=False),
+                   st.sampled_from([2.5, 10.0, 25.5, 30.6, 3.2, 8.2, 0.1, 0.3, 1e-101, 1e101]))
+
+
+@given(previous=_sizes, new=_sizes, factor=st.sampled_from([2.0, 2.5, 3.0, 10.0, 1.2]), strict=st.booleans())
+def test_jump_float_precheck_never_changes_the_exact_answer(previous, new, factor, strict):
+    from lungtrack.core.plausibility import _jump
+
+    assert _jump(previous, new, factor, strict) == _exact_jump(previous, new, factor, strict)
+
+
+def test_jump_at_the_exact_boundary_both_ways():
+    from lungtrack.core.plausibility import _jump
+
+    assert _jump(10.0, 25.0, 2.5) == 2.5  # exactly the factor: a jump
+    assert _jump(10.0, 25.0, 2.5, strict=True) is None
+    assert _jump(10.0, 4.0, 2.5) == 0.4
+    assert _jump(10.0, 24.999999, 2.5) is None
+    assert _jump(0.1 + 0.2, 0.75, 2.5) is None  # 0.30000000000000004 * 2.5 > 0.75 exactly
+
+
+def test_decimal_conversion_cache_keeps_the_written_form():
+    from decimal import Decimal
+
+    from lungtrack.core.decimal_math import D
+
+    assert str(D(30.6)) == "30.6" and D(30.6) is D(30.6)
+    assert str(D(-0.0)) == "-0.0" and str(D(0.0)) == "0.0"
+    assert str(D(1)) == "1" and str(D(1.0)) == "1.0"
+    assert D(float("nan")).is_nan()
+    assert D(Decimal("2.50")) == Decimal("2.50") and str(D(Decimal("2.50"))) == "2.50"

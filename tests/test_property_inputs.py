@@ -29,10 +29,9 @@ def _leaf_commands():
     out = []
 
     def walk(cmd, path):
-        subs = getattr(cmd, "commands", None)
-        if subs:
-            for name, sub in subs.items():
-                walk(sub, (*path, name))
+        if hasattr(cmd, "list_commands"):  # the root loads its commands on demand: ask, don't read .commands
+            for name in cmd.list_commands(None):
+                walk(cmd.get_command(None, name), (*path, name))
         elif path not in SKIP:
             out.append((path, cmd))
 

@@ -368,10 +368,11 @@ def _commands():
 
     root = typer.main.get_command(app)
 
-    def walk(cmd, path):
-        for name, sub in getattr(cmd, "commands", {}).items():
-            yield from walk(sub, (*path, name))
-        if not getattr(cmd, "commands", None):
+    def walk(cmd, path):  # the root loads its commands on demand: ask (list/get), don't read .commands
+        if hasattr(cmd, "list_commands"):
+            for name in cmd.list_commands(None):
+                yield from walk(cmd.get_command(None, name), (*path, name))
+        else:
             yield path, cmd
 
     return list(walk(root, ()))

@@ -31,17 +31,121 @@ COMMAND_ORDER = ["patient", "therapy", "scan", "lesion", "marker", "biopsy", "ap
 ARGS: list[str] = []
 
 
+#: Every top-level command: its unit (the module(s) that define it, loaded together by
+#: ``lungtrack.cli._unit``) and its one-line summary as ``lungtrack --help`` lists it - so the root
+#: help and completion of command names import no command module.  ``tests/test_help.py`` checks
+#: that the names and summaries match the loaded commands exactly.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "patient": ("patient", "Add, list, show, edit and delete patients."),
+    "therapy": ("therapy", "Lines of therapy: start, stop, list, show, edit, delete."),
+    "scan": ("scan", "Imaging studies (CT, PET-CT, MRI, X-ray) with lesion measurements."),
+    "lesion": ("scan", "Lesion identities that last across scans: list, rename, set site or role, delete."),
+    "marker": ("marker", "Tumour-marker results: add, list, show, edit, delete."),
+    "biopsy": ("biopsy", "Biopsy findings (tissue or plasma ctDNA): add, list, show, edit, delete."),
+    "appointment": ("notes", "Appointments (imaging, marker blood tests, visits, biopsies): add, list, show, edit, "
+                             "done, cancel, delete."),
+    "note": ("notes", "Free-text notes (symptoms, side effects, questions for the team): add, list, show, edit, "
+                      "delete."),
+    "import": ("import", "Import records: lab CSV downloads, lungtrack's own JSON export, FHIR R4 (bulk NDJSON or a "
+                         "Bundle)."),
+    "undo": ("journal", "Revert the last write command (or change ID), deletions and imports included."),
+    "log": ("journal", "Show the journal: every write command, newest first (when, who, the command with its values "
+                       "masked, and how many rows it added, changed or deleted)."),
+    "timeline": ("timeline", "Everything recorded for a patient, in date order."),
+    "check": ("checks", "Run the rules and explain every finding with its evidence and source."),
+    "response": ("checks", "RECIST 1.1 response per therapy line: sums, % changes, and the response at each scan."),
+    "ack": ("checks", "Acknowledge a finding: it stays visible, marked acknowledged, and stops counting as needing "
+                      "attention."),
+    "remind": ("reminders", "What is due soon, due or overdue: scans, marker tests, appointments (made for cron)."),
+    "schedule": ("reminders", "Set a patient's follow-up intervals or plan the next appointment; show the next due "
+                              "dates."),
+    "cron": ("reminders", "Print a ready crontab line for 'lungtrack remind' (absolute paths, works in cron's bare "
+                          "environment)."),
+    "export": ("reminders", "Export data for other programs: ics (calendar), json (everything), csv (one table)."),
+    "summary": ("reports", "A one-screen summary: therapy and time on it, latest RECIST response, markers, biopsy, "
+                           "open findings, what is due, and questions for the next appointment."),
+    "trend": ("reports", "Draw one series in the terminal: the tumour's sum of diameters over every line (each with "
+                         "its baseline, nadir and PD threshold), one lesion's size, or a marker with its upper limit "
+                         "of normal and doubling time."),
+    "report": ("reports", "The printable report for the appointment: page 1 at a glance (therapy, latest response, "
+                          "findings with evidence, what is due, questions), then charts, then the full tables."),
+    "demo": ("demo", "Load a realistic demo patient and print her status."),
+    "db": ("db", "The store: its path, schema version and backups."),
+    "config": ("checks", "Rule thresholds: where the file is, and the values in force."),
+    "completion": ("shell", "Shell completion for bash, zsh and fish: show the script or install it."),
+    "man": ("shell", "Print the manual page (roff), generated from the commands' own help."),
+}
+
+
 class RootGroup(TyperGroup):
+    """The root: commands are loaded unit by unit on first use (see ``COMMANDS``), and each loaded
+    command gets the root's guards (argument checks, plain text conversion, help polish)."""
+
+    #: unit name -> Click group holding that unit's commands (set by ``lungtrack.cli``)
+    load_unit: Any = None
+
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         from lungtrack.cli._help import polish
 
         polish(self)
+        self._loaded_units: set[str] = set()
+
+    def _load(self, unit: str) -> None:
+        if unit in self._loaded_units:
+            return
+        self._loaded_units.add(unit)
+        from lungtrack.cli._help import polish
+
+        part = type(self).load_unit(unit)
+        polish(part)
+        _plain_text_params(part, self.context_settings.get("help_option_names", ["--help"]))
+        _guard_tree(part)
+        for name, cmd in part.commands.items():
+            self.commands.setdefault(name, cmd)
+
+    def load_all(self) -> None:
+        """Load every command (for tools that walk the whole tree)."""
+        for unit, _summary in COMMANDS.values():
+            self._load(unit)
+
+    def get_command(self, ctx, cmd_name):  # type: ignore[override]
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self._load(COMMANDS[cmd_name][0])
+        return self.commands.get(cmd_name)
 
     def list_commands(self, ctx):  # type: ignore[override]
-        names = super().list_commands(ctx)
+        names = list(dict.fromkeys([*COMMANDS, *self.commands]))
         rank = {n: i for i, n in enumerate(COMMAND_ORDER)}
         return sorted(names, key=lambda n: (rank.get(n, len(rank)), names.index(n)))
+
+    def _summary(self, name: str) -> tuple[bool, str]:
+        """(hidden, one-line summary) of a command, from the table while it is not loaded."""
+        cmd = self.commands.get(name)
+        if cmd is None:
+            return False, COMMANDS[name][1]
+        return cmd.hidden, cmd.get_short_help_str()
+
+    def format_commands(self, ctx, formatter):  # type: ignore[override]
+        rows = []
+        for name in self.list_commands(ctx):
+            hidden, summary = self._summary(name)
+            if not hidden:
+                rows.append((name, summary))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def shell_complete(self, ctx, incomplete):  # type: ignore[override]
+        from typer.core import CompletionItem
+
+        results = []
+        for name in self.list_commands(ctx):
+            hidden, summary = self._summary(name)
+            if name.startswith(incomplete) and not hidden:
+                results.append(CompletionItem(name, help=summary))
+        results.extend(super(TyperGroup, self).shell_complete(ctx, incomplete))
+        return results
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         code: int

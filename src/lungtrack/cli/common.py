@@ -570,7 +570,11 @@ def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:
     from lungtrack.errors import StoreError
 
     path = Path(path).expanduser()
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # e.g. a name longer than the file system allows (ENAMETOOLONG)
+        raise InputError(field, str(path), f"a file path the system accepts ({exc.strerror})") from None
+    if is_dir:
         raise InputError(field, str(path), "a file path, not a directory")
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():

@@ -15,8 +15,23 @@ HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 
 
+#: ``D()`` of floats already seen (a history repeats the same sizes and values in every rule:
+#: about 165 conversions per patient-rule pass, most of them repeats).  Decimals are immutable, so
+#: sharing them changes no result.  Zero is left out (``0.0 == -0.0`` but their decimals differ),
+#: and so is NaN (never equal to itself).  Bounded: cleared when full.
+_FLOAT_DECIMALS: dict[float, Decimal] = {}
+_FLOAT_DECIMALS_MAX = 1 << 16
+
+
 def D(x: float | int | Decimal) -> Decimal:
     """``x`` as the decimal a person would write: ``D(30.6) == Decimal("30.6")``."""
+    if type(x) is float and x and x == x:
+        d = _FLOAT_DECIMALS.get(x)
+        if d is None:
+            if len(_FLOAT_DECIMALS) >= _FLOAT_DECIMALS_MAX:
+                _FLOAT_DECIMALS.clear()
+            d = _FLOAT_DECIMALS[x] = Decimal(repr(x))
+        return d
     if isinstance(x, Decimal):
         return x
     if isinstance(x, bool):  # bool is an int subclass; never a size

@@ -62,10 +62,21 @@ def _power_of_ten(ratio: float) -> int | None:
     return None
 
 
+#: The float pre-check of :func:`_jump`: a relative margin far above float rounding, on values far
+#: from underflow and overflow.
+_MARGIN = 1e-9
+_FAST_MIN, _FAST_MAX = 1e-100, 1e100
+
+
 def _jump(previous: float, new: float, factor: float, strict: bool = False) -> float | None:
     """The ratio new/previous when it is at least ``factor`` either way (exact boundary), or
     more than ``factor`` either way when ``strict``."""
     if previous <= 0 or new <= 0 or factor <= 0:
+        return None
+    if (_FAST_MIN < previous < _FAST_MAX and _FAST_MIN < new < _FAST_MAX and _FAST_MIN < factor < _FAST_MAX
+            and new < previous * factor * (1 - _MARGIN) and new * factor > previous * (1 + _MARGIN)):
+        # clearly no jump, whatever the rounding: float error is ~1e-16 relative, far inside the
+        # margin, so the exact comparison below would say the same (it decides every close case)
         return None
     p, n, f = D(previous), D(new), D(factor)
     if (n > p * f or n * f < p) if strict else (n >= p * f or n * f <= p):

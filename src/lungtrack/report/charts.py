@@ -1,4 +1,5 @@
-"""The report's charts, drawn with matplotlib (Agg backend, imported lazily) as inline SVG.
+"""The report's charts, drawn with matplotlib (bare Figures and the SVG backend, no pyplot; imported
+only when a chart is drawn) as inline SVG.
 
 Every chart is safe in black and white: series differ by line style and marker shape, not by
 colour alone, and reference lines are labelled in words.  Every chart comes with a caption and
@@ -39,16 +40,17 @@ class Chart:
 
 
 def _plt():
+    """matplotlib itself, without pyplot: charts are drawn on bare ``Figure`` objects and printed by
+    the SVG backend directly (pyplot's figure manager and GUI backend machinery are never loaded)."""
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return matplotlib
 
 
-def _setup(plt, key: str, size: tuple[float, float] = (_W, _H)):
-    plt.rcParams.update({
+def _setup(mpl, key: str, size: tuple[float, float] = (_W, _H)):
+    from matplotlib.figure import Figure
+
+    mpl.rcParams.update({
         "svg.fonttype": "none",  # keep text as text
         "svg.hashsalt": f"lungtrack-{key}",  # stable, and distinct ids per chart in one HTML page
         "font.family": ["DejaVu Sans"],
@@ -63,15 +65,32 @@ def _setup(plt, key: str, size: tuple[float, float] = (_W, _H)):
         "lines.linewidth": 1.3,
         "lines.markersize": 4.0,
     })
-    fig, ax = plt.subplots(figsize=size, dpi=100)
+    fig = Figure(figsize=size, dpi=100)
+    ax = fig.subplots()
     return fig, ax
 
 
-def _svg(plt, fig, key: str) -> str:
+_PAD_INCHES = 0.04
+_SVG_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
+
+
+def _svg(mpl, fig, key: str) -> str:  # noqa: ARG001 - same call shape for every chart
+    """The chart as SVG, cropped to its content plus a small margin.
+
+    ``savefig(bbox_inches="tight")`` draws the figure twice: once (with drawing switched off) to
+    lay it out and measure it, then for real.  The crop box is measured here on the SVG renderer
+    without that first pass, and handed to ``savefig`` as an explicit box: one drawing.
+    """
+    import functools
+
+    from matplotlib.backend_bases import _get_renderer
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    canvas = FigureCanvasSVG(fig)
+    renderer = _get_renderer(fig, functools.partial(canvas.print_svg, metadata=_SVG_METADATA))
+    box = fig.get_tightbbox(renderer).padded(_PAD_INCHES)
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.04,
-                metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
-    plt.close(fig)
+    fig.savefig(buf, format="svg", bbox_inches=box, metadata=_SVG_METADATA)
     text = buf.getvalue()
     text = re.sub(r"<\?xml[^>]*\?>\s*", "", text)
     text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text)

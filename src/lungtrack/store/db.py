@@ -144,6 +144,18 @@ def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
+
+def _copy_sqlite(src: sqlite3.Connection, tmp: Path) -> None:
+    """A consistent copy of an open SQLite database into ``tmp`` through the backup API, as one
+    self-contained file (journal mode DELETE: no -wal beside it).  Closes ``src``."""
+    dst = sqlite3.connect(str(tmp))
+    try:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        dst.close()
+        src.close()
+
 def _ro_connect(path: Path) -> sqlite3.Connection:
     """A read-only connection that changes nothing about the file (not even its journal mode)."""
     uri = path.absolute().as_uri()
@@ -388,14 +400,8 @@ def backup(store: Store, reason: str = "manual", dest: Path | None = None, field
         dest = check_output_path(Path(dest), field)
     if loc.path is not None:
         def fill(tmp: Path) -> None:
-            src = _ro_connect(loc.path) if store.read_only else sqlite3.connect(str(loc.path), timeout=BUSY_TIMEOUT_MS / 1000)
-            dst = sqlite3.connect(str(tmp))
-            try:
-                src.backup(dst)
-                dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
-            finally:
-                dst.close()
-                src.close()
+            _copy_sqlite(_ro_connect(loc.path) if store.read_only
+                         else sqlite3.connect(str(loc.path), timeout=BUSY_TIMEOUT_MS / 1000), tmp)
     else:
         with store.engine.connect() as conn:
             dump = dump_tables(conn)
@@ -576,14 +582,7 @@ def restore_store(location: StoreLocation, source: Path) -> Path | None:
 
         def keep(tmp: Path) -> None:
             if healthy:  # a consistent copy, WAL included
-                src = _ro_connect(target)
-                dst = sqlite3.connect(str(tmp))
-                try:
-                    src.backup(dst)
-                    dst.execute("PRAGMA journal_mode = DELETE")
-                finally:
-                    dst.close()
-                    src.close()
+                _copy_sqlite(_ro_connect(target), tmp)
             else:  # damaged or not a store: keep its bytes exactly as they are
                 import shutil
 
@@ -594,14 +593,7 @@ def restore_store(location: StoreLocation, source: Path) -> Path | None:
         target.parent.mkdir(parents=True, mode=0o700)
 
     def fill(tmp: Path) -> None:
-        src = _ro_connect(source)
-        dst = sqlite3.connect(str(tmp))
-        try:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            dst.close()
-            src.close()
+        _copy_sqlite(_ro_connect(source), tmp)
 
     # stale WAL/shm files of the old store must not be replayed into the restored one
     staged = write_atomically(target.with_name(f".{target.name}.restore"), fill, what="the restored store")
