@@ -156,8 +156,6 @@ def test_stopped_requests_end_each_line_at_its_last_request():
     assert {ln.stop_reason for ln in lines.values()} == {None}  # a request does not say why
 
 
-@pytest.mark.xfail(strict=True, reason="an open line of a patient whose record ends with a death date stays open; "
-                                       "the old ndjson_import mapping ended it at its last request")
 def test_open_line_of_a_deceased_patient_ends_at_its_last_request():
     plan = _map({"resourceType": "Patient", "id": "p1", "deceasedDateTime": "2021-01-01"},
                 _request("a", "Cisplatin 50 MG Injection", "2020-01-01", status="active"),
@@ -241,8 +239,6 @@ def test_other_resources_and_missing_ids_are_counted():
     assert len(batch.markers) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="the mapping merges a repeated Patient silently; it does not count it "
-                                       "(the old ndjson_import mapping did)")
 def test_the_same_patient_twice_is_counted():
     plan = _map({"resourceType": "Patient", "id": "p1"}, {"resourceType": "Patient", "id": "p1"})
     assert _skipped(plan)[("Patient", "the same resource twice in this import")] == 1

@@ -675,6 +675,7 @@ class _Mapper:
     # -- dispatch
 
     def run(self) -> ImportPlan:
+        patients_seen: set[tuple[str | None, str]] = set()
         for res in self.resources:
             if res.rtype == "Patient":
                 if res.rid is None:
@@ -682,6 +683,10 @@ class _Mapper:
                     continue
                 _check_datatypes(_R(res), res.data, "")
                 patient_name(_R(res), res.data)  # the name's JSON types, also of a repeated Patient
+                if (res.base, res.rid) in patients_seen:
+                    self.skip("Patient", "the same resource twice in this import")
+                    continue
+                patients_seen.add((res.base, res.rid))
                 self._patient_acc(res)
         for res in self.resources:
             rtype = res.rtype
@@ -1359,6 +1364,8 @@ class _Mapper:
                 later = [x["start"] for x in lines[i + 1:] if x["start"] > ln["start"]]
                 if later:  # a later line of another drug started: this one ended by then
                     end = later[0]
+                elif acc.deceased is not None:  # the record ends with a death date: no line runs past it
+                    end = min(ln["last"], acc.deceased)
             out.append(TherapyInput(drug=ln["drug"], start=ln["start"], end=end, stop_reason=ln["reason"],
                                     stop_reason_text=ln["text"], note=ln["note"], rxnorm=ln["rx"], source=ln["src"]))
         return out
