@@ -67,6 +67,29 @@ def db_path(tmp_path: Path) -> Path:
     return Path(os.environ["LUNGTRACK_DB"])
 
 
+@pytest.fixture
+def pg_url():
+    """A fresh, empty PostgreSQL database on the server named by LUNGTRACK_TEST_PG_URL, dropped
+    after the test (skipped when no server is configured).  Tests using it are marked ``postgres``."""
+    admin_url = os.environ.get("LUNGTRACK_TEST_PG_URL")
+    if not admin_url:
+        pytest.skip("LUNGTRACK_TEST_PG_URL is not set (PostgreSQL not available)")
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"lt_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    yield url
+    create_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 _COMMANDS: dict[int, object] = {}
 
 

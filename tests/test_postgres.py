@@ -6,34 +6,9 @@ starting the Debian PostgreSQL 15 cluster.  Each test gets its own fresh databas
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
 
 pytestmark = pytest.mark.postgres
-
-ADMIN_URL = os.environ.get("LUNGTRACK_TEST_PG_URL")
-
-
-@pytest.fixture
-def pg_url():
-    if not ADMIN_URL:
-        pytest.skip("LUNGTRACK_TEST_PG_URL is not set (PostgreSQL not available)")
-    from sqlalchemy import create_engine, text
-
-    name = f"lt_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    yield url
-    from sqlalchemy import create_engine as ce
-
-    ce(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _session(cli, db):

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -267,25 +266,6 @@ def test_explain_detects_a_full_scan(cohort_db):
 
 
 # ------------------------------------------------------------------ PostgreSQL and concurrency
-
-PG_ADMIN_URL = os.environ.get("LUNGTRACK_TEST_PG_URL")
-
-
-@pytest.fixture
-def pg_url():
-    if not PG_ADMIN_URL:
-        pytest.skip("LUNGTRACK_TEST_PG_URL is not set (PostgreSQL not available)")
-    from sqlalchemy import create_engine, text
-
-    name = f"lt_scale_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
 
 def _single_patient_queries(store):
     """The SELECTs (statement, parameters) of finding one patient by name, the default patient,
