@@ -255,11 +255,7 @@ def show(ctx: typer.Context, study_id: Annotated[int, typer.Argument(help="Scan 
 
     with common.transaction(ctx, write=False) as (_s, session):
         p = repo.find_patient(session, patient)
-        data = study_dict(session, repo.get_record(session, m.ImagingStudy, study_id, p))
-        if report:
-            from lungtrack.cli.scan_report import kept_report_text
-
-            data["report_text"] = kept_report_text(session, p, repo.get_record(session, m.ImagingStudy, study_id, p))
+        data = study_dict(session, repo.get_record(session, m.ImagingStudy, study_id, p))  # report_text included
     if report and not json_out:
         if data["report_text"] is None:
             common.err(f"Scan {study_id} has no report text (only scan add --from-report keeps it).")

@@ -18,7 +18,6 @@ from lungtrack.errors import InputError
 
 WIDTH = 80
 JSON_FIELDS = ("location", "site", "is_node", "long_axis_mm", "short_axis_mm", "prior_mm", "new", "unsure", "span")
-REPORT_NOTE_PREFIX = "Report text of scan "
 
 
 def register(scan_app: typer.Typer) -> None:
@@ -404,20 +403,3 @@ def add_from_report(ctx: typer.Context, source: str, *, when: Any, modality: Any
                                       non_target=non_target, lesion=lesion_specs, new_lesion=new_specs, equivocal=[],
                                       force=force, patient=patient, report_text=text)
     report_saved(data, sentence, pname, modality, when, len(new_specs), json_out)
-
-
-# ------------------------------------------------------------------ keeping the report text
-
-def kept_report_text(session: Any, p: Any, study: Any) -> str | None:
-    """The report text kept with a scan, or None."""
-    from sqlmodel import select
-
-    from lungtrack.store import models as m
-
-    if "report_text" in m.ImagingStudy.model_fields and getattr(study, "report_text", None):
-        return study.report_text
-    prefix = f"{REPORT_NOTE_PREFIX}{study.id} ("
-    for note in session.exec(select(m.Note).where(m.Note.patient_id == p.id, m.Note.date == study.date)).all():
-        if note.text.startswith(prefix):
-            return note.text.split("\n", 1)[1] if "\n" in note.text else ""
-    return None
