@@ -366,82 +366,132 @@ def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
     return out
 
 
+#: The columns the rules read, per table, in the order of the history dataclasses' fields.
+_LINE_SQL = ("SELECT patient_id, id, drug, start_date, end_date, stop_reason FROM therapy_line "
+             "WHERE patient_id IN :ids ORDER BY start_date, id")
+_LESION_SQL = "SELECT patient_id, id, label, site, is_node, role FROM lesion WHERE patient_id IN :ids ORDER BY id"
+_STUDY_SQL = ("SELECT patient_id, id, date, modality, slice_thickness_mm, non_target_status, impression "
+              "FROM imaging_study WHERE patient_id IN :ids ORDER BY date, id")
+_MEASUREMENT_SQL = ("SELECT lm.study_id, lm.lesion_id, lm.size_mm, lm.status FROM lesion_measurement lm "
+                    "JOIN imaging_study s ON s.id = lm.study_id WHERE s.patient_id IN :ids ORDER BY lm.id")
+_NEW_LESION_SQL = ("SELECT nl.study_id, nl.site, nl.label, nl.is_node, nl.size_mm, nl.equivocal FROM new_lesion nl "
+                   "JOIN imaging_study s ON s.id = nl.study_id WHERE s.patient_id IN :ids ORDER BY nl.id")
+_MARKER_SQL = ("SELECT patient_id, id, date, marker, value, unit, uln, lab, comparator FROM marker_result "
+               "WHERE patient_id IN :ids ORDER BY date, id")
+_BIOPSY_SQL = ("SELECT patient_id, id, date, sample, gene, variant, result, vaf, assay, allele_context "
+               "FROM biopsy_finding WHERE patient_id IN :ids ORDER BY date, id")
+_APPOINTMENT_SQL = ("SELECT patient_id, id, date, kind, description, status FROM appointment "
+                    "WHERE patient_id IN :ids ORDER BY date, id")
+
+
+def _raw_rows(conn: Any, sql: str, ids: list[int]) -> list[tuple[Any, ...]]:
+    """The rows of one query as the driver's plain tuples (no per-row SQLAlchemy processing),
+    on the session's connection (same transaction, same statement events)."""
+    style = conn.dialect.paramstyle
+    if style not in ("qmark", "format", "pyformat"):  # a driver we do not know: through SQLAlchemy
+        from sqlalchemy import bindparam, text
+
+        stmt = text(sql).bindparams(bindparam("ids", expanding=True))
+        return [tuple(r) for r in conn.execute(stmt, {"ids": ids}).all()]
+    mark = "?" if style == "qmark" else "%s"
+    result = conn.exec_driver_sql(sql.replace(":ids", "(" + ",".join([mark] * len(ids)) + ")"), tuple(ids))
+    try:
+        cursor = getattr(result, "cursor", None)
+        return cursor.fetchall() if cursor is not None else [tuple(r) for r in result.all()]
+    finally:
+        result.close()
+
+
+def _date_reader() -> Any:
+    """``value`` as a ``date``: drivers that return ISO strings (SQLite) are parsed once per
+    distinct string (a batch repeats the same few thousand dates); ``date`` values pass."""
+    cache: dict[Any, Any] = {}
+    parse = date.fromisoformat
+
+    def read(value: Any) -> Any:
+        if value is None or type(value) is date:
+            return value
+        try:
+            return cache[value]
+        except KeyError:
+            cache[value] = result = parse(value[:10]) if isinstance(value, str) else value
+            return result
+
+    return read
+
+
 def _build_histories(session: Session, patients: Sequence[Any]) -> list[h.History]:
-    """Histories for patient rows (ORM objects or Core rows): one Core query per table, only the
-    columns the rules read (no audit timestamps), enum values converted through a small cache."""
+    """Histories for patient rows (ORM objects or Core rows): one query per table, only the
+    columns the rules read (no audit timestamps), as plain driver tuples; dates parsed and enum
+    values converted through small caches (a batch repeats the same few values)."""
     if not patients:
         return []
     ids = [p.id for p in patients]
     conn = session.connection()
-    tl, le, st = m.TherapyLine.__table__, m.Lesion.__table__, m.ImagingStudy.__table__
-    lm, nl, mr = m.LesionMeasurement.__table__, m.NewLesion.__table__, m.MarkerResult.__table__
-    bf, ap = m.BiopsyFinding.__table__, m.Appointment.__table__
     enum = _enum_cache()
+    day = _date_reader()
 
-    def by_patient(table, names, *order):
-        cols = [table.c.patient_id] + [table.c[n] for n in names]
-        return _grouped(conn.execute(select(*cols).where(table.c.patient_id.in_(ids)).order_by(*order)).all())
-
-    def by_study(table, names):
-        out: dict[int, list[Any]] = {}
-        stmt = (select(table.c.study_id, *[table.c[n] for n in names]).join(st, st.c.id == table.c.study_id)
-                .where(st.c.patient_id.in_(ids)).order_by(table.c.id))
-        for r in conn.execute(stmt).all():
-            out.setdefault(r.study_id, []).append(r)
+    def grouped(sql: str) -> dict[int, list[tuple[Any, ...]]]:
+        out: dict[int, list[tuple[Any, ...]]] = {}
+        for r in _raw_rows(conn, sql, ids):
+            rows = out.get(r[0])
+            if rows is None:
+                out[r[0]] = [r]
+            else:
+                rows.append(r)
         return out
 
-    lines = by_patient(tl, ("id", "drug", "start_date", "end_date", "stop_reason"), tl.c.start_date, tl.c.id)
-    lesion_rows = by_patient(le, ("id", "label", "site", "is_node", "role"), le.c.id)
-    study_rows = by_patient(st, ("id", "date", "modality", "slice_thickness_mm", "non_target_status", "impression"),
-                            st.c.date, st.c.id)
-    meas = by_study(lm, ("lesion_id", "size_mm", "status"))
-    new = by_study(nl, ("site", "label", "is_node", "size_mm", "equivocal"))
-    marker_rows = by_patient(mr, ("id", "date", "marker", "value", "unit", "uln", "lab", "comparator"), mr.c.date,
-                             mr.c.id)
-    biopsy_rows = by_patient(bf, ("id", "date", "sample", "gene", "variant", "result", "vaf", "assay",
-                                  "allele_context"), bf.c.date, bf.c.id)
-    appt_rows = by_patient(ap, ("id", "date", "kind", "description", "status"), ap.c.date, ap.c.id)
-
+    Measurement, NewLesion, Study = h.Measurement, h.NewLesion, h.ImagingStudy
     measured = MeasurementStatus.MEASURED
+    meas: dict[int, list[h.Measurement]] = {}
+    for study_id, lesion_id, size_mm, status in _raw_rows(conn, _MEASUREMENT_SQL, ids):
+        m_ = Measurement(lesion_id, size_mm, enum(MeasurementStatus, status, measured))
+        rows_ = meas.get(study_id)
+        if rows_ is None:
+            meas[study_id] = [m_]
+        else:
+            rows_.append(m_)
+    new: dict[int, list[h.NewLesion]] = {}
+    for study_id, site, label, is_node, size_mm, equivocal in _raw_rows(conn, _NEW_LESION_SQL, ids):
+        new.setdefault(study_id, []).append(NewLesion(site, label, bool(is_node), size_mm, bool(equivocal)))
+    lines = grouped(_LINE_SQL)
+    lesion_rows = grouped(_LESION_SQL)
+    study_rows = grouped(_STUDY_SQL)
+    marker_rows = grouped(_MARKER_SQL)
+    biopsy_rows = grouped(_BIOPSY_SQL)
+    appt_rows = grouped(_APPOINTMENT_SQL)
+
+    ct = Modality.CT
+    empty: tuple[Any, ...] = ()
     out = []
     for p in patients:
         pid = p.id
         studies = tuple(
-            h.ImagingStudy(
-                id=s.id or 0, date=s.date, modality=enum(Modality, s.modality, Modality.CT),
-                slice_thickness_mm=s.slice_thickness_mm,
-                measurements=tuple(
-                    h.Measurement(lesion_id=x.lesion_id, size_mm=x.size_mm,
-                                  status=enum(MeasurementStatus, x.status, measured))
-                    for x in meas.get(s.id, ())),
-                new_lesions=tuple(
-                    h.NewLesion(site=x.site, label=x.label, is_node=x.is_node, size_mm=x.size_mm, equivocal=x.equivocal)
-                    for x in new.get(s.id, ())),
-                non_target_status=enum(NonTargetStatus, s.non_target_status), impression=s.impression)
-            for s in study_rows.get(pid, ()))
+            Study(sid or 0, day(sdate), enum(Modality, modality, ct), slice_mm,
+                  tuple(meas.get(sid, empty)), tuple(new.get(sid, empty)),
+                  enum(NonTargetStatus, nts), impression)
+            for _pid, sid, sdate, modality, slice_mm, nts, impression in study_rows.get(pid, empty))
+        markers = []
+        for _pid, rid, rdate, marker, value, unit, uln, lab, comparator in marker_rows.get(pid, empty):
+            mk = enum(Marker, marker)
+            if mk is not None:
+                markers.append(h.MarkerResult(rid or 0, day(rdate), mk, value, unit, uln, lab, comparator))
         out.append(h.History(
             patient=patient_info(p),
-            lines=tuple(h.TherapyLine(id=ln.id or 0, drug=ln.drug, start=ln.start_date, end=ln.end_date,
-                                      stop_reason=enum(StopReason, ln.stop_reason))
-                        for ln in lines.get(pid, ())),
-            lesions=tuple(h.Lesion(id=x.id or 0, label=x.label, site=x.site, is_node=x.is_node,
-                                   role=enum(LesionRole, x.role))
-                          for x in lesion_rows.get(pid, ())),
+            lines=tuple(h.TherapyLine(lid or 0, drug, day(start), day(end), enum(StopReason, stop))
+                        for _pid, lid, drug, start, end, stop in lines.get(pid, empty)),
+            lesions=tuple(h.Lesion(lid or 0, label, site, bool(is_node), enum(LesionRole, role))
+                          for _pid, lid, label, site, is_node, role in lesion_rows.get(pid, empty)),
             studies=studies,
-            markers=tuple(h.MarkerResult(id=r.id or 0, date=r.date, marker=mk, value=r.value,
-                                         unit=r.unit, uln=r.uln, lab=r.lab, comparator=r.comparator)
-                          for r in marker_rows.get(pid, ()) if (mk := enum(Marker, r.marker)) is not None),
-            biopsies=tuple(h.BiopsyFinding(id=b.id or 0, date=b.date, sample=enum(Sample, b.sample, Sample.OTHER),
-                                           gene=b.gene, variant=b.variant,
-                                           result=enum(BiopsyResult, b.result, BiopsyResult.INDETERMINATE),
-                                           vaf=b.vaf, assay=b.assay,
-                                           allele_context=enum(AlleleContext, b.allele_context))
-                           for b in biopsy_rows.get(pid, ())),
-            appointments=tuple(h.Appointment(id=a.id or 0, date=a.date,
-                                             kind=enum(AppointmentKind, a.kind, AppointmentKind.OTHER),
-                                             description=a.description,
-                                             status=enum(AppointmentStatus, a.status, AppointmentStatus.PLANNED))
-                               for a in appt_rows.get(pid, ())),
+            markers=tuple(markers),
+            biopsies=tuple(h.BiopsyFinding(bid or 0, day(bdate), enum(Sample, sample, Sample.OTHER), gene, variant,
+                                           enum(BiopsyResult, result, BiopsyResult.INDETERMINATE), vaf, assay,
+                                           enum(AlleleContext, allele))
+                           for _pid, bid, bdate, sample, gene, variant, result, vaf, assay, allele
+                           in biopsy_rows.get(pid, empty)),
+            appointments=tuple(h.Appointment(aid or 0, day(adate), enum(AppointmentKind, kind, AppointmentKind.OTHER),
+                                             desc, enum(AppointmentStatus, status, AppointmentStatus.PLANNED))
+                               for _pid, aid, adate, kind, desc, status in appt_rows.get(pid, empty)),
         ))
     return out
 
