@@ -9,7 +9,7 @@ round-trips), which is exactly the number the person typed.
 
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import Decimal, getcontext, localcontext
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
@@ -45,6 +45,8 @@ def pct_change(new: Decimal, ref: Decimal) -> Decimal | None:
     """Percentage change from ``ref`` to ``new`` (``None`` when ``ref`` is 0: undefined)."""
     if ref == ZERO:
         return None
+    if getcontext().prec == 28:  # already the precision asked for: the same result without a context switch
+        return (new - ref) * HUNDRED / ref
     with localcontext() as ctx:
         ctx.prec = 28
         return (new - ref) * HUNDRED / ref

@@ -116,8 +116,14 @@ def mark_history(findings: list[Finding], history: History) -> list[Finding]:
     history.  With no line at all, nothing is history; the findings of the latest line stay
     current after it ends, until another line starts.
     """
+    return [dataclasses.replace(f, line_id=line_id, historical=historical)
+            for f, line_id, historical in _history_marks(findings, history)]
+
+
+def _history_marks(findings: list[Finding], history: History) -> list[tuple[Finding, int | None, bool]]:
+    """``(finding, line_id, historical)`` for each finding (see :func:`mark_history`)."""
     latest = max(history.lines, key=lambda l: (l.start, l.id)) if history.lines else None
-    out: list[Finding] = []
+    out: list[tuple[Finding, int | None, bool]] = []
     for f in findings:
         line_id = _line_of(f)
         if latest is None or f.rule in LINE_INDEPENDENT_RULES or f.rule.startswith(LINE_INDEPENDENT_PREFIXES):
@@ -126,7 +132,17 @@ def mark_history(findings: list[Finding], history: History) -> list[Finding]:
             historical = line_id != latest.id
         else:
             historical = f.date < latest.start
-        out.append(dataclasses.replace(f, line_id=line_id, historical=historical))
+        out.append((f, line_id, historical))
+    return out
+
+
+def _with(f: Finding, **changes: Any) -> Finding:
+    """``dataclasses.replace(f, **changes)`` without running the frozen ``__init__`` again:
+    ``Finding`` has no ``__post_init__``, so a copy of its fields with the changes applied is
+    the same object (equal, same field values)."""
+    out = object.__new__(Finding)
+    out.__dict__.update(f.__dict__)
+    out.__dict__.update(changes)
     return out
 
 
@@ -154,8 +170,9 @@ def _run(name: str, fn: Callable[[], Any], default: Any, errors: list[Finding], 
         return default
 
 
-def _sort_key(f: Finding) -> tuple[bool, int, int, str]:
-    return (f.historical, -Severity(f.severity).rank, -f.date.toordinal(), f.id)
+def _sort_key(f: Finding, fid: str) -> tuple[bool, int, int, str]:
+    """Current before history, then severity (alert, watch, info), date (newest first), id."""
+    return (f.historical, -Severity(f.severity).rank, -f.date.toordinal(), fid)
 
 
 def evaluate(history: History, today: date, config: RulesConfig = RulesConfig()) -> Evaluation:
@@ -174,18 +191,16 @@ def evaluate(history: History, today: date, config: RulesConfig = RulesConfig())
     due = tuple(_run("timing", lambda: due_items(h, today, config), (), errors, today))
 
     pid = history.patient.id
-    cleaned = [
-        dataclasses.replace(f, patient_id=pid)
-        for f in found + errors
-        if f.date <= today or f.rule.startswith("timing.")
-    ]
-    cleaned = mark_history(cleaned, h)
-    cleaned.sort(key=_sort_key)
+    kept = [f for f in found + errors if f.date <= today or f.rule.startswith("timing.")]
+    # one copy per finding with patient_id, line_id and historical set (mark_history's marks)
+    marked = [(_with(f, patient_id=pid, line_id=line_id, historical=historical), f.id)
+              for f, line_id, historical in _history_marks(kept, h)]
+    marked.sort(key=lambda pair: _sort_key(*pair))
     seen: set[str] = set()
     unique: list[Finding] = []
-    for f in cleaned:
-        if f.id not in seen:
-            seen.add(f.id)
+    for f, fid in marked:
+        if fid not in seen:
+            seen.add(fid)
             unique.append(f)
     return Evaluation(
         patient=h.patient,

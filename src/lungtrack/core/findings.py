@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from lungtrack.enums import Severity
@@ -48,5 +49,10 @@ class Finding:
 
 
 def make_finding_id(rule: str, subject: str, on: date) -> str:
-    slug = "".join(c if c.isalnum() or c in "-._" else "-" for c in subject.lower()).strip("-")
-    return f"{rule}:{slug}:{on.isoformat()}"
+    return f"{rule}:{_slug(subject)}:{on.isoformat()}"
+
+
+@lru_cache(maxsize=4096)
+def _slug(subject: str) -> str:
+    """The subject as it appears in finding ids (a history repeats the same few subjects)."""
+    return "".join(c if c.isalnum() or c in "-._" else "-" for c in subject.lower()).strip("-")

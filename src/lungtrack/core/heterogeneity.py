@@ -20,7 +20,7 @@ from lungtrack.core.config import RulesConfig
 from lungtrack.core.decimal_math import D, at_least_pct_increase, fmt_mm, fmt_pct, pct_change, to_float
 from lungtrack.core.findings import Finding
 from lungtrack.core.history import History, Lesion, Measurement
-from lungtrack.core.recist import PD, LineResponse, effective_mm, merged_rows
+from lungtrack.core.recist import PD, LineResponse, effective_mm, merged_rows_of
 from lungtrack.enums import MeasurementStatus, Severity
 from lungtrack.knowledge.sources import cite
 
@@ -46,7 +46,7 @@ class LesionCourse:
 
 
 def _rows_by_timepoint(history: History, response: LineResponse) -> list[dict[int, Measurement]]:
-    return [merged_rows(history, tp.study_ids or (tp.study_id,)) for tp in response.timepoints]
+    return merged_rows_of(history, [tp.study_ids or (tp.study_id,) for tp in response.timepoints])
 
 
 def _course(

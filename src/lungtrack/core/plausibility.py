@@ -229,18 +229,25 @@ def _suspicious(values: list[Point], jump: Callable[[Point, Point, str], str | N
     out: dict[int, str] = {}
     n = len(values)
     trusted: int | None = None
+    seen: dict[tuple[int, int], str | None] = {}  # (a, b) -> jump(values[a], values[b], "last")
+
+    def last(a: int, b: int) -> str | None:
+        key = (a, b)
+        if key in seen:
+            return seen[key]
+        seen[key] = message = jump(values[a], values[b], "last")
+        return message
+
     for i, cur in enumerate(values):
-        prev = values[trusted] if trusted is not None else None
-        nxt = values[i + 1] if i + 1 < n else None
-        jp = jump(prev, cur, "last") if prev is not None else None
-        jn = jump(cur, nxt, "last") if nxt is not None else None
+        jp = last(trusted, i) if trusted is not None else None
+        jn = last(i, i + 1) if i + 1 < n else None
         message: str | None = None
-        if prev is not None and nxt is not None:
+        if trusted is not None and i + 1 < n:
             message = jp if (jp and jn) else None
-        elif prev is not None:
+        elif trusted is not None:
             message = jp
-        elif nxt is not None and jn and i + 2 < n and jump(nxt, values[i + 2], "last") is None:
-            message = jump(nxt, cur, "next")
+        elif i + 1 < n and jn and i + 2 < n and last(i + 1, i + 2) is None:
+            message = jump(values[i + 1], cur, "next")
         if message:
             out[i] = message
         else:
@@ -254,14 +261,14 @@ def plausibility_findings(history: History, config: RulesConfig = RulesConfig())
     cfg = config.plausibility
     out: dict[str, Finding] = {}
     pid = history.patient.id
-    studies = sorted(history.studies, key=lambda s: (s.date, s.id))
+    by_lesion: dict[int, list[tuple[date, float]]] = {}  # every measured size, one pass over the studies
+    measured = MeasurementStatus.MEASURED
+    for s in history.studies:
+        for m in s.measurements:
+            if m.status is measured and m.size_mm is not None:
+                by_lesion.setdefault(m.lesion_id, []).append((s.date, m.size_mm))
     for lesion in sorted(history.lesions, key=lambda l: l.id):
-        values: list[tuple[date, float]] = []
-        for s in studies:
-            for m in s.measurements:
-                if m.lesion_id == lesion.id and m.status is MeasurementStatus.MEASURED and m.size_mm is not None:
-                    values.append((s.date, m.size_mm))
-        values.sort()
+        values = sorted(by_lesion.get(lesion.id, ()))
 
         def check(prev: Point, new: Point, which: str, _label: str = lesion.label) -> str | None:
             return _lesion_jump(_label, prev[1], prev[0], new[1], new[0], cfg, which)

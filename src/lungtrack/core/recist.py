@@ -154,6 +154,10 @@ def _row_key(study: ImagingStudy, m: Measurement) -> tuple[Any, ...]:
 
 
 def _merge(studies: Sequence[ImagingStudy]) -> _Point:
+    if len(studies) == 1:
+        one = _merge_one(studies[0])
+        if one is not None:
+            return one
     ordered = sorted(studies, key=lambda s: (s.date, s.id))
     best: dict[int, tuple[tuple[Any, ...], Measurement, float | None]] = {}
     for s in ordered:
@@ -181,6 +185,26 @@ def _merge(studies: Sequence[ImagingStudy]) -> _Point:
         slice_mm={k: v[2] for k, v in best.items()},
         new_lesions=news,
         nt_status=nt,
+    )
+
+
+def _merge_one(s: ImagingStudy) -> _Point | None:
+    """:func:`_merge` of a single study whose lesions have one row each (the usual case): every
+    row wins, so no row keys are needed.  ``None`` when a lesion has several rows."""
+    rows = {m.lesion_id: m for m in s.measurements}
+    if len(rows) != len(s.measurements):
+        return None
+    slice_mm = s.slice_thickness_mm
+    nt = s.non_target_status
+    return _Point(
+        date=s.date,
+        study_ids=(s.id,),
+        rows=rows,
+        slice_mm={k: slice_mm for k in rows},
+        new_lesions=tuple(
+            sorted(s.new_lesions, key=lambda n: (n.site, n.label or "", n.is_node, n.size_mm or 0.0, n.equivocal))
+        ) if s.new_lesions else (),
+        nt_status=nt if nt in (NonTargetStatus.PROGRESSION, NonTargetStatus.PRESENT, NonTargetStatus.ABSENT) else None,
     )
 
 
@@ -970,3 +994,18 @@ def merged_rows(history: History, study_ids: Iterable[int]) -> dict[int, Measure
     if not studies:
         return {}
     return _merge(studies).rows
+
+
+def merged_rows_of(history: History, timepoints: Iterable[Sequence[int]]) -> list[dict[int, Measurement]]:
+    """:func:`merged_rows` of each group of study ids, with the studies indexed by id once
+    (instead of a scan of every study per time point)."""
+    by_id: dict[int, list[tuple[int, ImagingStudy]]] = {}
+    for pos, study in enumerate(history.studies):
+        by_id.setdefault(study.id, []).append((pos, study))
+    out: list[dict[int, Measurement]] = []
+    for study_ids in timepoints:
+        found = [x for i in set(study_ids) for x in by_id.get(i, ())]
+        if len(found) > 1:
+            found.sort(key=lambda x: x[0])  # the order of history.studies, as merged_rows sees them
+        out.append(_merge([st for _, st in found]).rows if found else {})
+    return out
