@@ -12,6 +12,15 @@ from typing import Any
 
 def to_data(obj: Any) -> Any:
     """Convert core results to JSON-ready data: ISO dates, numbers as numbers, enums as values."""
+    kind = type(obj)
+    if kind is str or kind is int or kind is bool or obj is None:  # the common leaves, first
+        return obj
+    if kind is float:
+        return None if not math.isfinite(obj) else round(obj, 4)
+    if kind is dict:
+        return {str(to_data(k)): to_data(v) for k, v in obj.items()}
+    if kind is list or kind is tuple:
+        return [to_data(v) for v in obj]
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
         if hasattr(obj, "id") and "id" not in out:

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from lungtrack.core.config import RulesConfig
@@ -63,7 +64,13 @@ class _Key:
 
     @staticmethod
     def of(b: BiopsyFinding) -> _Key:
-        return _Key(canonical_gene(b.gene), b.variant.strip().lower())
+        return _key_of(b.gene, b.variant)
+
+
+@lru_cache(maxsize=1024)
+def _key_of(gene: str, variant: str) -> _Key:
+    """The key of a gene and variant as typed (a history repeats the same few: cached)."""
+    return _Key(canonical_gene(gene), variant.strip().lower())
 
 
 def context_line(history: History, on: date) -> TherapyLine | None:

@@ -14,6 +14,7 @@ ALK *resistance mutation*.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lungtrack.enums import Severity
 from lungtrack.knowledge.drugs import Drug
@@ -26,7 +27,12 @@ _GENE_ALIASES = {"HER2": "ERBB2", "HER-2": "ERBB2", "C-MET": "MET"}
 
 def canonical_gene(gene: str) -> str:
     """HGNC symbol in upper case (HER2 -> ERBB2)."""
-    g = (gene or "").strip().upper()
+    return _canonical_gene(gene or "")
+
+
+@lru_cache(maxsize=1024)
+def _canonical_gene(gene: str) -> str:
+    g = gene.strip().upper()
     return _GENE_ALIASES.get(g, g)
 
 
