@@ -48,10 +48,11 @@ def evaluate_patient(session, patient, today: date, config: RulesConfig) -> Pati
 #: Patients read per batch by the all-patient commands (one query per table per batch).
 BATCH_SIZE = 200
 #: Worker processes for the all-patient commands (``LUNGTRACK_JOBS=N`` asks for a pool of N).
-#: Measured (docs/performance.md): on the shared 2-core machine a pool of 2 gave the same wall
-#: time as 1 process (0.98x) for 36 % more CPU time (pickling histories and results), so the
-#: default is no pool.
+#: Each worker reads AND evaluates its own patients (no history crosses a process boundary; only
+#: each patient's finished result comes back).  The default comes from the measurement in
+#: docs/performance.md ("Worker processes"): see DEFAULT_JOBS_REASON.
 DEFAULT_JOBS = 1
+DEFAULT_JOBS_REASON = "measured in docs/performance.md"
 
 
 def _evaluate_item(work: Callable[[PatientEvaluation], Any], today: date, config: RulesConfig,
@@ -64,8 +65,13 @@ def _evaluate_item(work: Callable[[PatientEvaluation], Any], today: date, config
     return work(pe)
 
 
-def _evaluate_chunk(work, today, config, items) -> list[Any]:
-    return [_evaluate_item(work, today, config, it) for it in items]
+def _load_items(session, ids: list[int]) -> list[tuple[History, dict, dict]]:
+    """The histories, acknowledgements and snoozes of a batch of patient ids (bulk queries)."""
+    from lungtrack.store import repo
+
+    histories = repo.load_histories(session, ids)
+    acks, snoozes = repo.acks_and_snoozes(session, ids)
+    return [(hh, acks[hh.patient.id], snoozes[hh.patient.id]) for hh in histories]
 
 
 def jobs_wanted() -> int:
@@ -77,6 +83,27 @@ def jobs_wanted() -> int:
     return min(DEFAULT_JOBS, os.cpu_count() or 1)
 
 
+#: What a worker process of :func:`stream_all_patients` inherits from its parent (fork).
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_start() -> None:
+    """In a new worker: its own connections (the parent's, copied by fork, stay the parent's)."""
+    _WORKER["engine"].dispose(close=False)
+
+
+def _worker_run(ids: list[int]) -> list[tuple[int, Any]]:
+    """A worker's task: load AND evaluate these patients on its own connection; only each
+    patient's result (what ``work`` returns) goes back to the parent."""
+    from sqlmodel import Session
+
+    work, today, config = _WORKER["work"], _WORKER["today"], _WORKER["config"]
+    with Session(_WORKER["engine"]) as session:
+        items = _load_items(session, ids)
+        session.rollback()  # read only: end the read transaction before evaluating
+    return [(item[0].patient.id, _evaluate_item(work, today, config, item)) for item in items]
+
+
 def stream_all_patients(session, today: date, config: RulesConfig, work: Callable[[PatientEvaluation], Any], *,
                         batch_size: int | None = None, jobs: int | None = None,
                         on_batch: Callable[[int], None] | None = None) -> Iterator[tuple[Any, Any]]:
@@ -84,57 +111,73 @@ def stream_all_patients(session, today: date, config: RulesConfig, work: Callabl
 
     Patients are read in batches of ``batch_size`` (default :data:`BATCH_SIZE`) with one query per table
     (:func:`lungtrack.store.repo.load_histories`); memory holds one or two batches, whatever the
-    size of the store.  ``work`` turns a :class:`PatientEvaluation` into what the caller prints
-    (it must be a module-level function when ``jobs`` > 1: it runs in worker processes, while
-    the parent reads the next batch).  ``on_batch(n)`` is called after each batch of n patients.
+    size of the store.  ``work`` turns a :class:`PatientEvaluation` into what the caller prints.
+
+    With ``jobs`` > 1 (and ``fork`` available) a pool of that many worker processes each reads
+    and evaluates its own share of a batch on its own connection, and sends back only ``work``'s
+    results (so ``work`` must be a module-level function or a ``functools.partial`` of one, and
+    its results picklable); the parent reads the next patient ids meanwhile and yields the results
+    in order.  A patient deleted between the parent's read and the worker's is left out.
+    ``on_batch(n)`` is called after each batch of n patients.
     """
-    from functools import partial
+    import os
 
     from lungtrack.store import repo
 
     jobs = jobs_wanted() if jobs is None else jobs
     batch_size = BATCH_SIZE if batch_size is None else batch_size
 
-    def load(batch):
-        ids = [p.id for p in batch]
-        histories = repo.load_histories(session, ids)
-        acks, snoozes = repo.acks_and_snoozes(session, ids)
-        return [(hh, acks[hh.patient.id], snoozes[hh.patient.id]) for hh in histories]
-
     batches = repo.iter_patient_batches(session, batch_size)
     first = next(batches, None)
     if first is None:
         return
-    if jobs <= 1 or len(first) < batch_size:  # one small batch: a pool would only cost start-up time
+    if jobs <= 1 or len(first) < batch_size or not hasattr(os, "fork"):
+        # one process; also for one small batch (a pool would only cost its start-up)
         batch: list[Any] | None = first
         while batch is not None:
-            for p, item in zip(batch, load(batch)):
+            for p, item in zip(batch, _load_items(session, [p.id for p in batch])):
                 yield p, _evaluate_item(work, today, config, item)
             if on_batch is not None:
                 on_batch(len(batch))
             batch = next(batches, None)
         return
+    yield from _stream_in_pool(session, first, batches, today, config, work, jobs, on_batch)
+
+
+def _stream_in_pool(session, first, batches, today, config, work, jobs: int,
+                    on_batch: Callable[[int], None] | None) -> Iterator[tuple[Any, Any]]:
     import multiprocessing
+    from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    ctx = multiprocessing.get_context("fork") if hasattr(__import__("os"), "fork") else None
-    run = partial(_evaluate_chunk, work, today, config)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        def submit(batch):
-            items = load(batch)
-            size = max(1, len(items) // (jobs * 4))
-            return batch, [pool.submit(run, items[i:i + size]) for i in range(0, len(items), size)]
+    _WORKER.update(engine=session.get_bind(), work=work, today=today, config=config)
+    pending: deque[tuple[list[Any], list[Any]]] = deque()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_worker_start) as pool:
+            def submit(batch: list[Any]) -> None:
+                ids = [p.id for p in batch]
+                size = -(-len(ids) // jobs)  # one share per worker
+                pending.append((batch, [pool.submit(_worker_run, ids[i:i + size]) for i in range(0, len(ids), size)]))
 
-        pending = submit(first)
-        while pending is not None:
-            batch, futures = pending
-            nxt = next(batches, None)
-            pending = submit(nxt) if nxt is not None else None  # read the next batch while workers evaluate
-            results = (r for f in futures for r in f.result())
-            for p, r in zip(batch, results):
-                yield p, r
-            if on_batch is not None:
-                on_batch(len(batch))
+            def done() -> Iterator[tuple[Any, Any]]:
+                batch, futures = pending.popleft()
+                results = dict(r for f in futures for r in f.result())
+                for p in batch:
+                    if p.id in results:
+                        yield p, results[p.id]
+                if on_batch is not None:
+                    on_batch(len(batch))
+
+            submit(first)
+            for batch in batches:
+                submit(batch)  # read the next ids while the workers evaluate
+                while len(pending) > 2:
+                    yield from done()
+            while pending:
+                yield from done()
+    finally:
+        _WORKER.clear()
 
 
 def _iso(value: datetime) -> str:

@@ -1,7 +1,7 @@
 """lungtrack check / response / ack / config: the rules, explained."""
 
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -203,18 +203,33 @@ def register(app: typer.Typer) -> None:
 
 
 def check_item(new_only: bool, pe, with_history: bool = False) -> dict:
-    """What ``check`` prints for one patient (runs in the worker processes of --all-patients)."""
+    """What ``check`` prints for one patient, as data."""
     from lungtrack.report.checkview import check_data
 
     return check_data(pe, new_only=new_only, with_history=with_history)
 
 
+def check_output(new_only: bool, with_history: bool, as_json: bool, pe) -> tuple[int, Any]:
+    """One patient's part of ``check --all-patients``, finished where it is evaluated (in a
+    worker process of the pool, so that only text crosses back): (findings needing attention,
+    the JSON Lines record as text, or the text report's lines)."""
+    import json
+
+    from lungtrack.report.checkview import render_check_text
+
+    data = check_item(new_only, pe, with_history)
+    if as_json:
+        return data["needs_attention"], json.dumps(common.to_jsonable(data), ensure_ascii=False,
+                                                   separators=(",", ":")) + "\n"
+    return data["needs_attention"], render_check_text(data)
+
+
 def _check_all(ctx: typer.Context, today, config, *, new_only: bool, quiet: bool, json_out: bool,
                show_all: bool = False) -> int:
     """Stream every patient's check; returns how many findings need attention in all."""
+    import sys
     from functools import partial
 
-    from lungtrack.report.checkview import render_check_text
     from lungtrack.services import stream_all_patients
     from lungtrack.store import repo
 
@@ -223,16 +238,17 @@ def _check_all(ctx: typer.Context, today, config, *, new_only: bool, quiet: bool
     with common.transaction(ctx, write=False) as (_s, session):
         total = repo.count_patients(session) if common.progress_wanted() else None
         with common.PatientProgress(total, "Checking patients") as progress:
-            for _p, r in stream_all_patients(session, today, config,
-                                             partial(check_item, new_only, with_history=show_all)):
+            for _p, (needs, output) in stream_all_patients(session, today, config,
+                                                           partial(check_output, new_only, show_all, json_out)):
                 progress.advance(1)
-                attention += r["needs_attention"]
+                attention += needs
                 if json_out:
-                    common.print_json_line(r)
-                elif not (quiet and r["needs_attention"] == 0):
+                    sys.stdout.write(output)  # one JSON Lines record, as common.print_json_line writes it
+                    sys.stdout.flush()
+                elif not (quiet and needs == 0):
                     if printed:
                         common.out("")
-                    common.print_report_lines(render_check_text(r))
+                    common.print_report_lines(output)
                     printed += 1
     return attention
 
