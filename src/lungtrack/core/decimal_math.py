@@ -25,13 +25,15 @@ _FLOAT_DECIMALS_MAX = 1 << 16
 
 def D(x: float | int | Decimal) -> Decimal:
     """``x`` as the decimal a person would write: ``D(30.6) == Decimal("30.6")``."""
-    if type(x) is float and x and x == x:
-        d = _FLOAT_DECIMALS.get(x)
-        if d is None:
+    if type(x) is float:
+        d = _FLOAT_DECIMALS.get(x)  # never holds zero or NaN, so a hit is always right
+        if d is not None:
+            return d
+        if x and x == x:
             if len(_FLOAT_DECIMALS) >= _FLOAT_DECIMALS_MAX:
                 _FLOAT_DECIMALS.clear()
             d = _FLOAT_DECIMALS[x] = Decimal(repr(x))
-        return d
+            return d
     if isinstance(x, Decimal):
         return x
     if isinstance(x, bool):  # bool is an int subclass; never a size

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Sequence
 
 from lungtrack.core.config import RecistConfig, RulesConfig
 from lungtrack.core.decimal_math import (
+    _FLOAT_DECIMALS,
     D,
     ZERO,
     at_least_pct_decrease,
@@ -208,13 +209,19 @@ def _merge_one(s: ImagingStudy) -> _Point | None:
     )
 
 
+_MEASURED = MeasurementStatus.MEASURED
+
+
 def effective_mm(row: Measurement | None, config: RecistConfig = RecistConfig()) -> Decimal | None:
     """The value a lesion contributes to a RECIST sum: measured size, ``too_small_mm`` for
     "too small to measure", 0 for "disappeared", ``None`` (NE) when missing or not evaluated."""
     if row is None:
         return None
-    if row.status is MeasurementStatus.MEASURED:
-        return None if row.size_mm is None else D(row.size_mm)
+    if row.status is _MEASURED:
+        size = row.size_mm
+        if size is None:
+            return None
+        return _FLOAT_DECIMALS.get(size) or D(size) if type(size) is float else D(size)
     if row.status is MeasurementStatus.TOO_SMALL:
         return D(config.too_small_mm)
     if row.status is MeasurementStatus.DISAPPEARED:

@@ -422,14 +422,17 @@ def _date_reader() -> Any:
 
 def _build_histories(session: Session, patients: Sequence[Any]) -> list[h.History]:
     """Histories for patient rows (ORM objects or Core rows): one query per table, only the
-    columns the rules read (no audit timestamps), as plain driver tuples; dates parsed and enum
-    values converted through small caches (a batch repeats the same few values)."""
+    columns the rules read (no audit timestamps), as plain driver tuples; dates parsed once per
+    distinct string and enum values looked up in dicts (a batch repeats the same few values)."""
     if not patients:
         return []
     ids = [p.id for p in patients]
     conn = session.connection()
-    enum = _enum_cache()
     day = _date_reader()
+    status_of, modality_of, nts_of = _values(MeasurementStatus), _values(Modality), _values(NonTargetStatus)
+    marker_of, stop_of, role_of = _values(Marker), _values(StopReason), _values(LesionRole)
+    sample_of, result_of, allele_of = _values(Sample), _values(BiopsyResult), _values(AlleleContext)
+    kind_of, appt_status_of = _values(AppointmentKind), _values(AppointmentStatus)
 
     def grouped(sql: str) -> dict[int, list[tuple[Any, ...]]]:
         out: dict[int, list[tuple[Any, ...]]] = {}
@@ -445,7 +448,7 @@ def _build_histories(session: Session, patients: Sequence[Any]) -> list[h.Histor
     measured = MeasurementStatus.MEASURED
     meas: dict[int, list[h.Measurement]] = {}
     for study_id, lesion_id, size_mm, status in _raw_rows(conn, _MEASUREMENT_SQL, ids):
-        m_ = Measurement(lesion_id, size_mm, enum(MeasurementStatus, status, measured))
+        m_ = Measurement(lesion_id, size_mm, status_of(status, measured))
         rows_ = meas.get(study_id)
         if rows_ is None:
             meas[study_id] = [m_]
@@ -467,45 +470,36 @@ def _build_histories(session: Session, patients: Sequence[Any]) -> list[h.Histor
     for p in patients:
         pid = p.id
         studies = tuple(
-            Study(sid or 0, day(sdate), enum(Modality, modality, ct), slice_mm,
+            Study(sid or 0, day(sdate), modality_of(modality, ct), slice_mm,
                   tuple(meas.get(sid, empty)), tuple(new.get(sid, empty)),
-                  enum(NonTargetStatus, nts), impression)
+                  nts_of(nts), impression)
             for _pid, sid, sdate, modality, slice_mm, nts, impression in study_rows.get(pid, empty))
         markers = []
         for _pid, rid, rdate, marker, value, unit, uln, lab, comparator in marker_rows.get(pid, empty):
-            mk = enum(Marker, marker)
+            mk = marker_of(marker)
             if mk is not None:
                 markers.append(h.MarkerResult(rid or 0, day(rdate), mk, value, unit, uln, lab, comparator))
         out.append(h.History(
             patient=patient_info(p),
-            lines=tuple(h.TherapyLine(lid or 0, drug, day(start), day(end), enum(StopReason, stop))
+            lines=tuple(h.TherapyLine(lid or 0, drug, day(start), day(end), stop_of(stop))
                         for _pid, lid, drug, start, end, stop in lines.get(pid, empty)),
-            lesions=tuple(h.Lesion(lid or 0, label, site, bool(is_node), enum(LesionRole, role))
+            lesions=tuple(h.Lesion(lid or 0, label, site, bool(is_node), role_of(role))
                           for _pid, lid, label, site, is_node, role in lesion_rows.get(pid, empty)),
             studies=studies,
             markers=tuple(markers),
-            biopsies=tuple(h.BiopsyFinding(bid or 0, day(bdate), enum(Sample, sample, Sample.OTHER), gene, variant,
-                                           enum(BiopsyResult, result, BiopsyResult.INDETERMINATE), vaf, assay,
-                                           enum(AlleleContext, allele))
+            biopsies=tuple(h.BiopsyFinding(bid or 0, day(bdate), sample_of(sample, Sample.OTHER), gene, variant,
+                                           result_of(result, BiopsyResult.INDETERMINATE), vaf, assay,
+                                           allele_of(allele))
                            for _pid, bid, bdate, sample, gene, variant, result, vaf, assay, allele
                            in biopsy_rows.get(pid, empty)),
-            appointments=tuple(h.Appointment(aid or 0, day(adate), enum(AppointmentKind, kind, AppointmentKind.OTHER),
-                                             desc, enum(AppointmentStatus, status, AppointmentStatus.PLANNED))
+            appointments=tuple(h.Appointment(aid or 0, day(adate), kind_of(kind, AppointmentKind.OTHER),
+                                             desc, appt_status_of(status, AppointmentStatus.PLANNED))
                                for _pid, aid, adate, kind, desc, status in appt_rows.get(pid, empty)),
         ))
     return out
 
 
-def _enum_cache():
-    """``_enum`` with the conversions remembered (a batch converts the same few strings millions of times)."""
-    cache: dict[tuple[Any, Any, Any], Any] = {}
-
-    def convert(enum_cls, value, default=None):
-        key = (enum_cls, value, default)
-        try:
-            return cache[key]
-        except KeyError:
-            cache[key] = result = _enum(enum_cls, value, default)
-            return result
-
-    return convert
+def _values(enum_cls: Any) -> Any:
+    """``lookup(value, default=None)``: the member of ``enum_cls`` with that stored value, else
+    ``default`` - what :func:`_enum` returns, as one dict look-up (the enums have no ``_missing_``)."""
+    return {member.value: member for member in enum_cls}.get
