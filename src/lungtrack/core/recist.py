@@ -159,6 +159,11 @@ def _merge(studies: Sequence[ImagingStudy]) -> _Point:
         one = _merge_one(studies[0])
         if one is not None:
             return one
+    return _merge_general(studies)
+
+
+def _merge_general(studies: Sequence[ImagingStudy]) -> _Point:
+    """The studies of one time point merged: for each lesion the winning row (:func:`_row_key`)."""
     ordered = sorted(studies, key=lambda s: (s.date, s.id))
     best: dict[int, tuple[tuple[Any, ...], Measurement, float | None]] = {}
     for s in ordered:

@@ -1,0 +1,226 @@
+"""The fast paths of the all-patient work (issue 11) give exactly what the plain code gives.
+
+Each fast path is compared with the general code it short-cuts (or, where the general code was
+rewritten, with the previous version kept here as the reference), on generated inputs that
+include the unusual cases: several rows of one lesion on one scan, studies sharing an id or a
+day, zero and negative zero, precision contexts other than the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import date, timedelta
+from decimal import Decimal, localcontext
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lungtrack import enums
+from lungtrack.core import decimal_math, engine, plausibility, recist
+from lungtrack.core.config import RulesConfig
+from lungtrack.core.history import History, ImagingStudy, Lesion, Measurement, NewLesion, PatientInfo, TherapyLine
+from lungtrack.enums import MeasurementStatus, NonTargetStatus
+
+DAY0 = date(2024, 1, 1)
+_sizes = st.one_of(st.none(), st.just(0.0), st.floats(0.5, 150).map(lambda x: round(x, 1)), st.floats(0.01, 300))
+
+
+@st.composite
+def _studies(draw: Any, n_lesions: int = 4) -> tuple[ImagingStudy, ...]:
+    out = []
+    for i in range(draw(st.integers(1, 8))):
+        rows = []
+        for _ in range(draw(st.integers(0, 6))):
+            status = draw(st.sampled_from(list(MeasurementStatus)))
+            rows.append(Measurement(draw(st.integers(1, n_lesions)), draw(_sizes), status))
+        news = tuple(NewLesion(draw(st.sampled_from(["liver", "brain"])), draw(st.sampled_from([None, "N1", "n1"])),
+                               draw(st.booleans()), draw(st.one_of(st.none(), st.floats(1, 30))), draw(st.booleans()))
+                     for _ in range(draw(st.integers(0, 2))))
+        out.append(ImagingStudy(
+            id=draw(st.integers(1, 6)) if draw(st.booleans()) else i + 1,  # ids may repeat
+            date=DAY0 + timedelta(days=draw(st.integers(0, 40))),
+            slice_thickness_mm=draw(st.sampled_from([None, 1.25, 5.0, 7.5])),
+            measurements=tuple(rows), new_lesions=news,
+            non_target_status=draw(st.one_of(st.none(), st.sampled_from(list(NonTargetStatus))))))
+    return tuple(out)
+
+
+_settings = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_settings
+@given(_studies())
+def test_merging_one_study_without_row_keys_equals_the_general_merge(studies: tuple[ImagingStudy, ...]) -> None:
+    for s in studies:
+        fast = recist._merge_one(s)
+        if len({m.lesion_id for m in s.measurements}) == len(s.measurements):
+            assert fast is not None
+            general = recist._merge_general([s])
+            assert fast == general
+            assert list(fast.rows) == list(general.rows) and list(fast.slice_mm) == list(general.slice_mm)
+        else:
+            assert fast is None  # several rows of one lesion: only the general merge picks the right one
+        assert recist._merge([s]) == recist._merge_general([s])
+
+
+@_settings
+@given(_studies(), st.lists(st.lists(st.integers(0, 9), min_size=1, max_size=3), max_size=6))
+def test_merged_rows_of_equals_merged_rows_per_time_point(studies: tuple[ImagingStudy, ...],
+                                                          groups: list[list[int]]) -> None:
+    history = History(PatientInfo(1, "P"), studies=studies)
+    groups = [tuple(g) for g in groups] + [(s.id,) for s in studies]
+    assert recist.merged_rows_of(history, groups) == [recist.merged_rows(history, g) for g in groups]
+
+
+def _suspicious_reference(values: list[Any], jump: Any) -> dict[int, str]:
+    """plausibility._suspicious before its jumps were remembered (each computed when needed)."""
+    out: dict[int, str] = {}
+    n = len(values)
+    trusted: int | None = None
+    for i, cur in enumerate(values):
+        prev = values[trusted] if trusted is not None else None
+        nxt = values[i + 1] if i + 1 < n else None
+        jp = jump(prev, cur, "last") if prev is not None else None
+        jn = jump(cur, nxt, "last") if nxt is not None else None
+        message: str | None = None
+        if prev is not None and nxt is not None:
+            message = jp if (jp and jn) else None
+        elif prev is not None:
+            message = jp
+        elif nxt is not None and jn and i + 2 < n and jump(nxt, values[i + 2], "last") is None:
+            message = jump(nxt, cur, "next")
+        if message:
+            out[i] = message
+        else:
+            trusted = i
+    return out
+
+
+@_settings
+@given(st.lists(st.tuples(st.integers(0, 400), st.sampled_from([1.0, 2.5, 4.0, 10.0, 12.0, 40.0, 48.0, 100.0, 0.4])),
+                max_size=12))
+def test_suspicious_values_are_the_same_with_each_jump_computed_once(raw: list[tuple[int, float]]) -> None:
+    cfg = RulesConfig().plausibility
+    values = sorted((DAY0 + timedelta(days=d), v) for d, v in raw)
+
+    def jump(prev: Any, new: Any, which: str) -> str | None:
+        return plausibility._lesion_jump("L1", prev[1], prev[0], new[1], new[0], cfg, which)
+
+    assert plausibility._suspicious(values, jump) == _suspicious_reference(values, jump)
+
+
+_decimals = st.one_of(st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-1000, max_value=1000),
+                      st.floats(-1000, 1000).map(decimal_math.D))
+
+
+@_settings
+@given(_decimals, _decimals, st.sampled_from([28, 5, 40]))
+def test_pct_change_is_computed_at_28_digits_whatever_the_context(new: Decimal, ref: Decimal, prec: int) -> None:
+    def reference(new: Decimal, ref: Decimal) -> Decimal | None:
+        if ref == 0:
+            return None
+        with localcontext() as ctx:
+            ctx.prec = 28
+            return (new - ref) * 100 / ref
+
+    with localcontext() as ctx:
+        ctx.prec = prec
+        got = decimal_math.pct_change(new, ref)
+        want = reference(new, ref)
+    assert got == want and str(got) == str(want)
+
+
+@_settings
+@given(st.one_of(st.floats(allow_nan=True), st.sampled_from([0.0, -0.0, 5.0, 30.6]), st.integers(-5, 5)))
+def test_decimal_of_a_float_is_the_same_from_the_cache(x: float) -> None:
+    first, again = decimal_math.D(x), decimal_math.D(x)
+    want = Decimal(repr(float(x))) if isinstance(x, float) else Decimal(x)
+    assert str(first) == str(again) == str(want)
+
+
+def test_decimal_cache_keeps_negative_zero_apart() -> None:
+    decimal_math.D(5.0)
+    assert str(decimal_math.D(-0.0)) == "-0.0" and str(decimal_math.D(0.0)) == "0.0"
+
+
+def _histories() -> Any:
+    from test_engine import histories
+
+    return histories()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_histories(), st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31)))
+def test_engine_copies_findings_as_replace_would_and_marks_them_as_mark_history(h: History, today: date) -> None:
+    ev = engine.evaluate(h, today)
+    cut = engine.history_as_of(h, today)
+    for f in ev.findings:
+        plain = dataclasses.replace(f, patient_id=None, line_id=None, historical=False)
+        again = engine._with(plain, patient_id=f.patient_id, line_id=f.line_id, historical=f.historical)
+        assert again == dataclasses.replace(plain, patient_id=f.patient_id, line_id=f.line_id,
+                                            historical=f.historical) == f
+        assert again.__dict__ == f.__dict__
+    assert [(f.line_id, f.historical) for f in engine.mark_history(list(ev.findings), cut)] == \
+        [(f.line_id, f.historical) for f in ev.findings]
+    keys = [engine._sort_key(f, f.id) for f in ev.findings]
+    assert keys == sorted(keys) and len({f.id for f in ev.findings}) == len(ev.findings)
+
+
+def _to_data_reference(obj: Any) -> Any:
+    """serialize.to_data before its fast paths for the common leaves."""
+    from enum import Enum
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {f.name: _to_data_reference(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        if hasattr(obj, "id") and "id" not in out:
+            out["id"] = obj.id
+        return out
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if isinstance(obj, Decimal):
+        return float(obj)
+    if isinstance(obj, float):
+        return None if not math.isfinite(obj) else round(obj, 4)
+    if isinstance(obj, dict):
+        return {str(_to_data_reference(k)): _to_data_reference(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_to_data_reference(v) for v in obj]
+    return obj
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_histories(), st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31)))
+def test_to_data_fast_paths_equal_the_general_conversion(h: History, today: date) -> None:
+    from lungtrack.serialize import to_data
+
+    ev = engine.evaluate(h, today)
+    for part in (ev.findings, ev.responses, ev.kinetics, ev.due,
+                 {"a": [1, 2.123456, True, None, "x", enums.Severity.WATCH, Decimal("1.5"), float("nan")]}):
+        assert to_data(part) == _to_data_reference(part)
+
+
+def test_enum_lookups_of_the_loader_equal_the_enum_conversion() -> None:
+    from lungtrack.store import repo
+
+    for enum_cls in (enums.MeasurementStatus, enums.Modality, enums.NonTargetStatus, enums.Marker, enums.StopReason,
+                     enums.LesionRole, enums.Sample, enums.BiopsyResult, enums.AlleleContext, enums.AppointmentKind,
+                     enums.AppointmentStatus):
+        lookup = repo._values(enum_cls)
+        default = next(iter(enum_cls))
+        for value in [m.value for m in enum_cls] + [None, "", "unknown-value", "MEASURED", " ct"]:
+            assert lookup(value) is repo._enum(enum_cls, value)
+            assert lookup(value, default) is repo._enum(enum_cls, value, default)
+
+
+def test_merged_rows_of_keeps_history_order_for_studies_sharing_an_id() -> None:
+    """Two studies with one id on one day: the merge sees them in the history's order, as before."""
+    a = ImagingStudy(7, DAY0, measurements=(Measurement(1, 10.0),))
+    b = ImagingStudy(7, DAY0, measurements=(Measurement(1, 12.0),))
+    for studies in ((a, b), (b, a)):
+        h = History(PatientInfo(1, "P"), lines=(TherapyLine(1, "osimertinib", DAY0),),
+                    lesions=(Lesion(1, "L1", "lung"),), studies=studies)
+        assert recist.merged_rows_of(h, [(7,)]) == [recist.merged_rows(h, (7,))]
