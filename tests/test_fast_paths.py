@@ -204,16 +204,16 @@ def test_to_data_fast_paths_equal_the_general_conversion(h: History, today: date
 
 
 def test_enum_lookups_of_the_loader_equal_the_enum_conversion() -> None:
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
     for enum_cls in (enums.MeasurementStatus, enums.Modality, enums.NonTargetStatus, enums.Marker, enums.StopReason,
                      enums.LesionRole, enums.Sample, enums.BiopsyResult, enums.AlleleContext, enums.AppointmentKind,
                      enums.AppointmentStatus):
-        lookup = repo._values(enum_cls)
+        lookup = read._values(enum_cls)
         default = next(iter(enum_cls))
         for value in [m.value for m in enum_cls] + [None, "", "unknown-value", "MEASURED", " ct"]:
-            assert lookup(value) is repo._enum(enum_cls, value)
-            assert lookup(value, default) is repo._enum(enum_cls, value, default)
+            assert lookup(value) is read._enum(enum_cls, value)
+            assert lookup(value, default) is read._enum(enum_cls, value, default)
 
 
 def test_merged_rows_of_keeps_history_order_for_studies_sharing_an_id() -> None:

@@ -6,7 +6,7 @@ Used by ``check``, ``remind``, ``summary`` and ``report`` so that they all see t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Callable, Iterator
 
 from lungtrack.core.config import RulesConfig
@@ -34,15 +34,24 @@ class PatientEvaluation:
         return [f for f in self.findings if f.needs_attention and not self.is_acknowledged(f)]
 
 
-def evaluate_patient(session, patient, today: date, config: RulesConfig) -> PatientEvaluation:
+def evaluate_patient(source, patient, today: date, config: RulesConfig) -> PatientEvaluation:
+    """Load one patient's history (``source``: a Core connection from ``Store.read()``, or an ORM
+    session inside a write), run the rules and attach the acknowledgements and snoozes."""
     from lungtrack.core.engine import evaluate
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
-    history = repo.load_history(session, patient)
+    conn = connection_of(source)
+    history = read.build_histories(conn, [patient])[0]
     evaluation = evaluate(history, today=today, config=config)
-    acks = {fid: {"at": _iso(a.created_at), "note": a.note} for fid, a in repo.acknowledgements(session, patient).items()}
-    snoozes = {key: s.until for key, s in repo.snoozes(session, patient).items()}
-    return PatientEvaluation(history=history, evaluation=evaluation, acks=acks, snoozes=snoozes)
+    acks, snoozes = read.acks_and_snoozes(conn, [patient.id])
+    return PatientEvaluation(history=history, evaluation=evaluation, acks=acks[patient.id], snoozes=snoozes[patient.id])
+
+
+def connection_of(source: Any) -> Any:
+    """The Core connection behind ``source`` (a connection already, or an ORM session's)."""
+    from sqlalchemy.engine import Connection
+
+    return source if isinstance(source, Connection) else source.connection()
 
 
 #: Patients read per batch by the all-patient commands (one query per table per batch).
@@ -50,9 +59,8 @@ BATCH_SIZE = 200
 #: Worker processes for the all-patient commands (``LUNGTRACK_JOBS=N`` asks for a pool of N).
 #: Each worker reads AND evaluates its own patients (no history crosses a process boundary; only
 #: each patient's finished result comes back).  The default comes from the measurement in
-#: docs/performance.md ("Worker processes"): see DEFAULT_JOBS_REASON.
+#: docs/performance.md ("Worker processes").
 DEFAULT_JOBS = 1
-DEFAULT_JOBS_REASON = "measured in docs/performance.md"
 
 
 def _evaluate_item(work: Callable[[PatientEvaluation], Any], today: date, config: RulesConfig,
@@ -65,12 +73,12 @@ def _evaluate_item(work: Callable[[PatientEvaluation], Any], today: date, config
     return work(pe)
 
 
-def _load_items(session, ids: list[int]) -> list[tuple[History, dict, dict]]:
+def _load_items(conn, ids: list[int]) -> list[tuple[History, dict, dict]]:
     """The histories, acknowledgements and snoozes of a batch of patient ids (bulk queries)."""
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
-    histories = repo.load_histories(session, ids)
-    acks, snoozes = repo.acks_and_snoozes(session, ids)
+    histories = read.load_histories(conn, ids)
+    acks, snoozes = read.acks_and_snoozes(conn, ids)
     return [(hh, acks[hh.patient.id], snoozes[hh.patient.id]) for hh in histories]
 
 
@@ -95,12 +103,10 @@ def _worker_start() -> None:
 def _worker_run(ids: list[int]) -> list[tuple[int, Any]]:
     """A worker's task: load AND evaluate these patients on its own connection; only each
     patient's result (what ``work`` returns) goes back to the parent."""
-    from sqlmodel import Session
-
     work, today, config = _WORKER["work"], _WORKER["today"], _WORKER["config"]
-    with Session(_WORKER["engine"]) as session:
-        items = _load_items(session, ids)
-        session.rollback()  # read only: end the read transaction before evaluating
+    with _WORKER["engine"].connect() as conn:
+        items = _load_items(conn, ids)
+        conn.rollback()  # read only: end the read transaction before evaluating
     return [(item[0].patient.id, _evaluate_item(work, today, config, item)) for item in items]
 
 
@@ -109,8 +115,9 @@ def stream_all_patients(session, today: date, config: RulesConfig, work: Callabl
                         on_batch: Callable[[int], None] | None = None) -> Iterator[tuple[Any, Any]]:
     """``(patient row, work(evaluation))`` for every patient in name order, as each is done.
 
-    Patients are read in batches of ``batch_size`` (default :data:`BATCH_SIZE`) with one query per table
-    (:func:`lungtrack.store.repo.load_histories`); memory holds one or two batches, whatever the
+    ``session``: a Core connection (``Store.read()``) or an ORM session.  Patients are read in
+    batches of ``batch_size`` (default :data:`BATCH_SIZE`) with one query per table
+    (:func:`lungtrack.store.read.load_histories`); memory holds one or two batches, whatever the
     size of the store.  ``work`` turns a :class:`PatientEvaluation` into what the caller prints.
 
     With ``jobs`` > 1 (and ``fork`` available) a pool of that many worker processes each reads
@@ -122,12 +129,13 @@ def stream_all_patients(session, today: date, config: RulesConfig, work: Callabl
     """
     import os
 
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
+    conn = connection_of(session)
     jobs = jobs_wanted() if jobs is None else jobs
     batch_size = BATCH_SIZE if batch_size is None else batch_size
 
-    batches = repo.iter_patient_batches(session, batch_size)
+    batches = read.iter_patient_batches(conn, batch_size)
     first = next(batches, None)
     if first is None:
         return
@@ -135,22 +143,22 @@ def stream_all_patients(session, today: date, config: RulesConfig, work: Callabl
         # one process; also for one small batch (a pool would only cost its start-up)
         batch: list[Any] | None = first
         while batch is not None:
-            for p, item in zip(batch, _load_items(session, [p.id for p in batch])):
+            for p, item in zip(batch, _load_items(conn, [p.id for p in batch])):
                 yield p, _evaluate_item(work, today, config, item)
             if on_batch is not None:
                 on_batch(len(batch))
             batch = next(batches, None)
         return
-    yield from _stream_in_pool(session, first, batches, today, config, work, jobs, on_batch)
+    yield from _stream_in_pool(conn, first, batches, today, config, work, jobs, on_batch)
 
 
-def _stream_in_pool(session, first, batches, today, config, work, jobs: int,
+def _stream_in_pool(conn, first, batches, today, config, work, jobs: int,
                     on_batch: Callable[[int], None] | None) -> Iterator[tuple[Any, Any]]:
     import multiprocessing
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    _WORKER.update(engine=session.get_bind(), work=work, today=today, config=config)
+    _WORKER.update(engine=conn.engine, work=work, today=today, config=config)
     pending: deque[tuple[list[Any], list[Any]]] = deque()
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
@@ -178,7 +186,3 @@ def _stream_in_pool(session, first, batches, today, config, work, jobs: int,
                 yield from done()
     finally:
         _WORKER.clear()
-
-
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")

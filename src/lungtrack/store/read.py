@@ -1,0 +1,346 @@
+"""Reading the store without the ORM: plain SQLAlchemy Core over :mod:`lungtrack.store.tables`.
+
+Every read-only command (``check``, ``response``, ``remind``, ``summary``, ``report``...) and the
+all-patient commands use these functions, which take a Core ``Connection`` (``Store.read()``, or
+``session.connection()`` inside a write).  Importing this module does not import SQLModel,
+pydantic or ``sqlalchemy.orm``: a one-patient check costs its few indexed queries, not the
+building of the ORM classes.  :mod:`lungtrack.store.repo` keeps the ORM side (the writer's) and
+calls these for the look-ups both need, so there is one implementation of each.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from typing import Any, Iterator, Sequence
+
+from sqlalchemy import func, select, true
+from sqlalchemy.engine import Connection
+
+from lungtrack.core import history as h
+from lungtrack.enums import (
+    AlleleContext,
+    AppointmentKind,
+    AppointmentStatus,
+    BiopsyResult,
+    LesionRole,
+    Marker,
+    MeasurementStatus,
+    Modality,
+    NonTargetStatus,
+    Sample,
+    SmokingStatus,
+    StopReason,
+)
+from lungtrack.errors import InputError, NotFoundError
+
+
+def _tables() -> Any:
+    """The tables to query: the ORM's own when this process has already built the model classes
+    (a write command: no need to build a second copy), else the Core ones of
+    :mod:`lungtrack.store.tables`.  They are the same tables (tests/test_tables.py)."""
+    models = sys.modules.get("lungtrack.store.models")
+    if models is not None:
+        return models.TABLES
+    from lungtrack.store import tables
+
+    return tables
+
+# ---------------------------------------------------------------- patients
+
+
+def find_patient(conn: Connection, name: str | None, field: str = "--patient") -> Any:
+    """The patient row named ``name`` (case-insensitive), or the default patient when ``None``.
+
+    ``field`` is how the name was given on the command line, for the error message.  Indexed
+    look-ups only (``lower(name)`` and ``is_default``): the cost does not grow with the store."""
+    t = _tables()
+    pt = t.patient
+    if name is None:
+        default = conn.execute(select(pt).where(pt.c.is_default == true()).order_by(pt.c.id).limit(1)).first()
+        if default is not None:
+            return default
+        first_two = conn.execute(select(pt).order_by(pt.c.name).limit(2)).all()
+        if not first_two:
+            raise NotFoundError("No patients in this store yet. Add one with: lungtrack patient add NAME")
+        if len(first_two) == 1:
+            return first_two[0]
+        raise InputError("--patient", "", "a patient name", message=(
+            f"--patient: this store holds several patients ({some_names(conn)}); name one with --patient NAME "
+            "or set a default with: lungtrack patient default NAME"))
+    found = patient_by_name(conn, name)
+    if found is not None:
+        return found
+    if conn.execute(select(pt.c.id).limit(1)).first() is None:
+        raise NotFoundError("No patients in this store yet. Add one with: lungtrack patient add NAME")
+    raise InputError(field, name, f"one of: {some_names(conn)}")
+
+
+def patient_by_name(conn: Connection, name: str) -> Any | None:
+    """The patient row whose name equals ``name`` ignoring case and surrounding spaces, or None.
+
+    Uses the ``lower(name)`` index (migration 0008).  SQLite's ``lower()`` folds ASCII only, so
+    when the indexed look-up misses and the name has non-ASCII letters, the names are compared
+    with ``str.casefold`` in Python (a scan, on that rare path only)."""
+    t = _tables()
+    pt = t.patient
+    wanted = name.strip().casefold()
+    for p in conn.execute(select(pt).where(func.lower(pt.c.name) == name.strip().lower())).all():
+        if p.name.casefold() == wanted:
+            return p
+    if not name.isascii():
+        for p in conn.execute(select(pt).where(func.lower(pt.c.name) != name.strip().lower())):
+            if p.name.casefold() == wanted:
+                return p
+    return None
+
+
+def some_names(conn: Connection, limit: int = 10) -> str:
+    """Up to ``limit`` patient names for a message (never every name of a large store)."""
+    t = _tables()
+    pt = t.patient
+    names = list(conn.execute(select(pt.c.name).order_by(pt.c.name).limit(limit + 1)).scalars())
+    shown = ", ".join(names[:limit])
+    return shown + (", ... (see lungtrack patient list)" if len(names) > limit else "")
+
+
+def list_patients(conn: Connection) -> list[Any]:
+    t = _tables()
+    pt = t.patient
+    return list(conn.execute(select(pt).order_by(pt.c.name)).all())
+
+
+def select_patients(conn: Connection, name: str | None, all_patients: bool) -> list[Any]:
+    """Every patient when ``all_patients``; otherwise the one named (or the default patient)."""
+    if all_patients:
+        return list_patients(conn)
+    return [find_patient(conn, name)]
+
+
+def count_patients(conn: Connection) -> int:
+    t = _tables()
+    return int(conn.execute(select(func.count()).select_from(t.patient)).scalar_one())
+
+
+# ---------------------------------------------------------------- history for the rules
+
+def _enum(enum_cls, value, default=None):
+    if value is None:
+        return default
+    try:
+        return enum_cls(value)
+    except ValueError:
+        return default
+
+
+def patient_info(p: Any) -> h.PatientInfo:
+    """The patient as plain data; intervals not set for the patient stay ``None`` (configured default)."""
+    schedule = h.Schedule(
+        imaging_due_soon_weeks=p.imaging_due_soon_weeks, imaging_overdue_weeks=p.imaging_overdue_weeks,
+        marker_due_soon_weeks=p.marker_due_soon_weeks, marker_overdue_weeks=p.marker_overdue_weeks,
+    )
+    return h.PatientInfo(
+        id=p.id or 0, name=p.name, diagnosis_date=p.diagnosis_date, histology=p.histology,
+        drivers=tuple(json.loads(p.drivers)) if p.drivers else (),
+        smoking=_enum(SmokingStatus, p.smoking, SmokingStatus.UNKNOWN),
+        schedule=schedule, ended_on=p.ended_on,
+    )
+
+
+def load_history(conn: Connection, patient: Any) -> h.History:
+    """Everything the rules need about one patient, as plain frozen data.
+
+    A fixed handful of indexed queries (one per table; measurements and new lesions joined to
+    their scans by patient), whatever the size of the patient's history or of the store."""
+    return build_histories(conn, [patient])[0]
+
+
+def load_histories(conn: Connection, patient_ids: Sequence[int]) -> list[h.History]:
+    """The histories of a batch of patients, in the order of ``patient_ids``: one query per
+    table (``WHERE patient_id IN (...)``), never one per patient or per record.
+
+    Each history is identical to :func:`load_history` of that patient."""
+    t = _tables()
+    if not patient_ids:
+        return []
+    pt = t.patient
+    rows = conn.execute(select(pt).where(pt.c.id.in_(list(patient_ids)))).all()
+    by_id = {r.id: r for r in rows}
+    return build_histories(conn, [by_id[i] for i in patient_ids if i in by_id])
+
+
+def iter_patient_batches(conn: Connection, batch_size: int = 200) -> Iterator[list[Any]]:
+    """Every patient row (name order), in batches of ``batch_size``: keyset pagination on the
+    unique name index, so memory stays flat however many patients the store holds."""
+    t = _tables()
+    pt = t.patient
+    last: str | None = None
+    while True:
+        stmt = select(pt).order_by(pt.c.name).limit(batch_size)
+        if last is not None:
+            stmt = stmt.where(pt.c.name > last)
+        batch = conn.execute(stmt).all()
+        if not batch:
+            return
+        yield list(batch)
+        if len(batch) < batch_size:
+            return
+        last = batch[-1].name
+
+
+def acks_and_snoozes(conn: Connection, patient_ids: Sequence[int]) -> tuple[dict[int, dict[str, Any]],
+                                                                          dict[int, dict[str, date]]]:
+    """Acknowledgements ({patient id: {finding id: {"at", "note"}}}) and snoozes
+    ({patient id: {item key: until}}) of a batch of patients, one query each."""
+    t = _tables()
+    ids = list(patient_ids)
+    at = t.acknowledgement
+    st = t.snooze
+    acks: dict[int, dict[str, Any]] = {i: {} for i in ids}
+    for r in conn.execute(select(at.c.patient_id, at.c.finding_id, at.c.created_at, at.c.note)
+                          .where(at.c.patient_id.in_(ids)).order_by(at.c.id)):
+        acks[r.patient_id][r.finding_id] = {"at": r.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "note": r.note}
+    snz: dict[int, dict[str, date]] = {i: {} for i in ids}
+    for r in conn.execute(select(st.c.patient_id, st.c.item_key, st.c.until)
+                          .where(st.c.patient_id.in_(ids)).order_by(st.c.id)):
+        snz[r.patient_id][r.item_key] = r.until
+    return acks, snz
+
+
+#: The columns the rules read, per table, in the order of the history dataclasses' fields.
+_LINE_SQL = ("SELECT patient_id, id, drug, start_date, end_date, stop_reason FROM therapy_line "
+             "WHERE patient_id IN :ids ORDER BY start_date, id")
+_LESION_SQL = "SELECT patient_id, id, label, site, is_node, role FROM lesion WHERE patient_id IN :ids ORDER BY id"
+_STUDY_SQL = ("SELECT patient_id, id, date, modality, slice_thickness_mm, non_target_status, impression "
+              "FROM imaging_study WHERE patient_id IN :ids ORDER BY date, id")
+_MEASUREMENT_SQL = ("SELECT lm.study_id, lm.lesion_id, lm.size_mm, lm.status FROM lesion_measurement lm "
+                    "JOIN imaging_study s ON s.id = lm.study_id WHERE s.patient_id IN :ids ORDER BY lm.id")
+_NEW_LESION_SQL = ("SELECT nl.study_id, nl.site, nl.label, nl.is_node, nl.size_mm, nl.equivocal FROM new_lesion nl "
+                   "JOIN imaging_study s ON s.id = nl.study_id WHERE s.patient_id IN :ids ORDER BY nl.id")
+_MARKER_SQL = ("SELECT patient_id, id, date, marker, value, unit, uln, lab, comparator FROM marker_result "
+               "WHERE patient_id IN :ids ORDER BY date, id")
+_BIOPSY_SQL = ("SELECT patient_id, id, date, sample, gene, variant, result, vaf, assay, allele_context "
+               "FROM biopsy_finding WHERE patient_id IN :ids ORDER BY date, id")
+_APPOINTMENT_SQL = ("SELECT patient_id, id, date, kind, description, status FROM appointment "
+                    "WHERE patient_id IN :ids ORDER BY date, id")
+
+
+def _raw_rows(conn: Connection, sql: str, ids: list[int]) -> list[tuple[Any, ...]]:
+    """The rows of one query as the driver's plain tuples (no per-row SQLAlchemy processing),
+    on the given connection (same transaction, same statement events)."""
+    style = conn.dialect.paramstyle
+    if style not in ("qmark", "format", "pyformat"):  # a driver we do not know: through SQLAlchemy
+        from sqlalchemy import bindparam, text
+
+        stmt = text(sql).bindparams(bindparam("ids", expanding=True))
+        return [tuple(r) for r in conn.execute(stmt, {"ids": ids}).all()]
+    mark = "?" if style == "qmark" else "%s"
+    result = conn.exec_driver_sql(sql.replace(":ids", "(" + ",".join([mark] * len(ids)) + ")"), tuple(ids))
+    try:
+        cursor = getattr(result, "cursor", None)
+        return cursor.fetchall() if cursor is not None else [tuple(r) for r in result.all()]
+    finally:
+        result.close()
+
+
+def _date_reader() -> Any:
+    """``value`` as a ``date``: drivers that return ISO strings (SQLite) are parsed once per
+    distinct string (a batch repeats the same few thousand dates); ``date`` values pass."""
+    cache: dict[Any, Any] = {}
+    parse = date.fromisoformat
+
+    def read(value: Any) -> Any:
+        if value is None or type(value) is date:
+            return value
+        try:
+            return cache[value]
+        except KeyError:
+            cache[value] = result = parse(value[:10]) if isinstance(value, str) else value
+            return result
+
+    return read
+
+
+def build_histories(conn: Connection, patients: Sequence[Any]) -> list[h.History]:
+    """Histories for patient rows (ORM objects or Core rows): one query per table, only the
+    columns the rules read (no audit timestamps), as plain driver tuples; dates parsed once per
+    distinct string and enum values looked up in dicts (a batch repeats the same few values)."""
+    if not patients:
+        return []
+    ids = [p.id for p in patients]
+    day = _date_reader()
+    status_of, modality_of, nts_of = _values(MeasurementStatus), _values(Modality), _values(NonTargetStatus)
+    marker_of, stop_of, role_of = _values(Marker), _values(StopReason), _values(LesionRole)
+    sample_of, result_of, allele_of = _values(Sample), _values(BiopsyResult), _values(AlleleContext)
+    kind_of, appt_status_of = _values(AppointmentKind), _values(AppointmentStatus)
+
+    def grouped(sql: str) -> dict[int, list[tuple[Any, ...]]]:
+        out: dict[int, list[tuple[Any, ...]]] = {}
+        for r in _raw_rows(conn, sql, ids):
+            rows = out.get(r[0])
+            if rows is None:
+                out[r[0]] = [r]
+            else:
+                rows.append(r)
+        return out
+
+    Measurement, NewLesion, Study = h.Measurement, h.NewLesion, h.ImagingStudy
+    measured = MeasurementStatus.MEASURED
+    meas: dict[int, list[h.Measurement]] = {}
+    for study_id, lesion_id, size_mm, status in _raw_rows(conn, _MEASUREMENT_SQL, ids):
+        m_ = Measurement(lesion_id, size_mm, status_of(status, measured))
+        rows_ = meas.get(study_id)
+        if rows_ is None:
+            meas[study_id] = [m_]
+        else:
+            rows_.append(m_)
+    new: dict[int, list[h.NewLesion]] = {}
+    for study_id, site, label, is_node, size_mm, equivocal in _raw_rows(conn, _NEW_LESION_SQL, ids):
+        new.setdefault(study_id, []).append(NewLesion(site, label, bool(is_node), size_mm, bool(equivocal)))
+    lines = grouped(_LINE_SQL)
+    lesion_rows = grouped(_LESION_SQL)
+    study_rows = grouped(_STUDY_SQL)
+    marker_rows = grouped(_MARKER_SQL)
+    biopsy_rows = grouped(_BIOPSY_SQL)
+    appt_rows = grouped(_APPOINTMENT_SQL)
+
+    ct = Modality.CT
+    empty: tuple[Any, ...] = ()
+    out = []
+    for p in patients:
+        pid = p.id
+        studies = tuple(
+            Study(sid or 0, day(sdate), modality_of(modality, ct), slice_mm,
+                  tuple(meas.get(sid, empty)), tuple(new.get(sid, empty)),
+                  nts_of(nts), impression)
+            for _pid, sid, sdate, modality, slice_mm, nts, impression in study_rows.get(pid, empty))
+        markers = []
+        for _pid, rid, rdate, marker, value, unit, uln, lab, comparator in marker_rows.get(pid, empty):
+            mk = marker_of(marker)
+            if mk is not None:
+                markers.append(h.MarkerResult(rid or 0, day(rdate), mk, value, unit, uln, lab, comparator))
+        out.append(h.History(
+            patient=patient_info(p),
+            lines=tuple(h.TherapyLine(lid or 0, drug, day(start), day(end), stop_of(stop))
+                        for _pid, lid, drug, start, end, stop in lines.get(pid, empty)),
+            lesions=tuple(h.Lesion(lid or 0, label, site, bool(is_node), role_of(role))
+                          for _pid, lid, label, site, is_node, role in lesion_rows.get(pid, empty)),
+            studies=studies,
+            markers=tuple(markers),
+            biopsies=tuple(h.BiopsyFinding(bid or 0, day(bdate), sample_of(sample, Sample.OTHER), gene, variant,
+                                           result_of(result, BiopsyResult.INDETERMINATE), vaf, assay,
+                                           allele_of(allele))
+                           for _pid, bid, bdate, sample, gene, variant, result, vaf, assay, allele
+                           in biopsy_rows.get(pid, empty)),
+            appointments=tuple(h.Appointment(aid or 0, day(adate), kind_of(kind, AppointmentKind.OTHER),
+                                             desc, appt_status_of(status, AppointmentStatus.PLANNED))
+                               for _pid, aid, adate, kind, desc, status in appt_rows.get(pid, empty)),
+        ))
+    return out
+
+
+def _values(enum_cls: Any) -> Any:
+    """``lookup(value, default=None)``: the member of ``enum_cls`` with that stored value, else
+    ``default`` - what :func:`_enum` returns, as one dict look-up (the enums have no ``_missing_``)."""
+    return {member.value: member for member in enum_cls}.get
