@@ -210,7 +210,7 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
                 continue
             for r in items:
                 r.update(patient_id=p.id, created_at=now, updated_at=now)
-            t = m.__dict__[_MODEL_OF[table]].__table__
+            t = getattr(m, _MODEL_OF[table]).__table__
             w.recorder.add_inserted_ids(table, bulk_insert(session.connection(), t, items))
     session.flush()
     total = sum(added.values()) - added.get("patient", 0)
