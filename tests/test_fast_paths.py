@@ -224,3 +224,16 @@ def test_merged_rows_of_keeps_history_order_for_studies_sharing_an_id() -> None:
         h = History(PatientInfo(1, "P"), lines=(TherapyLine(1, "osimertinib", DAY0),),
                     lesions=(Lesion(1, "L1", "lung"),), studies=studies)
         assert recist.merged_rows_of(h, [(7,)]) == [recist.merged_rows(h, (7,))]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_histories(), st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31)))
+def test_baseline_lesion_sizes_equal_the_courses_sizes(h: History, today: date) -> None:
+    from lungtrack.core.heterogeneity import baseline_lesion_sizes, lesion_courses
+
+    cut = engine.history_as_of(h, today)
+    for response in recist.assess_history(cut):
+        courses = [c for c in lesion_courses(cut, response) if c.role != "new"]
+        sizes = baseline_lesion_sizes(cut, response)
+        assert [(c.lesion_id, c.label, tuple(p.size_mm for p in c.points)) for c in courses] == \
+            [(s.lesion_id, s.label, s.sizes) for s in sizes]

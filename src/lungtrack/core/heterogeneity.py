@@ -126,15 +126,15 @@ def mixed_response_findings(
     min_mm = D(config.heterogeneity.lesion_growth_min_mm)
     found: dict[str, Finding] = {}
     for response in responses:
-        courses = [c for c in lesion_courses(history, response, config) if c.role != "new"]
+        courses = baseline_lesion_sizes(history, response, config)
         for course in courses:
             nadir: Decimal | None = None
             nadir_date: date | None = None
             in_episode = False
-            for index, point in enumerate(course.points):
-                if point.size_mm is None:
+            for index, size_mm in enumerate(course.sizes):
+                if size_mm is None:
                     continue
-                value = D(point.size_mm)
+                value = D(size_mm)
                 tp = response.timepoints[index]
                 if nadir is not None and not tp.is_baseline:
                     grew = value - nadir >= min_mm and at_least_pct_increase(value, nadir, pct)
@@ -146,15 +146,45 @@ def mixed_response_findings(
                     elif not grew:
                         in_episode = False
                 if nadir is None or value < nadir:
-                    nadir, nadir_date = value, point.date
+                    nadir, nadir_date = value, tp.date
     return list(found.values())
+
+
+@dataclass(frozen=True)
+class LesionSizes:
+    """A baseline lesion's sizes at every time point of a line: the ``size_mm`` of each point of
+    its :class:`LesionCourse`, without the rest of the course (what the mixed-response rule reads)."""
+
+    lesion_id: int
+    label: str
+    sizes: tuple[float | None, ...]
+
+
+def baseline_lesion_sizes(
+    history: History, response: LineResponse, config: RulesConfig = RulesConfig()
+) -> list[LesionSizes]:
+    """The targets' and non-targets' sizes, in the order of :func:`lesion_courses` (whose
+    ``points[i].size_mm`` they equal), computed without the courses' percentages and points."""
+    if not response.timepoints:
+        return []
+    lesions = {l.id: l for l in history.lesions}
+    rows = _rows_by_timepoint(history, response)
+    recist_config = config.recist
+    chosen = [lesions[t.lesion_id] for t in response.targets] + [
+        lesions[lid] for lid in sorted(response.non_targets, key=lambda i: (lesions[i].label.lower(), i))
+    ]
+    return [
+        LesionSizes(lesion.id, lesion.label,
+                    tuple(to_float(effective_mm(tp_rows.get(lesion.id), recist_config)) for tp_rows in rows))
+        for lesion in chosen
+    ]
 
 
 def _finding(
     history: History,
     response: LineResponse,
-    course: LesionCourse,
-    courses: Sequence[LesionCourse],
+    course: LesionSizes,
+    courses: Sequence[LesionSizes],
     index: int,
     value: Decimal,
     nadir: Decimal,
@@ -168,8 +198,8 @@ def _finding(
     for other in courses:
         if other.lesion_id == course.lesion_id:
             continue
-        now = other.points[index].size_mm
-        base = other.points[0].size_mm
+        now = other.sizes[index]
+        base = other.sizes[0]
         if now is not None and base is not None:
             others.append(f"{other.label} {fmt_mm(base)} → {fmt_mm(now)} mm")
     context = f"the overall RECIST 1.1 response on this scan is {tp.overall}"
