@@ -237,3 +237,36 @@ def test_baseline_lesion_sizes_equal_the_courses_sizes(h: History, today: date) 
         sizes = baseline_lesion_sizes(cut, response)
         assert [(c.lesion_id, c.label, tuple(p.size_mm for p in c.points)) for c in courses] == \
             [(s.lesion_id, s.label, s.sizes) for s in sizes]
+
+
+_values = st.one_of(st.sampled_from([0.0, -0.0, -3.0, 1.0, 4.0, 16.0, 50.0, 0.02, 2500.0, 1e-320, 1e300]),
+                    st.floats(0.001, 5000), st.floats(allow_nan=True))
+
+
+@_settings
+@given(st.lists(_values, max_size=10), st.sampled_from([4.0, 50.0, 1.0000000001, 4]))
+def test_clearly_steady_values_are_never_flagged(raw: list[float], factor: float) -> None:
+    cfg = dataclasses.replace(RulesConfig().plausibility, lesion_jump_factor=factor)
+    values = [(DAY0 + timedelta(days=7 * i), v) for i, v in enumerate(raw)]
+
+    def jump(prev: Any, new: Any, which: str) -> str | None:
+        return plausibility._lesion_jump("L1", prev[1], prev[0], new[1], new[0], cfg, which)
+
+    if plausibility._clearly_steady(values, factor):
+        assert plausibility._suspicious(values, jump) == {}
+    # it says "steady" for an ordinary series, and never next to a NaN it would have to compare
+    assert plausibility._clearly_steady([(DAY0, 10.0), (DAY0, 12.5), (DAY0, 9.0)], 4.0)
+    assert not plausibility._clearly_steady([(DAY0, 10.0), (DAY0, float("nan"))], 4.0)
+
+
+@_settings
+@given(_values, st.sampled_from([(1.0, 300.0), (1, 300), (0.5, 2.5), (10, 2**53)]))
+def test_sizes_inside_the_range_need_no_decimal_check(v: float, bounds: tuple[float, float]) -> None:
+    lo, hi = bounds
+    cfg = dataclasses.replace(RulesConfig().plausibility, min_lesion_mm=lo, max_lesion_mm=hi)
+    assert plausibility._exact_float_bound(lo) and plausibility._exact_float_bound(hi)
+    if lo < v < hi:
+        assert plausibility._lesion_range("L1", v, cfg) is None
+    if not v < 0:
+        assert plausibility.check_marker_entry("CEA", "ng/mL", None, None, v, DAY0, cfg) is None
+    assert not plausibility._exact_float_bound(2**60 + 1)

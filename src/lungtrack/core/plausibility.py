@@ -255,6 +255,29 @@ def _suspicious(values: list[Point], jump: Callable[[Point, Point, str], str | N
     return out
 
 
+def _clearly_steady(values: list[Point], factor: float) -> bool:
+    """True when no two consecutive values jump (by :func:`_jump`'s own float pre-check, which
+    decides only the clear cases): then :func:`_suspicious` flags nothing, since every value is
+    trusted in turn and only jumps between neighbours are ever looked at.  False means "look"."""
+    if not _FAST_MIN < factor < _FAST_MAX:
+        return False
+    previous: float | None = None
+    for _d, new in values:
+        if previous is not None and not (previous <= 0 or new <= 0):  # as _jump: a value <= 0 has no ratio
+            if not (_FAST_MIN < previous < _FAST_MAX and _FAST_MIN < new < _FAST_MAX
+                    and new < previous * factor * (1 - _MARGIN) and new * factor > previous * (1 + _MARGIN)):
+                return False
+        previous = new
+    return True
+
+
+def _exact_float_bound(x: float) -> bool:
+    """``x`` is a float, or an int a float holds exactly: a size strictly between two such bounds
+    (compared as numbers) has its ``D()`` strictly between their ``D()`` too, because ``D()`` of a
+    float is a decimal inside that float's own rounding interval."""
+    return type(x) is float or (type(x) is int and abs(x) <= 2**53)
+
+
 def plausibility_findings(history: History, config: RulesConfig = RulesConfig()) -> list[Finding]:
     """``entry.check`` (watch) for stored values that look like typos or unit slips (entered
     with a force flag, or imported)."""
@@ -267,15 +290,18 @@ def plausibility_findings(history: History, config: RulesConfig = RulesConfig())
         for m in s.measurements:
             if m.status is measured and m.size_mm is not None:
                 by_lesion.setdefault(m.lesion_id, []).append((s.date, m.size_mm))
+    lo, hi = cfg.min_lesion_mm, cfg.max_lesion_mm
+    fast_range = _exact_float_bound(lo) and _exact_float_bound(hi)
     for lesion in sorted(history.lesions, key=lambda l: l.id):
         values = sorted(by_lesion.get(lesion.id, ()))
 
         def check(prev: Point, new: Point, which: str, _label: str = lesion.label) -> str | None:
             return _lesion_jump(_label, prev[1], prev[0], new[1], new[0], cfg, which)
 
-        flagged = _suspicious(values, check)
+        flagged = {} if _clearly_steady(values, cfg.lesion_jump_factor) else _suspicious(values, check)
         for i, (d, v) in enumerate(values):
-            msg = _lesion_range(lesion.label, v, cfg) or flagged.get(i)
+            in_range = fast_range and lo < v < hi  # then _lesion_range returns None (see _exact_float_bound)
+            msg = (None if in_range else _lesion_range(lesion.label, v, cfg)) or flagged.get(i)
             if msg:
                 f = _finding(lesion.label, d, msg, pid, {"lesion_id": lesion.id, "size_mm": v})
                 out.setdefault(f.id, f)
@@ -291,9 +317,10 @@ def plausibility_findings(history: History, config: RulesConfig = RulesConfig())
         def mcheck(prev: Point, new: Point, which: str, _m: str = marker, _u: str = unit) -> str | None:
             return _marker_jump(_m, _u, prev[1], prev[0], new[1], new[0], cfg, which)
 
-        flagged = _suspicious(mvalues, mcheck)
+        flagged = {} if _clearly_steady(mvalues, cfg.marker_jump_factor) else _suspicious(mvalues, mcheck)
         for i, (d, v) in enumerate(mvalues):
-            msg = check_marker_entry(marker, unit, None, None, v, d, cfg) or flagged.get(i)
+            # with no previous value check_marker_entry only asks about a negative value
+            msg = (check_marker_entry(marker, unit, None, None, v, d, cfg) if v < 0 else None) or flagged.get(i)
             if msg:
                 f = _finding(marker, d, msg, pid, {"marker": marker, "value": v, "unit": unit})
                 out.setdefault(f.id, f)
