@@ -95,6 +95,33 @@ def series(cmd: list[str], env: dict[str, str], runs: int, ok=(0, 3)) -> dict:
             "cpu_median": statistics.median(cpus)}
 
 
+def series_alternated(cmd: list[str], envs: list[dict[str, str]], runs: int, ok=(0, 3)) -> list[dict]:
+    """One series per environment, their runs alternated (A B A B ...): a change in the machine's
+    load then falls on both alike."""
+    out: list[list[tuple[float, int, float]]] = [[] for _ in envs]
+    for _ in range(runs):
+        for i, env in enumerate(envs):
+            wall, peak, code, cpu = measure(cmd, env)
+            if code not in ok:
+                raise SystemExit(f"benchmark command failed ({code}): {' '.join(cmd)}")
+            out[i].append((wall, peak, cpu))
+    return [{"median": statistics.median(w for w, _p, _c in r), "min": min(w for w, _p, _c in r),
+             "max": max(w for w, _p, _c in r), "rss_median_mb": statistics.median(p for _w, p, _c in r),
+             "rss_max_mb": max(p for _w, p, _c in r), "runs": runs,
+             "cpu_median": statistics.median(c for _w, _p, c in r)} for r in out]
+
+
+def default_jobs() -> int:
+    from lungtrack.services import jobs_wanted
+
+    env = os.environ.pop("LUNGTRACK_JOBS", None)
+    try:
+        return jobs_wanted()
+    finally:
+        if env is not None:
+            os.environ["LUNGTRACK_JOBS"] = env
+
+
 def fmt(s: dict) -> str:
     cpu = f", CPU {s['cpu_median'] * 1000:.0f}" if s.get("cpu_median") else ""
     return f"{s['median'] * 1000:8.0f} ms (min {s['min'] * 1000:.0f}, max {s['max'] * 1000:.0f}{cpu})"
@@ -182,7 +209,8 @@ def main() -> int:
     ap.add_argument("--all-patients-max", type=int, default=10_000,
                     help="largest cohort on which check --all-patients is timed (default 10000)")
     ap.add_argument("--all-patients-runs", type=int, help="runs of check --all-patients (default: --runs)")
-    ap.add_argument("--compare-jobs", action="store_true", help="also time check --all-patients with 1 and 2 workers")
+    ap.add_argument("--compare-jobs", action="store_true",
+                    help="also time check --all-patients with 1 and with 2 workers, runs alternated")
     ap.add_argument("--skip", default="", help="comma-separated groups to skip: startup,everyday,scale,report,imports")
     ap.add_argument("--json", dest="json_out", help="write the raw figures to this file")
     ap.add_argument("--chart", help="draw the growth curves to this file (.svg or .png)")
@@ -196,6 +224,7 @@ def main() -> int:
     exe = [py, "-m", "lungtrack"]
     base_env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), LUNGTRACK_TODAY=cohort.TODAY.isoformat())
     base_env.pop("LUNGTRACK_PATIENT", None)
+    base_env.pop("LUNGTRACK_JOBS", None)  # the default unless --compare-jobs sets it
     rep = Report()
     print(f"lungtrack benchmarks: {runs} runs per figure; cohorts {sizes}; {os.cpu_count()} CPUs; "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
@@ -306,17 +335,25 @@ def main() -> int:
                 scan = scan_baseline(db, max(runs, 5))
                 rep.add(f"[{backend}] baseline: client reads every row, {n:,}", scan, None, None)
                 all_runs = args.all_patients_runs or runs
-                allp = series(exe + ["check", "--all-patients", "--json"], env, all_runs)
-                rep.add(f"[{backend}] check --all-patients --json, {n:,}", allp, scan, BUDGETS["all_patients"])
+                check_all = exe + ["check", "--all-patients", "--json"]
+                if args.compare_jobs:
+                    # 1 and 2 workers, runs alternated so that both see the same machine load
+                    by_jobs = series_alternated(check_all, [dict(env, LUNGTRACK_JOBS="1"),
+                                                            dict(env, LUNGTRACK_JOBS="2")], all_runs)
+                    for jobs, s in zip((1, 2), by_jobs):
+                        rep.add(f"[{backend}] check --all-patients --json, {n:,}, LUNGTRACK_JOBS={jobs}", s, scan,
+                                None)
+                    rep.add(f"[{backend}]   2 workers vs 1 (ratio)", by_jobs[1], by_jobs[0], None)
+                jobs = default_jobs()
+                # the default's figure: the matching series above when there is one
+                allp = by_jobs[jobs - 1] if args.compare_jobs and jobs <= 2 else series(check_all, env, all_runs)
+                rep.add(f"[{backend}] check --all-patients --json, {n:,} (default: {jobs} worker(s))", allp, scan,
+                        BUDGETS["all_patients"])
                 if first_rss is None:
                     first_rss = allp["rss_median_mb"]
                 else:
                     rep.add(f"[{backend}]   peak RSS vs the smallest cohort (ratio)", allp, None,
                             BUDGETS["memory_growth"], value=allp["rss_median_mb"] / first_rss)
-                if args.compare_jobs:
-                    one_job = series(exe + ["check", "--all-patients", "--json"], dict(env, LUNGTRACK_JOBS="1"),
-                                     all_runs)
-                    rep.add(f"[{backend}] same with LUNGTRACK_JOBS=1 (ratio to 2 workers)", one_job, allp, None)
                 if backend == "SQLite":
                     curves["patients"].append(n)
                     curves["check_all_s"].append(allp["median"])

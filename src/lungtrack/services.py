@@ -56,11 +56,12 @@ def connection_of(source: Any) -> Any:
 
 #: Patients read per batch by the all-patient commands (one query per table per batch).
 BATCH_SIZE = 200
-#: Worker processes for the all-patient commands (``LUNGTRACK_JOBS=N`` asks for a pool of N).
-#: Each worker reads AND evaluates its own patients (no history crosses a process boundary; only
-#: each patient's finished result comes back).  The default comes from the measurement in
-#: docs/performance.md ("Worker processes").
-DEFAULT_JOBS = 1
+#: Worker processes for the all-patient commands (``LUNGTRACK_JOBS=N`` asks for a pool of N; 1 means
+#: none).  Each worker reads AND evaluates its own patients (no history crosses a process boundary;
+#: only each patient's finished output comes back).  Default: 2, or 1 on a one-core machine:
+#: measured in docs/performance.md ("Worker processes"), 2 workers took about half the wall time of
+#: one process on an otherwise idle 2-core machine, for the same CPU time; more was not measured.
+DEFAULT_JOBS = 2
 
 
 def _evaluate_item(work: Callable[[PatientEvaluation], Any], today: date, config: RulesConfig,
