@@ -270,3 +270,27 @@ def test_sizes_inside_the_range_need_no_decimal_check(v: float, bounds: tuple[fl
     if not v < 0:
         assert plausibility.check_marker_entry("CEA", "ng/mL", None, None, v, DAY0, cfg) is None
     assert not plausibility._exact_float_bound(2**60 + 1)
+
+
+def test_all_patient_outputs_are_the_same_with_and_without_worker_processes(db_path, cli, monkeypatch) -> None:
+    """The pool's workers load and evaluate their own patients: byte for byte what one process prints,
+    in the same order, across batch boundaries (batches of 3, 7 patients), for JSON Lines and text."""
+    import sys
+    from pathlib import Path
+
+    from lungtrack import services
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import cohort
+
+    cohort.build(str(db_path), 7, seed=5)
+    monkeypatch.setattr(services, "BATCH_SIZE", 3)
+    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-06-01")
+    outputs = {}
+    for jobs in ("1", "2"):
+        monkeypatch.setenv("LUNGTRACK_JOBS", jobs)
+        outputs[jobs] = [(r.code, r.stdout) for r in (cli("check", "--all-patients", "--json"),
+                                                       cli("check", "--all-patients", "--all"),
+                                                       cli("remind", "--all-patients", "--json"))]
+    assert outputs["1"] == outputs["2"]
+    assert len(outputs["1"][0][1].splitlines()) == 7
