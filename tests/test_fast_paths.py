@@ -294,3 +294,23 @@ def test_all_patient_outputs_are_the_same_with_and_without_worker_processes(db_p
                                                        cli("remind", "--all-patients", "--json"))]
     assert outputs["1"] == outputs["2"]
     assert len(outputs["1"][0][1].splitlines()) == 7
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_histories(), st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31)), st.booleans())
+def test_the_assessments_rows_equal_merged_rows_and_give_the_same_mixed_responses(h: History, today: date,
+                                                                                 share_ids: bool) -> None:
+    from lungtrack.core.heterogeneity import mixed_response_findings
+
+    if share_ids and len(h.studies) > 1:  # two studies with one id: the rows are not shared
+        h = dataclasses.replace(h, studies=(dataclasses.replace(h.studies[0], id=h.studies[1].id),) + h.studies[1:])
+    cut = engine.history_as_of(h, today)
+    responses, rows = recist.assess_history_with_rows(cut)
+    assert responses == recist.assess_history(cut)
+    if len({s.id for s in cut.studies}) < len(cut.studies):
+        assert rows is None
+    else:
+        assert rows is not None
+        for response, tp_rows in zip(responses, rows):
+            assert tp_rows == [recist.merged_rows(cut, tp.study_ids or (tp.study_id,)) for tp in response.timepoints]
+    assert mixed_response_findings(cut, responses, timepoint_rows=rows) == mixed_response_findings(cut, responses)

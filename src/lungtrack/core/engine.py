@@ -34,7 +34,7 @@ from lungtrack.core.heterogeneity import mixed_response_findings
 from lungtrack.core.history import History, PatientInfo, TherapyLine
 from lungtrack.core.markers import MarkerKinetics, marker_findings, marker_kinetics
 from lungtrack.core.plausibility import plausibility_findings
-from lungtrack.core.recist import LineResponse, assess_history, recist_findings
+from lungtrack.core.recist import LineResponse, assess_history_with_rows, recist_findings
 from lungtrack.core.timing import DueItem, active_line, due_items, timing_findings
 from lungtrack.core.variants import variant_findings
 from lungtrack.enums import Severity
@@ -179,10 +179,13 @@ def evaluate(history: History, today: date, config: RulesConfig = RulesConfig())
     """Run every rule on ``history`` as of ``today``."""
     h = history_as_of(history, today)
     errors: list[Finding] = []
-    responses = tuple(_run("recist", lambda: assess_history(h, config), (), errors, today))
+    # the assessment's merged rows per time point go on to the per-lesion rules (no second merge)
+    assessed, rows = _run("recist", lambda: assess_history_with_rows(h, config), ((), None), errors, today)
+    responses = tuple(assessed)
     found: list[Finding] = []
     found += _run("recist", lambda: recist_findings(h, responses, config), [], errors, today)
-    found += _run("heterogeneity", lambda: mixed_response_findings(h, responses, config), [], errors, today)
+    found += _run("heterogeneity", lambda: mixed_response_findings(h, responses, config, timepoint_rows=rows), [],
+                  errors, today)
     found += _run("plausibility", lambda: plausibility_findings(h, config), [], errors, today)
     found += _run("markers", lambda: marker_findings(h, config), [], errors, today)
     found += _run("variants", lambda: variant_findings(h, config, responses), [], errors, today)

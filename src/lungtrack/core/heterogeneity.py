@@ -113,7 +113,8 @@ def lesion_courses(
 
 
 def mixed_response_findings(
-    history: History, responses: Sequence[LineResponse], config: RulesConfig = RulesConfig()
+    history: History, responses: Sequence[LineResponse], config: RulesConfig = RulesConfig(), *,
+    timepoint_rows: Sequence[list[dict[int, Measurement]]] | None = None,
 ) -> list[Finding]:
     """``lesion.mixed_response`` (watch): one baseline lesion grew >= 20 % and >= 5 mm from its
     own nadir on a scan whose overall RECIST response is not PD.
@@ -121,12 +122,16 @@ def mixed_response_findings(
     Raised once per growth episode, on its first scan: the episode lasts while the lesion stays
     above the thresholds against the same nadir (scans where it is not evaluated do not end it).
     An episode that starts on a PD scan raises nothing (the progression finding covers it).
+
+    ``timepoint_rows`` (from :func:`lungtrack.core.recist.assess_history_with_rows`): each
+    response's merged rows per time point, already computed by the assessment.
     """
     pct = D(config.heterogeneity.lesion_growth_pct)
     min_mm = D(config.heterogeneity.lesion_growth_min_mm)
     found: dict[str, Finding] = {}
-    for response in responses:
-        courses = baseline_lesion_sizes(history, response, config)
+    for i, response in enumerate(responses):
+        rows = timepoint_rows[i] if timepoint_rows is not None else None
+        courses = baseline_lesion_sizes(history, response, config, rows=rows)
         for course in courses:
             nadir: Decimal | None = None
             nadir_date: date | None = None
@@ -161,14 +166,17 @@ class LesionSizes:
 
 
 def baseline_lesion_sizes(
-    history: History, response: LineResponse, config: RulesConfig = RulesConfig()
+    history: History, response: LineResponse, config: RulesConfig = RulesConfig(), *,
+    rows: list[dict[int, Measurement]] | None = None,
 ) -> list[LesionSizes]:
     """The targets' and non-targets' sizes, in the order of :func:`lesion_courses` (whose
-    ``points[i].size_mm`` they equal), computed without the courses' percentages and points."""
+    ``points[i].size_mm`` they equal), computed without the courses' percentages and points.
+    ``rows``: the merged rows of each time point when already known."""
     if not response.timepoints:
         return []
     lesions = {l.id: l for l in history.lesions}
-    rows = _rows_by_timepoint(history, response)
+    if rows is None:
+        rows = _rows_by_timepoint(history, response)
     recist_config = config.recist
     chosen = [lesions[t.lesion_id] for t in response.targets] + [
         lesions[lid] for lid in sorted(response.non_targets, key=lambda i: (lesions[i].label.lower(), i))

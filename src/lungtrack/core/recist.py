@@ -647,6 +647,13 @@ def _best_overall(line: TherapyLine, tps: Sequence[TimepointAssessment], config:
 
 def assess_line(history: History, line: TherapyLine, config: RecistConfig = RecistConfig()) -> LineResponse:
     """RECIST 1.1 for one therapy line: baseline, targets, every time point, best response."""
+    return _assess_line(history, line, config)[0]
+
+
+def _assess_line(
+    history: History, line: TherapyLine, config: RecistConfig
+) -> tuple[LineResponse, list[dict[int, Measurement]]]:
+    """:func:`assess_line`, with the merged rows of each of its time points (baseline first)."""
     studies = sorted(history.studies, key=lambda s: (s.date, s.id))
     lesions = {l.id: l for l in history.lesions}
     base_studies, pre = _choose_baseline(studies, line, config)
@@ -665,7 +672,7 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
                 f"No imaging study in the {config.baseline_window_days} days before {line.start.isoformat()} "
                 "or during this line: no RECIST assessment yet.",
             ),
-        )
+        ), []
     base = _merge(base_studies)
     baseline_id = max(base_studies, key=lambda s: (s.date, s.id)).id
     line_notes: list[str] = []
@@ -845,6 +852,7 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
         if overall != NE:
             previous_overall = overall
     first_pd = next((t.date for t in tps if t.overall == PD), None)
+    rows = [base.rows] + [p.rows for p in points]
     return LineResponse(
         line=line,
         baseline_study_id=baseline_id,
@@ -856,13 +864,27 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
         best_overall=_best_overall(line, tps, config),
         first_pd_date=first_pd,
         notes=tuple(line_notes),
-    )
+    ), rows
 
 
 def assess_history(history: History, config: RulesConfig = RulesConfig()) -> tuple[LineResponse, ...]:
     """One ``LineResponse`` per therapy line, in start order."""
     lines = sorted(history.lines, key=lambda l: (l.start, l.id))
     return tuple(assess_line(history, line, config.recist) for line in lines)
+
+
+def assess_history_with_rows(
+    history: History, config: RulesConfig = RulesConfig()
+) -> tuple[tuple[LineResponse, ...], list[list[dict[int, Measurement]]] | None]:
+    """:func:`assess_history`, and for each response the merged rows of its time points (what
+    :func:`merged_rows` gives for each time point's studies), so that the per-lesion rules need
+    not merge them again.  The rows are ``None`` when two studies share an id: a time point's
+    studies are then not all the studies with its ids, and only :func:`merged_rows` says which
+    rows the per-lesion rules see."""
+    lines = sorted(history.lines, key=lambda l: (l.start, l.id))
+    assessed = [_assess_line(history, line, config.recist) for line in lines]
+    unique_ids = len({s.id for s in history.studies}) == len(history.studies)
+    return tuple(r for r, _rows in assessed), ([rows for _r, rows in assessed] if unique_ids else None)
 
 
 # --------------------------------------------------------------------------- findings
