@@ -82,7 +82,10 @@ def date_order() -> str | None:
     commands that evaluate the rules, not by every date typed.
     """
     try:
-        order = load_rules_config().input.locale_order
+        path = thresholds_path()
+        if not path.is_file():  # no thresholds file: the default, without building the rule config
+            return None
+        order = load_rules_config(path).input.locale_order
     except Exception:  # noqa: BLE001 - see the docstring
         return None
     return None if order == "none" else order
