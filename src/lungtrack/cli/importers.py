@@ -546,7 +546,7 @@ def register_export(export_app: typer.Typer) -> None:
         config = load_rules_config()
         with common.transaction(ctx, write=False) as (_s, session):
             p = repo.find_patient(session, patient)
-            data = patient_export(session, p)
+            data = patient_export(session.connection(), p)
             history = repo.load_history(session, p)
             identifiers = patient_identifiers(session, p)
         points = [

@@ -932,9 +932,16 @@ class Writer:
                 self._flush()
 
     def log_event(self, action: str, detail: str, patients: Sequence[tuple[int | None, str | None]] = ()) -> None:
-        for pid, name in (patients or [(None, None)]):
-            self.session.add(m.EventLog(action=action, patient_id=pid, patient_name=name, detail=detail))
+        """One event-log row per patient (an export of every patient of a clinic's store: one
+        executemany, not an object per row)."""
+        from lungtrack.records.importing import bulk_insert
+        from lungtrack.store.models import utcnow
+
+        at = utcnow()
+        rows = [{"at": at, "action": action, "patient_id": pid, "patient_name": name, "detail": detail}
+                for pid, name in (patients or [(None, None)])]
         self._flush()
+        bulk_insert(self.session.connection(), m.table("event_log"), rows, same=("at",))
 
     # ------------------------------------------------------------ imports
 
