@@ -130,3 +130,18 @@ def test_export_csv_is_byte_identical(cli, db_path, monkeypatch, small_batches, 
         w.writerows([[_cell(v) for v in r] for r in rows])
     assert out == buf.getvalue()
     assert out.count("\n") > 3
+
+
+def test_import_message_of_many_patients_gives_the_count(cli, db_path, tmp_path, monkeypatch):
+    """A clinic's import names the first five patients and counts the rest; --json lists them all."""
+    source = tmp_path / "src.db"
+    cohort.build(str(source), 7, seed=6)
+    monkeypatch.setenv("LUNGTRACK_TODAY", cohort.TODAY.isoformat())
+    doc = tmp_path / "all.json"
+    assert cli("--db", str(source), "export", "json", "--all-patients", "-o", str(doc)).code == 0
+    r = cli("import", "json", str(doc))
+    assert r.code == 0, r.stderr
+    message = r.stderr.strip().splitlines()[-1]
+    assert "7 patients (created 7): Patient 000001 (created)" in message and "Patient 000006" not in message
+    r = cli("import", "json", str(doc), "--json")
+    assert [p["name"] for p in r.json()["patients"]] == [f"Patient {i:06d}" for i in range(1, 8)]

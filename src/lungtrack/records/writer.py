@@ -177,7 +177,8 @@ class Writer:
             name = " ".join(name.split())
             if not name or len(name) > 200:
                 raise InputError("--name", name, "a display name of 1 to 200 characters")
-            if any(o.name.casefold() == name.casefold() and o.id != p.id for o in repo.list_patients(self.session)):
+            other = repo.patient_by_name(self.session, name)  # indexed, whatever the size of the store
+            if other is not None and other.id != p.id:
                 raise InputError("--name", name, "a name not already in this store")
             changes.append(f"name {p.name} → {name}")
             p.name = name
