@@ -17,6 +17,16 @@ OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="File t
 ResultJsonOpt = common.ResultJsonOpt
 
 
+def _progress(conn, all_patients: bool, output: str | None, label: str):
+    """A progress bar on stderr for an export of every patient into a file (on a terminal, after a
+    second; never when the export itself goes to standard output)."""
+    from lungtrack.store import read
+
+    wanted = all_patients and output not in (None, "-") and common.progress_wanted()
+    return common.PatientProgress(read.count_patients(conn) if wanted else None, label,
+                                  **({} if wanted else {"delay": float("inf")}))
+
+
 def patient_batches(conn, patient: str | None, all_patients: bool) -> list:
     """The patients to export, in batches of rows (name order; one batch for one patient).
 
@@ -125,18 +135,19 @@ def register(export_app: typer.Typer) -> None:
                            "exported_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
                           indent=2, ensure_ascii=False)
 
-        def document(conn, batches):
+        def document(conn, batches, progress):
             # the text json.dumps(..., indent=2) gives for the whole document, one patient at a time
             yield (head[:-2] + ',\n  "patients": [').encode("utf-8")
             for batch in batches:
+                progress.advance(len(batch))
                 for data in read.patient_records(conn, batch):
                     text = json.dumps(common.to_jsonable(data), indent=2, ensure_ascii=False)
                     yield (("\n" if not who else ",\n") + "\n".join("    " + ln for ln in text.split("\n"))).encode("utf-8")
                     who.append((data["patient"]["id"], data["patient"]["name"]))
             yield ("\n  ]\n}\n" if who else "]\n}\n").encode("utf-8")
 
-        with common.reading(ctx) as conn:
-            _emit(document(conn, patient_batches(conn, patient, all_patients)), output,
+        with common.reading(ctx) as conn, _progress(conn, all_patients, output, "Exporting") as progress:
+            _emit(document(conn, patient_batches(conn, patient, all_patients), progress), output,
                   lambda: f"{len(who)} patient(s) as JSON", ctx,
                   format="json", patients=lambda: [n for _i, n in who])
         common.log_event(ctx, "export-json", common.destination(output), who)
@@ -164,9 +175,10 @@ def register(export_app: typer.Typer) -> None:
         who: list[tuple[int, str]] = []
         count = 0
 
-        def document(conn, batches):
+        def document(conn, batches, progress):
             nonlocal count
             for batch in batches:
+                progress.advance(len(batch))
                 for data in read.patient_records(conn, batch):
                     cols, rows = csv_rows(data, name)
                     buf = io.StringIO()
@@ -178,8 +190,8 @@ def register(export_app: typer.Typer) -> None:
                     who.append((data["patient"]["id"], data["patient"]["name"]))
                     yield buf.getvalue().encode("utf-8")
 
-        with common.reading(ctx) as conn:
-            _emit(document(conn, patient_batches(conn, patient, all_patients)), output,
+        with common.reading(ctx) as conn, _progress(conn, all_patients, output, "Exporting") as progress:
+            _emit(document(conn, patient_batches(conn, patient, all_patients), progress), output,
                   lambda: f"{count} {name} row(s) as CSV", ctx,
                   format="csv", table=name, rows=lambda: count, patients=lambda: [n for _i, n in who])
         common.log_event(ctx, "export-csv", f"{name} to {common.destination(output)}", who)
