@@ -330,7 +330,7 @@ def _enum_cache():
 _TAIL = ("source", "created_at", "updated_at")
 
 
-def _row_data(table: Any, row: Any) -> dict[str, Any]:
+def row_data(table: Any, row: Any) -> dict[str, Any]:
     """A row as JSON-ready data, keys in the order of :func:`lungtrack.store.repo.row_dict`
     (``id`` first, the audit columns last): ISO dates, UTC timestamps with 'Z', JSON columns decoded."""
     from datetime import datetime
@@ -361,7 +361,7 @@ def patient_records(conn: Connection, patients: Sequence[Any]) -> list[dict[str,
     def by_patient(table: Any, *order: Any) -> dict[int, list[dict[str, Any]]]:
         out: dict[int, list[dict[str, Any]]] = {}
         for r in conn.execute(select(table).where(table.c.patient_id.in_(ids)).order_by(*order)).mappings():
-            out.setdefault(r["patient_id"], []).append(_row_data(table, r))
+            out.setdefault(r["patient_id"], []).append(row_data(table, r))
         return out
 
     pi, tl, le, st = t.patient_identifier, t.therapy_line, t.lesion, t.imaging_study
@@ -400,7 +400,7 @@ def patient_records(conn: Connection, patients: Sequence[Any]) -> list[dict[str,
     snoozes = by_patient(t.snooze, t.snooze.c.id)
     out = []
     for p in patients:
-        patient = _row_data(t.patient, p._mapping if hasattr(p, "_mapping") else
+        patient = row_data(t.patient, p._mapping if hasattr(p, "_mapping") else
                             {c.name: getattr(p, c.name) for c in t.patient.columns})
         patient["identifiers"] = identifiers.get(p.id, [])
         out.append({
