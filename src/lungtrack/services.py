@@ -59,8 +59,9 @@ BATCH_SIZE = 200
 #: Worker processes for the all-patient commands (``LUNGTRACK_JOBS=N`` asks for a pool of N; 1 means
 #: none).  Each worker reads AND evaluates its own patients (no history crosses a process boundary;
 #: only each patient's finished output comes back).  Default: 2, or 1 on a one-core machine:
-#: measured in docs/performance.md ("Worker processes"), 2 workers took about half the wall time of
-#: one process on an otherwise idle 2-core machine, for the same CPU time; more was not measured.
+#: measured in docs/performance.md (third pass), 2 workers took 0.6-0.7x the wall time of one
+#: process when a core was free, for about 10 % more CPU, and gained nothing when other work held
+#: the second core; more than 2 was not measured.
 DEFAULT_JOBS = 2
 
 
