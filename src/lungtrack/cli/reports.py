@@ -51,6 +51,18 @@ def _load(ctx: typer.Context, patient: str | None, since_text: str | None, secti
                         sections=sections or SECTIONS, identifiers=identifiers)
 
 
+def _chart_helper(wanted: bool):
+    """A helper process that draws the charts (see lungtrack.report.chart_process), or a stand-in
+    that draws nothing when the report has no charts."""
+    if wanted:
+        from lungtrack.report.chart_process import ChartProcess
+
+        return ChartProcess.start()
+    from contextlib import nullcontext
+
+    return nullcontext(None)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "patient"
 
@@ -190,16 +202,17 @@ def register(app: typer.Typer) -> None:
                            "born": born_date.isoformat() if born_date else None}
 
         engine_note = ""
-        with common.Progress("Reading the records and running the rules") as progress:
+        charts: list = []
+        pages: int | None = None
+        # the charts' helper process imports matplotlib while the records are read (report/chart_process.py)
+        drawing = fmt_l in ("html", "pdf") and "charts" in chosen
+        with _chart_helper(drawing) as helper, common.Progress("Reading the records and running the rules") as progress:
             report = _load(ctx, patient, since, chosen, identifiers)
-            charts: list = []
-            pages: int | None = None
             if fmt_l in ("html", "pdf"):
-                from lungtrack.report.charts import build_charts
                 from lungtrack.report.render_html import render_html
 
                 progress.step("Drawing the charts")
-                charts = build_charts(report) if report.has("charts") else []
+                charts = helper.charts(report) if drawing and report.has("charts") else []
                 html = render_html(report, paper=paper_l if fmt_l == "pdf" else "auto", charts=charts)
                 if fmt_l == "pdf":
                     from lungtrack.report.pdf import engine_label, page_count, render_pdf

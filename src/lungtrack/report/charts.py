@@ -16,7 +16,8 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 from lungtrack.report.model import Report, fmt_mm, fmt_num, fmt_pct, fmt_value
 
@@ -128,25 +129,34 @@ def _date_axis(ax, dates: list[date]) -> None:
 def build_charts(report: Report) -> list[Chart]:
     """Every chart the data allows: tumour burden over every line, spider plot of the current
     line, one per marker, therapy timeline."""
-    charts: list[Chart] = []
-    c = tumor_chart_all(report)
-    if c:
-        charts.append(c)
-    timeline = timeline_chart(report)
-    if timeline and len(report.lines) > 1:  # wide, under the burden chart: the line changes line up
-        charts.append(timeline)
+    return [c for c in (job() for job in chart_jobs(report)) if c is not None]
+
+
+def chart_jobs(report: Report) -> list[Callable[[], Chart | None]]:
+    """The charts of :func:`build_charts`, in page order, each as a function that draws it (or
+    returns None when its data is missing): so that two processes can share them out."""
+    wide_timeline = len(report.lines) > 1  # wide, under the burden chart: the line changes line up
+    jobs: list[Callable[[], Chart | None]] = [partial(tumor_chart_all, report)]
+    if wide_timeline:
+        jobs.append(partial(timeline_chart, report))
     resp = _chart_response(report)
     if resp is not None:
-        c = spider_chart(resp)
-        if c:
-            charts.append(c)
+        jobs.append(partial(spider_chart, resp))
     for series in report.marker_series:
-        c = marker_chart(series, report)
-        if c:
-            charts.append(c)
-    if timeline and len(report.lines) <= 1:
-        charts.append(timeline)
-    return charts
+        jobs.append(partial(marker_chart, series, report))
+    if not wide_timeline:
+        jobs.append(partial(timeline_chart, report))
+    return jobs
+
+
+def preload() -> None:
+    """Import everything drawing needs (for a helper process that gets ready while the records are
+    read; see lungtrack.report.chart_process)."""
+    import matplotlib.backends.backend_svg  # noqa: F401
+    import matplotlib.dates  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    import matplotlib.lines  # noqa: F401
+    import matplotlib.ticker  # noqa: F401
 
 
 def _chart_response(report: Report, line_id: int | None = None) -> dict[str, Any] | None:
