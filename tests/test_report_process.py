@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import pickle
 import subprocess
 import sys
 
@@ -71,6 +72,25 @@ def test_a_chart_that_fails_raises_in_the_command_as_without_the_helper(drawn, m
     with pytest.raises(ValueError, match="no such axis"):
         InProcess().charts(report)
     assert multiprocessing.active_children() == []
+
+
+LEAN = r"""
+import pickle, sys
+from lungtrack.report import charts
+charts.preload(lean=True)
+with open(sys.argv[1], "rb") as f:
+    report = pickle.load(f)
+with open(sys.argv[2], "wb") as f:
+    pickle.dump(charts.build_charts(report), f)
+"""
+
+
+def test_the_lean_matplotlib_import_draws_the_same_charts(drawn, tmp_path):
+    report, expected = drawn
+    data, out = tmp_path / "report.pickle", tmp_path / "charts.pickle"
+    data.write_bytes(pickle.dumps(report))
+    subprocess.run([sys.executable, "-c", LEAN, str(data), str(out)], check=True, timeout=120)
+    assert pickle.loads(out.read_bytes()) == expected
 
 
 def test_the_helper_ends_when_the_command_does_not_need_it(drawn):

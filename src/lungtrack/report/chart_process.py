@@ -122,7 +122,7 @@ def _serve(conn: Any, parent_end: Any) -> None:
     try:
         from lungtrack.report import charts
 
-        charts.preload()
+        charts.preload(lean=True)
         report = conn.recv()
     except (EOFError, OSError, KeyboardInterrupt):
         return  # the command ended, or no longer wants the charts

@@ -149,9 +149,21 @@ def chart_jobs(report: Report) -> list[Callable[[], Chart | None]]:
     return jobs
 
 
-def preload() -> None:
+def preload(*, lean: bool = False) -> None:
     """Import everything drawing needs (for a helper process that gets ready while the records are
-    read; see lungtrack.report.chart_process)."""
+    read; see lungtrack.report.chart_process).
+
+    ``lean`` (for that helper only: a process that draws these charts and ends) skips the work
+    matplotlib does at import for interactive help alone: the signature and docstring of every
+    Artist class's ``set()``, built by inspecting all its setters, about a third of the import.
+    Drawing never reads them (the charts are byte-identical; tests/test_report_process.py).  Should
+    a future matplotlib need them, the helper fails and the command draws the charts itself.
+    """
+    if lean:
+        from matplotlib.artist import Artist
+
+        if hasattr(Artist, "_update_set_signature_and_docstring"):
+            Artist._update_set_signature_and_docstring = classmethod(lambda cls: None)  # type: ignore[method-assign]
     import matplotlib.backends.backend_svg  # noqa: F401
     import matplotlib.dates  # noqa: F401
     import matplotlib.figure  # noqa: F401
@@ -205,9 +217,10 @@ def tumor_chart_all(report: Report) -> Chart | None:
         drug = r["line"]["drug"]
         ax.plot(dates, sums, linestyle=ls, marker=mk, color=_GREYS[i % len(_GREYS)], markerfacecolor="white",
                 markersize=3.2, label=f"{drug}: sum of target diameters", zorder=3)
-        for x, d, y in zip(rows, dates, sums):
-            if x["overall"] == "PD":
-                ax.plot([d], [y], marker="X", markersize=8, color="black", linestyle="none", zorder=4)
+        pds = [(d, y) for x, d, y in zip(rows, dates, sums) if x["overall"] == "PD"]
+        if pds:
+            ax.plot([d for d, _ in pds], [y for _, y in pds], marker="X", markersize=8, color="black",
+                    linestyle="none", zorder=4)
         start = min(dates)
         stop = _d(r["line"]["end"]) if r["line"]["end"] else max(dates + [_d(report.as_of)])
         stop = max(stop, max(dates))
@@ -310,9 +323,10 @@ def tumor_chart(resp: dict[str, Any], report: Report) -> Chart | None:
     nadir = resp["current_nadir_mm"]
     pd_line = resp["pd_threshold_mm"]
     ax.plot(dates, sums, "-o", color="black", label="sum of target diameters", zorder=3)
-    for r, d, s in zip(rows, dates, sums):
-        if r["overall"] == "PD":
-            ax.plot([d], [s], marker="X", markersize=8, color="black", zorder=4)
+    pds = [(d, s) for r, d, s in zip(rows, dates, sums) if r["overall"] == "PD"]
+    if pds:
+        ax.plot([d for d, _ in pds], [s for _, s in pds], marker="X", markersize=8, color="black", linestyle="none",
+                zorder=4)
     if len(rows) <= 12:
         for r, d, s in zip(rows, dates, sums):
             tag = "BL" if r["is_baseline"] else r["overall"]
@@ -516,7 +530,10 @@ def timeline_chart(report: Report) -> Chart | None:
         label = f"{ln['drug']} ({fmt_num(ln['months'])} mo{', ongoing' if ln['ongoing'] else ''})"
         ax.text(mdates.date2num(start), y + 0.26, label, fontsize=6.2, va="bottom", ha="left")
     ys = {ln["id"]: n - 1 - i for i, ln in enumerate(lines)}
-    shown = {"scan": False, "pd": False, "resistance": False}
+    # the markers of one kind are one line without a stroke (one artist, not one per scan), added in
+    # the order the kinds first appear (the legend's order); progression and resistance markers are
+    # drawn over the scans' circles
+    points: dict[str, tuple[list[float], list[float]]] = {}
     previous: dict[Any, str] = {}
     for e in tl["events"]:
         d = _d(e["date"])
@@ -525,21 +542,27 @@ def timeline_chart(report: Report) -> Chart | None:
             continue
         all_dates.append(d)
         x = mdates.date2num(d)
+        xs_ys = points.setdefault(e["kind"] if e["kind"] in ("scan", "pd") else "resistance", ([], []))
+        xs_ys[0].append(x)
+        xs_ys[1].append(y)
         if e["kind"] == "scan":
-            ax.plot([x], [y], marker="o", markersize=4.2, color="black", markerfacecolor="white", linestyle="none",
-                    label=None if shown["scan"] else "scan (RECIST response below)")
             if previous.get(e["line_id"]) != e["label"]:  # label where the response changes, not every scan
                 ax.text(x, y - 0.24, e["label"], fontsize=5.6, ha="center", va="top")
             previous[e["line_id"]] = e["label"]
         elif e["kind"] == "pd":
-            ax.plot([x], [y], marker="X", markersize=7, color="black", linestyle="none",
-                    label=None if shown["pd"] else "progression (PD)")
             ax.text(x, y - 0.24, "PD", fontsize=5.8, ha="center", va="top", fontweight="bold")
         else:
-            ax.plot([x], [y], marker="D", markersize=5, color="#7f0000", linestyle="none",
-                    label=None if shown["resistance"] else "resistance variant found")
             ax.text(x, y + 0.22, e["label"], fontsize=5.6, ha="center", va="bottom", color="#7f0000")
-        shown[e["kind"]] = True
+    for kind, (xs, ys_) in points.items():
+        if kind == "scan":
+            ax.plot(xs, ys_, marker="o", markersize=4.2, color="black", markerfacecolor="white", linestyle="none",
+                    label="scan (RECIST response below)")
+        elif kind == "pd":
+            ax.plot(xs, ys_, marker="X", markersize=7, color="black", linestyle="none", label="progression (PD)",
+                    zorder=2.2)
+        else:
+            ax.plot(xs, ys_, marker="D", markersize=5, color="#7f0000", linestyle="none",
+                    label="resistance variant found", zorder=2.1)
     ax.set_yticks([])
     ax.set_ylim(-0.8, n - 0.2 + 0.25)
     ax.spines["left"].set_visible(False)
