@@ -36,7 +36,7 @@ def _reference_history(session, patient):
     )
     from lungtrack.store import models as m
     from lungtrack.store import repo
-    from lungtrack.store.repo import _enum
+    from lungtrack.store.read import _enum
 
     lines = tuple(h.TherapyLine(id=ln.id, drug=ln.drug, start=ln.start_date, end=ln.end_date,
                                 stop_reason=_enum(StopReason, ln.stop_reason)) for ln in repo.therapy_lines(session, patient))
@@ -147,19 +147,19 @@ def test_check_all_patients_json_is_json_lines_one_object_per_patient(cohort_db,
 def test_batch_boundaries(db_path, cli, monkeypatch, jobs, n):
     """Batch size 3: one patient less, exactly one batch, one more, and several batches, with and without the pool."""
     from lungtrack import services
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
     cohort.build(str(db_path), n, seed=3)
     monkeypatch.setattr(services, "BATCH_SIZE", 3)
     sizes: list[int] = []
-    original = repo.iter_patient_batches
+    original = read.iter_patient_batches
 
-    def spy(session, batch_size=200):
-        for batch in original(session, batch_size):
+    def spy(conn, batch_size=200):
+        for batch in original(conn, batch_size):
             sizes.append(len(batch))
             yield batch
 
-    monkeypatch.setattr(repo, "iter_patient_batches", spy)
+    monkeypatch.setattr(read, "iter_patient_batches", spy)
     monkeypatch.setenv("LUNGTRACK_JOBS", str(jobs))
     monkeypatch.setenv("LUNGTRACK_TODAY", cohort.TODAY.isoformat())
     names = [json.loads(line)["patient"]["name"] for line in cli("check", "--all-patients", "--json").stdout.splitlines()]

@@ -6,7 +6,7 @@ Used by ``check``, ``remind``, ``summary`` and ``report`` so that they all see t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Callable, Iterator
 
 from lungtrack.core.config import RulesConfig
@@ -34,15 +34,24 @@ class PatientEvaluation:
         return [f for f in self.findings if f.needs_attention and not self.is_acknowledged(f)]
 
 
-def evaluate_patient(session, patient, today: date, config: RulesConfig) -> PatientEvaluation:
+def evaluate_patient(source, patient, today: date, config: RulesConfig) -> PatientEvaluation:
+    """Load one patient's history (``source``: a Core connection from ``Store.read()``, or an ORM
+    session inside a write), run the rules and attach the acknowledgements and snoozes."""
     from lungtrack.core.engine import evaluate
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
-    history = repo.load_history(session, patient)
+    conn = connection_of(source)
+    history = read.build_histories(conn, [patient])[0]
     evaluation = evaluate(history, today=today, config=config)
-    acks = {fid: {"at": _iso(a.created_at), "note": a.note} for fid, a in repo.acknowledgements(session, patient).items()}
-    snoozes = {key: s.until for key, s in repo.snoozes(session, patient).items()}
-    return PatientEvaluation(history=history, evaluation=evaluation, acks=acks, snoozes=snoozes)
+    acks, snoozes = read.acks_and_snoozes(conn, [patient.id])
+    return PatientEvaluation(history=history, evaluation=evaluation, acks=acks[patient.id], snoozes=snoozes[patient.id])
+
+
+def connection_of(source: Any) -> Any:
+    """The Core connection behind ``source`` (a connection already, or an ORM session's)."""
+    from sqlalchemy.engine import Connection
+
+    return source if isinstance(source, Connection) else source.connection()
 
 
 #: Patients read per batch by the all-patient commands (one query per table per batch).
@@ -83,25 +92,26 @@ def stream_all_patients(session, today: date, config: RulesConfig, work: Callabl
     """``(patient row, work(evaluation))`` for every patient in name order, as each is done.
 
     Patients are read in batches of ``batch_size`` (default :data:`BATCH_SIZE`) with one query per table
-    (:func:`lungtrack.store.repo.load_histories`); memory holds one or two batches, whatever the
+    (:func:`lungtrack.store.read.load_histories`); memory holds one or two batches, whatever the
     size of the store.  ``work`` turns a :class:`PatientEvaluation` into what the caller prints
     (it must be a module-level function when ``jobs`` > 1: it runs in worker processes, while
     the parent reads the next batch).  ``on_batch(n)`` is called after each batch of n patients.
     """
     from functools import partial
 
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
+    conn = connection_of(session)
     jobs = jobs_wanted() if jobs is None else jobs
     batch_size = BATCH_SIZE if batch_size is None else batch_size
 
     def load(batch):
         ids = [p.id for p in batch]
-        histories = repo.load_histories(session, ids)
-        acks, snoozes = repo.acks_and_snoozes(session, ids)
+        histories = read.load_histories(conn, ids)
+        acks, snoozes = read.acks_and_snoozes(conn, ids)
         return [(hh, acks[hh.patient.id], snoozes[hh.patient.id]) for hh in histories]
 
-    batches = repo.iter_patient_batches(session, batch_size)
+    batches = read.iter_patient_batches(conn, batch_size)
     first = next(batches, None)
     if first is None:
         return
@@ -135,7 +145,3 @@ def stream_all_patients(session, today: date, config: RulesConfig, work: Callabl
                 yield p, r
             if on_batch is not None:
                 on_batch(len(batch))
-
-
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")

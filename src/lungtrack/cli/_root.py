@@ -226,18 +226,17 @@ class RootGroup(TyperGroup):
 
 
 def _plain_text_params(command, help_names: list[str], _seen: set[int] | None = None) -> None:
-    """Give every text option and argument a plain pass-through conversion.
+    """Give every option and argument a conversion that does not import pydantic.
 
     Typer 0.2x converts each parameter value through a pydantic ``TypeAdapter``, and builds it
     the first time the parameter is processed - even for ``--db`` on ``lungtrack check --help``,
-    which then imports pydantic (about 77 ms) for a help screen.  Text needs no conversion, so
-    text parameters get a pass-through; other types keep Typer's conversion.  Guarded: with a
-    Typer that works differently nothing is changed.
+    which then imports pydantic (about 80 ms) for a help screen or a one-patient check.  Text,
+    flags, numbers, choices, paths and lists of them get :mod:`lungtrack.cli._params`'s
+    conversions (same values, same messages); other types keep Typer's.  Guarded: with a Typer
+    that works differently nothing is changed.
     """
     try:
-        from typing import Optional
-
-        from typer._coercion import PassThroughRuntimeParam
+        from lungtrack.cli._params import runtime_param
     except ImportError:  # pragma: no cover - another Typer
         return
     seen = _seen if _seen is not None else set()
@@ -256,14 +255,12 @@ def _plain_text_params(command, help_names: list[str], _seen: set[int] | None = 
         desc = getattr(param, "type_descriptor", None)
         if desc is None or getattr(param, "_runtime_param", 1) is not None:
             continue
-        info = desc.parameter_info
-        if desc.annotation in (str, Optional[str], bool) and desc.file_annotation is None \
-                and getattr(info, "parser", None) is None and getattr(info, "click_type", None) is None:
-            try:
-                param._runtime_param = PassThroughRuntimeParam(
-                    parameter_info=info, annotation=bool if desc.annotation is bool else str)
-            except TypeError:  # pragma: no cover - another Typer
-                return
+        try:
+            fast = runtime_param(desc)
+        except TypeError:  # pragma: no cover - another Typer
+            return
+        if fast is not None:
+            param._runtime_param = fast
     for sub in getattr(command, "commands", {}).values():
         _plain_text_params(sub, help_names, seen)
 

@@ -45,10 +45,10 @@ def register(app: typer.Typer) -> None:
 
         from lungtrack.report.checkview import check_data
         from lungtrack.services import evaluate_patient
-        from lungtrack.store import repo
+        from lungtrack.store import read
 
-        with common.transaction(ctx, write=False) as (_s, session):
-            results = [check_data(evaluate_patient(session, repo.find_patient(session, patient), today, config),
+        with common.reading(ctx) as conn:
+            results = [check_data(evaluate_patient(conn, read.find_patient(conn, patient), today, config),
                                   new_only=new_only, with_history=show_all)]
         attention = sum(r["needs_attention"] for r in results)
         if json_out:
@@ -70,12 +70,12 @@ def register(app: typer.Typer) -> None:
         from lungtrack.knowledge.wording import response_label
         from lungtrack.serialize import to_data
         from lungtrack.settings import load_rules_config
-        from lungtrack.store import repo
+        from lungtrack.store import read
 
         config = load_rules_config()
-        with common.transaction(ctx, write=False) as (_s, session):
-            p = repo.find_patient(session, patient)
-            history = repo.load_history(session, p)
+        with common.reading(ctx) as conn:
+            p = read.find_patient(conn, patient)
+            history = read.load_history(conn, p)
         lesion_labels = {le.id: le.label for le in history.lesions}
         responses = [r for r in assess_history(history, config) if line_id is None or r.line.id == line_id]
         if line_id is not None and not responses:
@@ -216,14 +216,14 @@ def _check_all(ctx: typer.Context, today, config, *, new_only: bool, quiet: bool
 
     from lungtrack.report.checkview import render_check_text
     from lungtrack.services import stream_all_patients
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
     attention = 0
     printed = 0
-    with common.transaction(ctx, write=False) as (_s, session):
-        total = repo.count_patients(session) if common.progress_wanted() else None
+    with common.reading(ctx) as conn:
+        total = read.count_patients(conn) if common.progress_wanted() else None
         with common.PatientProgress(total, "Checking patients") as progress:
-            for _p, r in stream_all_patients(session, today, config,
+            for _p, r in stream_all_patients(conn, today, config,
                                              partial(check_item, new_only, with_history=show_all)):
                 progress.advance(1)
                 attention += r["needs_attention"]

@@ -109,6 +109,18 @@ def transaction(ctx: typer.Context, *, write: bool = True, create: bool = False)
         store.close()
 
 
+@contextmanager
+def reading(ctx: typer.Context) -> Iterator[Any]:
+    """Open the store for one read-only transaction on a Core connection (``lungtrack.store.read``
+    queries it): the read-only commands never build the ORM classes."""
+    store = open_store(ctx)
+    try:
+        with store.read() as conn:
+            yield conn
+    finally:
+        store.close()
+
+
 def command_line(ctx: typer.Context) -> str:
     """This command's line for the journal, every value masked (see records.journal.mask_command)."""
     from lungtrack.cli._root import ARGS

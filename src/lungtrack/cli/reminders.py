@@ -79,13 +79,13 @@ def _evaluate(ctx: typer.Context, patient: str | None) -> list[tuple[Any, Any]]:
     """(patient row, PatientEvaluation) for each patient asked for, in one read transaction."""
     from lungtrack.services import evaluate_patient
     from lungtrack.settings import load_rules_config
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
     config = load_rules_config()
     today = common.today()
-    with common.transaction(ctx, write=False) as (_s, session):
-        patients = repo.select_patients(session, patient, all_patients=not patient)  # remind: all unless named
-        return [(p, evaluate_patient(session, p, today, config)) for p in patients]
+    with common.reading(ctx) as conn:
+        patients = read.select_patients(conn, patient, all_patients=not patient)  # remind: all unless named
+        return [(p, evaluate_patient(conn, p, today, config)) for p in patients]
 
 
 def remind_item(with_findings: bool, today, pe) -> list:
@@ -109,7 +109,7 @@ def _remind_all(ctx: typer.Context, today, *, with_findings: bool, show_all: boo
     from lungtrack.reminders.remind import footer_lines, header_line, needs_attention, reminder_data, shown
     from lungtrack.services import stream_all_patients
     from lungtrack.settings import load_rules_config
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
     config = load_rules_config()
     attention = snoozed = patients = 0
@@ -120,10 +120,10 @@ def _remind_all(ctx: typer.Context, today, *, with_findings: bool, show_all: boo
     entries: list = []
     who: list[tuple[int, str]] = []
     work = partial(_remind_item_with_calendar if ics is not None else remind_item, with_findings, today)
-    with common.transaction(ctx, write=False) as (_s, session):
-        total = repo.count_patients(session) if common.progress_wanted() else None
+    with common.reading(ctx) as conn:
+        total = read.count_patients(conn) if common.progress_wanted() else None
         with common.PatientProgress(total, "Reminders") as progress:
-            for p, result in stream_all_patients(session, today, config, work, jobs=1 if ics is not None else None):
+            for p, result in stream_all_patients(conn, today, config, work, jobs=1 if ics is not None else None):
                 progress.advance(1)
                 patients += 1
                 reminders, pe = result if ics is not None else (result, None)

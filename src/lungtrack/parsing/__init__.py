@@ -8,10 +8,24 @@ modules only), so CLI modules may import it at module level.
 
 from __future__ import annotations
 
-from lungtrack.parsing.dates import format_date, parse_date, parse_duration, parse_since
-from lungtrack.parsing.lesions import LesionSpec, parse_lesion_spec
-from lungtrack.parsing.numbers import parse_number, parse_size_mm
-from lungtrack.parsing.variants import normalize_alteration, normalize_gene, parse_driver
+from importlib import import_module
+from typing import Any
+
+#: Where each name lives: the submodules are imported on first use, so that a command reading a
+#: date does not also compile the variant and lesion grammars.
+_WHERE = {
+    "format_date": "dates", "parse_date": "dates", "parse_duration": "dates", "parse_since": "dates",
+    "LesionSpec": "lesions", "parse_lesion_spec": "lesions",
+    "parse_number": "numbers", "parse_size_mm": "numbers",
+    "normalize_alteration": "variants", "normalize_gene": "variants", "parse_driver": "variants",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(f"lungtrack.parsing.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'lungtrack.parsing' has no attribute {name!r}")
+
 
 __all__ = [
     "LesionSpec",

@@ -27,17 +27,18 @@ import time
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from sqlalchemy import create_engine, event, inspect, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
-from sqlmodel import Session, SQLModel
 
 from lungtrack import __version__
 from lungtrack.errors import InputError, StoreError
-from lungtrack.store import models  # noqa: F401  (registers tables)
 from lungtrack.store.paths import StoreLocation, data_dir
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 #: The newest schema revision this lungtrack knows (tests check it equals Alembic's head).
 SCHEMA_HEAD = "0008"
@@ -59,11 +60,24 @@ class Store:
         self._checked = False
 
     @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One read-only transaction on a Core connection (:mod:`lungtrack.store.read` queries it).
+
+        What the read-only commands use: it never imports SQLModel, pydantic or the ORM."""
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Session]:
-        """One transaction: commit when the block ends, roll back on any error.
+        """One transaction on an ORM session: commit when the block ends, roll back on any error.
 
         A write transaction is refused on a read-only store, and on a damaged one (checked once
         per open store with SQLite's ``quick_check`` before the first write)."""
+        from sqlmodel import Session
+
+        from lungtrack.store import models  # noqa: F401  (the ORM classes the session works with)
+
         if write and self.read_only:
             raise StoreError(read_only_message(self.location))
         with Session(self.engine, expire_on_commit=False) as session:
@@ -610,8 +624,10 @@ def restore_store(location: StoreLocation, source: Path) -> Path | None:
 def dump_tables(conn) -> dict:
     """Every lungtrack table as lists of row dicts (for backups and export)."""
     out: dict = {"lungtrack_version": __version__, "schema_revision": _current_revision(conn), "tables": {}}
+    from lungtrack.store.tables import metadata
+
     insp = inspect(conn)
-    for table in SQLModel.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         if insp.has_table(table.name):
             # only the columns the store has: a pre-migration backup runs on the older schema
             present = {c["name"] for c in insp.get_columns(table.name)}

@@ -10,6 +10,7 @@ Changing a table here needs a new Alembic migration in ``store/migrations/versio
 # (no "from __future__ import annotations": pydantic would eval() every annotation string)
 
 from datetime import date, datetime, timezone
+from types import SimpleNamespace
 from typing import Optional
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
@@ -240,3 +241,9 @@ class ChangeEntry(SQLModel, table=True):
     op: str = Field(max_length=10)  # insert, update, delete
     old: Optional[str] = Field(default=None, sa_column=Column(Text))
     new: Optional[str] = Field(default=None, sa_column=Column(Text))
+
+
+#: The tables by name, as attributes (``TABLES.patient``): :mod:`lungtrack.store.read` queries
+#: these in a process that has built the model classes, the Core copies of
+#: :mod:`lungtrack.store.tables` otherwise.
+TABLES = SimpleNamespace(**SQLModel.metadata.tables)

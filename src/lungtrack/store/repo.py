@@ -15,22 +15,9 @@ from sqlalchemy import func, true
 from sqlmodel import Session, SQLModel, col, select
 
 from lungtrack.core import history as h
-from lungtrack.enums import (
-    AlleleContext,
-    AppointmentKind,
-    AppointmentStatus,
-    BiopsyResult,
-    LesionRole,
-    Marker,
-    MeasurementStatus,
-    Modality,
-    NonTargetStatus,
-    Sample,
-    SmokingStatus,
-    StopReason,
-)
 from lungtrack.errors import InputError, NotFoundError
 from lungtrack.store import models as m
+from lungtrack.store import read
 from lungtrack.store.models import utcnow
 
 T = TypeVar("T", bound=SQLModel)
@@ -46,54 +33,23 @@ def count_patients(session: Session) -> int:
 
 
 def find_patient(session: Session, name: str | None, field: str = "--patient") -> m.Patient:
-    """The patient named ``name`` (case-insensitive), or the default patient when ``None``.
-
-    ``field`` is how the name was given on the command line, for the error message.  Indexed
-    look-ups only (``lower(name)`` and ``is_default``): the cost does not grow with the store."""
-    if name is None:
-        is_default = col(m.Patient.is_default) == true()
-        default = session.exec(select(m.Patient).where(is_default).order_by(col(m.Patient.id)).limit(1)).first()
-        if default is not None:
-            return default
-        first_two = list(session.exec(select(m.Patient).order_by(col(m.Patient.name)).limit(2)))
-        if not first_two:
-            raise NotFoundError("No patients in this store yet. Add one with: lungtrack patient add NAME")
-        if len(first_two) == 1:
-            return first_two[0]
-        raise InputError("--patient", "", "a patient name", message=(
-            f"--patient: this store holds several patients ({_some_names(session)}); name one with --patient NAME "
-            "or set a default with: lungtrack patient default NAME"))
-    found = patient_by_name(session, name)
-    if found is not None:
-        return found
-    if session.exec(select(m.Patient.id).limit(1)).first() is None:
-        raise NotFoundError("No patients in this store yet. Add one with: lungtrack patient add NAME")
-    raise InputError(field, name, f"one of: {_some_names(session)}")
+    """The patient named ``name`` (case-insensitive), or the default patient when ``None``, as an
+    ORM object (:func:`lungtrack.store.read.find_patient` finds it: indexed look-ups only)."""
+    row = read.find_patient(session.connection(), name, field)
+    return _patient(session, row.id)
 
 
 def patient_by_name(session: Session, name: str) -> m.Patient | None:
-    """The patient whose name equals ``name`` ignoring case and surrounding spaces, or None.
-
-    Uses the ``lower(name)`` index (migration 0008).  SQLite's ``lower()`` folds ASCII only, so
-    when the indexed look-up misses and the name has non-ASCII letters, the names are compared
-    with ``str.casefold`` in Python (a scan, on that rare path only)."""
-    wanted = name.strip().casefold()
-    candidates = session.exec(select(m.Patient).where(func.lower(m.Patient.name) == name.strip().lower())).all()
-    for p in candidates:
-        if p.name.casefold() == wanted:
-            return p
-    if not name.isascii():
-        for p in session.exec(select(m.Patient).where(func.lower(m.Patient.name) != name.strip().lower())):
-            if p.name.casefold() == wanted:
-                return p
-    return None
+    """The patient whose name equals ``name`` ignoring case and surrounding spaces, or None."""
+    row = read.patient_by_name(session.connection(), name)
+    return None if row is None else _patient(session, row.id)
 
 
-def _some_names(session: Session, limit: int = 10) -> str:
-    """Up to ``limit`` patient names for a message (never every name of a large store)."""
-    names = list(session.exec(select(m.Patient.name).order_by(col(m.Patient.name)).limit(limit + 1)))
-    shown = ", ".join(names[:limit])
-    return shown + (", ... (see lungtrack patient list)" if len(names) > limit else "")
+def _patient(session: Session, patient_id: int) -> m.Patient:
+    patient = session.get(m.Patient, patient_id)
+    if patient is None:  # pragma: no cover - the row was just read in this transaction
+        raise NotFoundError(f"patient {patient_id} is no longer in the store")
+    return patient
 
 
 def select_patients(session: Session, name: str | None, all_patients: bool) -> list[m.Patient]:
@@ -277,185 +233,26 @@ def snoozes(session: Session, patient: m.Patient) -> dict[str, m.Snooze]:
 
 # ---------------------------------------------------------------- history for the rules
 
-def _enum(enum_cls, value, default=None):
-    if value is None:
-        return default
-    try:
-        return enum_cls(value)
-    except ValueError:
-        return default
-
-
 def patient_info(p: Any) -> h.PatientInfo:
-    """The patient as plain data; intervals not set for the patient stay ``None`` (configured default)."""
-    schedule = h.Schedule(
-        imaging_due_soon_weeks=p.imaging_due_soon_weeks, imaging_overdue_weeks=p.imaging_overdue_weeks,
-        marker_due_soon_weeks=p.marker_due_soon_weeks, marker_overdue_weeks=p.marker_overdue_weeks,
-    )
-    return h.PatientInfo(
-        id=p.id or 0, name=p.name, diagnosis_date=p.diagnosis_date, histology=p.histology,
-        drivers=tuple(json.loads(p.drivers)) if p.drivers else (),
-        smoking=_enum(SmokingStatus, p.smoking, SmokingStatus.UNKNOWN),
-        schedule=schedule, ended_on=p.ended_on,
-    )
+    return read.patient_info(p)
 
 
-def load_history(session: Session, patient: m.Patient) -> h.History:
-    """Everything the rules need about one patient, as plain frozen data.
-
-    A fixed handful of indexed queries (one per table; measurements and new lesions joined to
-    their scans by patient), whatever the size of the patient's history or of the store."""
-    return _build_histories(session, [patient])[0]
+def load_history(session: Session, patient: Any) -> h.History:
+    """Everything the rules need about one patient, as plain frozen data (:func:`lungtrack.store.read.load_history`)."""
+    return read.build_histories(session.connection(), [patient])[0]
 
 
 def load_histories(session: Session, patient_ids: Sequence[int]) -> list[h.History]:
-    """The histories of a batch of patients, in the order of ``patient_ids``: one query per
-    table (``WHERE patient_id IN (...)``), never one per patient or per record.
-
-    Each history is identical to :func:`load_history` of that patient."""
-    if not patient_ids:
-        return []
-    pt = m.Patient.__table__
-    rows = session.connection().execute(select(pt).where(pt.c.id.in_(list(patient_ids)))).all()
-    by_id = {r.id: r for r in rows}
-    return _build_histories(session, [by_id[i] for i in patient_ids if i in by_id])
+    """The histories of a batch of patients (:func:`lungtrack.store.read.load_histories`)."""
+    return read.load_histories(session.connection(), patient_ids)
 
 
 def iter_patient_batches(session: Session, batch_size: int = 200) -> Iterator[list[Any]]:
-    """Every patient row (name order), in batches of ``batch_size``: keyset pagination on the
-    unique name index, so memory stays flat however many patients the store holds."""
-    pt = m.Patient.__table__
-    last: str | None = None
-    conn = session.connection()
-    while True:
-        stmt = select(pt).order_by(pt.c.name).limit(batch_size)
-        if last is not None:
-            stmt = stmt.where(pt.c.name > last)
-        batch = conn.execute(stmt).all()
-        if not batch:
-            return
-        yield list(batch)
-        if len(batch) < batch_size:
-            return
-        last = batch[-1].name
+    """Every patient row in name order, in batches (:func:`lungtrack.store.read.iter_patient_batches`)."""
+    return read.iter_patient_batches(session.connection(), batch_size)
 
 
 def acks_and_snoozes(session: Session, patient_ids: Sequence[int]) -> tuple[dict[int, dict[str, Any]],
                                                                           dict[int, dict[str, date]]]:
-    """Acknowledgements ({patient id: {finding id: {"at", "note"}}}) and snoozes
-    ({patient id: {item key: until}}) of a batch of patients, one query each."""
-    ids = list(patient_ids)
-    conn = session.connection()
-    at = m.Acknowledgement.__table__
-    st = m.Snooze.__table__
-    acks: dict[int, dict[str, Any]] = {i: {} for i in ids}
-    for r in conn.execute(select(at.c.patient_id, at.c.finding_id, at.c.created_at, at.c.note)
-                          .where(at.c.patient_id.in_(ids)).order_by(at.c.id)):
-        acks[r.patient_id][r.finding_id] = {"at": r.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "note": r.note}
-    snz: dict[int, dict[str, date]] = {i: {} for i in ids}
-    for r in conn.execute(select(st.c.patient_id, st.c.item_key, st.c.until)
-                          .where(st.c.patient_id.in_(ids)).order_by(st.c.id)):
-        snz[r.patient_id][r.item_key] = r.until
-    return acks, snz
-
-
-def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
-    out: dict[int, list[Any]] = {}
-    for r in rows:
-        out.setdefault(r.patient_id, []).append(r)
-    return out
-
-
-def _build_histories(session: Session, patients: Sequence[Any]) -> list[h.History]:
-    """Histories for patient rows (ORM objects or Core rows): one Core query per table, only the
-    columns the rules read (no audit timestamps), enum values converted through a small cache."""
-    if not patients:
-        return []
-    ids = [p.id for p in patients]
-    conn = session.connection()
-    tl, le, st = m.TherapyLine.__table__, m.Lesion.__table__, m.ImagingStudy.__table__
-    lm, nl, mr = m.LesionMeasurement.__table__, m.NewLesion.__table__, m.MarkerResult.__table__
-    bf, ap = m.BiopsyFinding.__table__, m.Appointment.__table__
-    enum = _enum_cache()
-
-    def by_patient(table, names, *order):
-        cols = [table.c.patient_id] + [table.c[n] for n in names]
-        return _grouped(conn.execute(select(*cols).where(table.c.patient_id.in_(ids)).order_by(*order)).all())
-
-    def by_study(table, names):
-        out: dict[int, list[Any]] = {}
-        stmt = (select(table.c.study_id, *[table.c[n] for n in names]).join(st, st.c.id == table.c.study_id)
-                .where(st.c.patient_id.in_(ids)).order_by(table.c.id))
-        for r in conn.execute(stmt).all():
-            out.setdefault(r.study_id, []).append(r)
-        return out
-
-    lines = by_patient(tl, ("id", "drug", "start_date", "end_date", "stop_reason"), tl.c.start_date, tl.c.id)
-    lesion_rows = by_patient(le, ("id", "label", "site", "is_node", "role"), le.c.id)
-    study_rows = by_patient(st, ("id", "date", "modality", "slice_thickness_mm", "non_target_status", "impression"),
-                            st.c.date, st.c.id)
-    meas = by_study(lm, ("lesion_id", "size_mm", "status"))
-    new = by_study(nl, ("site", "label", "is_node", "size_mm", "equivocal"))
-    marker_rows = by_patient(mr, ("id", "date", "marker", "value", "unit", "uln", "lab", "comparator"), mr.c.date,
-                             mr.c.id)
-    biopsy_rows = by_patient(bf, ("id", "date", "sample", "gene", "variant", "result", "vaf", "assay",
-                                  "allele_context"), bf.c.date, bf.c.id)
-    appt_rows = by_patient(ap, ("id", "date", "kind", "description", "status"), ap.c.date, ap.c.id)
-
-    measured = MeasurementStatus.MEASURED
-    out = []
-    for p in patients:
-        pid = p.id
-        studies = tuple(
-            h.ImagingStudy(
-                id=s.id or 0, date=s.date, modality=enum(Modality, s.modality, Modality.CT),
-                slice_thickness_mm=s.slice_thickness_mm,
-                measurements=tuple(
-                    h.Measurement(lesion_id=x.lesion_id, size_mm=x.size_mm,
-                                  status=enum(MeasurementStatus, x.status, measured))
-                    for x in meas.get(s.id, ())),
-                new_lesions=tuple(
-                    h.NewLesion(site=x.site, label=x.label, is_node=x.is_node, size_mm=x.size_mm, equivocal=x.equivocal)
-                    for x in new.get(s.id, ())),
-                non_target_status=enum(NonTargetStatus, s.non_target_status), impression=s.impression)
-            for s in study_rows.get(pid, ()))
-        out.append(h.History(
-            patient=patient_info(p),
-            lines=tuple(h.TherapyLine(id=ln.id or 0, drug=ln.drug, start=ln.start_date, end=ln.end_date,
-                                      stop_reason=enum(StopReason, ln.stop_reason))
-                        for ln in lines.get(pid, ())),
-            lesions=tuple(h.Lesion(id=x.id or 0, label=x.label, site=x.site, is_node=x.is_node,
-                                   role=enum(LesionRole, x.role))
-                          for x in lesion_rows.get(pid, ())),
-            studies=studies,
-            markers=tuple(h.MarkerResult(id=r.id or 0, date=r.date, marker=mk, value=r.value,
-                                         unit=r.unit, uln=r.uln, lab=r.lab, comparator=r.comparator)
-                          for r in marker_rows.get(pid, ()) if (mk := enum(Marker, r.marker)) is not None),
-            biopsies=tuple(h.BiopsyFinding(id=b.id or 0, date=b.date, sample=enum(Sample, b.sample, Sample.OTHER),
-                                           gene=b.gene, variant=b.variant,
-                                           result=enum(BiopsyResult, b.result, BiopsyResult.INDETERMINATE),
-                                           vaf=b.vaf, assay=b.assay,
-                                           allele_context=enum(AlleleContext, b.allele_context))
-                           for b in biopsy_rows.get(pid, ())),
-            appointments=tuple(h.Appointment(id=a.id or 0, date=a.date,
-                                             kind=enum(AppointmentKind, a.kind, AppointmentKind.OTHER),
-                                             description=a.description,
-                                             status=enum(AppointmentStatus, a.status, AppointmentStatus.PLANNED))
-                               for a in appt_rows.get(pid, ())),
-        ))
-    return out
-
-
-def _enum_cache():
-    """``_enum`` with the conversions remembered (a batch converts the same few strings millions of times)."""
-    cache: dict[tuple[Any, Any, Any], Any] = {}
-
-    def convert(enum_cls, value, default=None):
-        key = (enum_cls, value, default)
-        try:
-            return cache[key]
-        except KeyError:
-            cache[key] = result = _enum(enum_cls, value, default)
-            return result
-
-    return convert
+    """Acknowledgements and snoozes of a batch of patients (:func:`lungtrack.store.read.acks_and_snoozes`)."""
+    return read.acks_and_snoozes(session.connection(), patient_ids)

@@ -1,0 +1,105 @@
+"""store/tables.py (plain Core tables, generated from the SQLModel models) must describe exactly the
+models' schema, and the read-only commands must run on it without building the ORM classes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import gen_tables  # noqa: E402
+
+
+def _ddl(metadata, dialect) -> dict[str, list[str]]:
+    out = {}
+    for table in metadata.sorted_tables:
+        stmts = [str(CreateTable(table).compile(dialect=dialect)).strip()]
+        stmts += sorted(str(CreateIndex(ix).compile(dialect=dialect)).strip() for ix in table.indexes)
+        out[table.name] = stmts
+    return out
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"])
+def test_core_tables_have_the_models_ddl(dialect):
+    from sqlmodel import SQLModel
+
+    from lungtrack.store import models  # noqa: F401
+    from lungtrack.store import tables
+
+    core, orm = _ddl(tables.metadata, dialect), _ddl(SQLModel.metadata, dialect)
+    assert sorted(core) == sorted(orm)
+    for name in orm:
+        assert core[name] == orm[name], name
+
+
+def test_core_tables_read_values_as_the_models_do(demo, db_path):
+    """Same Python types and values, row by row, for every table of the demo store (timestamps
+    aware UTC, booleans bool, dates date)."""
+    from sqlalchemy import create_engine, select
+    from sqlmodel import Session, SQLModel
+
+    from lungtrack.store import models  # noqa: F401
+    from lungtrack.store import tables
+
+    engine = create_engine(f"sqlite:///{db_path}")
+    with Session(engine) as session:
+        conn = session.connection()
+        compared = 0
+        for table in SQLModel.metadata.sorted_tables:
+            orm_rows = conn.execute(select(table).order_by(*table.primary_key.columns)).all()
+            core = tables.metadata.tables[table.name]
+            core_rows = conn.execute(select(core).order_by(*core.primary_key.columns)).all()
+            assert [tuple(r) for r in core_rows] == [tuple(r) for r in orm_rows], table.name
+            for a, b in zip(core_rows, orm_rows):
+                assert [type(x) for x in a] == [type(x) for x in b], table.name
+            compared += len(orm_rows)
+        assert compared > 50  # the demo store: every table with rows
+    engine.dispose()
+
+
+def test_generated_file_is_current():
+    assert (ROOT / "src/lungtrack/store/tables.py").read_text() == gen_tables.render(), \
+        "run: python3 scripts/gen_tables.py"
+
+
+PROBE = r"""
+import sys, json, io, contextlib
+sys.argv = ["lungtrack"] + json.loads(sys.argv[1])
+from lungtrack.cli import main
+out = io.StringIO()
+code = 0
+try:
+    with contextlib.redirect_stdout(out):
+        main()
+except SystemExit as e:
+    code = e.code or 0
+orm = sorted(m for m in sys.modules if m.split(".")[0] in ("sqlmodel", "pydantic", "matplotlib")
+             or m.startswith(("sqlalchemy.orm", "lungtrack.store.models", "lungtrack.records")))
+print(json.dumps({"code": code, "orm": orm, "out": out.getvalue()}))
+"""
+
+
+@pytest.mark.parametrize("args", [["check"], ["check", "--json"], ["response"], ["remind", "--patient", "Ann"],
+                                  ["check", "--all-patients", "--json"]])
+def test_read_only_commands_do_not_build_the_orm(cli, db_path, args):
+    """The one-patient reads (and the all-patient check) run on Core tables: no SQLModel class,
+    no pydantic, no sqlalchemy.orm, and the same output as before (checked by the other tests)."""
+    assert cli("patient", "add", "Ann", "--diagnosed", "2025-01-10").code == 0
+    assert cli("therapy", "start", "osimertinib", "--on", "2025-02-01").code == 0
+    assert cli("marker", "add", "cea", "4.2", "--date", "2025-03-01").code == 0
+    env = dict(os.environ, LUNGTRACK_DB=str(db_path))
+    res = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True,
+                         env=env, timeout=60)
+    result = json.loads(res.stdout.strip().splitlines()[-1])
+    assert result["code"] in (0, 3), res.stderr
+    assert result["out"].strip()
+    assert result["orm"] == [], result["orm"]
