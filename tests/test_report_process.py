@@ -44,6 +44,22 @@ def test_shared_drawing_keeps_the_page_order(drawn, monkeypatch, cores):
     assert chart_process.draw(report) == expected
 
 
+def test_meanwhile_runs_once_while_the_helper_draws_and_its_errors_are_the_callers(drawn):
+    report, expected = drawn
+    calls = []
+    assert ChartProcess.start().charts(report, lambda: calls.append("helper")) == expected
+    assert InProcess().charts(report, lambda: calls.append("here")) == expected
+    assert calls == ["helper", "here"]
+
+    def fails():
+        raise KeyError("journal")
+
+    helper = ChartProcess.start()
+    with pytest.raises(KeyError, match="journal"):
+        helper.charts(report, fails)
+    assert not helper._proc.is_alive()
+
+
 def test_a_dead_helper_means_the_command_draws_them_itself(drawn):
     report, expected = drawn
     helper = ChartProcess.start()

@@ -35,14 +35,14 @@ def _load(ctx: typer.Context, patient: str | None, since_text: str | None, secti
     from lungtrack.report.model import SECTIONS, build_report
     from lungtrack.services import evaluate_patient
     from lungtrack.settings import load_rules_config
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
     today = common.today()
     since = common.parse_since_opt(since_text)
     config = load_rules_config()
-    with common.transaction(ctx, write=False) as (_s, session):
-        p = repo.find_patient(session, patient)
-        pe = evaluate_patient(session, p, today, config)
+    with common.reading(ctx) as conn:  # read-only, on Core tables: the ORM classes are not built
+        p = read.find_patient(conn, patient)
+        pe = evaluate_patient(conn, p, today, config)
     if identifiers is not None:
         identifiers = {"record_name": pe.history.patient.name,
                        "diagnosis_date": pe.history.patient.diagnosis_date.isoformat()
@@ -61,6 +61,12 @@ def _chart_helper(wanted: bool):
     from contextlib import nullcontext
 
     return nullcontext(None)
+
+
+def _prepare_event_log() -> None:
+    """Import the write path that records the report in the store's event log (common.log_event):
+    done while the helper process draws the charts, instead of after them."""
+    import lungtrack.records.writer  # noqa: F401
 
 
 def _slug(text: str) -> str:
@@ -212,7 +218,7 @@ def register(app: typer.Typer) -> None:
                 from lungtrack.report.render_html import render_html
 
                 progress.step("Drawing the charts")
-                charts = helper.charts(report) if drawing and report.has("charts") else []
+                charts = helper.charts(report, _prepare_event_log) if drawing and report.has("charts") else []
                 html = render_html(report, paper=paper_l if fmt_l == "pdf" else "auto", charts=charts)
                 if fmt_l == "pdf":
                     from lungtrack.report.pdf import engine_label, page_count, render_pdf

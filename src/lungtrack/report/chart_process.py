@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 #: the start method: the helper must inherit the loaded program, not start a fresh interpreter
 _START = "fork"
@@ -58,23 +58,37 @@ class ChartProcess:
         except (OSError, ValueError, RuntimeError):  # no fork, no pipe, too many processes ...
             return InProcess()
 
-    def charts(self, report: Any) -> list[Any]:
-        """The charts of ``report``: drawn by the helper, or here if the helper could not draw them."""
-        from multiprocessing.connection import wait
+    def charts(self, report: Any, meanwhile: Callable[[], object] | None = None) -> list[Any]:
+        """The charts of ``report``: drawn by the helper, or here if the helper could not draw them.
 
-        result: Any = None
+        ``meanwhile`` runs here while the helper draws (the command's own next steps that need no
+        chart, e.g. importing what it writes with); an error in it is the caller's, as usual."""
         try:
             self._conn.send(report)
-            ready = wait([self._conn, self._proc.sentinel])
-            if self._conn in ready or self._conn.poll():
-                result = self._conn.recv()
-        except Exception:  # noqa: BLE001 - the helper died, or sent nothing usable: draw here instead
-            result = None
+        except Exception:  # noqa: BLE001 - the helper died, or could not take the data: draw here
+            self.close()
+            return InProcess().charts(report, meanwhile)
+        try:
+            if meanwhile is not None:
+                meanwhile()
+            result = self._answer()
         finally:
             self.close()
         if isinstance(result, tuple) and len(result) == 2 and result[0] == "charts":
             return result[1]
         return InProcess().charts(report)  # draws here: the same charts, or the same error
+
+    def _answer(self) -> Any:
+        """What the helper sent back; None if it died or sent nothing usable."""
+        from multiprocessing.connection import wait
+
+        try:
+            ready = wait([self._conn, self._proc.sentinel])
+            if self._conn in ready or self._conn.poll():
+                return self._conn.recv()
+        except Exception:  # noqa: BLE001 - draw here instead
+            pass
+        return None
 
     def close(self) -> None:
         """End the helper (idempotent): it gets end-of-file, and is terminated if still busy."""
@@ -98,9 +112,11 @@ class ChartProcess:
 class InProcess:
     """The stand-in when no helper process can be used: draws the charts in this process."""
 
-    def charts(self, report: Any) -> list[Any]:
+    def charts(self, report: Any, meanwhile: Callable[[], object] | None = None) -> list[Any]:
         from lungtrack.report.charts import build_charts
 
+        if meanwhile is not None:
+            meanwhile()
         return build_charts(report)
 
     def close(self) -> None:
