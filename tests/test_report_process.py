@@ -76,6 +76,24 @@ def test_a_fork_that_fails_to_draw_is_redrawn_by_the_helper(drawn, monkeypatch):
     assert chart_process.draw(report) == expected
 
 
+def test_a_chart_that_fails_in_the_helper_ends_its_fork(drawn, monkeypatch):
+    report, _ = drawn
+
+    def broken(*_a, **_k):
+        raise ValueError("no such axis")
+
+    monkeypatch.setattr(charts, "tumor_chart_all", broken)  # drawn by the helper itself, not the fork
+    monkeypatch.setattr(chart_process, "_cores", lambda: 2)
+    forks = []
+    real_fork = os.fork
+    monkeypatch.setattr(chart_process.os, "fork", lambda: forks.append(real_fork()) or forks[-1])
+    with pytest.raises(ValueError, match="no such axis"):
+        chart_process.draw(report)
+    assert len(forks) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(forks[0], os.WNOHANG)  # already reaped
+
+
 def test_a_chart_that_fails_raises_in_the_command_as_without_the_helper(drawn, monkeypatch):
     report, _ = drawn
 

@@ -1,12 +1,13 @@
 """The report's charts drawn in a second process, started before the records are read.
 
-Importing matplotlib (about 0.6 s) and reading the store and running the rules (SQLAlchemy, about
-0.8 s) are both CPU-bound Python: two threads would take turns on the interpreter lock, two
-processes run side by side.  So ``lungtrack report --format html|pdf`` forks one helper process
-first; it imports matplotlib while the command reads the records; the command then sends it the
-report data (:class:`lungtrack.report.model.Report`, pickled through a pipe) and gets the finished
-charts back.  With two cores or more the helper shares the drawing with a fork of itself (every
-other chart), made once matplotlib is loaded, so that fork costs next to nothing.
+Importing matplotlib and reading the store and running the rules (SQLAlchemy) take about half a
+second each, and both are CPU-bound Python: two threads would take turns on the interpreter lock,
+two processes run side by side.  So ``lungtrack report --format html|pdf`` forks one helper
+process first; it imports matplotlib while the command reads the records; the command then sends
+it the report data (:class:`lungtrack.report.model.Report`, pickled through a pipe) and gets the
+finished charts back, doing its own next steps meanwhile.  With two cores or more the helper
+shares the drawing with a fork of itself (every other chart), made once matplotlib is loaded, so
+that fork costs next to nothing.
 
 The helper only draws: it opens no file and no connection, and it writes nothing.  Whatever goes
 wrong with it (no ``fork`` on this system, the process dies, a chart raises), the command draws
@@ -185,7 +186,14 @@ def draw(report: Any) -> list[Any]:
                 os._exit(status)
         if pid > 0:
             os.close(write_end)
-    drawn: dict[int, Any] = {i: jobs[i]() for i in range(len(jobs)) if pid <= 0 or i not in theirs}
+    try:
+        drawn: dict[int, Any] = {i: jobs[i]() for i in range(len(jobs)) if pid <= 0 or i not in theirs}
+    except BaseException:
+        if pid > 0:  # a chart failed here: end the fork too, and let the error go up
+            os.close(read_end)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
     if pid > 0:
         got: Any = None
         try:
