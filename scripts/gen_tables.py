@@ -78,8 +78,10 @@ def _type(col) -> str:
 def render() -> str:
     from sqlalchemy import UniqueConstraint
 
-    from lungtrack.store import models  # noqa: F401  (registers the tables)
+    from lungtrack.store import models
     from sqlmodel import SQLModel
+
+    models.load_all()
 
     out = [HEADER]
     for table in SQLModel.metadata.sorted_tables:

@@ -64,7 +64,9 @@ def test_every_source_is_listed():
 def test_every_table_is_in_the_data_model():
     from sqlmodel import SQLModel
 
-    import lungtrack.store.models  # noqa: F401
+    import lungtrack.store.models
+
+    lungtrack.store.models.load_all()
 
     doc = (DOCS / "data-model.md").read_text(encoding="utf-8")
     for table in SQLModel.metadata.sorted_tables:

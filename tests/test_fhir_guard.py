@@ -126,3 +126,42 @@ def test_any_json_value_in_any_field_is_a_record_or_one_usage_line(cli, tmp_path
     else:
         assert r.json()["resources"] == 2, r
     assert "internal error" not in r.stderr
+
+
+def _depth_char_by_char(text: str) -> tuple[int, int]:
+    """The former implementation (every character in Python), the reference for the fast one."""
+    depth = deepest = 0
+    line = 1
+    too_deep_line = 0
+    in_string = escaped = False
+    for ch in text:
+        if ch == "\n":
+            line += 1
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if depth > MAX_DEPTH and not too_deep_line:
+                    too_deep_line = line
+        elif ch in "]}":
+            depth -= 1
+    return deepest, too_deep_line
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet='[]{}"\\\nab: ,', max_size=200) | st.builds(lambda n, t: "[" * n + t + "]" * n,
+                                                                    st.integers(0, MAX_DEPTH + 5),
+                                                                    st.text(alphabet='"\\\n{a', max_size=20)))
+def test_nesting_depth_matches_the_character_by_character_reading(text):
+    """Any text, well-formed or not (unterminated strings, escaped newlines, stray closers)."""
+    assert nesting_depth(text) == _depth_char_by_char(text)

@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lungtrack.errors import InputError
 from lungtrack.fhir.mapping import read_fhir, read_files
@@ -319,3 +321,19 @@ def test_variant_not_understood_is_skipped_not_refused():
                                                                 "code": "NG_0001.1:g.1A>T"}]}}])
     plan = read_files([("v.json", _bundle(PATIENT, obs))])
     assert _skipped(plan) == {("Observation", "variant not understood (EGFR NG_0001.1:g.1A>T)"): 1}
+
+
+@settings(max_examples=200, deadline=None)
+@given(ids=st.lists(st.text(alphabet="ab.-1", min_size=1, max_size=3), min_size=1, max_size=8),
+       gaps=st.lists(st.sampled_from(["", " ", "\n", "\n  ", ' "x": {"id": "a"},\n']), min_size=8, max_size=8),
+       asked=st.text(alphabet="ab.-1", min_size=1, max_size=3))
+def test_line_of_each_resource_id_is_found_as_the_search_found_it(ids, gaps, asked):
+    """The one-pass id index gives the line the former per-resource search gave (first match)."""
+    import re
+
+    from lungtrack.fhir import mapping as fm
+
+    parts = [f'{{{gaps[i % len(gaps)]}"id"{gaps[(i + 1) % len(gaps)].strip()[:0]} : "{rid}"}}' for i, rid in enumerate(ids)]
+    text = '{"resourceType": "Bundle", "entry": [\n' + ",\n".join(parts) + "]}"
+    for rid in set(ids) | {asked}:
+        assert fm._id_line(text, rid) == fm._line_of(text, fm._ID.format(re.escape(rid)))

@@ -149,3 +149,68 @@ def test_masked_command_line_hides_values_and_the_store_url():
                         keep={2, 3})
     assert line == "lungtrack --db … note add … --date …"
     assert "secret" not in line
+
+
+def _scan_plan() -> ri.ImportPlan:
+    M = ri.MeasurementInput
+    scans = (
+        ri.ScanInput(date(2026, 1, 5), (M("RUL  mass", 32.0, site="lung"), M("4R", 16.0, is_node=True),
+                                        M("liver S6", 18.0, site="liver")), source=ri.Source(SRC.label, "s1")),
+        ri.ScanInput(date(2026, 3, 5), (M("rul mass", 28.0), M("4R", 9.0, is_node=True),
+                                        M("liver S6", None, status="too-small"),
+                                        M("adrenal", 12.0, site="adrenal", new=True)),
+                     non_target_status="present", source=ri.Source(SRC.label, "s2")),
+        ri.ScanInput(date(2026, 5, 5), (M("RUL mass", 30.0, role="target"), M("4R", 0.0, status="disappeared"),
+                                        M("adrenal", 14.0), M("bone T8", 9.0, site="bone", equivocal=True),
+                                        M("liver S6", None, status="not-evaluated")),
+                     slice_thickness_mm=5.0, impression="mixed", source=ri.Source(SRC.label, "s3")),
+    )
+    return ri.ImportPlan("csv", "scans.csv", (ri.ImportBatch(ri.PatientRef(name="Ann"),
+                                                             ri.PatientInput(name="Ann", source=SRC), scans=scans),))
+
+
+def _rows(store, table: str) -> list[dict]:
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings().all()
+    return [{k: v for k, v in r.items() if k not in ("created_at", "updated_at")} for r in rows]
+
+
+def test_bulk_scan_import_writes_the_rows_adding_one_scan_at_a_time_writes(tmp_path):
+    """The import writes a patient's scans in bulk; the rows (ids included) must be those of
+    the one-by-one path it replaced: study, then lesions found by label or created, then
+    measurements and new lesions, with role changes applied."""
+    from lungtrack.store import models as m
+    from lungtrack.store import repo
+
+    plan = _scan_plan()
+    bulk = open_store(resolve(str(tmp_path / "bulk.db")), create=True)
+    _apply(bulk, plan)
+    one = open_store(resolve(str(tmp_path / "one.db")), create=True)
+    with writer(one, today=TODAY, kind="import") as w:
+        w.add_patient(ri.PatientInput(name="Ann", source=SRC))
+        p = w.patient("Ann")
+        for inp in plan.batches[0].scans:  # the former per-scan import operation
+            study = m.ImagingStudy(patient_id=p.id, date=inp.date, modality=inp.modality,
+                                   slice_thickness_mm=inp.slice_thickness_mm, impression=inp.impression,
+                                   report_text=inp.report_text, non_target_status=inp.non_target_status,
+                                   source=inp.source.label, external_id=inp.source.external_id,
+                                   source_status=inp.source_status)
+            w.session.add(study)
+            w.session.flush()
+            resolved = [(repo.find_lesion(w.session, p, item.label), item, item.size_mm) for item in inp.measurements]
+            w._save_measurements(p, study, resolved, inp.source.label)
+    for table in ("imaging_study", "lesion", "lesion_measurement", "new_lesion"):
+        assert _rows(bulk, table) == _rows(one, table), table
+    assert len(_rows(bulk, "lesion")) == 5 and len(_rows(bulk, "new_lesion")) == 2
+    assert [r["role"] for r in _rows(bulk, "lesion")][0] == "target"
+    # and the import is one change that undo takes back completely
+    from lungtrack.records import journal
+
+    with bulk.transaction() as session:
+        journal.revert(session, journal.last_undoable(session))
+    for table in ("imaging_study", "lesion", "lesion_measurement", "new_lesion"):
+        assert _rows(bulk, table) == [], table
+    bulk.close()
+    one.close()

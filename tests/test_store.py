@@ -239,6 +239,9 @@ def test_migrated_schema_matches_the_models(tmp_path):
     from alembic.migration import MigrationContext
     from sqlmodel import SQLModel
 
+    from lungtrack.store import models
+
+    models.load_all()
     path = tmp_path / "head.db"
     store = dbmod.open_store(resolve(str(path)), create=True)
     with store.engine.connect() as conn:

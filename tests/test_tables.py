@@ -32,7 +32,9 @@ def _ddl(metadata, dialect) -> dict[str, list[str]]:
 def test_core_tables_have_the_models_ddl(dialect):
     from sqlmodel import SQLModel
 
-    from lungtrack.store import models  # noqa: F401
+    from lungtrack.store import models
+
+    models.load_all()
     from lungtrack.store import tables
 
     core, orm = _ddl(tables.metadata, dialect), _ddl(SQLModel.metadata, dialect)
@@ -47,7 +49,9 @@ def test_core_tables_read_values_as_the_models_do(demo, db_path):
     from sqlalchemy import create_engine, select
     from sqlmodel import Session, SQLModel
 
-    from lungtrack.store import models  # noqa: F401
+    from lungtrack.store import models
+
+    models.load_all()
     from lungtrack.store import tables
 
     engine = create_engine(f"sqlite:///{db_path}")
@@ -103,3 +107,42 @@ def test_read_only_commands_do_not_build_the_orm(cli, db_path, args):
     assert result["code"] in (0, 3), res.stderr
     assert result["out"].strip()
     assert result["orm"] == [], result["orm"]
+
+
+def test_every_table_has_its_model_module():
+    """models.table(name) builds only the class module of that table, for every table."""
+    from sqlmodel import SQLModel
+
+    from lungtrack.store import models
+
+    models.load_all()
+    assert sorted(models._TABLE_MODULE) == sorted(SQLModel.metadata.tables)
+    for name, module in models._TABLE_MODULE.items():
+        assert models.table(name) is SQLModel.metadata.tables[name]
+        assert name in {getattr(getattr(sys.modules[f"lungtrack.store.models.{module}"], c), "__tablename__", None)
+                        for c in dir(sys.modules[f"lungtrack.store.models.{module}"])}
+
+
+def test_a_write_builds_only_the_classes_it_uses(cli, db_path):
+    """Adding a marker builds the patient, marker and journal classes, not the other 13, and
+    never the Core copy of the tables."""
+    assert cli("patient", "add", "Ann", "--diagnosed", "2025-01-10").code == 0
+    probe = r'''
+import sys, json
+sys.argv = ["lungtrack", "marker", "add", "cea", "4.2", "--date", "2025-03-01"]
+from lungtrack.cli import main
+try:
+    main()
+except SystemExit as e:
+    code = e.code or 0
+built = sorted(m for m in sys.modules if m.startswith("lungtrack.store.models."))
+print(json.dumps({"code": code, "built": built, "core": "lungtrack.store.tables" in sys.modules}))
+'''
+    env = dict(os.environ, LUNGTRACK_DB=str(db_path))
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    result = json.loads(res.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0, res.stderr
+    assert result["built"] == ["lungtrack.store.models._base", "lungtrack.store.models.journal",
+                               "lungtrack.store.models.marker", "lungtrack.store.models.patient"]
+    assert result["core"] is False
+    assert cli("marker", "list", "--json").json()[0]["value"] == 4.2

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lungtrack.core.config import RulesConfig
 from lungtrack.errors import ConfigError
+
+if TYPE_CHECKING:  # imported where used: reading a date setting does not build the rule config classes
+    from lungtrack.core.config import RulesConfig
 
 THRESHOLDS_FILENAME = "thresholds.toml"
 
@@ -27,6 +30,8 @@ def thresholds_path() -> Path:
 
 
 def load_rules_config(path: Path | None = None) -> RulesConfig:
+    from lungtrack.core.config import RulesConfig
+
     path = path or thresholds_path()
     if not path.exists():
         if os.environ.get("LUNGTRACK_CONFIG"):
@@ -52,6 +57,8 @@ def load_rules_config(path: Path | None = None) -> RulesConfig:
 
 def render_defaults_toml(config: RulesConfig | None = None) -> str:
     """The thresholds as TOML text (used by `lungtrack config show` and the docs)."""
+    from lungtrack.core.config import RulesConfig
+
     config = config or RulesConfig()
     lines: list[str] = []
     for section, values in config.to_mapping().items():
@@ -75,7 +82,10 @@ def date_order() -> str | None:
     commands that evaluate the rules, not by every date typed.
     """
     try:
-        order = load_rules_config().input.locale_order
+        path = thresholds_path()
+        if not path.is_file():  # no thresholds file: the default, without building the rule config
+            return None
+        order = load_rules_config(path).input.locale_order
     except Exception:  # noqa: BLE001 - see the docstring
         return None
     return None if order == "none" else order
@@ -84,6 +94,8 @@ def date_order() -> str | None:
 def write_setting(key: str, value: str, path: Path | None = None) -> Path:
     """Set ``section.key = value`` in the thresholds file (created if missing), keeping its other
     keys; the result is validated before anything is written.  Comments are not kept."""
+    from lungtrack.core.config import RulesConfig
+
     path = path or thresholds_path()
     data: dict = {}
     if path.exists():

@@ -503,6 +503,7 @@ def delete_flow(ctx: typer.Context, kind: str, record_ids: Sequence[int], patien
     """Show what will be deleted, ask (or require --yes), then delete every record in one
     transaction (an unknown id deletes nothing).  ``lungtrack undo`` brings them back."""
     from lungtrack.records.writer import KINDS
+    from lungtrack.store import models as m
     from lungtrack.store import repo
 
     if not record_ids:
@@ -511,7 +512,7 @@ def delete_flow(ctx: typer.Context, kind: str, record_ids: Sequence[int], patien
         p = repo.find_patient(session, patient)
         labels = []
         for rid in dict.fromkeys(record_ids):
-            labels.append(describe(repo.get_record(session, KINDS[kind], rid, p)))
+            labels.append(describe(repo.get_record(session, getattr(m, KINDS[kind]), rid, p)))
     what = labels[0] if len(labels) == 1 else f"{len(labels)} records: " + "; ".join(labels)
     confirm_or_refuse(f"Delete {what}?", yes)
     with writer(ctx, kind="delete") as w:
@@ -520,7 +521,7 @@ def delete_flow(ctx: typer.Context, kind: str, record_ids: Sequence[int], patien
     extra = sum(counts.values()) - len(res.ids)
     if json_out:
         state(ctx).json_result = True
-    report_result(ctx, {"deleted": KINDS[kind].__name__, "id": res.ids[0], "ids": list(res.ids), "description": what,
+    report_result(ctx, {"deleted": KINDS[kind], "id": res.ids[0], "ids": list(res.ids), "description": what,
                         "records": counts, "dependent_records": extra, "change_id": w.change_id},
                   f"Deleted {what}" + (f" and {extra} dependent record(s)" if extra else "")
                   + f". To bring {'it' if len(labels) == 1 else 'them'} back: lungtrack undo")

@@ -27,14 +27,16 @@ def path(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 @app.command("info")
 def info(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Print the store's location, schema version and record counts."""
-    from sqlmodel import SQLModel, func, select
+    from sqlalchemy import func, select
 
     from lungtrack import __version__
     from lungtrack.settings import thresholds_path
     from lungtrack.store import db as dbmod
+    from lungtrack.store.tables import metadata
 
     with common.transaction(ctx, write=False) as (store, session):
-        counts = {t.name: session.exec(select(func.count()).select_from(t)).one() for t in SQLModel.metadata.sorted_tables}
+        conn = session.connection()
+        counts = {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in metadata.sorted_tables}
         data = {
             "location": store.location.display,
             "backend": "sqlite" if store.location.is_sqlite else store.engine.dialect.name,

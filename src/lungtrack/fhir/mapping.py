@@ -205,6 +205,36 @@ def _line_of(text: str, pattern: str, default: int = 1) -> int:
     return text[:m.start()].count("\n") + 1 if m else default
 
 
+class _IdLines:
+    """The line of the first ``"id": "<rid>"`` of each id in one file's text, found in one pass
+    (searching the text again for every resource made reading a Bundle quadratic in its size)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        first: dict[str, int] = {}
+        for m in re.finditer(r'"id"\s*:\s*"([^"\\]*)"', text):
+            first.setdefault(m.group(1), m.start())
+        self.lines: dict[str, int] = {}
+        line, at = 1, 0
+        for rid, offset in sorted(first.items(), key=lambda item: item[1]):
+            line += text.count("\n", at, offset)  # newlines counted once, between consecutive ids
+            at = offset
+            self.lines[rid] = line
+
+    def line(self, rid: str) -> int:
+        return self.lines.get(rid, 1)
+
+
+_ID_LINES: list[_IdLines] = []
+
+
+def _id_line(text: str, rid: str) -> int:
+    """``_line_of(text, _ID.format(re.escape(rid)))``, with the index of ``text`` built once."""
+    if not _ID_LINES or _ID_LINES[0].text is not text:
+        _ID_LINES[:] = [_IdLines(text)]
+    return _ID_LINES[0].line(rid)
+
+
 def _base_of(url: str | None, rtype: str) -> str | None:
     if not url or not url.startswith(("http://", "https://")):
         return None
@@ -306,7 +336,10 @@ def _read_bundle(bundle: Mapping[str, Any], file: str, text: str, out: ReadResul
             raise _type_error(f"{file}:{line_for(_ENTRY)}", f"{path}.resource", res,
                               "a FHIR resource (an object with a resourceType)")
         rid = res.get("id")
-        line = line_for(_ID.format(re.escape(rid)) if isinstance(rid, str) else _ENTRY)
+        if isinstance(rid, str) and fixed_line is None:
+            line = _id_line(text, rid)
+        else:
+            line = line_for(_ID.format(re.escape(rid)) if isinstance(rid, str) else _ENTRY)
         request = entry.get("request")
         method = request.get("method") if isinstance(request, dict) else None
         if method == "DELETE":

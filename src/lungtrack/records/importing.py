@@ -204,13 +204,15 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
             _fill_patient(w, p, batch, notes)
         out_patients.append((p.id, p.name, how))
         for op in ops:
-            _run_op(w, p, op)
+            if op[0] != "scan":
+                _run_op(w, p, op)
+        _write_scans(w, p, [op for op in ops if op[0] == "scan"], now)
         for table, items in rows.items():
             if not items:
                 continue
             for r in items:
                 r.update(patient_id=p.id, created_at=now, updated_at=now)
-            t = m.__dict__[_MODEL_OF[table]].__table__
+            t = getattr(m, _MODEL_OF[table]).__table__
             w.recorder.add_inserted_ids(table, bulk_insert(session.connection(), t, items))
     session.flush()
     total = sum(added.values()) - added.get("patient", 0)
@@ -323,6 +325,83 @@ def _fill_patient(w: Writer, p: m.Patient, batch: ImportBatch, notes: list[str])
         notes.append(f"{p.name}: " + " and ".join(shown))
 
 
+def _norm_label(label: str) -> str:
+    return " ".join(label.split()).casefold()
+
+
+def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datetime) -> None:
+    """The scans of one patient's import, written in bulk: the same rows, in the same order, as
+    adding them one by one (``_run_op``: a study, then its lesions and measurements, a lesion
+    created the first time its label is seen), with one insert per table instead of a flush
+    and a lesion look-up per measurement."""
+    if not ops:
+        return
+    session = w.session
+    session.flush()
+    conn = session.connection()
+    known: dict[str, Any] = {}
+    for le in repo.lesions(session, p):  # find_lesion's choice: the first lesion (by id) with the label
+        known.setdefault(_norm_label(le.label), le)
+    new_lesions: list[dict[str, Any]] = []
+    studies: list[dict[str, Any]] = []
+    measured: list[tuple[int, Any, dict[str, Any]]] = []  # (study index, lesion, row)
+    new_rows: list[tuple[int, Any, dict[str, Any]]] = []
+    for op in ops:
+        inp = op[1]
+        src = inp.source.label
+        studies.append({"patient_id": p.id, "date": inp.date, "modality": op[3],
+                        "slice_thickness_mm": inp.slice_thickness_mm, "impression": inp.impression,
+                        "report_text": inp.report_text, "non_target_status": op[4], "source": src,
+                        "external_id": inp.source.external_id, "source_status": inp.source_status,
+                        "created_at": now, "updated_at": now})
+        at = len(studies) - 1
+        for item in op[2]:
+            key = _norm_label(item.label)
+            lesion = known.get(key)
+            if lesion is None:  # a new lesion row (Writer._new_lesion_row)
+                lesion = {"patient_id": p.id, "label": " ".join(item.label.split()),
+                          "site": "lymph node" if item.is_node else (item.site or "unknown"),
+                          "is_node": bool(item.is_node), "role": item.role, "source": src,
+                          "created_at": now, "updated_at": now}
+                new_lesions.append(lesion)
+                known[key] = lesion
+            elif item.role is not None and not (item.new or item.equivocal):
+                if isinstance(lesion, dict):
+                    lesion["role"] = item.role
+                else:
+                    lesion.role = item.role
+                    w._touch(lesion)
+            size = item.size_mm
+            if item.new or item.equivocal:
+                new_rows.append((at, lesion, {"size_mm": size, "equivocal": item.equivocal, "source": src,
+                                              "created_at": now, "updated_at": now}))
+            else:
+                stored = size if item.status == "measured" else (0.0 if item.status == "disappeared" else None)
+                measured.append((at, lesion, {"size_mm": stored, "status": item.status, "source": src,
+                                              "created_at": now, "updated_at": now}))
+    session.flush()
+
+    def insert(table: str, rows: list[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
+        ids = bulk_insert(conn, m.table(table), rows)
+        w.recorder.add_inserted_ids(table, ids)
+        return ids
+
+    for row, rid in zip(new_lesions, insert("lesion", new_lesions)):
+        row["id"] = rid
+
+    def lesion_value(lesion: Any, name: str) -> Any:
+        return lesion[name] if isinstance(lesion, dict) else getattr(lesion, name)
+
+    study_ids = insert("imaging_study", studies)
+    insert("lesion_measurement", [{"study_id": study_ids[at], "lesion_id": lesion_value(le, "id"), **row}
+                                  for at, le, row in measured])
+    insert("new_lesion", [{"study_id": study_ids[at], "label": lesion_value(le, "label"),
+                           "site": lesion_value(le, "site"), "is_node": lesion_value(le, "is_node"),
+                           "lesion_id": lesion_value(le, "id"), **row} for at, le, row in new_rows])
+
+
 def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...]) -> None:
     kind = op[0]
     if kind == "therapy":
@@ -332,16 +411,6 @@ def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...]) -> None:
                                     external_id=inp.source.external_id, rxnorm=inp.rxnorm,
                                     stop_reason_text=inp.stop_reason_text))
         w.session.flush()
-    elif kind == "scan":
-        inp, entries = op[1], op[2]
-        study = m.ImagingStudy(patient_id=p.id, date=inp.date, modality=op[3], slice_thickness_mm=inp.slice_thickness_mm,
-                               impression=inp.impression, report_text=inp.report_text, non_target_status=op[4],
-                               source=inp.source.label, external_id=inp.source.external_id,
-                               source_status=inp.source_status)
-        w.session.add(study)
-        w.session.flush()
-        resolved = [(repo.find_lesion(w.session, p, item.label), item, item.size_mm) for item in entries]
-        w._save_measurements(p, study, resolved, inp.source.label)
     elif kind == "update":
         row, values = op[2], op[3]
         for k, v in values.items():

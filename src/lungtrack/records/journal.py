@@ -98,7 +98,7 @@ def _row_values(obj: SQLModel) -> dict[str, Any]:
 
 
 def _decode_row(table_name: str, data: dict[str, Any]) -> dict[str, Any]:
-    table = SQLModel.metadata.tables[table_name]
+    table = m.table(table_name)
     out: dict[str, Any] = {}
     for c in table.columns:
         if c.name not in data:
@@ -263,7 +263,7 @@ def _same(table_name: str, now: dict[str, Any] | None, recorded: dict[str, Any])
     """The row still holds the values the change wrote (timestamps aside)."""
     if now is None:
         return False
-    cols = SQLModel.metadata.tables[table_name].columns
+    cols = m.table(table_name).columns
     return all(now.get(k) == v for k, v in recorded.items() if k in cols and _kind(cols[k].type) is not DateTime)
 
 
@@ -275,12 +275,13 @@ def revert(session: Session, change: m.Change) -> dict[str, int]:
     a later change modified or removed makes the undo refuse (nothing is written)."""
     entries = list(session.exec(orm_select(m.ChangeEntry).where(m.ChangeEntry.change_id == change.id)
                                 .order_by(m.ChangeEntry.id)))
+    m.load_all()
     order = {t.name: i for i, t in enumerate(SQLModel.metadata.sorted_tables)}
     conn = session.connection()
     done = {"restored": 0, "reverted": 0, "removed": 0}
 
     def table(name: str) -> Any:
-        return SQLModel.metadata.tables[name]
+        return m.table(name)
 
     def current(name: str, row_id: int) -> dict[str, Any] | None:
         t = table(name)

@@ -15,7 +15,6 @@ CLI renders.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,10 +41,10 @@ from lungtrack.records.journal import Recorder
 from lungtrack.store import models as m
 from lungtrack.store import repo
 
-#: Record kinds that ``delete`` takes, with their table.
-KINDS: dict[str, type] = {
-    "patient": m.Patient, "therapy": m.TherapyLine, "scan": m.ImagingStudy, "lesion": m.Lesion,
-    "marker": m.MarkerResult, "biopsy": m.BiopsyFinding, "appointment": m.Appointment, "note": m.Note,
+#: Record kinds that ``delete`` takes, with the name of their table class (built on first use).
+KINDS: dict[str, str] = {
+    "patient": "Patient", "therapy": "TherapyLine", "scan": "ImagingStudy", "lesion": "Lesion",
+    "marker": "MarkerResult", "biopsy": "BiopsyFinding", "appointment": "Appointment", "note": "Note",
 }
 
 
@@ -359,6 +358,8 @@ class Writer:
     def _suggest_label(self, p: m.Patient, label: str) -> str | None:
         labels = [le.label for le in repo.lesions(self.session, p)]
         by_key = {_norm(x): x for x in labels}
+        import difflib
+
         close = difflib.get_close_matches(_norm(label), list(by_key), n=1, cutoff=0.75)
         return by_key[close[0]] if close else None
 
@@ -881,7 +882,7 @@ class Writer:
 
     def find(self, kind: str, ids: Sequence[int], p: m.Patient | None) -> list[Any]:
         """The records to delete, all checked first (an unknown id refuses the whole command)."""
-        model = KINDS[kind]
+        model = getattr(m, KINDS[kind])
         rows = []
         missing = []
         for rid in dict.fromkeys(ids):

@@ -76,8 +76,6 @@ class Store:
         per open store with SQLite's ``quick_check`` before the first write)."""
         from sqlmodel import Session
 
-        from lungtrack.store import models  # noqa: F401  (the ORM classes the session works with)
-
         if write and self.read_only:
             raise StoreError(read_only_message(self.location))
         with Session(self.engine, expire_on_commit=False) as session:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import func, select, true
 from sqlalchemy.engine import Connection
 
-from lungtrack.core import history as h
 from lungtrack.enums import (
     AlleleContext,
     AppointmentKind,
@@ -35,17 +34,29 @@ from lungtrack.enums import (
 )
 from lungtrack.errors import InputError, NotFoundError
 
+if TYPE_CHECKING:  # imported where used: a write that only looks a patient up does not build them
+    from lungtrack.core import history as h
+
 
 def _tables() -> Any:
-    """The tables to query: the ORM's own when this process has already built the model classes
-    (a write command: no need to build a second copy), else the Core ones of
+    """The tables to query: in a process that uses the ORM (a write command), the table of each
+    model class already built, so no second copy is made; else the Core ones of
     :mod:`lungtrack.store.tables`.  They are the same tables (tests/test_tables.py)."""
-    models = sys.modules.get("lungtrack.store.models")
-    if models is not None:
-        return models.TABLES
+    if "sqlmodel" in sys.modules:
+        return _OrmFirst
     from lungtrack.store import tables
 
     return tables
+
+
+class _OrmFirstTables:
+    def __getattr__(self, name: str) -> Any:
+        from lungtrack.store.models import table
+
+        return table(name)
+
+
+_OrmFirst = _OrmFirstTables()
 
 # ---------------------------------------------------------------- patients
 
@@ -136,6 +147,8 @@ def _enum(enum_cls, value, default=None):
 
 def patient_info(p: Any) -> h.PatientInfo:
     """The patient as plain data; intervals not set for the patient stay ``None`` (configured default)."""
+    from lungtrack.core import history as h
+
     schedule = h.Schedule(
         imaging_due_soon_weeks=p.imaging_due_soon_weeks, imaging_overdue_weeks=p.imaging_overdue_weeks,
         marker_due_soon_weeks=p.marker_due_soon_weeks, marker_overdue_weeks=p.marker_overdue_weeks,
@@ -218,6 +231,8 @@ def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
 def build_histories(conn: Connection, patients: Sequence[Any]) -> list[h.History]:
     """Histories for patient rows (ORM objects or Core rows): one Core query per table, only the
     columns the rules read (no audit timestamps), enum values converted through a small cache."""
+    from lungtrack.core import history as h
+
     t = _tables()
     if not patients:
         return []

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, TypeVar
 
 from sqlalchemy import func, true
 from sqlmodel import Session, SQLModel, col, select
 
-from lungtrack.core import history as h
 from lungtrack.errors import InputError, NotFoundError
 from lungtrack.store import models as m
 from lungtrack.store import read
+
+if TYPE_CHECKING:
+    from lungtrack.core import history as h
 from lungtrack.store.models import utcnow
 
 T = TypeVar("T", bound=SQLModel)

@@ -7,8 +7,10 @@ command's own transaction.  ``render_as_batch`` lets column changes work on SQLi
 
 from alembic import context
 
-from lungtrack.store import models  # noqa: F401  (registers the tables on the metadata)
+from lungtrack.store import models
 from sqlmodel import SQLModel
+
+models.load_all()  # every table on the metadata
 
 config = context.config
 connection = config.attributes.get("connection")
