@@ -161,3 +161,35 @@ def assert_refused(r, *words: str) -> None:
     for w in words:
         assert w in lines[0], (w, r)
     assert r.stdout == ""
+
+
+PROBE = r"""
+import sys, json, io, contextlib
+args, prefixes = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+sys.argv = ["lungtrack"] + args
+from lungtrack.cli import main
+out = io.StringIO()
+code = 0
+try:
+    with contextlib.redirect_stdout(out):
+        main()
+except SystemExit as e:
+    code = e.code or 0
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in prefixes or m.startswith(tuple(prefixes)))
+print(json.dumps({"code": code, "loaded": loaded, "out": out.getvalue()}))
+"""
+
+
+def probe_modules(args: list[str], prefixes: list[str], extra_env: dict[str, str] | None = None) -> dict:
+    """Run ``lungtrack ARGS`` in a fresh interpreter: its exit code, its stdout, and the loaded
+    modules whose top-level package is in ``prefixes`` (or whose name starts with one)."""
+    import json
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    res = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args), json.dumps(prefixes)], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert res.stdout.strip(), res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1])

@@ -337,3 +337,76 @@ def test_line_of_each_resource_id_is_found_as_the_search_found_it(ids, gaps, ask
     text = '{"resourceType": "Bundle", "entry": [\n' + ",\n".join(parts) + "]}"
     for rid in set(ids) | {asked}:
         assert fm._id_line(text, rid) == fm._line_of(text, fm._ID.format(re.escape(rid)))
+
+
+def _old_check_datatypes(r, value, path):
+    """The former check (every path spelled out as it walks), the reference for the lazy one."""
+    from lungtrack.fhir.mapping import _ARRAY_KEYS, _STRING_KEYS
+
+    stack = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, list):
+            stack.extend((x, f"{where}[{i}]") for i, x in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, item in node.items():
+            field_path = f"{where}.{key}" if where else key
+            if key in _ARRAY_KEYS and not isinstance(item, list):
+                raise r.err(field_path, item, "an array")
+            if key in _STRING_KEYS and not isinstance(item, str):
+                raise r.err(field_path, item, "a string")
+            if key in _ARRAY_KEYS and key != "extension":
+                for i, x in enumerate(item):
+                    if not isinstance(x, dict):
+                        raise r.err(f"{field_path}[{i}]", x, "an object")
+                    if key == "coding" and "code" in x and not isinstance(x["code"], str):
+                        raise r.err(f"{field_path}[{i}].code", x["code"], "a string")
+            if isinstance(item, (dict, list)):
+                stack.append((item, field_path))
+
+
+_NESTED = _obs(component=[{"code": {"coding": [{"system": "http://loinc.org", "code": "21889-1"},
+                                                {"system": "s", "code": "c"}]},
+                           "valueQuantity": {"value": 3, "unit": "mm"},
+                           "extension": [{"url": "u", "valueString": "x"}]}],
+               focus=[{"reference": "BodyStructure/b1"}], note=[{"text": "n"}],
+               extension=[{"url": "http://e", "extension": [{"url": "Name", "valueString": "v"}]}])
+
+
+def _mutations(node, at=()):
+    """Every dict/list element of ``node`` replaced by each wrong-typed value in turn."""
+    if isinstance(node, dict):
+        items = list(node.items())
+    elif isinstance(node, list):
+        items = list(enumerate(node))
+    else:
+        return
+    for key, child in items:
+        for bad in (5, "text", {"k": 1}, [1], None):
+            yield at + (key,), bad
+        yield from _mutations(child, at + (key,))
+
+
+@pytest.mark.parametrize("where,bad", list(_mutations(_NESTED)), ids=lambda v: repr(v)[:30])
+def test_datatype_check_names_the_element_the_former_walk_named(where, bad):
+    import copy
+
+    from lungtrack.errors import InputError
+    from lungtrack.fhir.mapping import Resource, _check_datatypes, _R
+
+    data = copy.deepcopy(_NESTED)
+    node = data
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = bad
+
+    def outcome(check):
+        try:
+            check(_R(Resource(data, "t.json", 3)), data, "")
+        except InputError as exc:
+            return exc.message
+        return None
+
+    assert outcome(_check_datatypes) == outcome(_old_check_datatypes)

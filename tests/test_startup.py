@@ -3,36 +3,18 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-PROBE = r"""
-import sys, json, io, contextlib
-sys.argv = ["lungtrack"] + json.loads(sys.argv[1])
-from lungtrack.cli import main
-out = io.StringIO()
-code = 0
-try:
-    with contextlib.redirect_stdout(out):
-        main()
-except SystemExit as e:
-    code = e.code or 0
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "sqlmodel", "alembic", "matplotlib",
-                                                             "pydantic", "rich"))
-print(json.dumps({"code": code, "heavy": heavy, "out": out.getvalue()}))
-"""
+from conftest import probe_modules
+
+HEAVY = ["sqlalchemy", "sqlmodel", "alembic", "matplotlib", "pydantic", "rich"]
 
 
 def _probe(args, extra_env=None):
-    env = dict(os.environ)
-    env.update(extra_env or {})
-    res = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, env=env,
-                         timeout=60)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    result = probe_modules(args, HEAVY, extra_env)
+    result["heavy"] = result["loaded"]
+    return result
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["scan", "--help"], ["scan", "add", "--help"],

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import probe_modules
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -75,23 +77,6 @@ def test_generated_file_is_current():
         "run: python3 scripts/gen_tables.py"
 
 
-PROBE = r"""
-import sys, json, io, contextlib
-sys.argv = ["lungtrack"] + json.loads(sys.argv[1])
-from lungtrack.cli import main
-out = io.StringIO()
-code = 0
-try:
-    with contextlib.redirect_stdout(out):
-        main()
-except SystemExit as e:
-    code = e.code or 0
-orm = sorted(m for m in sys.modules if m.split(".")[0] in ("sqlmodel", "pydantic", "matplotlib")
-             or m.startswith(("sqlalchemy.orm", "lungtrack.store.models", "lungtrack.records")))
-print(json.dumps({"code": code, "orm": orm, "out": out.getvalue()}))
-"""
-
-
 @pytest.mark.parametrize("args", [["check"], ["check", "--json"], ["response"], ["remind", "--patient", "Ann"],
                                   ["check", "--all-patients", "--json"]])
 def test_read_only_commands_do_not_build_the_orm(cli, db_path, args):
@@ -100,13 +85,11 @@ def test_read_only_commands_do_not_build_the_orm(cli, db_path, args):
     assert cli("patient", "add", "Ann", "--diagnosed", "2025-01-10").code == 0
     assert cli("therapy", "start", "osimertinib", "--on", "2025-02-01").code == 0
     assert cli("marker", "add", "cea", "4.2", "--date", "2025-03-01").code == 0
-    env = dict(os.environ, LUNGTRACK_DB=str(db_path))
-    res = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True,
-                         env=env, timeout=60)
-    result = json.loads(res.stdout.strip().splitlines()[-1])
-    assert result["code"] in (0, 3), res.stderr
+    result = probe_modules(args, ["sqlmodel", "pydantic", "matplotlib", "sqlalchemy.orm", "lungtrack.store.models",
+                                  "lungtrack.records"], {"LUNGTRACK_DB": str(db_path)})
+    assert result["code"] in (0, 3)
     assert result["out"].strip()
-    assert result["orm"] == [], result["orm"]
+    assert result["loaded"] == [], result["loaded"]
 
 
 def test_every_table_has_its_model_module():
@@ -124,8 +107,8 @@ def test_every_table_has_its_model_module():
 
 
 def test_a_write_builds_only_the_classes_it_uses(cli, db_path):
-    """Adding a marker builds the patient, marker and journal classes, not the other 13, and
-    never the Core copy of the tables."""
+    """Adding a marker builds the patient and marker classes, not the other 14 (the journal is
+    written through plain column lists), and never the Core copy of the tables."""
     assert cli("patient", "add", "Ann", "--diagnosed", "2025-01-10").code == 0
     probe = r'''
 import sys, json
@@ -142,7 +125,27 @@ print(json.dumps({"code": code, "built": built, "core": "lungtrack.store.tables"
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
     result = json.loads(res.stdout.strip().splitlines()[-1])
     assert result["code"] == 0, res.stderr
-    assert result["built"] == ["lungtrack.store.models._base", "lungtrack.store.models.journal",
-                               "lungtrack.store.models.marker", "lungtrack.store.models.patient"]
+    assert result["built"] == ["lungtrack.store.models._base", "lungtrack.store.models.marker",
+                               "lungtrack.store.models.patient"]
     assert result["core"] is False
     assert cli("marker", "list", "--json").json()[0]["value"] == 4.2
+
+
+def test_journal_insert_columns_are_the_models():
+    """records.journal writes through plain column lists; they must name real columns of the
+    journal tables, with the same kinds of types."""
+    from sqlmodel import SQLModel
+
+    from lungtrack.records.journal import _journal_tables
+    from lungtrack.store import models
+
+    models.load_all()
+    for light in _journal_tables():
+        real = SQLModel.metadata.tables[light.name]
+        for col in light.columns:
+            assert col.name in real.c, (light.name, col.name)
+            assert type(col.type).__mro__[0] in type(real.c[col.name].type).__mro__ or \
+                col.type._type_affinity is real.c[col.name].type._type_affinity, (light.name, col.name)
+        required = {c.name for c in real.columns if not c.nullable and not c.primary_key and c.default is None
+                    and c.server_default is None}
+        assert required <= {c.name for c in light.columns}, (light.name, required)

@@ -8,7 +8,6 @@ invalid value is refused with a message naming the key, the value and the accept
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +36,8 @@ def load_rules_config(path: Path | None = None) -> RulesConfig:
         if os.environ.get("LUNGTRACK_CONFIG"):
             raise ConfigError(f"LUNGTRACK_CONFIG: {path} does not exist; expected a TOML thresholds file")
         return RulesConfig()
+    import tomllib  # only when there is a file to read
+
     try:
         raw = path.read_bytes()
         data = tomllib.loads(raw.decode("utf-8"))
@@ -99,6 +100,8 @@ def write_setting(key: str, value: str, path: Path | None = None) -> Path:
     path = path or thresholds_path()
     data: dict = {}
     if path.exists():
+        import tomllib
+
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, OSError) as exc:

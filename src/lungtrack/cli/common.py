@@ -572,8 +572,9 @@ def print_report_lines(lines: Sequence[str]) -> None:
             print(w)
 
 
-def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:
-    """Write ``data`` to ``path`` atomically with mode 0600 (every file lungtrack writes holds health data).
+def write_private_file(path: Any, data: Any, field: str = "--output") -> Any:
+    """Write ``data`` (bytes, or an iterable of bytes written as they come) to ``path``
+    atomically with mode 0600 (every file lungtrack writes holds health data).
 
     A failed write leaves no partial file; a bad path is an ``InputError`` naming ``field``.
     """
@@ -598,7 +599,8 @@ def write_private_file(path: Any, data: bytes, field: str = "--output") -> Any:
         raise StoreError(f"{field}: cannot write {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in ([data] if isinstance(data, (bytes, bytearray)) else data):
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)

@@ -268,15 +268,14 @@ def _unknown_patients(ctx: typer.Context, names: set) -> set:
     never attached to a patient lungtrack would have to guess or create."""
     if not names:
         return set()
-    from lungtrack.store import repo
+    from lungtrack.store import read
     from lungtrack.store.paths import resolve as resolve_location
 
     location = resolve_location(common.state(ctx).db)
     if location.path is not None and not location.path.exists():
         return set(names)
-    with common.transaction(ctx, write=False) as (_s, session):
-        known = {" ".join(p.name.split()).casefold() for p in repo.list_patients(session)}
-    return {n for n in names if " ".join(n.split()).casefold() not in known}
+    with common.reading(ctx) as conn:  # one indexed look-up per name, never every patient of the store
+        return {n for n in names if read.patient_by_name(conn, " ".join(n.split())) is None}
 
 
 def _default_patient_name(ctx: typer.Context, patient: str | None, needed: bool) -> str | None:
@@ -362,7 +361,13 @@ def _render(files: list[str], result, change_id, dry_run: bool, json_out: bool, 
     already = sum(n for k, n in result.already_present if k != "patient")
     total_skipped = sum(s["count"] for s in skipped)
     verb = "Would add" if dry_run else "Added"
-    who = ", ".join(f"{n} ({h})" for _i, n, h in result.patients)
+    who = ", ".join(f"{n} ({h})" for _i, n, h in result.patients[:5])
+    if len(result.patients) > 5:  # a clinic's import: the count, not every name (--json lists them all)
+        from collections import Counter
+
+        hows = Counter(h for _i, _n, h in result.patients)
+        who = (f"{len(result.patients)} patients ("
+               + ", ".join(f"{k} {v}" for v, k in sorted((v, k) for k, v in hows.items())) + f"): {who}, ...")
     text = (f"{verb} {added} record(s) from {', '.join(files)}" + (f" for {who}" if who else "")
             + f"; {changed} changed; {already} already in the store; {total_skipped} skipped.")
     if dry_run:
@@ -465,10 +470,14 @@ def import_json(
     def restore(w, result) -> None:
         """Per patient: schedule, end of tracking, default flag, acknowledgements, snoozes.  Only
         for patients this import created; the default patient of a store that had one stays."""
-        from lungtrack.store import repo
+
+        from sqlmodel import select
+
+        from lungtrack.store import models as m
 
         created = {n for _i, n, h in result.patients if h == "created"}
-        had_default = any(p.is_default for p in repo.list_patients(w.session) if p.name not in created)
+        defaults = w.session.exec(select(m.Patient).where(m.Patient.is_default == True))  # noqa: E712 (indexed)
+        had_default = any(p.name not in created for p in defaults)
         for x in extras:
             p = w.patient(x.name)
             created = any(n == p.name and h == "created" for _i, n, h in result.patients)
@@ -546,7 +555,7 @@ def register_export(export_app: typer.Typer) -> None:
         config = load_rules_config()
         with common.transaction(ctx, write=False) as (_s, session):
             p = repo.find_patient(session, patient)
-            data = patient_export(session, p)
+            data = patient_export(session.connection(), p)
             history = repo.load_history(session, p)
             identifiers = patient_identifiers(session, p)
         points = [

@@ -533,7 +533,9 @@ def _ext(r: _R, d: Mapping[str, Any], name: str) -> Any:
     for i, e in enumerate(exts if isinstance(exts, list) else []):
         if not isinstance(e, dict):
             continue  # an extension lungtrack does not read may be anything
-        url = r.str_(e, "url", f"extension[{i}].url") or ""
+        url = e.get("url")
+        if not isinstance(url, str):  # missing, or the wrong type (refused with its path)
+            url = r.str_(e, "url", f"extension[{i}].url") or ""
         if url.rsplit("/", 1)[-1].rsplit(":", 1)[-1] == name:
             for k, v in e.items():
                 if k.startswith("value"):
@@ -1452,28 +1454,40 @@ _ARRAY_KEYS = frozenset({"coding", "extension", "component", "identifier", "focu
 def _check_datatypes(r: _R, value: Any, path: str) -> None:
     """Codings, extensions and references anywhere in a resource: the JSON types FHIR gives them
     (``coding`` an array of objects whose ``system`` / ``code`` / ``display`` are strings ...)."""
-    stack: list[tuple[Any, str]] = [(value, path)]
+    # A node's path is kept as a link to its parent's (parent link, key or index) and spelled
+    # out only for an error: formatting every path of every resource cost more than the checks.
+    def spelled(link: Any) -> str:
+        steps = []
+        while link is not None:
+            link, step = link
+            steps.append(step)
+        where = path
+        for step in reversed(steps):
+            where = f"{where}[{step}]" if isinstance(step, int) else (f"{where}.{step}" if where else step)
+        return where
+
+    stack: list[tuple[Any, Any]] = [(value, None)]
     while stack:
-        node, where = stack.pop()
+        node, link = stack.pop()
         if isinstance(node, list):
-            stack.extend((x, f"{where}[{i}]") for i, x in enumerate(node))
+            stack.extend((x, (link, i)) for i, x in enumerate(node))
             continue
         if not isinstance(node, dict):
             continue
         for key, item in node.items():
-            field_path = f"{where}.{key}" if where else key
+            here = (link, key)
             if key in _ARRAY_KEYS and not isinstance(item, list):
-                raise r.err(field_path, item, "an array")
+                raise r.err(spelled(here), item, "an array")
             if key in _STRING_KEYS and not isinstance(item, str):
-                raise r.err(field_path, item, "a string")
+                raise r.err(spelled(here), item, "a string")
             if key in _ARRAY_KEYS and key != "extension":  # extensions lungtrack does not read may be anything
                 for i, x in enumerate(item):
                     if not isinstance(x, dict):
-                        raise r.err(f"{field_path}[{i}]", x, "an object")
+                        raise r.err(spelled((here, i)), x, "an object")
                     if key == "coding" and "code" in x and not isinstance(x["code"], str):
-                        raise r.err(f"{field_path}[{i}].code", x["code"], "a string")
+                        raise r.err(spelled((here, i)) + ".code", x["code"], "a string")
             if isinstance(item, (dict, list)):
-                stack.append((item, field_path))
+                stack.append((item, here))
 
 
 def _clean_display(text: str) -> str:

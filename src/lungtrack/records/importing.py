@@ -235,8 +235,10 @@ def _sqlite_value(v: Any, _stamps: dict[datetime, str] = {}) -> Any:  # noqa: B0
     return v
 
 
-def bulk_insert(conn: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` with one executemany; return their ids in order.
+def bulk_insert(conn: Any, table: Any, rows: list[dict[str, Any]],
+                same: tuple[str, ...] = ("created_at", "updated_at", "patient_id")) -> list[int]:
+    """Insert ``rows`` with one executemany; return their ids in order.  The columns in ``same``
+    hold one value for every row (one patient's records, one timestamp): converted once.
 
     SQLite: the write transaction holds the store's write lock (``BEGIN IMMEDIATE``), so the new
     rows are exactly those above the largest id before the insert.  Other databases return the
@@ -252,7 +254,7 @@ def bulk_insert(conn: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
         cols = [c.name for c in table.columns if c.name in rows[0]]
         sql = f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" for _ in cols)})'
         first = rows[0]
-        fixed = {c: _sqlite_value(first[c]) for c in ("created_at", "updated_at", "patient_id") if c in first}
+        fixed = {c: _sqlite_value(first[c]) for c in same if c in first}
         convert = [c for c in cols if c not in fixed and c in ("date", "until")]
         from operator import itemgetter
 

@@ -192,13 +192,28 @@ class Recorder:
         if not self.entries:
             return None
         conn = self.session.connection()
-        change_id = conn.execute(insert(m.Change.__table__).values(  # type: ignore[attr-defined]
-            at=utcnow(), os_user=os_user(), command=command, summary=summary, kind=kind)).inserted_primary_key[0]
+        change, entry = _journal_tables()
+        change_id = conn.execute(insert(change).values(
+            at=utcnow(), os_user=os_user(), command=command, summary=summary, kind=kind).returning(change.c.id)).scalar_one()
         rows = [{"change_id": change_id, "table_name": e.table, "row_id": e.row_id, "op": e.op,
                  "old": dumps(e.old) if e.old is not None else None,
                  "new": dumps(e.new) if e.new is not None else None} for e in self.entries]
-        conn.execute(insert(m.ChangeEntry.__table__), rows)  # type: ignore[attr-defined]
+        conn.execute(insert(entry), rows)
         return int(change_id)
+
+
+def _journal_tables() -> tuple[Any, Any]:
+    """The two journal tables as the columns a write inserts (``sqlalchemy.table``): every write
+    command saves its change, and building the ORM classes of the journal for that cost more
+    than the insert.  The columns are those of models/journal.py (tests/test_tables.py)."""
+    from sqlalchemy import Integer, String, Text, column, table
+    from sqlmodel.sql.sqltypes import UTCDateTime  # the models' own timestamp type
+
+    change = table("change", column("id", Integer), column("at", UTCDateTime()), column("os_user", String),
+                   column("command", Text), column("summary", Text), column("kind", String))
+    entry = table("change_entry", column("change_id", Integer), column("table_name", String),
+                  column("row_id", Integer), column("op", String), column("old", Text), column("new", Text))
+    return change, entry
 
 
 # --------------------------------------------------------------------------- reading and undo

@@ -177,7 +177,8 @@ class Writer:
             name = " ".join(name.split())
             if not name or len(name) > 200:
                 raise InputError("--name", name, "a display name of 1 to 200 characters")
-            if any(o.name.casefold() == name.casefold() and o.id != p.id for o in repo.list_patients(self.session)):
+            other = repo.patient_by_name(self.session, name)  # indexed, whatever the size of the store
+            if other is not None and other.id != p.id:
                 raise InputError("--name", name, "a name not already in this store")
             changes.append(f"name {p.name} → {name}")
             p.name = name
@@ -932,9 +933,16 @@ class Writer:
                 self._flush()
 
     def log_event(self, action: str, detail: str, patients: Sequence[tuple[int | None, str | None]] = ()) -> None:
-        for pid, name in (patients or [(None, None)]):
-            self.session.add(m.EventLog(action=action, patient_id=pid, patient_name=name, detail=detail))
+        """One event-log row per patient (an export of every patient of a clinic's store: one
+        executemany, not an object per row)."""
+        from lungtrack.records.importing import bulk_insert
+        from lungtrack.store.models import utcnow
+
+        at = utcnow()
+        rows = [{"at": at, "action": action, "patient_id": pid, "patient_name": name, "detail": detail}
+                for pid, name in (patients or [(None, None)])]
         self._flush()
+        bulk_insert(self.session.connection(), m.table("event_log"), rows, same=("at",))
 
     # ------------------------------------------------------------ imports
 

@@ -323,3 +323,90 @@ def _enum_cache():
             return result
 
     return convert
+
+
+# ---------------------------------------------------------------- every record, for the exports
+
+_TAIL = ("source", "created_at", "updated_at")
+
+
+def row_data(table: Any, row: Any) -> dict[str, Any]:
+    """A row as JSON-ready data, keys in the order of :func:`lungtrack.store.repo.row_dict`
+    (``id`` first, the audit columns last): ISO dates, UTC timestamps with 'Z', JSON columns decoded."""
+    from datetime import datetime
+
+    names = [c.name for c in table.columns]
+    tail = [n for n in _TAIL if n in names]
+    out: dict[str, Any] = {}
+    for key in ["id"] + [n for n in names if n != "id" and n not in tail] + tail:
+        value = row[key]
+        if key in ("subtypes", "drivers") and isinstance(value, str):
+            value = json.loads(value)
+        if isinstance(value, datetime):
+            value = value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif isinstance(value, date):
+            value = value.isoformat()
+        out[key] = value
+    return out
+
+
+def patient_records(conn: Connection, patients: Sequence[Any]) -> list[dict[str, Any]]:
+    """Every record of each patient row, as ``lungtrack export json`` writes it (format v2), for a
+    batch of patients: one query per table for the whole batch, never one per record."""
+    t = _tables()
+    if not patients:
+        return []
+    ids = [p.id for p in patients]
+
+    def by_patient(table: Any, *order: Any) -> dict[int, list[dict[str, Any]]]:
+        out: dict[int, list[dict[str, Any]]] = {}
+        for r in conn.execute(select(table).where(table.c.patient_id.in_(ids)).order_by(*order)).mappings():
+            out.setdefault(r["patient_id"], []).append(row_data(table, r))
+        return out
+
+    pi, tl, le, st = t.patient_identifier, t.therapy_line, t.lesion, t.imaging_study
+    lm, nl = t.lesion_measurement, t.new_lesion
+    identifiers: dict[int, list[dict[str, Any]]] = {}
+    for r in conn.execute(select(pi.c.patient_id, pi.c.system, pi.c.value).where(pi.c.patient_id.in_(ids))
+                          .order_by(pi.c.id)):
+        identifiers.setdefault(r.patient_id, []).append({"system": r.system, "value": r.value})
+    measurements: dict[int, list[dict[str, Any]]] = {}
+    for r in conn.execute(select(lm.c.study_id, lm.c.id, lm.c.lesion_id, le.c.label, le.c.site, le.c.is_node,
+                                 lm.c.size_mm, lm.c.status)
+                          .join(st, st.c.id == lm.c.study_id).join(le, le.c.id == lm.c.lesion_id)
+                          .where(st.c.patient_id.in_(ids)).order_by(lm.c.id)):
+        measurements.setdefault(r.study_id, []).append({
+            "id": r.id, "lesion_id": r.lesion_id, "label": r.label, "site": r.site, "is_node": r.is_node,
+            "size_mm": r.size_mm, "unit": "mm", "status": r.status})
+    new_lesions: dict[int, list[dict[str, Any]]] = {}
+    for r in conn.execute(select(nl.c.study_id, nl.c.id, nl.c.lesion_id, nl.c.label, nl.c.site, nl.c.is_node,
+                                 nl.c.size_mm, nl.c.equivocal)
+                          .join(st, st.c.id == nl.c.study_id).where(st.c.patient_id.in_(ids)).order_by(nl.c.id)):
+        new_lesions.setdefault(r.study_id, []).append({
+            "id": r.id, "lesion_id": r.lesion_id, "label": r.label, "site": r.site, "is_node": r.is_node,
+            "size_mm": r.size_mm, "unit": "mm", "equivocal": r.equivocal})
+    lines = by_patient(tl, tl.c.start_date, tl.c.id)
+    lesions = by_patient(le, le.c.id)
+    scans = by_patient(st, st.c.date, st.c.id)
+    for studies in scans.values():
+        for s in studies:
+            s["measurements"] = measurements.get(s["id"], [])
+            s["new_lesions"] = new_lesions.get(s["id"], [])
+    markers = by_patient(t.marker_result, t.marker_result.c.date, t.marker_result.c.id)
+    biopsies = by_patient(t.biopsy_finding, t.biopsy_finding.c.date, t.biopsy_finding.c.id)
+    appointments = by_patient(t.appointment, t.appointment.c.date, t.appointment.c.id)
+    notes = by_patient(t.note, t.note.c.date, t.note.c.id)
+    acks = by_patient(t.acknowledgement, t.acknowledgement.c.id)
+    snoozes = by_patient(t.snooze, t.snooze.c.id)
+    out = []
+    for p in patients:
+        patient = row_data(t.patient, p._mapping if hasattr(p, "_mapping") else
+                            {c.name: getattr(p, c.name) for c in t.patient.columns})
+        patient["identifiers"] = identifiers.get(p.id, [])
+        out.append({
+            "patient": patient, "therapy_lines": lines.get(p.id, []), "lesions": lesions.get(p.id, []),
+            "scans": scans.get(p.id, []), "marker_results": markers.get(p.id, []),
+            "biopsy_findings": biopsies.get(p.id, []), "appointments": appointments.get(p.id, []),
+            "notes": notes.get(p.id, []), "acknowledgements": acks.get(p.id, []), "snoozes": snoozes.get(p.id, []),
+        })
+    return out

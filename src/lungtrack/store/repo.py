@@ -7,8 +7,7 @@ that the rules take.
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, TypeVar
 
 from sqlalchemy import func, true
@@ -127,21 +126,10 @@ def records(session: Session, model: type[T], patient: m.Patient, order: str = "
 
 
 def row_dict(row: SQLModel) -> dict[str, Any]:
-    """A row as JSON-ready data: ISO dates, UTC timestamps with 'Z', JSON columns decoded."""
-    out: dict[str, Any] = {}
-    dumped = row.model_dump()
-    names = list(type(row).model_fields)
-    tail = [n for n in ("source", "created_at", "updated_at") if n in names]
-    for key in ["id"] + [n for n in names if n != "id" and n not in tail] + tail:
-        value = dumped.get(key)
-        if key in ("subtypes", "drivers") and isinstance(value, str):
-            value = json.loads(value)
-        if isinstance(value, datetime):
-            value = value.strftime("%Y-%m-%dT%H:%M:%SZ")
-        elif isinstance(value, date):
-            value = value.isoformat()
-        out[key] = value
-    return out
+    """A row as JSON-ready data: ISO dates, UTC timestamps with 'Z', JSON columns decoded
+    (:func:`lungtrack.store.read.row_data`, which the exports use on Core rows)."""
+    table = row.__table__  # type: ignore[attr-defined]
+    return read.row_data(table, {c.name: getattr(row, c.name) for c in table.columns})
 
 
 # ---------------------------------------------------------------- scans and lesions
