@@ -20,6 +20,7 @@ store (time and peak RSS)
 ``check --all-patients`` on N patients       ``sqlite3`` (or ``psql``) reading the same rows 5x
 peak RSS of ``check --all-patients``         the same at the smallest cohort >= 1,000        1.2x
 HTML report of a 10-year patient             -                                               2 s
+summary, summary --json, report txt / pdf    -  (shown, to see no format gets slower)        -
 ``evaluate()`` of a 10-year history          -                                               0.5 s
 ``read_report()`` on a 4 kB CT report        -                                               0.25 s
 ==========================================  ==============================================  ======
@@ -151,6 +152,12 @@ class Report:
         print(f"{name:<52} {fmt(figure)}  rss {figure['rss_median_mb']:.0f} MB{base}{ratio_txt}{verdict}", flush=True)
 
 
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
 # ------------------------------------------------------------------ the cohort stores
 
 
@@ -272,6 +279,16 @@ def main() -> int:
         out = workdir / "report.html"
         s = series(exe + ["report", "--format", "html", "--output", str(out)], env1, runs)
         rep.add("HTML report, 10-year patient (seconds)", s, None, BUDGETS["report_s"], unit=" s", value=s["median"])
+        # the other formats of the same report, without a budget: to see that none gets slower
+        others = [("summary (terminal)", ["summary"]), ("summary --json", ["summary", "--json"]),
+                  ("report --format txt", ["report", "--format", "txt"])]
+        from lungtrack.report.pdf import find_chromium
+
+        if find_chromium() or _has_module("weasyprint"):
+            others.append(("report --format pdf", ["report", "--format", "pdf", "--output", str(workdir / "r.pdf")]))
+        for label, argv in others:
+            s = series(exe + argv, env1, runs)
+            rep.add(f"{label}, 10-year patient (seconds)", s, None, None, unit=" s", value=s["median"])
         from datetime import date
 
         from lungtrack.core.engine import evaluate

@@ -35,20 +35,38 @@ def _load(ctx: typer.Context, patient: str | None, since_text: str | None, secti
     from lungtrack.report.model import SECTIONS, build_report
     from lungtrack.services import evaluate_patient
     from lungtrack.settings import load_rules_config
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
     today = common.today()
     since = common.parse_since_opt(since_text)
     config = load_rules_config()
-    with common.transaction(ctx, write=False) as (_s, session):
-        p = repo.find_patient(session, patient)
-        pe = evaluate_patient(session, p, today, config)
+    with common.reading(ctx) as conn:  # read-only, on Core tables: the ORM classes are not built
+        p = read.find_patient(conn, patient)
+        pe = evaluate_patient(conn, p, today, config)
     if identifiers is not None:
         identifiers = {"record_name": pe.history.patient.name,
                        "diagnosis_date": pe.history.patient.diagnosis_date.isoformat()
                        if pe.history.patient.diagnosis_date else None} | identifiers
     return build_report(pe, today=today, generated_at=datetime.now(timezone.utc), since=since,
                         sections=sections or SECTIONS, identifiers=identifiers)
+
+
+def _chart_helper(wanted: bool):
+    """A helper process that draws the charts (see lungtrack.report.chart_process), or a stand-in
+    that draws nothing when the report has no charts."""
+    if wanted:
+        from lungtrack.report.chart_process import ChartProcess
+
+        return ChartProcess.start()
+    from contextlib import nullcontext
+
+    return nullcontext(None)
+
+
+def _prepare_event_log() -> None:
+    """Import the write path that records the report in the store's event log (common.log_event):
+    done while the helper process draws the charts, instead of after them."""
+    import lungtrack.records.writer  # noqa: F401
 
 
 def _slug(text: str) -> str:
@@ -190,16 +208,17 @@ def register(app: typer.Typer) -> None:
                            "born": born_date.isoformat() if born_date else None}
 
         engine_note = ""
-        with common.Progress("Reading the records and running the rules") as progress:
+        charts: list = []
+        pages: int | None = None
+        # the charts' helper process imports matplotlib while the records are read (report/chart_process.py)
+        drawing = fmt_l in ("html", "pdf") and "charts" in chosen
+        with _chart_helper(drawing) as helper, common.Progress("Reading the records and running the rules") as progress:
             report = _load(ctx, patient, since, chosen, identifiers)
-            charts: list = []
-            pages: int | None = None
             if fmt_l in ("html", "pdf"):
-                from lungtrack.report.charts import build_charts
                 from lungtrack.report.render_html import render_html
 
                 progress.step("Drawing the charts")
-                charts = build_charts(report) if report.has("charts") else []
+                charts = helper.charts(report, _prepare_event_log) if drawing and report.has("charts") else []
                 html = render_html(report, paper=paper_l if fmt_l == "pdf" else "auto", charts=charts)
                 if fmt_l == "pdf":
                     from lungtrack.report.pdf import engine_label, page_count, render_pdf

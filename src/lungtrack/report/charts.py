@@ -16,7 +16,8 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 from lungtrack.report.model import Report, fmt_mm, fmt_num, fmt_pct, fmt_value
 
@@ -128,25 +129,46 @@ def _date_axis(ax, dates: list[date]) -> None:
 def build_charts(report: Report) -> list[Chart]:
     """Every chart the data allows: tumour burden over every line, spider plot of the current
     line, one per marker, therapy timeline."""
-    charts: list[Chart] = []
-    c = tumor_chart_all(report)
-    if c:
-        charts.append(c)
-    timeline = timeline_chart(report)
-    if timeline and len(report.lines) > 1:  # wide, under the burden chart: the line changes line up
-        charts.append(timeline)
+    return [c for c in (job() for job in chart_jobs(report)) if c is not None]
+
+
+def chart_jobs(report: Report) -> list[Callable[[], Chart | None]]:
+    """The charts of :func:`build_charts`, in page order, each as a function that draws it (or
+    returns None when its data is missing): so that two processes can share them out."""
+    wide_timeline = len(report.lines) > 1  # wide, under the burden chart: the line changes line up
+    jobs: list[Callable[[], Chart | None]] = [partial(tumor_chart_all, report)]
+    if wide_timeline:
+        jobs.append(partial(timeline_chart, report))
     resp = _chart_response(report)
     if resp is not None:
-        c = spider_chart(resp)
-        if c:
-            charts.append(c)
+        jobs.append(partial(spider_chart, resp))
     for series in report.marker_series:
-        c = marker_chart(series, report)
-        if c:
-            charts.append(c)
-    if timeline and len(report.lines) <= 1:
-        charts.append(timeline)
-    return charts
+        jobs.append(partial(marker_chart, series, report))
+    if not wide_timeline:
+        jobs.append(partial(timeline_chart, report))
+    return jobs
+
+
+def preload(*, lean: bool = False) -> None:
+    """Import everything drawing needs (for a helper process that gets ready while the records are
+    read; see lungtrack.report.chart_process).
+
+    ``lean`` (for that helper only: a process that draws these charts and ends) skips the work
+    matplotlib does at import for interactive help alone: the signature and docstring of every
+    Artist class's ``set()``, built by inspecting all its setters, about a third of the import.
+    Drawing never reads them (the charts are byte-identical; tests/test_report_process.py).  Should
+    a future matplotlib need them, the helper fails and the command draws the charts itself.
+    """
+    if lean:
+        from matplotlib.artist import Artist
+
+        if hasattr(Artist, "_update_set_signature_and_docstring"):
+            Artist._update_set_signature_and_docstring = classmethod(lambda cls: None)  # type: ignore[method-assign]
+    import matplotlib.backends.backend_svg  # noqa: F401
+    import matplotlib.dates  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    import matplotlib.lines  # noqa: F401
+    import matplotlib.ticker  # noqa: F401
 
 
 def _chart_response(report: Report, line_id: int | None = None) -> dict[str, Any] | None:
@@ -195,9 +217,10 @@ def tumor_chart_all(report: Report) -> Chart | None:
         drug = r["line"]["drug"]
         ax.plot(dates, sums, linestyle=ls, marker=mk, color=_GREYS[i % len(_GREYS)], markerfacecolor="white",
                 markersize=3.2, label=f"{drug}: sum of target diameters", zorder=3)
-        for x, d, y in zip(rows, dates, sums):
-            if x["overall"] == "PD":
-                ax.plot([d], [y], marker="X", markersize=8, color="black", linestyle="none", zorder=4)
+        pds = [(d, y) for x, d, y in zip(rows, dates, sums) if x["overall"] == "PD"]
+        if pds:
+            ax.plot([d for d, _ in pds], [y for _, y in pds], marker="X", markersize=8, color="black",
+                    linestyle="none", zorder=4)
         start = min(dates)
         stop = _d(r["line"]["end"]) if r["line"]["end"] else max(dates + [_d(report.as_of)])
         stop = max(stop, max(dates))
@@ -300,9 +323,10 @@ def tumor_chart(resp: dict[str, Any], report: Report) -> Chart | None:
     nadir = resp["current_nadir_mm"]
     pd_line = resp["pd_threshold_mm"]
     ax.plot(dates, sums, "-o", color="black", label="sum of target diameters", zorder=3)
-    for r, d, s in zip(rows, dates, sums):
-        if r["overall"] == "PD":
-            ax.plot([d], [s], marker="X", markersize=8, color="black", zorder=4)
+    pds = [(d, s) for r, d, s in zip(rows, dates, sums) if r["overall"] == "PD"]
+    if pds:
+        ax.plot([d for d, _ in pds], [s for _, s in pds], marker="X", markersize=8, color="black", linestyle="none",
+                zorder=4)
     if len(rows) <= 12:
         for r, d, s in zip(rows, dates, sums):
             tag = "BL" if r["is_baseline"] else r["overall"]
@@ -506,7 +530,10 @@ def timeline_chart(report: Report) -> Chart | None:
         label = f"{ln['drug']} ({fmt_num(ln['months'])} mo{', ongoing' if ln['ongoing'] else ''})"
         ax.text(mdates.date2num(start), y + 0.26, label, fontsize=6.2, va="bottom", ha="left")
     ys = {ln["id"]: n - 1 - i for i, ln in enumerate(lines)}
-    shown = {"scan": False, "pd": False, "resistance": False}
+    # the markers of one kind are one line without a stroke (one artist, not one per scan), added in
+    # the order the kinds first appear (the legend's order); progression and resistance markers are
+    # drawn over the scans' circles
+    points: dict[str, tuple[list[float], list[float]]] = {}
     previous: dict[Any, str] = {}
     for e in tl["events"]:
         d = _d(e["date"])
@@ -515,21 +542,27 @@ def timeline_chart(report: Report) -> Chart | None:
             continue
         all_dates.append(d)
         x = mdates.date2num(d)
+        xs_ys = points.setdefault(e["kind"] if e["kind"] in ("scan", "pd") else "resistance", ([], []))
+        xs_ys[0].append(x)
+        xs_ys[1].append(y)
         if e["kind"] == "scan":
-            ax.plot([x], [y], marker="o", markersize=4.2, color="black", markerfacecolor="white", linestyle="none",
-                    label=None if shown["scan"] else "scan (RECIST response below)")
             if previous.get(e["line_id"]) != e["label"]:  # label where the response changes, not every scan
                 ax.text(x, y - 0.24, e["label"], fontsize=5.6, ha="center", va="top")
             previous[e["line_id"]] = e["label"]
         elif e["kind"] == "pd":
-            ax.plot([x], [y], marker="X", markersize=7, color="black", linestyle="none",
-                    label=None if shown["pd"] else "progression (PD)")
             ax.text(x, y - 0.24, "PD", fontsize=5.8, ha="center", va="top", fontweight="bold")
         else:
-            ax.plot([x], [y], marker="D", markersize=5, color="#7f0000", linestyle="none",
-                    label=None if shown["resistance"] else "resistance variant found")
             ax.text(x, y + 0.22, e["label"], fontsize=5.6, ha="center", va="bottom", color="#7f0000")
-        shown[e["kind"]] = True
+    for kind, (xs, ys_) in points.items():
+        if kind == "scan":
+            ax.plot(xs, ys_, marker="o", markersize=4.2, color="black", markerfacecolor="white", linestyle="none",
+                    label="scan (RECIST response below)")
+        elif kind == "pd":
+            ax.plot(xs, ys_, marker="X", markersize=7, color="black", linestyle="none", label="progression (PD)",
+                    zorder=2.2)
+        else:
+            ax.plot(xs, ys_, marker="D", markersize=5, color="#7f0000", linestyle="none",
+                    label="resistance variant found", zorder=2.1)
     ax.set_yticks([])
     ax.set_ylim(-0.8, n - 0.2 + 0.25)
     ax.spines["left"].set_visible(False)
