@@ -98,6 +98,25 @@ def series(cmd, env: dict[str, str], runs: int, ok=(0, 3)) -> dict:
             "cpu_median": statistics.median(cpus)}
 
 
+def series_round_robin(cmds: list[tuple[object, dict[str, str], tuple[int, ...]]], runs: int) -> list[dict]:
+    """One series per ``(cmd, env, ok codes)``, measured round-robin (run 1 of each command, then
+    run 2 of each ...): a change of the machine's speed during the group falls on the baseline
+    and on every command alike, so their ratios hold (run one after the other, a slow minute
+    could fall on the baseline alone)."""
+    out: list[list[tuple[float, int, float]]] = [[] for _ in cmds]
+    for i in range(runs):
+        for k, (cmd, env, ok) in enumerate(cmds):
+            argv = cmd(i) if callable(cmd) else cmd
+            wall, peak, code, cpu = measure(argv, env)
+            if code not in ok:
+                raise SystemExit(f"benchmark command failed ({code}): {' '.join(argv)}")
+            out[k].append((wall, peak, cpu))
+    return [{"median": statistics.median(w for w, _p, _c in r), "min": min(w for w, _p, _c in r),
+             "max": max(w for w, _p, _c in r), "rss_median_mb": statistics.median(p for _w, p, _c in r),
+             "rss_max_mb": max(p for _w, p, _c in r), "runs": runs,
+             "cpu_median": statistics.median(c for _w, _p, c in r)} for r in out]
+
+
 def series_alternated(cmd: list[str], envs: list[dict[str, str]], runs: int, ok=(0, 3)) -> list[dict]:
     """One series per environment, their runs alternated (A B A B ...): a change in the machine's
     load then falls on both alike."""
@@ -246,34 +265,40 @@ def main() -> int:
     env1 = dict(base_env, LUNGTRACK_DB=one)
 
     if "startup" not in skip:
-        typer_base = series([py, "-c", "import typer"], base_env, runs, ok=(0,))
+        startup = (("--help", ["--help"], {}), ("--version", ["--version"], {}),
+                   ("check --help", ["check", "--help"], {}),
+                   ("scan add --help", ["scan", "add", "--help"], {}),
+                   ("completion (check --patient P)", [], {
+                       "_LUNGTRACK_COMPLETE": "complete_bash",
+                       "COMP_WORDS": "lungtrack check --patient P", "COMP_CWORD": "3"}))
+        typer_base, *figures = series_round_robin(
+            [([py, "-c", "import typer"], base_env, (0,))]
+            + [(exe + argv, dict(env1, **extra), (0, 3)) for _label, argv, extra in startup], runs)
         rep.add("baseline: python -c 'import typer'", typer_base, None, None)
-        for label, argv, extra in (("--help", ["--help"], {}), ("--version", ["--version"], {}),
-                                   ("check --help", ["check", "--help"], {}),
-                                   ("scan add --help", ["scan", "add", "--help"], {}),
-                                   ("completion (check --patient P)", [], {
-                                       "_LUNGTRACK_COMPLETE": "complete_bash",
-                                       "COMP_WORDS": "lungtrack check --patient P", "COMP_CWORD": "3"})):
-            rep.add(label, series(exe + argv, dict(env1, **extra), runs), typer_base, BUDGETS["startup"])
+        for (label, _argv, _extra), figure in zip(startup, figures):
+            rep.add(label, figure, typer_base, BUDGETS["startup"])
 
     if "everyday" not in skip:
-        sqlmodel_base = series([py, "-c", "import sqlmodel"], base_env, runs, ok=(0,))
-        rep.add("baseline: python -c 'import sqlmodel'", sqlmodel_base, None, None)
         work = workdir / "everyday.db"
         shutil.copy(one, work)
         envw = dict(base_env, LUNGTRACK_DB=str(work))
         # each write adds a new record (a new value, text or date per run): an entry already
         # logged would only be looked up ("already logged; nothing was added")
-        for label, argv in (("check (one patient)", ["check"]), ("response (one patient)", ["response"]),
-                            ("remind --patient (one patient)", ["remind", "--patient", "Patient 000001"]),
-                            ("marker add (write)", lambda i: ["marker", "add", "cea", f"4.{i + 1}", "--date",
-                                                              f"2026-03-{i % 14 + 1:02d}", "--force"]),
-                            ("note add (write)", lambda i: ["note", "add", f"benchmark note {i}", "--date", "2026-03-14"]),
-                            ("scan add (write)", lambda i: ["scan", "add", "--date", f"2026-03-{i % 14 + 1:02d}",
-                                                            "--lesion", f"L1 {16 + i % 5}", "--lesion", "L2 12",
-                                                            "--lesion", "L3 40", "--lesion", "L4 24", "--force"])):
-            cmd = (lambda i, a=argv: exe + a(i)) if callable(argv) else exe + argv
-            rep.add(label, series(cmd, envw, runs), sqlmodel_base, BUDGETS["everyday"])
+        everyday = (("check (one patient)", ["check"]), ("response (one patient)", ["response"]),
+                    ("remind --patient (one patient)", ["remind", "--patient", "Patient 000001"]),
+                    ("marker add (write)", lambda i: ["marker", "add", "cea", f"4.{i + 1}", "--date",
+                                                      f"2026-03-{i % 14 + 1:02d}", "--force"]),
+                    ("note add (write)", lambda i: ["note", "add", f"benchmark note {i}", "--date", "2026-03-14"]),
+                    ("scan add (write)", lambda i: ["scan", "add", "--date", f"2026-03-{i % 14 + 1:02d}",
+                                                    "--lesion", f"L1 {16 + i % 5}", "--lesion", "L2 12",
+                                                    "--lesion", "L3 40", "--lesion", "L4 24", "--force"]))
+        sqlmodel_base, *figures = series_round_robin(
+            [([py, "-c", "import sqlmodel"], base_env, (0,))]
+            + [((lambda i, a=argv: exe + a(i)) if callable(argv) else exe + argv, envw, (0, 3))
+               for _label, argv in everyday], runs)
+        rep.add("baseline: python -c 'import sqlmodel'", sqlmodel_base, None, None)
+        for (label, _argv), figure in zip(everyday, figures):
+            rep.add(label, figure, sqlmodel_base, BUDGETS["everyday"])
 
     if "report" not in skip:
         out = workdir / "report.html"
