@@ -18,9 +18,11 @@ ZERO = Decimal(0)
 #: ``D()`` of floats already seen (a history repeats the same sizes and values in every rule:
 #: about 165 conversions per patient-rule pass, most of them repeats).  Decimals are immutable, so
 #: sharing them changes no result.  Zero is left out (``0.0 == -0.0`` but their decimals differ),
-#: and so is NaN (never equal to itself).  Bounded: cleared when full.
+#: and so is NaN (never equal to itself).  Bounded: cleared when full.  8,192 entries (about 2 MB):
+#: with 65,536 the full cache alone made ``check --all-patients`` on 100,000 patients 13 MB larger
+#: than on 1,000 (1.22x, against the 1.2x budget), for no measurable speed.
 _FLOAT_DECIMALS: dict[float, Decimal] = {}
-_FLOAT_DECIMALS_MAX = 1 << 16
+_FLOAT_DECIMALS_MAX = 1 << 13
 
 
 def D(x: float | int | Decimal) -> Decimal:
