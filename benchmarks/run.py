@@ -120,17 +120,7 @@ def series_round_robin(cmds: list[tuple[object, dict[str, str], tuple[int, ...]]
 def series_alternated(cmd: list[str], envs: list[dict[str, str]], runs: int, ok=(0, 3)) -> list[dict]:
     """One series per environment, their runs alternated (A B A B ...): a change in the machine's
     load then falls on both alike."""
-    out: list[list[tuple[float, int, float]]] = [[] for _ in envs]
-    for _ in range(runs):
-        for i, env in enumerate(envs):
-            wall, peak, code, cpu = measure(cmd, env)
-            if code not in ok:
-                raise SystemExit(f"benchmark command failed ({code}): {' '.join(cmd)}")
-            out[i].append((wall, peak, cpu))
-    return [{"median": statistics.median(w for w, _p, _c in r), "min": min(w for w, _p, _c in r),
-             "max": max(w for w, _p, _c in r), "rss_median_mb": statistics.median(p for _w, p, _c in r),
-             "rss_max_mb": max(p for _w, p, _c in r), "runs": runs,
-             "cpu_median": statistics.median(c for _w, _p, c in r)} for r in out]
+    return series_round_robin([(cmd, env, ok) for env in envs], runs)
 
 
 def default_jobs() -> int:
