@@ -80,3 +80,34 @@ def test_report_cron_backup_and_paths(demo, tmp_path):
 def test_small_write_commands(demo, args, key):
     r = demo(*args, *(() if "--json" in args else ("--json",)))
     assert r.code == 0 and key in r.json()
+
+
+def _json_values():
+    from datetime import date, datetime, timezone
+
+    from hypothesis import strategies as st
+
+    from lungtrack.enums import Marker, Sample
+
+    leaves = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+              | st.text(max_size=8) | st.dates(min_value=date(1900, 1, 1))
+              | st.datetimes(timezones=st.just(timezone.utc)).map(lambda d: d.astimezone(timezone.utc))
+              | st.sampled_from(list(Marker) + list(Sample)))
+    _ = datetime
+    return st.recursive(leaves, lambda kids: st.lists(kids, max_size=4) | st.tuples(kids, kids)
+                        | st.dictionaries(st.text(max_size=5), kids, max_size=4), max_leaves=20)
+
+
+from hypothesis import given, settings  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_values())
+def test_json_line_writes_what_to_jsonable_then_dumps_wrote(value):
+    """check/remind --all-patients --json write each record with common.json_line (no copy of the
+    structure first): the text must be the former json.dumps(to_jsonable(...)) exactly."""
+    import json
+
+    from lungtrack.cli.common import json_line, to_jsonable
+
+    assert json_line(value) == json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":")) + "\n"

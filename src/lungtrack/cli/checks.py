@@ -213,14 +213,12 @@ def check_output(new_only: bool, with_history: bool, as_json: bool, pe) -> tuple
     """One patient's part of ``check --all-patients``, finished where it is evaluated (in a
     worker process of the pool, so that only text crosses back): (findings needing attention,
     the JSON Lines record as text, or the text report's lines)."""
-    import json
 
     from lungtrack.report.checkview import render_check_text
 
     data = check_item(new_only, pe, with_history)
     if as_json:
-        return data["needs_attention"], json.dumps(common.to_jsonable(data), ensure_ascii=False,
-                                                   separators=(",", ":")) + "\n"
+        return data["needs_attention"], common.json_line(data)
     return data["needs_attention"], render_check_text(data)
 
 
