@@ -35,7 +35,7 @@ def _reference_history(session, patient):
         StopReason,
     )
     from lungtrack.store import models as m
-    from lungtrack.store import repo
+    from lungtrack.store import read, repo
     from lungtrack.store.read import _enum
 
     lines = tuple(h.TherapyLine(id=ln.id, drug=ln.drug, start=ln.start_date, end=ln.end_date,
@@ -64,7 +64,7 @@ def _reference_history(session, patient):
                                 description=a.description,
                                 status=_enum(AppointmentStatus, a.status, AppointmentStatus.PLANNED))
                   for a in repo.records(session, m.Appointment, patient))
-    return h.History(patient=repo.patient_info(patient), lines=lines, lesions=lesions, studies=tuple(studies),
+    return h.History(patient=read.patient_info(patient), lines=lines, lesions=lesions, studies=tuple(studies),
                      markers=markers, biopsies=biopsies, appointments=appts)
 
 

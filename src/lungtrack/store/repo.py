@@ -8,9 +8,9 @@ that the rules take.
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, TypeVar
 
-from sqlalchemy import func, true
+from sqlalchemy import true
 from sqlmodel import Session, SQLModel, col, select
 
 from lungtrack.errors import InputError, NotFoundError
@@ -27,10 +27,6 @@ T = TypeVar("T", bound=SQLModel)
 
 def list_patients(session: Session) -> list[m.Patient]:
     return list(session.exec(select(m.Patient).order_by(col(m.Patient.name))))
-
-
-def count_patients(session: Session) -> int:
-    return int(session.exec(select(func.count()).select_from(m.Patient)).one())
 
 
 def find_patient(session: Session, name: str | None, field: str = "--patient") -> m.Patient:
@@ -51,13 +47,6 @@ def _patient(session: Session, patient_id: int) -> m.Patient:
     if patient is None:  # pragma: no cover - the row was just read in this transaction
         raise NotFoundError(f"patient {patient_id} is no longer in the store")
     return patient
-
-
-def select_patients(session: Session, name: str | None, all_patients: bool) -> list[m.Patient]:
-    """Every patient when ``all_patients``; otherwise the one named (or the default patient)."""
-    if all_patients:
-        return list_patients(session)
-    return [find_patient(session, name)]
 
 
 def add_patient(session: Session, **fields: Any) -> m.Patient:
@@ -223,10 +212,6 @@ def snoozes(session: Session, patient: m.Patient) -> dict[str, m.Snooze]:
 
 # ---------------------------------------------------------------- history for the rules
 
-def patient_info(p: Any) -> h.PatientInfo:
-    return read.patient_info(p)
-
-
 def load_history(session: Session, patient: Any) -> h.History:
     """Everything the rules need about one patient, as plain frozen data (:func:`lungtrack.store.read.load_history`)."""
     return read.build_histories(session.connection(), [patient])[0]
@@ -237,12 +222,3 @@ def load_histories(session: Session, patient_ids: Sequence[int]) -> list[h.Histo
     return read.load_histories(session.connection(), patient_ids)
 
 
-def iter_patient_batches(session: Session, batch_size: int = 200) -> Iterator[list[Any]]:
-    """Every patient row in name order, in batches (:func:`lungtrack.store.read.iter_patient_batches`)."""
-    return read.iter_patient_batches(session.connection(), batch_size)
-
-
-def acks_and_snoozes(session: Session, patient_ids: Sequence[int]) -> tuple[dict[int, dict[str, Any]],
-                                                                          dict[int, dict[str, date]]]:
-    """Acknowledgements and snoozes of a batch of patients (:func:`lungtrack.store.read.acks_and_snoozes`)."""
-    return read.acks_and_snoozes(session.connection(), patient_ids)
