@@ -230,25 +230,8 @@ def _plan(conn, sql, params):
 def test_single_patient_queries_use_indexes_sqlite(cohort_db):
     """Every query of one patient's check (find by name, default patient, history, acks, snoozes)
     searches an index; none scans a whole table."""
-    from sqlalchemy import event
-
-    from lungtrack.core.config import RulesConfig
-    from lungtrack.services import evaluate_patient
-    from lungtrack.store import repo
-
     store = _open(cohort_db)
-    seen: list[tuple[str, tuple]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    event.listen(store.engine, "before_cursor_execute", record)
-    with store.transaction(write=False) as session:
-        p = repo.find_patient(session, "PATIENT 000003")
-        repo.find_patient(session, None)
-        evaluate_patient(session, p, cohort.TODAY, RulesConfig())
-    event.remove(store.engine, "before_cursor_execute", record)
+    seen = _single_patient_queries(store)
     assert len(seen) >= 10
     with store.engine.connect() as conn:
         for sql, params in seen:

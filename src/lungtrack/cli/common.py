@@ -321,11 +321,11 @@ class PatientProgress:
 
     Use as a context manager; call :meth:`advance` with the number of patients done."""
 
-    def __init__(self, total: int | None, label: str, *, delay: float = 1.0) -> None:
+    def __init__(self, total: int | None, label: str, *, delay: float = 1.0, show: bool = True) -> None:
         import time
 
         self.total, self.label, self.delay = total, label, delay
-        self.enabled = progress_wanted()
+        self.enabled = show and progress_wanted()
         self._clock = time.monotonic
         self._start = self._clock()
         self._done = 0

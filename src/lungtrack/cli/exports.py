@@ -22,9 +22,9 @@ def _progress(conn, all_patients: bool, output: str | None, label: str):
     second; never when the export itself goes to standard output)."""
     from lungtrack.store import read
 
-    wanted = all_patients and output not in (None, "-") and common.progress_wanted()
-    return common.PatientProgress(read.count_patients(conn) if wanted else None, label,
-                                  **({} if wanted else {"delay": float("inf")}))
+    show = all_patients and output not in (None, "-")
+    return common.PatientProgress(read.count_patients(conn) if show and common.progress_wanted() else None, label,
+                                  show=show)
 
 
 def patient_batches(conn, patient: str | None, all_patients: bool) -> list:

@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from lungtrack.enums import Marker, Modality
@@ -210,7 +211,6 @@ class _IdLines:
     (searching the text again for every resource made reading a Bundle quadratic in its size)."""
 
     def __init__(self, text: str):
-        self.text = text
         first: dict[str, int] = {}
         for m in re.finditer(r'"id"\s*:\s*"([^"\\]*)"', text):
             first.setdefault(m.group(1), m.start())
@@ -225,14 +225,14 @@ class _IdLines:
         return self.lines.get(rid, 1)
 
 
-_ID_LINES: list[_IdLines] = []
+@lru_cache(maxsize=1)
+def _id_lines(text: str) -> _IdLines:
+    return _IdLines(text)
 
 
 def _id_line(text: str, rid: str) -> int:
     """``_line_of(text, _ID.format(re.escape(rid)))``, with the index of ``text`` built once."""
-    if not _ID_LINES or _ID_LINES[0].text is not text:
-        _ID_LINES[:] = [_IdLines(text)]
-    return _ID_LINES[0].line(rid)
+    return _id_lines(text).line(rid)
 
 
 def _base_of(url: str | None, rtype: str) -> str | None:

@@ -338,6 +338,8 @@ def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datet
     and a lesion look-up per measurement."""
     if not ops:
         return
+    from lungtrack.records.writer import lesion_values, stored_size
+
     session = w.session
     session.flush()
     conn = session.connection()
@@ -361,10 +363,7 @@ def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datet
             key = _norm_label(item.label)
             lesion = known.get(key)
             if lesion is None:  # a new lesion row (Writer._new_lesion_row)
-                lesion = {"patient_id": p.id, "label": " ".join(item.label.split()),
-                          "site": "lymph node" if item.is_node else (item.site or "unknown"),
-                          "is_node": bool(item.is_node), "role": item.role, "source": src,
-                          "created_at": now, "updated_at": now}
+                lesion = {**lesion_values(p.id, item, src), "created_at": now, "updated_at": now}
                 new_lesions.append(lesion)
                 known[key] = lesion
             elif item.role is not None and not (item.new or item.equivocal):
@@ -378,8 +377,7 @@ def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datet
                 new_rows.append((at, lesion, {"size_mm": size, "equivocal": item.equivocal, "source": src,
                                               "created_at": now, "updated_at": now}))
             else:
-                stored = size if item.status == "measured" else (0.0 if item.status == "disappeared" else None)
-                measured.append((at, lesion, {"size_mm": stored, "status": item.status, "source": src,
+                measured.append((at, lesion, {"size_mm": stored_size(item, size), "status": item.status, "source": src,
                                               "created_at": now, "updated_at": now}))
     session.flush()
 

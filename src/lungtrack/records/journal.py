@@ -21,6 +21,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Date, DateTime, delete, event, insert, inspect, select, update
@@ -202,6 +203,7 @@ class Recorder:
         return int(change_id)
 
 
+@lru_cache(maxsize=1)
 def _journal_tables() -> tuple[Any, Any]:
     """The two journal tables as the columns a write inserts (``sqlalchemy.table``): every write
     command saves its change, and building the ORM classes of the journal for that cost more

@@ -75,6 +75,19 @@ class Written:
         return self.rows[0] if self.rows else {}
 
 
+def lesion_values(patient_id: int | None, item: MeasurementInput, source: str) -> dict[str, Any]:
+    """The lesion row a measurement of a label not seen before creates (a node's site is
+    "lymph node"; the label's spacing normalised)."""
+    return {"patient_id": patient_id, "label": " ".join(item.label.split()),
+            "site": "lymph node" if item.is_node else (item.site or "unknown"), "is_node": bool(item.is_node),
+            "role": item.role, "source": source}
+
+
+def stored_size(item: MeasurementInput, size: float | None) -> float | None:
+    """The size a measurement stores: its size when measured, 0 when disappeared, else none."""
+    return size if item.status == "measured" else (0.0 if item.status == "disappeared" else None)
+
+
 def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
@@ -419,9 +432,7 @@ class Writer:
         return out
 
     def _new_lesion_row(self, p: m.Patient, item: MeasurementInput, source: str) -> m.Lesion:
-        site = "lymph node" if item.is_node else (item.site or "unknown")
-        return self._add(m.Lesion(patient_id=p.id, label=" ".join(item.label.split()), site=site,
-                                  is_node=bool(item.is_node), role=item.role, source=source))
+        return self._add(m.Lesion(**lesion_values(p.id, item, source)))
 
     def _save_measurements(self, p: m.Patient, study: m.ImagingStudy,
                            entries: list[tuple[m.Lesion | None, MeasurementInput, float | None]], source: str) -> None:
@@ -440,8 +451,8 @@ class Writer:
             elif item.role is not None:
                 lesion.role = item.role
                 self._touch(lesion)
-            stored = size if item.status == "measured" else (0.0 if item.status == "disappeared" else None)
-            self.session.add(m.LesionMeasurement(study_id=study.id, lesion_id=lesion.id, size_mm=stored,
+            self.session.add(m.LesionMeasurement(study_id=study.id, lesion_id=lesion.id,
+                                                 size_mm=stored_size(item, size),
                                                  status=item.status, source=source))
         self._flush()
 

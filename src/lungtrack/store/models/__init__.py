@@ -15,7 +15,6 @@ anything that walks ``SQLModel.metadata``).
 from __future__ import annotations
 
 from importlib import import_module
-from types import SimpleNamespace
 from typing import Any
 
 #: The module of each class.
@@ -33,11 +32,6 @@ _TABLE_MODULE = {
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
         return getattr(import_module(f"lungtrack.store.models.{_WHERE[name]}"), name)
-    if name == "TABLES":
-        load_all()
-        from sqlmodel import SQLModel
-
-        return SimpleNamespace(**SQLModel.metadata.tables)
     raise AttributeError(f"module 'lungtrack.store.models' has no attribute {name!r}")
 
 
