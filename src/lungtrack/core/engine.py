@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.findings import Finding
@@ -39,6 +39,8 @@ from lungtrack.core.timing import DueItem, active_line, due_items, timing_findin
 from lungtrack.core.variants import variant_findings
 from lungtrack.enums import Severity
 from lungtrack.knowledge.sources import cite
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,19 @@ def _run(name: str, fn: Callable[[], Any], default: Any, errors: list[Finding], 
         return default
 
 
+def _once(fn: Callable[[], T]) -> Callable[[], T]:
+    """``fn``, called at most once: later calls return its first result (an exception is not
+    kept: the next call runs ``fn`` again, and raises again)."""
+    done: list[T] = []
+
+    def call() -> T:
+        if not done:
+            done.append(fn())
+        return done[0]
+
+    return call
+
+
 def _sort_key(f: Finding, fid: str) -> tuple[bool, int, int, str]:
     """Current before history, then severity (alert, watch, info), date (newest first), id."""
     return (f.historical, -Severity(f.severity).rank, -f.date.toordinal(), fid)
@@ -187,11 +202,15 @@ def evaluate(history: History, today: date, config: RulesConfig = RulesConfig())
     found += _run("heterogeneity", lambda: mixed_response_findings(h, responses, config, timepoint_rows=rows), [],
                   errors, today)
     found += _run("plausibility", lambda: plausibility_findings(h, config), [], errors, today)
-    found += _run("markers", lambda: marker_findings(h, config), [], errors, today)
+    # the marker kinetics and the due items are computed once, for the findings and for the
+    # evaluation (a rule module that fails, fails in both places as before)
+    kinetics_once = _once(lambda: marker_kinetics(h, config))
+    due_once = _once(lambda: due_items(h, today, config))
+    found += _run("markers", lambda: marker_findings(h, config, kinetics=kinetics_once()), [], errors, today)
     found += _run("variants", lambda: variant_findings(h, config, responses), [], errors, today)
-    found += _run("timing", lambda: timing_findings(h, responses, today, config), [], errors, today)
-    kinetics = tuple(_run("markers", lambda: marker_kinetics(h, config), (), errors, today))
-    due = tuple(_run("timing", lambda: due_items(h, today, config), (), errors, today))
+    found += _run("timing", lambda: timing_findings(h, responses, today, config, due=due_once()), [], errors, today)
+    kinetics = tuple(_run("markers", kinetics_once, (), errors, today))
+    due = tuple(_run("timing", due_once, (), errors, today))
 
     pid = history.patient.id
     kept = [f for f in found + errors if f.date <= today or f.rule.startswith("timing.")]

@@ -369,15 +369,17 @@ _SUPPORT = (
 )
 
 
-def marker_findings(history: History, config: RulesConfig = RulesConfig()) -> list[Finding]:
+def marker_findings(history: History, config: RulesConfig = RulesConfig(), *,
+                    kinetics: Sequence[MarkerKinetics] | None = None) -> list[Finding]:
     """``marker.rising`` (watch) and, for NSE/ProGRP, ``marker.sclc_watch`` (watch).
 
     For NSE and ProGRP the rise is reported once, as ``marker.sclc_watch`` (which carries the
-    same evidence), so one event never makes two findings.
+    same evidence), so one event never makes two findings.  ``kinetics``: what
+    :func:`marker_kinetics` gives for ``history`` and ``config``, when already computed.
     """
     out: list[Finding] = []
     pid = history.patient.id
-    for k in marker_kinetics(history, config):
+    for k in (marker_kinetics(history, config) if kinetics is None else kinetics):
         if k.latest is None:
             continue
         if _sclc_trigger(k, config):

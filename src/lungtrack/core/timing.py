@@ -398,13 +398,14 @@ def _time_on_therapy(history: History, today: date, pid: int | None) -> Finding 
 
 
 def timing_findings(history: History, responses: Sequence[Any], today: date,
-                    config: RulesConfig = RulesConfig()) -> list[Finding]:
+                    config: RulesConfig = RulesConfig(), *, due: Sequence[DueItem] | None = None) -> list[Finding]:
     """``timing.imaging_due``, ``timing.marker_due``, ``timing.appointment_missed``,
-    ``timing.early_progression`` and ``timing.time_on_therapy``."""
+    ``timing.early_progression`` and ``timing.time_on_therapy``.  ``due``: what
+    :func:`due_items` gives for ``history``, ``today`` and ``config``, when already computed."""
     pid = history.patient.id
     out: list[Finding] = []
     sched = effective_schedule(history, config)
-    for item in due_items(history, today, config):
+    for item in (due_items(history, today, config) if due is None else due):
         if item.state == DueState.UP_TO_DATE:
             continue
         if item.kind == "imaging":
