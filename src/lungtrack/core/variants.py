@@ -157,6 +157,27 @@ def _progressed_before(line: TherapyLine, on: date, responses: Sequence[Any]) ->
     return False
 
 
+def _with_previous(bios: Sequence[BiopsyFinding]) -> list[tuple[BiopsyFinding, BiopsyFinding | None, date | None]]:
+    """For each result of ``bios`` (sorted by date and id): the latest earlier result (dated
+    before it) of the same gene and variant, and the date of the latest earlier result of the
+    same gene (``None`` for a result without a gene).  One pass: the results dated before the
+    current one are ``bios[:seen]``, and the latest of them per key and per gene are kept as
+    ``seen`` moves on (each result used to scan every earlier one)."""
+    out: list[tuple[BiopsyFinding, BiopsyFinding | None, date | None]] = []
+    seen = 0
+    last_of_key: dict[_Key, BiopsyFinding] = {}
+    last_gene_date: dict[str, date] = {}
+    for b in bios:
+        while bios[seen].date < b.date:
+            x = bios[seen]
+            last_of_key[_Key.of(x)] = x
+            last_gene_date[canonical_gene(x.gene)] = x.date
+            seen += 1
+        key = _Key.of(b)
+        out.append((b, last_of_key.get(key), last_gene_date.get(key.gene) if key.gene else None))
+    return out
+
+
 def variant_findings(
     history: History, config: RulesConfig = RulesConfig(), responses: Sequence[Any] = ()
 ) -> list[Finding]:
@@ -165,13 +186,8 @@ def variant_findings(
     pid = history.patient.id
     bios = sorted(history.biopsies, key=lambda b: (b.date, b.id))
     out: list[Finding] = []
-    for i, b in enumerate(bios):
+    for i, (b, prev_same, prev_gene_date) in enumerate(_with_previous(bios)):
         key = _Key.of(b)
-        earlier = [x for x in bios[:i] if x.date < b.date]
-        same = [x for x in earlier if _Key.of(x) == key]
-        prev_same = same[-1] if same else None
-        gene_dates = [x.date for x in earlier if key.gene and canonical_gene(x.gene) == key.gene]
-        prev_gene_date = gene_dates[-1] if gene_dates else None
         line = context_line(history, b.date)
         drug = get_drug(line.drug) if line is not None else None
 
