@@ -82,6 +82,25 @@ def to_float(x: Decimal | None, places: int = 4) -> float | None:
     return float(round(x, places))
 
 
+#: :func:`rounded_float` of the floats already seen (same bounds and exclusions as ``D()``'s cache).
+_ROUNDED_FLOATS: dict[float, float] = {}
+
+
+def rounded_float(x: float) -> float:
+    """``to_float(D(x))`` of a float: the number as JSON shows it.  The sizes of a history repeat
+    in every rule, so results are remembered; zero (``-0.0`` keeps its sign), NaN and the
+    infinities are never stored, so they take the plain path (and raise where it raises)."""
+    got = _ROUNDED_FLOATS.get(x)
+    if got is not None:
+        return got
+    got = float(round(D(x), 4))
+    if x and x - x == 0:  # finite and not zero
+        if len(_ROUNDED_FLOATS) >= _FLOAT_DECIMALS_MAX:
+            _ROUNDED_FLOATS.clear()
+        _ROUNDED_FLOATS[x] = got
+    return got
+
+
 def fmt_mm(x: float | Decimal) -> str:
     """A size as people write it: 22 -> "22", 22.5 -> "22.5", 2.25 -> "2.25"."""
     d = D(x) if not isinstance(x, Decimal) else x

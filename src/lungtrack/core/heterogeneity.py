@@ -16,8 +16,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Sequence
 
-from lungtrack.core.config import RulesConfig
-from lungtrack.core.decimal_math import D, at_least_pct_increase, fmt_mm, fmt_pct, pct_change, to_float
+from lungtrack.core.config import RecistConfig, RulesConfig
+from lungtrack.core.decimal_math import (
+    D,
+    at_least_pct_increase,
+    fmt_mm,
+    fmt_pct,
+    pct_change,
+    rounded_float,
+    to_float,
+)
 from lungtrack.core.findings import Finding
 from lungtrack.core.history import History, Lesion, Measurement
 from lungtrack.core.recist import PD, LineResponse, effective_mm, merged_rows_of
@@ -183,9 +191,22 @@ def baseline_lesion_sizes(
     ]
     return [
         LesionSizes(lesion.id, lesion.label,
-                    tuple(to_float(effective_mm(tp_rows.get(lesion.id), recist_config)) for tp_rows in rows))
+                    tuple(size_float(tp_rows.get(lesion.id), recist_config) for tp_rows in rows))
         for lesion in chosen
     ]
+
+
+_MEASURED = MeasurementStatus.MEASURED
+
+
+def size_float(row: Measurement | None, config: RecistConfig) -> float | None:
+    """``to_float(effective_mm(row, config))``: a measured float size goes through
+    :func:`rounded_float` (remembered), the rest through the plain conversion."""
+    if row is not None and row.status is _MEASURED:
+        size = row.size_mm
+        if type(size) is float:
+            return rounded_float(size)
+    return to_float(effective_mm(row, config))
 
 
 def _finding(
