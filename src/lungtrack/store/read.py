@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from sqlalchemy import func, select, true
@@ -221,20 +223,25 @@ def acks_and_snoozes(conn: Connection, patient_ids: Sequence[int]) -> tuple[dict
     return acks, snz
 
 
-#: The columns the rules read, per table, in the order of the history dataclasses' fields.
+#: The columns the rules read, per table, in the order of the history dataclasses' fields.  Rows
+#: are grouped by patient (and measurements by scan) as they are read, so only the order within a
+#: patient (a scan) matters; where an index gives it (``(patient_id, date)`` and the row id),
+#: ``ORDER BY patient_id`` first lets SQLite read the rows in index order instead of sorting them
+#: (measurements: by patient, scan and row id; each scan's rows stay in row-id order).
 _LINE_SQL = ("SELECT patient_id, id, drug, start_date, end_date, stop_reason FROM therapy_line "
              "WHERE patient_id IN :ids ORDER BY start_date, id")
 _LESION_SQL = "SELECT patient_id, id, label, site, is_node, role FROM lesion WHERE patient_id IN :ids ORDER BY id"
 _STUDY_SQL = ("SELECT patient_id, id, date, modality, slice_thickness_mm, non_target_status, impression "
-              "FROM imaging_study WHERE patient_id IN :ids ORDER BY date, id")
-_MEASUREMENT_SQL = ("SELECT lm.study_id, lm.lesion_id, lm.size_mm, lm.status FROM lesion_measurement lm "
-                    "JOIN imaging_study s ON s.id = lm.study_id WHERE s.patient_id IN :ids ORDER BY lm.id")
+              "FROM imaging_study WHERE patient_id IN :ids ORDER BY patient_id, date, id")
+_MEASUREMENT_SQL = ("SELECT lm.study_id, lm.lesion_id, lm.size_mm, lm.status FROM imaging_study s "
+                    "JOIN lesion_measurement lm ON lm.study_id = s.id WHERE s.patient_id IN :ids "
+                    "ORDER BY s.patient_id, s.id, lm.id")
 _NEW_LESION_SQL = ("SELECT nl.study_id, nl.site, nl.label, nl.is_node, nl.size_mm, nl.equivocal FROM new_lesion nl "
                    "JOIN imaging_study s ON s.id = nl.study_id WHERE s.patient_id IN :ids ORDER BY nl.id")
 _MARKER_SQL = ("SELECT patient_id, id, date, marker, value, unit, uln, lab, comparator FROM marker_result "
-               "WHERE patient_id IN :ids ORDER BY date, id")
+               "WHERE patient_id IN :ids ORDER BY patient_id, date, id")
 _BIOPSY_SQL = ("SELECT patient_id, id, date, sample, gene, variant, result, vaf, assay, allele_context "
-               "FROM biopsy_finding WHERE patient_id IN :ids ORDER BY date, id")
+               "FROM biopsy_finding WHERE patient_id IN :ids ORDER BY patient_id, date, id")
 _APPOINTMENT_SQL = ("SELECT patient_id, id, date, kind, description, status FROM appointment "
                     "WHERE patient_id IN :ids ORDER BY date, id")
 
@@ -290,26 +297,30 @@ def build_histories(conn: Connection, patients: Sequence[Any]) -> list[h.History
     sample_of, result_of, allele_of = _values(Sample), _values(BiopsyResult), _values(AlleleContext)
     kind_of, appt_status_of = _values(AppointmentKind), _values(AppointmentStatus)
 
+    first = itemgetter(0)
+
     def grouped(sql: str) -> dict[int, list[tuple[Any, ...]]]:
+        # the rows of one patient come one after the other (ORDER BY patient_id first) or not
+        # (lines, lesions, appointments): either way each patient's rows keep the query's order
         out: dict[int, list[tuple[Any, ...]]] = {}
-        for r in _raw_rows(conn, sql, ids):
-            rows = out.get(r[0])
+        for key, run in groupby(_raw_rows(conn, sql, ids), first):
+            rows = out.get(key)
             if rows is None:
-                out[r[0]] = [r]
+                out[key] = list(run)
             else:
-                rows.append(r)
+                rows.extend(run)
         return out
 
     Measurement, NewLesion, Study = h.Measurement, h.NewLesion, h.ImagingStudy
     measured = MeasurementStatus.MEASURED
     meas: dict[int, list[h.Measurement]] = {}
-    for study_id, lesion_id, size_mm, status in _raw_rows(conn, _MEASUREMENT_SQL, ids):
-        m_ = Measurement(lesion_id, size_mm, status_of(status, measured))
+    for study_id, run in groupby(_raw_rows(conn, _MEASUREMENT_SQL, ids), first):  # one scan's rows together
+        ms = [Measurement(lesion_id, size_mm, status_of(status, measured)) for _sid, lesion_id, size_mm, status in run]
         rows_ = meas.get(study_id)
         if rows_ is None:
-            meas[study_id] = [m_]
+            meas[study_id] = ms
         else:
-            rows_.append(m_)
+            rows_.extend(ms)
     new: dict[int, list[h.NewLesion]] = {}
     for study_id, site, label, is_node, size_mm, equivocal in _raw_rows(conn, _NEW_LESION_SQL, ids):
         new.setdefault(study_id, []).append(NewLesion(site, label, bool(is_node), size_mm, bool(equivocal)))
