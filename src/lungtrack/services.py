@@ -5,6 +5,7 @@ Used by ``check``, ``remind``, ``summary`` and ``report`` so that they all see t
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterator
@@ -129,13 +130,46 @@ def stream_all_patients(session, today: date, config: RulesConfig, work: Callabl
     in order.  A patient deleted between the parent's read and the worker's is left out.
     ``on_batch(n)`` is called after each batch of n patients.
     """
-    import os
-
-    from lungtrack.store import read
-
     conn = connection_of(session)
     jobs = jobs_wanted() if jobs is None else jobs
     batch_size = BATCH_SIZE if batch_size is None else batch_size
+    with _collector_for_batches():
+        yield from _stream(conn, today, config, work, batch_size, jobs, on_batch)
+
+
+#: The cyclic garbage collector's first threshold while the all-patient commands run (Python's
+#: default: 700).  See :func:`_collector_for_batches`.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+@contextmanager
+def _collector_for_batches() -> Iterator[None]:
+    """The garbage collector set for many short-lived, acyclic objects (a batch's histories and
+    findings, freed by reference counting): the objects of the start-up (modules, SQLAlchemy's
+    tables) are frozen, so that no full collection walks them again (nor touches, in forked
+    workers, the pages they share with the parent), and the young generation is collected after
+    10,000 new objects instead of 700.  Cyclic garbage is still collected; the settings are put
+    back at the end.  About 10 % of the CPU of ``check --all-patients`` went to collections that
+    found almost nothing (0.7 s of 8 s on 1,000 patients; 0.35 s after)."""
+    import gc
+
+    before = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        if not frozen_before:  # what someone else froze stays frozen
+            gc.unfreeze()
+
+
+def _stream(conn, today: date, config: RulesConfig, work: Callable[[PatientEvaluation], Any], batch_size: int,
+            jobs: int, on_batch: Callable[[int], None] | None) -> Iterator[tuple[Any, Any]]:
+    import os
+
+    from lungtrack.store import read
 
     batches = read.iter_patient_batches(conn, batch_size)
     first = next(batches, None)
