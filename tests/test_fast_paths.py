@@ -314,3 +314,139 @@ def test_the_assessments_rows_equal_merged_rows_and_give_the_same_mixed_response
         for response, tp_rows in zip(responses, rows):
             assert tp_rows == [recist.merged_rows(cut, tp.study_ids or (tp.study_id,)) for tp in response.timepoints]
     assert mixed_response_findings(cut, responses, timepoint_rows=rows) == mixed_response_findings(cut, responses)
+
+
+# --------------------------------------------------------------------------- fourth pass
+
+_any_floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                        st.sampled_from([0.0, -0.0, 5e-324, 1e300, 12.34565, 12.34575, 0.00005, 0.00015, 99999.99995]),
+                        st.floats(0.5, 150).map(lambda x: round(x, 1)), st.floats(0.5, 150).map(lambda x: round(x, 5)))
+
+
+def _outcome(fn: Any, *args: Any) -> tuple[str, str]:
+    try:
+        return "ok", repr(fn(*args))
+    except Exception as exc:  # noqa: BLE001 - the same exception is the expected result
+        return "raised", type(exc).__name__
+
+
+@_settings
+@given(st.lists(_any_floats, min_size=1, max_size=8))
+def test_rounded_float_is_to_float_of_the_decimal_also_from_the_cache(xs: list[float]) -> None:
+    for x in xs + xs:  # the second time from the cache
+        assert _outcome(decimal_math.rounded_float, x) == _outcome(lambda v: decimal_math.to_float(decimal_math.D(v)), x)
+
+
+@_settings
+@given(st.lists(st.tuples(st.sampled_from(list(MeasurementStatus)), st.one_of(st.none(), _any_floats, st.integers(0, 40))),
+                max_size=8), st.sampled_from([5.0, 4.0, 5]))
+def test_size_float_is_to_float_of_effective_mm(rows: list[tuple[MeasurementStatus, Any]], too_small: float) -> None:
+    from lungtrack.core.heterogeneity import size_float
+
+    config = dataclasses.replace(RulesConfig().recist, too_small_mm=too_small)
+    for status, size in rows + rows:
+        row = Measurement(1, size, status)
+        assert _outcome(size_float, row, config) == \
+            _outcome(lambda r, c: decimal_math.to_float(recist.effective_mm(r, c)), row, config)
+    assert size_float(None, config) is None
+
+
+def _with_previous_reference(bios: Any) -> list[Any]:
+    """variants.variant_findings before its one pass: each result scanned every earlier one."""
+    from lungtrack.core.variants import _Key
+    from lungtrack.knowledge.resistance import canonical_gene
+
+    out = []
+    for i, b in enumerate(bios):
+        key = _Key.of(b)
+        earlier = [x for x in bios[:i] if x.date < b.date]
+        same = [x for x in earlier if _Key.of(x) == key]
+        gene_dates = [x.date for x in earlier if key.gene and canonical_gene(x.gene) == key.gene]
+        out.append((b, same[-1] if same else None, gene_dates[-1] if gene_dates else None))
+    return out
+
+
+@st.composite
+def _biopsies(draw: Any) -> tuple[Any, ...]:
+    from lungtrack.core.history import BiopsyFinding
+
+    genes = [("EGFR", "T790M"), ("egfr", "t790m "), ("EGFR", "C797S"), ("MET", "amplification"), ("HER2", "amplification"),
+             ("ERBB2", "amplification"), ("", "small-cell transformation"), ("ALK", "G1202R")]
+    out = []
+    for i in range(draw(st.integers(0, 12))):
+        gene, variant = draw(st.sampled_from(genes))
+        out.append(BiopsyFinding(draw(st.integers(1, 5)) if draw(st.booleans()) else i + 1,
+                                 DAY0 + timedelta(days=draw(st.integers(0, 6))),
+                                 draw(st.sampled_from(list(enums.Sample))), gene, variant,
+                                 draw(st.sampled_from(list(enums.BiopsyResult)))))
+    return tuple(out)
+
+
+@_settings
+@given(_biopsies())
+def test_previous_results_in_one_pass_equal_the_scan_of_every_earlier_result(bios: tuple[Any, ...]) -> None:
+    from lungtrack.core import variants
+
+    ordered = sorted(bios, key=lambda b: (b.date, b.id))
+    got = variants._with_previous(ordered)
+    want = _with_previous_reference(ordered)
+    assert got == want
+    assert [(id(b), id(p) if p is not None else None) for b, p, _ in got] == \
+        [(id(b), id(p) if p is not None else None) for b, p, _ in want]  # the same earlier result, not an equal one
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_histories(), st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31)))
+def test_marker_and_timing_findings_from_kinetics_and_due_items_given_equal_computed(h: History, today: date) -> None:
+    from lungtrack.core import markers, timing
+
+    cut = engine.history_as_of(h, today)
+    config = RulesConfig()
+    responses = recist.assess_history(cut)
+    assert markers.marker_findings(cut, config, kinetics=markers.marker_kinetics(cut, config)) == \
+        markers.marker_findings(cut, config)
+    assert timing.timing_findings(cut, responses, today, config, due=timing.due_items(cut, today, config)) == \
+        timing.timing_findings(cut, responses, today, config)
+
+
+def test_engine_computes_kinetics_and_due_items_once_and_a_failure_still_shows_once(monkeypatch: Any) -> None:
+    from test_engine import ann
+
+    calls = {"kinetics": 0, "due": 0}
+    real_kinetics, real_due = engine.marker_kinetics, engine.due_items
+
+    def kinetics(*a: Any, **k: Any) -> Any:
+        calls["kinetics"] += 1
+        return real_kinetics(*a, **k)
+
+    def due(*a: Any, **k: Any) -> Any:
+        calls["due"] += 1
+        return real_due(*a, **k)
+
+    monkeypatch.setattr(engine, "marker_kinetics", kinetics)
+    monkeypatch.setattr(engine, "due_items", due)
+    today = date(2026, 8, 12)
+    ev = engine.evaluate(ann(), today)
+    assert calls == {"kinetics": 1, "due": 1} and ev.kinetics and ev.due
+    assert [f.rule for f in ev.findings if f.rule.startswith(("marker.", "timing."))]
+
+    def boom(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(engine, "marker_kinetics", boom)
+    ev = engine.evaluate(ann(), today)
+    errors = [f for f in ev.findings if f.rule == "engine.rule_error"]
+    assert [f.subject for f in errors] == ["markers"] and ev.kinetics == ()  # tried twice, shown once, as before
+    assert not [f for f in ev.findings if f.rule.startswith("marker.")]
+
+
+def test_the_collector_settings_of_the_all_patient_commands_are_put_back() -> None:
+    import gc
+
+    from lungtrack import services
+
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with services._collector_for_batches():
+        assert gc.get_threshold()[0] == services.GC_YOUNG_THRESHOLD and gc.get_freeze_count() >= frozen
+    assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
+    assert gc.isenabled()
