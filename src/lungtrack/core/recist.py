@@ -732,6 +732,8 @@ def _assess_line(
         )
     ]
     evaluable_sums: list[Decimal] = [b_sum] if b_sum is not None else []
+    b_sum_float = to_float(b_sum)  # the same on every time point
+    nadir_floats: dict[Decimal, float] = {}  # to_float of each nadir (a nadir repeats)
     response_reached = False
     # The last overall response that was evaluated: an NE time point (nothing, or not enough,
     # assessed) does not undo an earlier CR (Eisenhauer 2009 section 4.3.3), so a reappearance
@@ -834,8 +836,8 @@ def _assess_line(
                 date=p.date,
                 is_baseline=False,
                 sum_mm=to_float(s_sum),
-                baseline_sum_mm=to_float(b_sum),
-                nadir_mm=to_float(nadir),
+                baseline_sum_mm=b_sum_float,
+                nadir_mm=_nadir_float(nadir, nadir_floats),
                 change_from_baseline_pct=to_float(ch_base),
                 change_from_nadir_pct=to_float(ch_nadir_pct),
                 change_from_nadir_mm=to_float(ch_nadir_mm),
@@ -865,6 +867,17 @@ def _assess_line(
         first_pd_date=first_pd,
         notes=tuple(line_notes),
     ), rows
+
+
+def _nadir_float(nadir: Decimal | None, seen: dict[Decimal, float]) -> float | None:
+    """``to_float(nadir)``, computed once per nadir of a line (equal decimals round to equal
+    floats, whatever their exponents; not zero, whose sign they keep, nor NaN or infinities)."""
+    if nadir is None or not nadir or not nadir.is_finite():
+        return to_float(nadir)
+    got = seen.get(nadir)
+    if got is None:
+        got = seen[nadir] = float(round(nadir, 4))  # what to_float computes
+    return got
 
 
 def assess_history(history: History, config: RulesConfig = RulesConfig()) -> tuple[LineResponse, ...]:
