@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lungtrack.errors import InputError
 
@@ -230,7 +231,13 @@ for _d in DRUG_LIST:
 
 def get_drug(name: str) -> Drug | None:
     """The drug for a canonical name or alias, or ``None`` (the rules never raise on a name)."""
-    return _BY_KEY.get(_key(name)) if name else None
+    return _drug_of(name) if name else None
+
+
+@lru_cache(maxsize=1024)
+def _drug_of(name: str) -> Drug | None:
+    """:func:`get_drug` of a name as stored (the rules ask for the same few names: cached)."""
+    return _BY_KEY.get(_key(name))
 
 
 def drug_from_text(text: str, field: str = "drug") -> Drug:
