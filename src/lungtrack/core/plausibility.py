@@ -306,8 +306,12 @@ def plausibility_findings(history: History, config: RulesConfig = RulesConfig())
                 f = _finding(lesion.label, d, msg, pid, {"lesion_id": lesion.id, "size_mm": v})
                 out.setdefault(f.id, f)
     by_marker: dict[str, list[MarkerResult]] = {}
+    names: dict[Any, str] = {}  # str() of each marker value, once per distinct value
     for r in history.markers:
-        by_marker.setdefault(str(r.marker), []).append(r)
+        name = names.get(r.marker)
+        if name is None:
+            name = names[r.marker] = str(r.marker)
+        by_marker.setdefault(name, []).append(r)
     for marker in sorted(by_marker):
         results = sorted(by_marker[marker], key=lambda r: (r.date, r.id))
         unit = results[-1].unit
