@@ -10,6 +10,11 @@ from enum import Enum
 from typing import Any
 
 
+#: The field names of each dataclass :func:`to_data` has met (what ``dataclasses.fields`` gives,
+#: which is fixed per class).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def to_data(obj: Any) -> Any:
     """Convert core results to JSON-ready data: ISO dates, numbers as numbers, enums as values."""
     kind = type(obj)
@@ -21,9 +26,12 @@ def to_data(obj: Any) -> Any:
         return {str(to_data(k)): to_data(v) for k, v in obj.items()}
     if kind is list or kind is tuple:
         return [to_data(v) for v in obj]
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        if hasattr(obj, "id") and "id" not in out:
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(obj))
+    if names is not None:
+        out = {name: to_data(getattr(obj, name)) for name in names}
+        if "id" not in out and hasattr(obj, "id"):
             out["id"] = obj.id  # e.g. Finding.id is a property
         return out
     if isinstance(obj, Enum):
