@@ -450,3 +450,25 @@ def test_the_collector_settings_of_the_all_patient_commands_are_put_back() -> No
         assert gc.get_threshold()[0] == services.GC_YOUNG_THRESHOLD and gc.get_freeze_count() >= frozen
     assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
     assert gc.isenabled()
+
+
+@_settings
+@given(st.lists(st.one_of(st.none(), _decimals, st.sampled_from([Decimal("30.0"), Decimal("30.00"), Decimal("30"),
+                                                                  Decimal("-0.0"), Decimal("0E-7"), Decimal("NaN"),
+                                                                  Decimal("Infinity"), Decimal("12.34565")])),
+                max_size=10))
+def test_nadir_floats_once_per_nadir_equal_to_float(nadirs: list[Decimal | None]) -> None:
+    seen: dict[Decimal, float] = {}
+    for nadir in nadirs + nadirs:
+        assert _outcome(recist._nadir_float, nadir, seen) == _outcome(decimal_math.to_float, nadir)
+
+
+@_settings
+@given(st.lists(st.one_of(st.sampled_from(["osimertinib", "Osimertinib", " TAGRISSO ", "amivantamab + lazertinib",
+                                           "Amivantamab-Lazertinib", "not-a-drug", "", "erlotinib®"]),
+                          st.text(max_size=12)), max_size=8))
+def test_drug_lookup_remembered_per_name_equals_the_key_lookup(names: list[str]) -> None:
+    from lungtrack.knowledge import drugs
+
+    for name in names + names:
+        assert drugs.get_drug(name) is (drugs._BY_KEY.get(drugs._key(name)) if name else None)
