@@ -264,7 +264,7 @@ def note_add(
     body = _note_text(text, "text")
 
     def op(w, _force):
-        p = w.patient(patient)
+        p = w.patient_row(patient)
         return w.add_note(p, NoteInput(date=when, text=body)), p.name
 
     (res, pname), _change = common.write(ctx, op)
