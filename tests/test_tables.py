@@ -108,10 +108,12 @@ def test_every_table_has_its_model_module():
     ["marker", "add", "cea", "4.4", "--date", "2025-03-02"],
     ["note", "add", "tired after the infusion", "--date", "2025-03-02"],
     ["scan", "add", "--date", "2025-04-01", "--lesion", "RUL: lung, 22 mm", "--lesion", "4R: node, 12 mm"],
-], ids=["marker add", "note add", "scan add"])
+    ["biopsy", "add", "--date", "2025-03-02", "--sample", "plasma", "--variant", "T790M", "--result", "detected"],
+    ["appointment", "add", "--date", "2025-05-01", "--kind", "imaging"],
+], ids=["marker add", "note add", "scan add", "biopsy add", "appointment add"])
 def test_everyday_writes_do_not_import_the_orm(cli, db_path, args):
-    """marker add, note add and scan add read and write with SQLAlchemy Core on the write's
-    connection: no SQLModel class, no pydantic, no sqlalchemy.orm, and the record is saved and
+    """marker add, note add, scan add, biopsy add and appointment add read and write with
+    SQLAlchemy Core on the write's connection: no SQLModel class, no pydantic, no sqlalchemy.orm, and the record is saved and
     journalled (undo takes it back)."""
     assert cli("patient", "add", "Ann", "--diagnosed", "2025-01-10").code == 0
     assert cli("marker", "add", "cea", "4.2", "--date", "2025-03-01").code == 0
@@ -120,10 +122,11 @@ def test_everyday_writes_do_not_import_the_orm(cli, db_path, args):
     assert result["code"] == 0
     assert result["loaded"] == [], result["loaded"]
     log = cli("log", "--json").json()
-    assert log[0]["summary"].startswith(("logged CEA", "added a note", "logged CT")), log[0]
+    assert log[0]["summary"].startswith(("logged CEA", "added a note", "logged CT", "logged biopsy", "planned")), log[0]
     assert cli("undo", "--yes").code == 0
     assert len(cli("marker", "list", "--json").json()) == 1
     assert cli("note", "list", "--json").json() == [] and cli("scan", "list", "--json").json() == []
+    assert cli("biopsy", "list", "--json").json() == [] and cli("appointment", "list", "--json").json() == []
 
 
 def test_core_insert_defaults_are_the_models():

@@ -140,8 +140,9 @@ def _norm(text: str) -> str:
 class Writer:
     """The operations of one write command, in one transaction on ``conn``.
 
-    ``add_marker``, ``add_note`` and ``add_scan`` read and write with SQLAlchemy Core on ``conn``
-    (they are the everyday writes: no ORM, no SQLModel import); the other operations use the ORM
+    ``add_marker``, ``add_note``, ``add_scan``, ``add_biopsy`` and ``plan_appointment`` read and
+    write with SQLAlchemy Core on ``conn`` (they are the everyday writes: no ORM, no SQLModel
+    import); the other operations use the ORM
     :attr:`session`, opened on the same connection and transaction the first time it is used.
     Every Core read first flushes that session, and a Core update expires its objects, so both
     always see the same rows."""
@@ -272,8 +273,8 @@ class Writer:
         return repo.find_patient(self.session, name, field=field)
 
     def patient_row(self, name: str | None = None, field: str = "--patient") -> Any:
-        """The patient as a Core row (``id``, ``name``, ``birth_date``...): what ``add_marker``,
-        ``add_note`` and ``add_scan`` need, without the ORM."""
+        """The patient as a Core row (``id``, ``name``, ``birth_date``...): what the Core operations
+        (``add_marker``, ``add_note``, ``add_scan``, ``add_biopsy``, ``plan_appointment``) need."""
         self._sync()
         return read.find_patient(self.conn, name, field)
 
@@ -898,7 +899,7 @@ class Writer:
 
     # ------------------------------------------------------------ biopsies
 
-    def _biopsy_row_values(self, p: m.Patient, inp: BiopsyInput) -> tuple[dict[str, Any], list[Problem], Any]:
+    def _biopsy_row_values(self, p: Any, inp: BiopsyInput) -> tuple[dict[str, Any], list[Problem], Any]:
         from lungtrack.parsing.variants import normalize_alteration, normalize_gene
 
         origin = inp.source.origin
@@ -938,20 +939,24 @@ class Writer:
                "origin": values["origin"]}
         return row, out, alt
 
-    def add_biopsy(self, p: m.Patient, inp: BiopsyInput, *, force: bool = False) -> Written:
+    def add_biopsy(self, p: Any, inp: BiopsyInput, *, force: bool = False) -> Written:
+        """Save one biopsy finding (Core: ``p`` may be a row or an ORM patient)."""
         values, problems, alt = self._biopsy_row_values(p, inp)
         self._refuse(problems)
-        same = [b for b in repo.records(self.session, m.BiopsyFinding, p)
-                if (b.date, b.sample, b.gene, b.variant) == (inp.date, values["sample"], values["gene"], values["variant"])]
+        t = read._tables().biopsy_finding
+        same = self._rows(core_select(t).where(  # "is not distinct from": a None matches a None, as in Python
+            t.c.patient_id == p.id, t.c.date == inp.date, t.c.sample.is_not_distinct_from(values["sample"]),
+            t.c.gene.is_not_distinct_from(values["gene"]), t.c.variant.is_not_distinct_from(values["variant"]))
+            .order_by(t.c.date, t.c.id))
         if same and not force:
             label = f"{alt.display} in {values['sample']} on {inp.date.isoformat()}"
             raise InputError("--variant", inp.variant, "a finding not already logged", message=(
                 f"--variant: {label} is already logged for {p.name} (id {same[0].id}); expected a new finding "
                 f"(pass --force to log it again, or use lungtrack biopsy edit {same[0].id})."))
-        row = self._add(m.BiopsyFinding(patient_id=p.id, source=inp.source.label, external_id=inp.source.external_id,
-                                        **values))
+        row = self._insert("biopsy_finding", dict(patient_id=p.id, source=inp.source.label,
+                                                  external_id=inp.source.external_id, **values))
         self.say(f"logged biopsy finding of {inp.date.isoformat()} for {p.name}")
-        return Written("biopsy", (row.id,), (repo.row_dict(row),), extra={"alteration": alt})
+        return Written("biopsy", (row.id,), (read.row_data(t, row),), extra={"alteration": alt})
 
     def edit_biopsy(self, p: m.Patient, finding_id: int, changes: dict[str, Any]) -> Written:
         """``changes``: any of date, sample, gene, variant, result, vaf (None clears), assay, allele_context."""
@@ -981,7 +986,8 @@ class Writer:
 
     # ------------------------------------------------------------ appointments and notes
 
-    def plan_appointment(self, p: m.Patient, inp: AppointmentInput) -> Written:
+    def plan_appointment(self, p: Any, inp: AppointmentInput) -> Written:
+        """Plan (or record) one appointment (Core: ``p`` may be a row or an ORM patient)."""
         problems: list[Problem] = []
         origin = inp.source.origin
         kind, why = ck.vocabulary("kind", inp.kind, "appointment kind")
@@ -994,15 +1000,16 @@ class Writer:
         if reason:
             problems.append(Problem(origin, "date", reason))
         self._refuse(problems)
-        dup = self.session.exec(select(m.Appointment).where(
-            m.Appointment.patient_id == p.id, m.Appointment.date == inp.date, m.Appointment.kind == kind,
-            m.Appointment.status == status)).first()
+        t = read._tables().appointment
+        dup = self._first(core_select(t).where(t.c.patient_id == p.id, t.c.date == inp.date, t.c.kind == kind,
+                                               t.c.status == status).order_by(t.c.id))
         if dup is not None:  # the same kind of appointment on the same day: say so, add nothing
-            return Written("appointment", (dup.id,), (repo.row_dict(dup),), already=True)
-        row = self._add(m.Appointment(patient_id=p.id, date=inp.date, kind=kind, description=inp.description,
-                                      status=status, source=inp.source.label, external_id=inp.source.external_id))
+            return Written("appointment", (dup.id,), (read.row_data(t, dup),), already=True)
+        row = self._insert("appointment", dict(patient_id=p.id, date=inp.date, kind=kind, description=inp.description,
+                                               status=status, source=inp.source.label,
+                                               external_id=inp.source.external_id))
         self.say(f"planned {kind} appointment on {inp.date.isoformat()} for {p.name}")
-        return Written("appointment", (row.id,), (repo.row_dict(row),))
+        return Written("appointment", (row.id,), (read.row_data(t, row),))
 
     def edit_appointment(self, p: m.Patient, appointment_id: int, *, date_: date | None = None,
                          kind: str | None = None, description: str | None = None, status: str | None = None,
