@@ -206,7 +206,7 @@ def _merge_one(s: ImagingStudy) -> _Point | None:
         date=s.date,
         study_ids=(s.id,),
         rows=rows,
-        slice_mm={k: slice_mm for k in rows},
+        slice_mm=dict.fromkeys(rows, slice_mm),
         new_lesions=tuple(
             sorted(s.new_lesions, key=lambda n: (n.site, n.label or "", n.is_node, n.size_mm or 0.0, n.equivocal))
         ) if s.new_lesions else (),
