@@ -68,7 +68,8 @@ _INSIDE = re.compile(r'["\\\n]')  # what matters inside one
 
 
 #: A whole string, possibly unterminated (the rest of the text is then inside it).
-_STRING = re.compile(r'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)  # "(?:[^"\\]+|\\.)*"? unrolled: faster
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
@@ -81,7 +82,7 @@ def nesting_depth(text: str) -> tuple[int, int]:
     from itertools import accumulate
 
     brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text))
-    deepest = max(0, max(accumulate(1 if b in "[{" else -1 for b in brackets), default=0))
+    deepest = max(0, max(accumulate(map(_STEP.__getitem__, brackets)), default=0))
     if deepest <= MAX_DEPTH:
         return deepest, 0
     return _nesting_depth_and_line(text)
