@@ -46,9 +46,9 @@ def _resource() -> fm.Resource:
     return fm.Resource({"resourceType": "Observation", "id": "o1"}, "f.json", 3)
 
 
-def _outcome(f: Any, *args: Any) -> tuple[str, Any]:
+def _outcome(f: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
     try:
-        return "ok", f(*args)
+        return "ok", f(*args, **kwargs)
     except InputError as exc:
         return "error", str(exc)
 
@@ -126,3 +126,131 @@ def _old_depth(text: str) -> int:
        | st.builds(lambda n, t: "[" * n + t + "]" * n, st.integers(0, 80), st.text(alphabet='[]"\\a', max_size=40)))
 def test_nesting_depth_matches_the_former_expression(text: str) -> None:
     assert guard.nesting_depth(text)[0] == _old_depth(text)
+
+
+# ------------------------------------------------------------------ the import's writes
+
+
+def _normalize_plain(text: Any, *, gene: Any = None, field: str = "variant") -> Any:
+    from lungtrack.parsing import variants
+
+    return variants._normalize_alteration(text, gene=gene, field=field)
+
+
+@settings(max_examples=300)
+@given(text=st.one_of(st.sampled_from(["L858R", "p.Leu858Arg", "T790M", "exon 19 deletion", "EML4-ALK fusion",
+                                       "NP_005219.2:p.Leu858Arg", "C797S", "", "  ", "xyz", "G12C", "amplification"]),
+                      st.text(max_size=12)),
+       gene=st.one_of(st.none(), st.sampled_from(["EGFR", "ALK", "KRAS", "MET", "egfr", "XYZ"])))
+def test_variant_normalisation_cache_matches_the_plain_function(text: str, gene: str | None) -> None:
+    from lungtrack.parsing import variants
+
+    for _ in range(2):  # the second call comes from the cache
+        assert _outcome(variants.normalize_alteration, text, gene=gene) == _outcome(_normalize_plain, text, gene=gene)
+
+
+_TIMESTAMPS = {"created_at", "updated_at", "at", "undone_at"}
+
+
+def _dump(db: Any) -> dict[str, list[Any]]:
+    """Every row of every table, timestamps aside; journal entries with their JSON decoded."""
+    import json
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        out: dict[str, list[Any]] = {}
+        tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for t in sorted(tables):
+            cur = con.execute(f'SELECT * FROM "{t}" ORDER BY rowid')
+            cols = [c[0] for c in cur.description]
+            rows = []
+            for row in cur:
+                rec = {c: v for c, v in zip(cols, row) if c not in _TIMESTAMPS}
+                for k in ("old", "new"):
+                    if t == "change_entry" and isinstance(rec.get(k), str):
+                        value = json.loads(rec[k])
+                        rec[k] = ({c: v for c, v in value.items() if c not in _TIMESTAMPS}
+                                  if isinstance(value, dict) else value)
+                rows.append(rec)
+            out[t] = rows
+        return out
+    finally:
+        con.close()
+
+
+def _plain_paths(monkeypatch: Any) -> None:
+    """The import without its fast paths: one flush per therapy line, the lesion look-up for
+    every patient, no variant cache, the path-keeping datatype walk, the extension scan."""
+    from lungtrack.parsing import variants
+    from lungtrack.records import importing
+
+    run_op, write_scans = importing._run_op, importing._write_scans
+    monkeypatch.setattr(importing, "_run_op", lambda w, p, op, flush=True: run_op(w, p, op))
+    monkeypatch.setattr(importing, "_write_scans", lambda w, p, ops, now, new_patient=False: write_scans(w, p, ops, now))
+    monkeypatch.setattr(variants, "normalize_alteration", _normalize_plain)
+    monkeypatch.setattr(fm, "_check_datatypes", fm._check_datatypes_slow)
+    monkeypatch.setattr(fm, "_ext", fm._ext_slow)
+
+
+def test_json_and_fhir_imports_write_what_the_plain_paths_write(cli, tmp_path, monkeypatch):
+    """Into a store holding the demo patient and a generated 10-year patient: a JSON export with
+    the 10-year patient's running line ended (an update after a new line), a new marker, and
+    another generated patient; then a third one's FHIR Bundle.  Same rows, ids and journal entries as the plain paths; undo
+    leaves the same store."""
+    import json
+    import shutil
+
+    from gen_history import TODAY as GEN_TODAY
+    from gen_history import ten_year_patient
+
+    monkeypatch.setenv("LUNGTRACK_TODAY", GEN_TODAY.isoformat())
+    start = tmp_path / "start.db"
+    assert cli("--db", str(start), "demo", "--quiet").code == 0
+    first = ten_year_patient()
+    for i, ln in enumerate(first["patients"][0]["therapy_lines"], start=1):
+        ln["external_id"] = f"line-{i}"  # the last one is still running
+    (tmp_path / "first.json").write_text(json.dumps(first), encoding="utf-8")
+    assert cli("--db", str(start), "import", "json", str(tmp_path / "first.json")).code == 0
+    doc = json.loads(cli("--db", str(start), "export", "json", "--all-patients").stdout)
+    ten = next(p for p in doc["patients"] if p["patient"]["name"] == "Ten Year")
+    lines = ten["therapy_lines"]
+    lines[-1].update(end_date="2025-06-01", stop_reason="progression")  # an update ...
+    lines.insert(0, {**lines[0], "drug": "erlotinib", "start_date": "2016-01-10", "end_date": "2016-01-25",
+                     "external_id": "line-0", "note": None})  # ... after a new line of the same patient
+    ten["marker_results"].append({**ten["marker_results"][-1], "value": 99.5, "external_id": None})
+    other = ten_year_patient(name="Other Ten", seed=9)["patients"][0]
+    other["patient"]["identifiers"] = [{"system": "urn:example:mrn", "value": "MRN-0002"}]
+    doc["patients"].append(other)
+    (tmp_path / "in.json").write_text(json.dumps(doc), encoding="utf-8")
+    fhir_db = tmp_path / "fhir.db"
+    third = ten_year_patient(name="Fhir Ten", seed=8)
+    third["patients"][0]["patient"]["identifiers"] = []  # another person: not matched to "Ten Year"
+    (tmp_path / "third.json").write_text(json.dumps(third), encoding="utf-8")
+    assert cli("--db", str(fhir_db), "import", "json", str(tmp_path / "third.json")).code == 0
+    assert cli("--db", str(fhir_db), "export", "fhir", "-o", str(tmp_path / "ten.fhir.json")).code == 0
+
+    def run(name: str) -> list[Any]:
+        db = tmp_path / f"{name}.db"
+        shutil.copy(start, db)
+        out: list[Any] = []
+        for fmt, path in (("json", "in.json"), ("fhir", "ten.fhir.json")):
+            r = cli("--db", str(db), "import", fmt, str(tmp_path / path), "--json")
+            assert r.code == 0, r
+            out.append(_dump(db))
+            # undo gives the same result (a FHIR import that also set the patient's schedule
+            # cannot be undone, before and after this change: the same refusal is compared)
+            u = cli("--db", str(db), "undo", "--yes")
+            out.append((u.code, u.stderr, _dump(db)))
+            if u.code == 0:  # write it again for the next step
+                assert cli("--db", str(db), "import", fmt, str(tmp_path / path)).code == 0
+        return out
+
+    fast = run("fast")
+    with monkeypatch.context() as mp:
+        _plain_paths(mp)
+        plain = run("plain")
+    assert fast[0]["therapy_line"] == plain[0]["therapy_line"] and len(fast[0]["therapy_line"]) == 8
+    assert any(e["op"] == "update" and e["table_name"] == "therapy_line" for e in fast[0]["change_entry"])
+    assert fast[2]["change_entry"] != fast[0]["change_entry"]
+    assert fast == plain

@@ -204,10 +204,19 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
         else:
             _fill_patient(w, p, batch, notes)
         out_patients.append((p.id, p.name, how))
+        pending_lines = False
         for op in ops:
-            if op[0] != "scan":
+            if op[0] == "therapy":  # added now, flushed together (the same rows, ids and entries, in order)
+                _run_op(w, p, op, flush=False)
+                pending_lines = True
+            elif op[0] != "scan":
+                if pending_lines:  # the lines' entries before this update's, as one flush each gave
+                    w.session.flush()
+                    pending_lines = False
                 _run_op(w, p, op)
-        _write_scans(w, p, [op for op in ops if op[0] == "scan"], now)
+        if pending_lines:
+            w.session.flush()
+        _write_scans(w, p, [op for op in ops if op[0] == "scan"], now, new_patient=how == "created")
         for table, items in rows.items():
             if not items:
                 continue
@@ -336,11 +345,12 @@ def _norm_label(label: str) -> str:
     return " ".join(label.split()).casefold()
 
 
-def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datetime) -> None:
+def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datetime, new_patient: bool = False) -> None:
     """The scans of one patient's import, written in bulk: the same rows, in the same order, as
     adding them one by one (``_run_op``: a study, then its lesions and measurements, a lesion
     created the first time its label is seen), with one insert per table instead of a flush
-    and a lesion look-up per measurement."""
+    and a lesion look-up per measurement.  A patient this import created has no lesions yet:
+    they are not looked up."""
     if not ops:
         return
     from lungtrack.records.writer import lesion_values, stored_size
@@ -349,7 +359,7 @@ def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datet
     session.flush()
     conn = session.connection()
     known: dict[str, Any] = {}
-    for le in repo.lesions(session, p):  # find_lesion's choice: the first lesion (by id) with the label
+    for le in () if new_patient else repo.lesions(session, p):  # find_lesion's choice: the first lesion (by id) with the label
         known.setdefault(_norm_label(le.label), le)
     new_lesions: list[dict[str, Any]] = []
     studies: list[dict[str, Any]] = []
@@ -407,7 +417,11 @@ def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datet
                            "lesion_id": lesion_value(le, "id"), **row} for at, le, row in new_rows])
 
 
-def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...]) -> None:
+def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...], flush: bool = True) -> None:
+    """One therapy line or update through the ORM (journalled by the session's flush); a therapy
+    line with ``flush=False`` is flushed by the caller, with the lines added after it: the unit
+    of work inserts new rows of a table in the order they were added, and the journal takes them
+    in that order, so the rows, ids and entries are those of one flush per line."""
     kind = op[0]
     if kind == "therapy":
         inp, drug, reason = op[1], op[2], op[3]
@@ -415,7 +429,8 @@ def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...]) -> None:
                                     stop_reason=reason, note=inp.note, source=inp.source.label,
                                     external_id=inp.source.external_id, rxnorm=inp.rxnorm,
                                     stop_reason_text=inp.stop_reason_text))
-        w.session.flush()
+        if flush:
+            w.session.flush()
     elif kind == "update":
         row, values = op[2], op[3]
         for k, v in values.items():
