@@ -123,6 +123,7 @@ def _old_depth(text: str) -> int:
 
 @settings(max_examples=500)
 @given(text=st.text(alphabet='[]{}"\\\nab: ,', max_size=300)
+       | st.text(alphabet='[]{}"\nab: ,é€\u2028', max_size=300)  # no backslash: the translation path
        | st.builds(lambda n, t: "[" * n + t + "]" * n, st.integers(0, 80), st.text(alphabet='[]"\\a', max_size=40)))
 def test_nesting_depth_matches_the_former_expression(text: str) -> None:
     assert guard.nesting_depth(text)[0] == _old_depth(text)
