@@ -182,7 +182,8 @@ def _dump(db: Any) -> dict[str, list[Any]]:
 
 def _plain_paths(monkeypatch: Any) -> None:
     """The import without its fast paths: one flush per therapy line, the lesion look-up for
-    every patient, no variant cache, the path-keeping datatype walk, the extension scan."""
+    every patient, no variant cache, the path-keeping datatype walk, the extension scan, each
+    BodyStructure read for every tumour size."""
     from lungtrack.parsing import variants
     from lungtrack.records import importing
 
@@ -192,6 +193,7 @@ def _plain_paths(monkeypatch: Any) -> None:
     monkeypatch.setattr(variants, "normalize_alteration", _normalize_plain)
     monkeypatch.setattr(fm, "_check_datatypes", fm._check_datatypes_slow)
     monkeypatch.setattr(fm, "_ext", fm._ext_slow)
+    monkeypatch.setattr(fm._Mapper, "_body_part", lambda self, target, part, read: read())
 
 
 def test_json_and_fhir_imports_write_what_the_plain_paths_write(cli, tmp_path, monkeypatch):
@@ -254,4 +256,66 @@ def test_json_and_fhir_imports_write_what_the_plain_paths_write(cli, tmp_path, m
     assert fast[0]["therapy_line"] == plain[0]["therapy_line"] and len(fast[0]["therapy_line"]) == 8
     assert any(e["op"] == "update" and e["table_name"] == "therapy_line" for e in fast[0]["change_entry"])
     assert fast[2]["change_entry"] != fast[0]["change_entry"]
+    assert fast == plain
+
+
+# ------------------------------------------------------------------ BodyStructures read once
+
+_CONCEPT = st.one_of(st.none(), st.just({"text": "Lymph node structure"}), st.just({"text": "Right upper lobe (body structure)"}),
+                     st.just({"coding": [{"system": "http://snomed.info/sct", "code": "1", "display": "lung"}]}),
+                     st.just({"text": 5}), st.just("lung"))
+_IDENT = st.lists(st.one_of(st.fixed_dictionaries({"value": st.one_of(st.just(""), st.just("12"), st.integers(0, 2))}),
+                            st.just({})), max_size=3)
+
+
+@st.composite
+def _tumour_bundle(draw: Any) -> dict[str, Any]:
+    bodies = []
+    for i in range(draw(st.integers(1, 3))):
+        body: dict[str, Any] = {"resourceType": "BodyStructure", "id": f"b{i}"}
+        for key, value in (("location", draw(_CONCEPT)), ("morphology", draw(_CONCEPT)), ("identifier", draw(_IDENT)),
+                           ("description", draw(st.one_of(st.none(), st.just("RUL mass"), st.just(""), st.integers(0, 1))))):
+            if value is not None:
+                body[key] = value
+        bodies.append(body)
+    observations = []
+    for j in range(draw(st.integers(1, 5))):
+        obs: dict[str, Any] = {
+            "resourceType": "Observation", "id": f"o{j}", "status": "final", "subject": {"reference": "Patient/p"},
+            "code": {"coding": [{"system": "http://loinc.org", "code": "21889-1"}]},
+            "effectiveDateTime": f"2024-0{draw(st.integers(1, 3))}-01",
+            "focus": [{"reference": f"BodyStructure/b{draw(st.integers(0, len(bodies) - 1))}"}
+                      for _ in range(draw(st.integers(1, 2)))],
+            "valueQuantity": {"value": 12.0, "unit": "mm"}}
+        if draw(st.booleans()):
+            obs["extension"] = [{"url": "urn:lungtrack:fhir:extension:lesion-label", "valueString": "target 1"}]
+        if draw(st.booleans()):
+            obs["bodySite"] = {"text": "liver"}
+        observations.append(obs)
+    patient = {"resourceType": "Patient", "id": "p", "name": [{"text": "Body Test"}]}
+    return {"resourceType": "Bundle", "type": "collection",
+            "entry": [{"resource": r} for r in [patient, *bodies, *observations]]}
+
+
+def _plan_or_error(text: str) -> Any:
+    try:
+        plan, extras, n = fm.map_files([("b.json", text)], "x")
+        return plan, extras, n
+    except InputError as exc:
+        return str(exc)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(bundle=_tumour_bundle())
+def test_body_structures_read_once_give_the_plan_of_reading_each_time(bundle: dict[str, Any]) -> None:
+    import json
+
+    text = json.dumps(bundle, indent=1)
+    fast = _plan_or_error(text)
+    original = fm._Mapper._body_part
+    fm._Mapper._body_part = lambda self, target, part, read: read()  # type: ignore[method-assign]
+    try:
+        plain = _plan_or_error(text)
+    finally:
+        fm._Mapper._body_part = original  # type: ignore[method-assign]
     assert fast == plain

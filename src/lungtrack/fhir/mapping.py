@@ -31,7 +31,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -645,6 +645,7 @@ class _Mapper:
         self.patient_name = patient_name
         self.skipped: Counter = Counter()
         self.aliases: dict[str, Resource] = {}
+        self._bodies: dict[int, tuple[Resource, dict[str, Any]]] = {}
         self.patients: dict[str, _PatientAcc] = {}
         self.seen: set[tuple[str | None, str, str]] = set()
         for res in resources:
@@ -994,6 +995,17 @@ class _Mapper:
                 "nothing was imported."))
         return round(value * factor, 6)
 
+    def _body_part(self, target: Resource, part: str, read: Callable[[], Any]) -> Any:
+        """One part of a referenced BodyStructure, read the first time a tumour size needs it
+        (the Tumor is the focus of every measurement of that lesion)."""
+        entry = self._bodies.get(id(target))
+        if entry is None:
+            entry = self._bodies[id(target)] = (target, {})  # the resource is kept: its id stays its own
+        parts = entry[1]
+        if part not in parts:
+            parts[part] = read()
+        return parts[part]
+
     def _lesion(self, res: Resource, r: _R) -> dict[str, Any]:
         d = res.data
         lt_label = _ext(r, d, "lesion-label")
@@ -1005,17 +1017,20 @@ class _Mapper:
             if target is not None and target.rtype == "BodyStructure":
                 br = _R(target)
                 bd = target.data
-                loc = label(br.concept(bd, "location"))
-                site = site or (_clean_display(loc).lower() if loc else None)
+                # each part of a BodyStructure is read (and its JSON types checked) once, when
+                # first needed, in the order of the reading below: the same values and errors
+                part = self._body_part
+                loc = part(target, "loc", lambda: label(br.concept(bd, "location")))
+                site = site or part(target, "site", lambda: _clean_display(loc).lower() if loc else None)
                 if name is None:
-                    for j, ident in enumerate(br.objs(bd, "identifier")):
-                        v = br.str_(ident, "value", f"identifier[{j}].value")
-                        if v:
-                            name = br.str_(bd, "description") or f"{_clean_display(loc or 'lesion').lower()} {v}"
-                            break
+                    v = part(target, "ident", lambda: _first_identifier_value(br, bd))
+                    if v:
+                        name = (part(target, "desc", lambda: br.str_(bd, "description"))
+                                or f"{_clean_display(loc or 'lesion').lower()} {v}")
                 if name is None:
-                    name = br.str_(bd, "description") or (f"{site}" if site else None) or f"lesion {target.rid}"
-                morph = (label(br.concept(bd, "morphology")) or "").lower()
+                    name = (part(target, "desc", lambda: br.str_(bd, "description")) or (f"{site}" if site else None)
+                            or f"lesion {target.rid}")
+                morph = part(target, "morph", lambda: (label(br.concept(bd, "morphology")) or "").lower())
                 if is_node is None and "lymph node" in f"{morph} {site or ''}":
                     is_node = True
             elif name is None and isinstance(f.get("display"), str):
@@ -1603,6 +1618,15 @@ def _check_datatypes_slow(r: _R, value: Any, path: str) -> None:
                         raise r.err(spelled((here, i)) + ".code", x["code"], "a string")
             if isinstance(item, (dict, list)):
                 stack.append((item, here))
+
+
+def _first_identifier_value(br: _R, bd: Mapping[str, Any]) -> str | None:
+    """The first non-empty ``identifier[].value`` of a BodyStructure (each read up to it checked)."""
+    for j, ident in enumerate(br.objs(bd, "identifier")):
+        v = br.str_(ident, "value", f"identifier[{j}].value")
+        if v:
+            return v
+    return None
 
 
 def _clean_display(text: str) -> str:
