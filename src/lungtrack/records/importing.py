@@ -147,7 +147,10 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
                     if items:
                         skipped[(kind, why)] += len(items)
                 continue
-            if repo.patient_by_name(session, inp.name) is not None:
+            # resolve_patient has just looked this name up (nothing is written before step 3)
+            by_name_already = patient is None and plan.kind in NAMED_KINDS and bool(batch.patient.name) \
+                and batch.patient.name == inp.name
+            if not by_name_already and repo.patient_by_name(session, inp.name) is not None:
                 problems.append(Problem(origin, "--patient", (
                     f"--patient: a patient called {inp.name!r} is already in this store but is not known by this "
                     f"import's identifiers ({patient_key(batch.patient) or 'none'}); to add the records to that "
