@@ -110,7 +110,27 @@ def render() -> str:
             lines.append(f"    Index({ix.name!r}, {', '.join(exprs)}{unique}),")
         lines.append(")")
         out.append("\n".join(lines) + "\n")
+    out.append(_defaults())
     return "".join(out)
+
+
+def _defaults() -> str:
+    """``DEFAULTS``: each table's Python-side column defaults that are not None (the models' field
+    defaults), for the Core writes (:mod:`lungtrack.records.writer`): a row inserted there gets the
+    values the model class would give it.  ``created_at``/``updated_at`` (a factory) are not listed."""
+    from pydantic_core import PydanticUndefined
+    from sqlmodel import SQLModel
+
+    classes = {m.class_.__tablename__: m.class_ for m in SQLModel._sa_registry.mappers}
+    lines = ["\n#: Python-side defaults of the models' fields (None and timestamps aside), per table.",
+             "DEFAULTS: dict[str, dict[str, Any]] = {"]
+    for table in SQLModel.metadata.sorted_tables:
+        fields = classes[table.name].model_fields
+        found = {name: f.default for name, f in fields.items()
+                 if f.default is not PydanticUndefined and f.default is not None and f.default_factory is None}
+        lines.append(f"    {table.name!r}: {found!r},")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:

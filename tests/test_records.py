@@ -42,6 +42,11 @@ def _ndjson(tmp_path, name: str, *resources) -> str:
 
 UNDOABLE = [
     ("marker", "add", "cea", "4.0", "--date", "2026-08-01"),
+    # scan add writes with Core (a role change is an update of the lesion); scan edit mixes the
+    # ORM (the scan) with those Core writes in one transaction
+    ("scan", "add", "--date", "2026-08-02", "--lesion", "RUL mass: non-target, 21 mm",
+     "--lesion", "liver S6 15", "--new-lesion", "adrenal: adrenal, 11 mm"),
+    ("scan", "edit", "4", "--lesion", "liver S6: non-target, 16 mm", "--impression", "changed"),
     ("marker", "edit", "3", "--value", "3.3"),
     ("marker", "delete", "1", "2", "3", "--yes"),
     ("scan", "delete", "2", "--yes"),

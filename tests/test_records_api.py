@@ -182,7 +182,6 @@ def test_bulk_scan_import_writes_the_rows_adding_one_scan_at_a_time_writes(tmp_p
     the one-by-one path it replaced: study, then lesions found by label or created, then
     measurements and new lesions, with role changes applied."""
     from lungtrack.store import models as m
-    from lungtrack.store import repo
 
     plan = _scan_plan()
     bulk = open_store(resolve(str(tmp_path / "bulk.db")), create=True)
@@ -199,7 +198,7 @@ def test_bulk_scan_import_writes_the_rows_adding_one_scan_at_a_time_writes(tmp_p
                                    source_status=inp.source_status)
             w.session.add(study)
             w.session.flush()
-            resolved = [(repo.find_lesion(w.session, p, item.label), item, item.size_mm) for item in inp.measurements]
+            resolved = [(w._find_lesion(p, item.label), item, item.size_mm) for item in inp.measurements]
             w._save_measurements(p, study, resolved, inp.source.label)
     for table in ("imaging_study", "lesion", "lesion_measurement", "new_lesion"):
         assert _rows(bulk, table) == _rows(one, table), table

@@ -268,13 +268,13 @@ def test_sqlite_read_only_error_is_mapped_to_words(demo, monkeypatch):
     """Even when SQLite itself refuses the write, the user sees "read-only", never SQL."""
     from sqlalchemy.exc import OperationalError
 
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
     def refuse(*a, **k):
         raise OperationalError("INSERT INTO patient (name) VALUES (?)", ("Secret Name",),
                                sqlite3.OperationalError("attempt to write a readonly database"))
 
-    monkeypatch.setattr(repo, "find_patient", refuse)
+    monkeypatch.setattr(read, "find_patient", refuse)  # what every write's patient look-up calls
     line = _one_error_line(demo("marker", "add", "CEA", "5", "--date", "2026-01-01"), 1)
     assert "read-only" in line
     assert "INSERT" not in line and "Secret Name" not in line

@@ -4,8 +4,6 @@ models' schema, and the read-only commands must run on it without building the O
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -106,46 +104,83 @@ def test_every_table_has_its_model_module():
                         for c in dir(sys.modules[f"lungtrack.store.models.{module}"])}
 
 
-def test_a_write_builds_only_the_classes_it_uses(cli, db_path):
-    """Adding a marker builds the patient and marker classes, not the other 14 (the journal is
-    written through plain column lists), and never the Core copy of the tables."""
+@pytest.mark.parametrize("args", [
+    ["marker", "add", "cea", "4.4", "--date", "2025-03-02"],
+    ["note", "add", "tired after the infusion", "--date", "2025-03-02"],
+    ["scan", "add", "--date", "2025-04-01", "--lesion", "RUL: lung, 22 mm", "--lesion", "4R: node, 12 mm"],
+    ["biopsy", "add", "--date", "2025-03-02", "--sample", "plasma", "--variant", "T790M", "--result", "detected"],
+    ["appointment", "add", "--date", "2025-05-01", "--kind", "imaging"],
+], ids=["marker add", "note add", "scan add", "biopsy add", "appointment add"])
+def test_everyday_writes_do_not_import_the_orm(cli, db_path, args):
+    """marker add, note add, scan add, biopsy add and appointment add read and write with
+    SQLAlchemy Core on the write's connection: no SQLModel class, no pydantic, no sqlalchemy.orm, and the record is saved and
+    journalled (undo takes it back)."""
     assert cli("patient", "add", "Ann", "--diagnosed", "2025-01-10").code == 0
-    probe = r'''
-import sys, json
-sys.argv = ["lungtrack", "marker", "add", "cea", "4.2", "--date", "2025-03-01"]
-from lungtrack.cli import main
-try:
-    main()
-except SystemExit as e:
-    code = e.code or 0
-built = sorted(m for m in sys.modules if m.startswith("lungtrack.store.models."))
-print(json.dumps({"code": code, "built": built, "core": "lungtrack.store.tables" in sys.modules}))
-'''
-    env = dict(os.environ, LUNGTRACK_DB=str(db_path))
-    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
-    result = json.loads(res.stdout.strip().splitlines()[-1])
-    assert result["code"] == 0, res.stderr
-    assert result["built"] == ["lungtrack.store.models._base", "lungtrack.store.models.marker",
-                               "lungtrack.store.models.patient"]
-    assert result["core"] is False
-    assert cli("marker", "list", "--json").json()[0]["value"] == 4.2
+    assert cli("marker", "add", "cea", "4.2", "--date", "2025-03-01").code == 0
+    result = probe_modules(args, ["sqlmodel", "pydantic", "sqlalchemy.orm", "lungtrack.store.models.",
+                                  "lungtrack.store.repo"], {"LUNGTRACK_DB": str(db_path)})
+    assert result["code"] == 0
+    assert result["loaded"] == [], result["loaded"]
+    log = cli("log", "--json").json()
+    assert log[0]["summary"].startswith(("logged CEA", "added a note", "logged CT", "logged biopsy", "planned")), log[0]
+    assert cli("undo", "--yes").code == 0
+    assert len(cli("marker", "list", "--json").json()) == 1
+    assert cli("note", "list", "--json").json() == [] and cli("scan", "list", "--json").json() == []
+    assert cli("biopsy", "list", "--json").json() == [] and cli("appointment", "list", "--json").json() == []
 
 
-def test_journal_insert_columns_are_the_models():
-    """records.journal writes through plain column lists; they must name real columns of the
-    journal tables, with the same kinds of types."""
+def test_core_insert_defaults_are_the_models():
+    """A row a Core write inserts gets, for every column it is not given, what the model class
+    gives a new object (store.tables.DEFAULTS; None elsewhere)."""
     from sqlmodel import SQLModel
 
-    from lungtrack.records.journal import _journal_tables
-    from lungtrack.store import models
+    from lungtrack.store import models, tables
 
     models.load_all()
-    for light in _journal_tables():
-        real = SQLModel.metadata.tables[light.name]
-        for col in light.columns:
-            assert col.name in real.c, (light.name, col.name)
-            assert type(col.type).__mro__[0] in type(real.c[col.name].type).__mro__ or \
-                col.type._type_affinity is real.c[col.name].type._type_affinity, (light.name, col.name)
-        required = {c.name for c in real.columns if not c.nullable and not c.primary_key and c.default is None
-                    and c.server_default is None}
-        assert required <= {c.name for c in light.columns}, (light.name, required)
+    for mapper in SQLModel._sa_registry.mappers:
+        cls = mapper.class_
+        obj = cls()
+        for c in cls.__table__.columns:
+            if c.name in ("id", "created_at", "updated_at", "at"):
+                continue
+            assert getattr(obj, c.name) == tables.DEFAULTS[c.table.name].get(c.name), (c.table.name, c.name)
+
+
+def test_core_and_orm_writes_store_the_same_row(tmp_path):
+    """The same marker result written through the ORM and by the Core write path: the same
+    stored values, timestamps in the same stored form, and the same journal entry."""
+    import re
+    import sqlite3
+    from datetime import date
+
+    from lungtrack.records import inputs as ri
+    from lungtrack.records.writer import writer
+    from lungtrack.store import models as m
+    from lungtrack.store.db import open_store
+    from lungtrack.store.paths import resolve
+
+    path = tmp_path / "s.db"
+    store = open_store(resolve(str(path)), create=True)
+    today = date(2026, 1, 1)
+    with writer(store, today=today) as w:
+        w.add_patient(ri.PatientInput(name="Ann"))
+    with writer(store, today=today) as w:
+        w.add_marker(w.patient_row("Ann"), ri.MarkerInput("CEA", 5.5, "ng/mL", date(2025, 5, 1), lab="City lab"))
+    with writer(store, today=today) as w:
+        p = w.patient("Ann")
+        w.session.add(m.MarkerResult(patient_id=p.id, date=date(2025, 5, 1), marker="CEA", value=5.5, unit="ng/mL",
+                                     lab="City lab"))
+    store.close()
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    core, orm = [dict(r) for r in con.execute("SELECT * FROM marker_result ORDER BY id")]
+    entries = [json.loads(r["new"]) for r in con.execute(
+        "SELECT new FROM change_entry WHERE table_name = 'marker_result' ORDER BY id")]
+    con.close()
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?$")
+    for key in ("created_at", "updated_at"):
+        assert stamp.match(core[key]) and stamp.match(orm[key]), (core[key], orm[key])
+    drop = ("id", "created_at", "updated_at")
+    assert {k: v for k, v in core.items() if k not in drop} == {k: v for k, v in orm.items() if k not in drop}
+    assert len(entries) == 2 and list(entries[0]) == list(entries[1])
+    assert {k: v for k, v in entries[0].items() if k not in drop} == {k: v for k, v in entries[1].items() if k not in drop}

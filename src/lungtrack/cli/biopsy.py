@@ -171,7 +171,7 @@ def add(
                       vaf=vaf_value, assay=assay_name, allele_context=context)
 
     def op(w, force_):
-        p = w.patient(patient)
+        p = w.patient_row(patient)
         return w.add_biopsy(p, inp, force=force_), p.name
 
     (res, pname), _change = common.write(ctx, op, force=force)

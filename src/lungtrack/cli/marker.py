@@ -78,7 +78,7 @@ def add(
                       comparator=comparator)
 
     def op(w, force_):
-        p = w.patient(patient)
+        p = w.patient_row(patient)
         return w.add_marker(p, inp, force=force_), p.name
 
     (res, pname), _change = common.write(ctx, op, force=force, fields=_FIELDS)

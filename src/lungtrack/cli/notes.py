@@ -98,7 +98,7 @@ def plan_appointment(ctx: typer.Context, patient: str | None, when, kind: str, d
     from lungtrack.records.inputs import AppointmentInput
 
     def op(w, _force):
-        p = w.patient(patient)
+        p = w.patient_row(patient)
         return w.plan_appointment(p, AppointmentInput(date=when, kind=kind, description=description)), p.name
 
     return common.write(ctx, op)[0]
@@ -264,7 +264,7 @@ def note_add(
     body = _note_text(text, "text")
 
     def op(w, _force):
-        p = w.patient(patient)
+        p = w.patient_row(patient)
         return w.add_note(p, NoteInput(date=when, text=body)), p.name
 
     (res, pname), _change = common.write(ctx, op)

@@ -104,14 +104,15 @@ def study_dict(session, study) -> dict:
     return data
 
 
-def _assessment_sentence(session, p, study_id: int) -> str:
-    """One sentence on what RECIST makes of this scan, for the confirmation line."""
+def _assessment_sentence(conn, p, study_id: int) -> str:
+    """One sentence on what RECIST makes of this scan, for the confirmation line (``conn``: the
+    write's Core connection, after the scan was saved)."""
     from lungtrack.core.recist import assess_history
     from lungtrack.knowledge.wording import response_label
     from lungtrack.settings import load_rules_config
-    from lungtrack.store import repo
+    from lungtrack.store import read
 
-    history = repo.load_history(session, p)
+    history = read.load_history(conn, p)
     for resp in assess_history(history, load_rules_config()):
         for tp in resp.timepoints:
             if tp.study_id != study_id:
@@ -201,9 +202,9 @@ def save_scan(ctx: typer.Context, *, when, modality: Modality, thickness: float 
                     report_text=report_text)
 
     def op(w, force_):
-        p = w.patient(patient)
+        p = w.patient_row(patient)
         res = w.add_scan(p, inp, force=force_)
-        return res, _assessment_sentence(w.session, p, res.ids[0]), p.name
+        return res, _assessment_sentence(w.conn, p, res.ids[0]), p.name
 
     (res, sentence, pname), _change = common.write(ctx, op, force=force)
     return res.row, sentence, pname

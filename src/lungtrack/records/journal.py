@@ -21,17 +21,24 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, DateTime, delete, event, insert, inspect, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
-from sqlmodel import select as orm_select
 
 from lungtrack.errors import InputError, NotFoundError
 from lungtrack.store import models as m
-from lungtrack.store.models import utcnow
+from lungtrack.store.clock import utcnow
+
+if TYPE_CHECKING:  # the ORM is imported where it is used: an everyday write journals without it
+    from sqlmodel import Session, SQLModel
+
+
+def orm_select(*entities: Any) -> Any:
+    from sqlmodel import select as _select
+
+    return _select(*entities)
 
 #: Tables that are never journalled (the journal itself, and the export log).
 UNJOURNALLED = frozenset({"change", "change_entry", "event_log", "alembic_version"})
@@ -98,6 +105,11 @@ def _row_values(obj: SQLModel) -> dict[str, Any]:
     return {c.name: _encode(getattr(obj, c.name)) for c in table.columns}
 
 
+def encode_row(values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values (every column, as a Core write inserts them) as the journal keeps them."""
+    return {k: _encode(v) for k, v in values.items()}
+
+
 def _decode_row(table_name: str, data: dict[str, Any]) -> dict[str, Any]:
     table = m.table(table_name)
     out: dict[str, Any] = {}
@@ -142,16 +154,34 @@ class Entry:
 class Recorder:
     """Collects the entries of one change from the session's flushes."""
 
-    def __init__(self, session: Session):
-        self.session = session
+    def __init__(self, session: Session | None = None):
+        self.session: Session | None = None
         self.entries: list[Entry] = []
         self._pending_new: list[SQLModel] = []
+        if session is not None:
+            self.attach(session)
+
+    def attach(self, session: Session) -> None:
+        """Record the rows ``session`` flushes (the writer's ORM operations)."""
+        self.session = session
         event.listen(session, "before_flush", self._before_flush)
         event.listen(session, "after_flush", self._after_flush)
 
     def close(self) -> None:
-        event.remove(self.session, "before_flush", self._before_flush)
-        event.remove(self.session, "after_flush", self._after_flush)
+        if self.session is not None:
+            event.remove(self.session, "before_flush", self._before_flush)
+            event.remove(self.session, "after_flush", self._after_flush)
+            self.session = None
+
+    def inserted(self, table: str, row_id: int, values: dict[str, Any]) -> None:
+        """A row a Core write inserted (``values``: every column, the id included)."""
+        if table not in UNJOURNALLED:
+            self.entries.append(Entry(table, row_id, "insert", None, encode_row(values)))
+
+    def updated(self, table: str, row_id: int, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """A row a Core write updated: the old and new values of the columns that changed."""
+        if table not in UNJOURNALLED and old:
+            self.entries.append(Entry(table, row_id, "update", encode_row(old), encode_row(new)))
 
     @staticmethod
     def _table(obj: Any) -> str | None:
@@ -188,12 +218,13 @@ class Recorder:
         if ids:
             self.entries.append(Entry(table, len(ids), "insert-ids", None, list(ids)))
 
-    def save(self, kind: str, command: str | None, summary: str) -> int | None:
+    def save(self, conn: Connection, kind: str, command: str | None, summary: str) -> int | None:
         """Write the change and its entries (Core inserts); None when nothing changed."""
         if not self.entries:
             return None
-        conn = self.session.connection()
-        change, entry = _journal_tables()
+        from lungtrack.store import tables
+
+        change, entry = tables.change, tables.change_entry
         change_id = conn.execute(insert(change).values(
             at=utcnow(), os_user=os_user(), command=command, summary=summary, kind=kind).returning(change.c.id)).scalar_one()
         rows = [{"change_id": change_id, "table_name": e.table, "row_id": e.row_id, "op": e.op,
@@ -201,21 +232,6 @@ class Recorder:
                  "new": dumps(e.new) if e.new is not None else None} for e in self.entries]
         conn.execute(insert(entry), rows)
         return int(change_id)
-
-
-@lru_cache(maxsize=1)
-def _journal_tables() -> tuple[Any, Any]:
-    """The two journal tables as the columns a write inserts (``sqlalchemy.table``): every write
-    command saves its change, and building the ORM classes of the journal for that cost more
-    than the insert.  The columns are those of models/journal.py (tests/test_tables.py)."""
-    from sqlalchemy import Integer, String, Text, column, table
-    from sqlmodel.sql.sqltypes import UTCDateTime  # the models' own timestamp type
-
-    change = table("change", column("id", Integer), column("at", UTCDateTime()), column("os_user", String),
-                   column("command", Text), column("summary", Text), column("kind", String))
-    entry = table("change_entry", column("change_id", Integer), column("table_name", String),
-                  column("row_id", Integer), column("op", String), column("old", Text), column("new", Text))
-    return change, entry
 
 
 # --------------------------------------------------------------------------- reading and undo
@@ -292,6 +308,8 @@ def revert(session: Session, change: m.Change) -> dict[str, int]:
     a later change modified or removed makes the undo refuse (nothing is written)."""
     entries = list(session.exec(orm_select(m.ChangeEntry).where(m.ChangeEntry.change_id == change.id)
                                 .order_by(m.ChangeEntry.id)))
+    from sqlmodel import SQLModel
+
     m.load_all()
     order = {t.name: i for i, t in enumerate(SQLModel.metadata.sorted_tables)}
     conn = session.connection()

@@ -20,9 +20,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import insert, update
+from sqlalchemy import select as core_select
+from sqlalchemy.engine import Connection
 
 from lungtrack.errors import InputError, NotFoundError, RecordsRefused
 from lungtrack.records import checks as ck
@@ -39,7 +42,49 @@ from lungtrack.records.inputs import (
 )
 from lungtrack.records.journal import Recorder
 from lungtrack.store import models as m
-from lungtrack.store import repo
+from lungtrack.store import read
+from lungtrack.store.clock import utcnow
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from lungtrack.store import repo
+else:
+    class _OnFirstUse:
+        """A module imported the first time one of its names is used: the ORM (``repo``, the
+        SQLModel classes) is imported by the operations that need it, not by every write."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(import_module(self._name), attr)
+
+    repo = _OnFirstUse("lungtrack.store.repo")
+
+
+def select(*entities: Any) -> Any:
+    """SQLModel's ``select`` (ORM operations), imported when first called."""
+    from sqlmodel import select as _select
+
+    return _select(*entities)
+
+
+def col(column: Any) -> Any:
+    from sqlmodel import col as _col
+
+    return _col(column)
+
+
+class RowValues(dict[str, Any]):
+    """A row read or written with SQLAlchemy Core: its values by column name, also as attributes
+    (``row.label``), like the ORM objects the other operations use."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 #: Record kinds that ``delete`` takes, with the name of their table class (built on first use).
 KINDS: dict[str, str] = {
@@ -93,8 +138,18 @@ def _norm(text: str) -> str:
 
 
 class Writer:
-    def __init__(self, session: Session, store: Any, today: date, kind: str = "edit", command: str | None = None):
-        self.session = session
+    """The operations of one write command, in one transaction on ``conn``.
+
+    ``add_marker``, ``add_note``, ``add_scan``, ``add_biopsy`` and ``plan_appointment`` read and
+    write with SQLAlchemy Core on ``conn`` (they are the everyday writes: no ORM, no SQLModel
+    import); the other operations use the ORM
+    :attr:`session`, opened on the same connection and transaction the first time it is used.
+    Every Core read first flushes that session, and a Core update expires its objects, so both
+    always see the same rows."""
+
+    def __init__(self, conn: Connection, store: Any, today: date, kind: str = "edit", command: str | None = None,
+                 session: Session | None = None):
+        self.conn = conn
         self.store = store
         self.today = today
         self.kind = kind
@@ -102,6 +157,8 @@ class Writer:
         self.summary: list[str] = []
         self.change_id: int | None = None
         self.recorder = Recorder(session)
+        self._session = session
+        self._own_session = False
         self._config: Any = None
         self._marker_cache: dict[str, Any] = {}
         self._unit_cache: dict[tuple[Any, str], float] = {}
@@ -119,6 +176,78 @@ class Writer:
 
             self._config = load_rules_config()
         return self._config
+
+    @property
+    def session(self) -> Session:
+        """The ORM session, on this writer's connection and transaction (opened on first use)."""
+        if self._session is None:
+            from sqlmodel import Session
+
+            self._session = Session(bind=self.conn, expire_on_commit=False)
+            self._own_session = True
+            self.recorder.attach(self._session)
+        return self._session
+
+    def close(self) -> None:
+        self.recorder.close()
+        if self._own_session and self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _sync(self) -> None:
+        """Flush the ORM session, if open, so that a Core statement sees its changes."""
+        if self._session is not None:
+            self._session.flush()
+
+    def _rows(self, stmt: Any) -> list[RowValues]:
+        self._sync()
+        return [RowValues(r) for r in self.conn.execute(stmt).mappings()]
+
+    def _first(self, stmt: Any) -> RowValues | None:
+        rows = self._rows(stmt.limit(1))
+        return rows[0] if rows else None
+
+    def _insert(self, table: str, values: dict[str, Any]) -> RowValues:
+        """Insert one row with Core (the model's defaults and timestamps filled in, as the ORM
+        would), journal it, and return every column's value, the new id included."""
+        from lungtrack.store.tables import DEFAULTS
+
+        t = getattr(read._tables(), table)
+        defaults = DEFAULTS[table]
+        now = utcnow()
+        row: dict[str, Any] = {}
+        for c in t.columns:
+            if c.name in values:
+                row[c.name] = values[c.name]
+            elif c.name in ("created_at", "updated_at"):
+                row[c.name] = now
+            else:
+                row[c.name] = defaults.get(c.name)
+        if row.get("id") is None:
+            row.pop("id", None)
+        self._sync()
+        row_id = self.conn.execute(insert(t).values(row)).inserted_primary_key[0]
+        out = RowValues({c.name: row_id if c.name == "id" else row[c.name] for c in t.columns})
+        self.recorder.inserted(table, int(row_id), out)
+        return out
+
+    def _update(self, table: str, row: Any, changes: dict[str, Any]) -> None:
+        """Update one row with Core (``updated_at`` set, as ``_touch`` does), journal the columns
+        that changed, and keep ``row`` (a :class:`RowValues`) current."""
+        t = getattr(read._tables(), table)
+        changes = dict(changes)
+        if "updated_at" in t.c:
+            changes["updated_at"] = utcnow()
+        old = {k: row[k] for k, v in changes.items() if row[k] != v}
+        if not old:
+            return
+        new = {k: changes[k] for k in old}
+        self._sync()
+        self.conn.execute(update(t).where(t.c.id == row["id"]).values(new))
+        self.recorder.updated(table, int(row["id"]), old, new)
+        row.update(new)
+        if self._session is not None:
+            self._session.expire_all()
 
     def _flush(self) -> None:
         self.session.flush()
@@ -140,7 +269,14 @@ class Writer:
     # ------------------------------------------------------------ patients
 
     def patient(self, name: str | None = None, field: str = "--patient") -> m.Patient:
+        """The patient as an ORM object (the operations that change a patient need one)."""
         return repo.find_patient(self.session, name, field=field)
+
+    def patient_row(self, name: str | None = None, field: str = "--patient") -> Any:
+        """The patient as a Core row (``id``, ``name``, ``birth_date``...): what the Core operations
+        (``add_marker``, ``add_note``, ``add_scan``, ``add_biopsy``, ``plan_appointment``) need."""
+        self._sync()
+        return read.find_patient(self.conn, name, field)
 
     def add_patient(self, inp: PatientInput, *, make_default: bool = False, **extra: Any) -> Written:
         problems = self._patient_problems(inp, None)
@@ -369,16 +505,35 @@ class Writer:
 
     # ------------------------------------------------------------ scans and lesions
 
-    def _suggest_label(self, p: m.Patient, label: str) -> str | None:
-        labels = [le.label for le in repo.lesions(self.session, p)]
+    def _lesions(self, p: Any) -> list[RowValues]:
+        t = read._tables().lesion
+        return self._rows(core_select(t).where(t.c.patient_id == p.id).order_by(t.c.id))
+
+    def _find_lesion(self, p: Any, label: str) -> RowValues | None:
+        wanted = " ".join(label.split()).casefold()
+        for lesion in self._lesions(p):
+            if " ".join(lesion.label.split()).casefold() == wanted:
+                return lesion
+        return None
+
+    def _last_size(self, lesion: Any, before: date) -> RowValues | None:
+        """The lesion's last measured size (``size_mm``) before a date, with that scan's ``date``."""
+        t = read._tables()
+        lm, st = t.lesion_measurement, t.imaging_study
+        return self._first(core_select(lm.c.size_mm, st.c.date).join(st, st.c.id == lm.c.study_id)
+                           .where(lm.c.lesion_id == lesion.id, lm.c.size_mm.is_not(None), st.c.date < before)
+                           .order_by(st.c.date.desc()))
+
+    def _suggest_label(self, p: Any, label: str) -> str | None:
+        labels = [le.label for le in self._lesions(p)]
         by_key = {_norm(x): x for x in labels}
         import difflib
 
         close = difflib.get_close_matches(_norm(label), list(by_key), n=1, cutoff=0.75)
         return by_key[close[0]] if close else None
 
-    def _resolve_measurements(self, p: m.Patient, when: date, items: Sequence[MeasurementInput], force: bool,
-                              field: str = "--lesion") -> list[tuple[m.Lesion | None, MeasurementInput, float | None]]:
+    def _resolve_measurements(self, p: Any, when: date, items: Sequence[MeasurementInput], force: bool,
+                              field: str = "--lesion") -> list[tuple[RowValues | None, MeasurementInput, float | None]]:
         """Match each measurement to a lesion (exact label, else 'did you mean'), check it."""
         from lungtrack.core.plausibility import check_lesion_entry
 
@@ -394,7 +549,7 @@ class Writer:
                 raise InputError(field, item.status, "a measurement status")
             if item.label in self.label_fixes:
                 item = replace(item, label=self.label_fixes[item.label])
-            lesion = repo.find_lesion(self.session, p, item.label)
+            lesion = self._find_lesion(p, item.label)
             new = item.new or item.equivocal
             if lesion is None and item.site is None and item.is_node is None and not new:
                 near = self._suggest_label(p, item.label)
@@ -421,9 +576,9 @@ class Writer:
                 if size is None or reason:
                     raise InputError(field, item.label, "a size greater than 0 mm", message=reason)
                 if lesion is not None and not force and not new:
-                    last = repo.last_measurement(self.session, lesion, before=when)
+                    last = self._last_size(lesion, when)
                     if last is not None:
-                        problem = check_lesion_entry(lesion.label, last[0].size_mm, last[1].date, size, when)
+                        problem = check_lesion_entry(lesion.label, last.size_mm, last.date, size, when)
                         if problem:
                             raise NeedsConfirmation(field, item.label, "a plausible size", message=(
                                 f"{field} {problem} Nothing was saved. If the size is right, add --force."),
@@ -431,32 +586,30 @@ class Writer:
             out.append((lesion, item, size))
         return out
 
-    def _new_lesion_row(self, p: m.Patient, item: MeasurementInput, source: str) -> m.Lesion:
-        return self._add(m.Lesion(**lesion_values(p.id, item, source)))
+    def _new_lesion_row(self, p: Any, item: MeasurementInput, source: str) -> RowValues:
+        return self._insert("lesion", lesion_values(p.id, item, source))
 
-    def _save_measurements(self, p: m.Patient, study: m.ImagingStudy,
-                           entries: list[tuple[m.Lesion | None, MeasurementInput, float | None]], source: str) -> None:
+    def _save_measurements(self, p: Any, study: Any,
+                           entries: list[tuple[RowValues | None, MeasurementInput, float | None]], source: str) -> None:
         for lesion, item, size in entries:
             if item.new or item.equivocal:
                 # a new lesion: a lesion like any other (later scans measure it), linked to the row
                 # that says it was new on this scan (RECIST keeps reading it from there)
                 if lesion is None:
                     lesion = self._new_lesion_row(p, item, source)
-                self.session.add(m.NewLesion(study_id=study.id, label=lesion.label, site=lesion.site,
-                                             is_node=lesion.is_node, size_mm=size, equivocal=item.equivocal,
-                                             lesion_id=lesion.id, source=source))
+                self._insert("new_lesion", {
+                    "study_id": study.id, "label": lesion.label, "site": lesion.site, "is_node": lesion.is_node,
+                    "size_mm": size, "equivocal": item.equivocal, "lesion_id": lesion.id, "source": source})
                 continue
             if lesion is None:
                 lesion = self._new_lesion_row(p, item, source)
             elif item.role is not None:
-                lesion.role = item.role
-                self._touch(lesion)
-            self.session.add(m.LesionMeasurement(study_id=study.id, lesion_id=lesion.id,
-                                                 size_mm=stored_size(item, size),
-                                                 status=item.status, source=source))
-        self._flush()
+                self._update("lesion", lesion, {"role": item.role})
+            self._insert("lesion_measurement", {"study_id": study.id, "lesion_id": lesion.id,
+                                                "size_mm": stored_size(item, size), "status": item.status,
+                                                "source": source})
 
-    def _scan_problems(self, p: m.Patient, inp: ScanInput) -> list[Problem]:
+    def _scan_problems(self, p: Any, inp: ScanInput) -> list[Problem]:
         out: list[Problem] = []
         origin = inp.source.origin
         reason = ck.clinical_date("date", inp.date, self.today, p.birth_date)
@@ -473,21 +626,22 @@ class Writer:
                 out.append(Problem(origin, "slice thickness", why))
         return out
 
-    def add_scan(self, p: m.Patient, inp: ScanInput, *, force: bool = False) -> Written:
+    def add_scan(self, p: Any, inp: ScanInput, *, force: bool = False) -> Written:
+        """Save one scan with its measurements (Core: ``p`` may be a row or an ORM patient)."""
         problems = self._scan_problems(p, inp)
         if problems:
             first = problems[0]
             raise InputError("--date" if first.field == "date" else first.field, "", "", message=first.message)
         modality = ck.vocabulary("modality", inp.modality, "modality")[0]
-        dup = self.session.exec(select(m.ImagingStudy).where(
-            m.ImagingStudy.patient_id == p.id, m.ImagingStudy.date == inp.date,
-            m.ImagingStudy.modality == modality)).first()
+        st = read._tables().imaging_study
+        dup = self._first(core_select(st.c.id).where(st.c.patient_id == p.id, st.c.date == inp.date,
+                                                      st.c.modality == modality))
         if dup is not None:
             raise InputError("--date", inp.date.isoformat(), "a date without a scan of this kind", message=(
                 f"--date: {p.name} already has a {modality} on {inp.date.isoformat()} (scan {dup.id}); "
                 f"change it with: lungtrack scan edit {dup.id} --lesion ..."))
         entries = self._resolve_measurements(p, inp.date, inp.measurements, force)
-        study = self._add(m.ImagingStudy(
+        study = self._insert("imaging_study", dict(
             patient_id=p.id, date=inp.date, modality=modality, slice_thickness_mm=inp.slice_thickness_mm,
             impression=inp.impression, report_text=inp.report_text,
             non_target_status=ck.vocabulary("non-target status", inp.non_target_status, "non-target status")[0],
@@ -496,20 +650,23 @@ class Writer:
         self.say(f"logged {modality} of {inp.date.isoformat()} for {p.name}")
         return Written("scan", (study.id,), (self.study_dict(study),))
 
-    def study_dict(self, study: m.ImagingStudy) -> dict[str, Any]:
-        data = repo.row_dict(study)
-        data["measurements"] = []
-        for mm in repo.study_measurements(self.session, study):
-            lesion = self.session.get(m.Lesion, mm.lesion_id)
-            data["measurements"].append({
-                "id": mm.id, "lesion_id": mm.lesion_id, "label": lesion.label, "site": lesion.site,
-                "is_node": lesion.is_node, "size_mm": mm.size_mm, "unit": "mm", "status": mm.status,
-            })
+    def study_dict(self, study: Any) -> dict[str, Any]:
+        """A scan (any object with its ``id``) as data, with its measurements and new lesions, as
+        the store holds them now."""
+        t = read._tables()
+        st, lm, les, nl = t.imaging_study, t.lesion_measurement, t.lesion, t.new_lesion
+        row = self._first(core_select(st).where(st.c.id == study.id))
+        data = read.row_data(st, row)
+        data["measurements"] = [
+            {"id": r.id, "lesion_id": r.lesion_id, "label": r.label, "site": r.site, "is_node": r.is_node,
+             "size_mm": r.size_mm, "unit": "mm", "status": r.status}
+            for r in self._rows(core_select(lm.c.id, lm.c.lesion_id, les.c.label, les.c.site, les.c.is_node,
+                                            lm.c.size_mm, lm.c.status).join(les, les.c.id == lm.c.lesion_id)
+                                .where(lm.c.study_id == study.id).order_by(lm.c.id))]
         data["new_lesions"] = [
-            {"id": nl.id, "lesion_id": nl.lesion_id, "label": nl.label, "site": nl.site, "is_node": nl.is_node,
-             "size_mm": nl.size_mm, "unit": "mm", "equivocal": nl.equivocal}
-            for nl in repo.study_new_lesions(self.session, study)
-        ]
+            {"id": r.id, "lesion_id": r.lesion_id, "label": r.label, "site": r.site, "is_node": r.is_node,
+             "size_mm": r.size_mm, "unit": "mm", "equivocal": r.equivocal}
+            for r in self._rows(core_select(nl).where(nl.c.study_id == study.id).order_by(nl.c.id))]
         return data
 
     def edit_scan(self, p: m.Patient, study_id: int, *, date_: date | None = None, modality: str | None = None,
@@ -669,16 +826,14 @@ class Writer:
                 uln, _ = convert_marker_value(marker, float(inp.uln), inp.unit, field="unit")
         return marker, value, unit, uln, out
 
-    def _previous_marker(self, p: m.Patient, marker: str, when: date, exclude: int | None = None) -> m.MarkerResult | None:
-        stmt = (select(m.MarkerResult).where(m.MarkerResult.patient_id == p.id, m.MarkerResult.marker == marker,
-                                              m.MarkerResult.date <= when)
-                .order_by(col(m.MarkerResult.date).desc(), col(m.MarkerResult.id).desc()))
-        for row in self.session.exec(stmt):
-            if row.id != exclude:
-                return row
-        return None
+    def _previous_marker(self, p: Any, marker: str, when: date, exclude: int | None = None) -> RowValues | None:
+        t = read._tables().marker_result
+        stmt = core_select(t).where(t.c.patient_id == p.id, t.c.marker == marker, t.c.date <= when)
+        if exclude is not None:
+            stmt = stmt.where(t.c.id != exclude)
+        return self._first(stmt.order_by(t.c.date.desc(), t.c.id.desc()))
 
-    def _check_marker_jump(self, p: m.Patient, marker: Any, value: float, unit: str, when: date,
+    def _check_marker_jump(self, p: Any, marker: Any, value: float, unit: str, when: date,
                            exclude: int | None = None, comparator: str | None = None) -> None:
         from lungtrack.core.plausibility import check_marker_entry
 
@@ -693,25 +848,26 @@ class Writer:
                 f"value: {problem} Nothing was saved. If the value is right, add --force."),
                 question=f"{problem} Save {value:g} {unit} as typed?")
 
-    def add_marker(self, p: m.Patient, inp: MarkerInput, *, force: bool = False) -> Written:
+    def add_marker(self, p: Any, inp: MarkerInput, *, force: bool = False) -> Written:
+        """Save one marker result (Core: ``p`` may be a row or an ORM patient)."""
         marker, value, unit, uln, problems = self._marker_value(inp)
         reason = ck.clinical_date("date", inp.date, self.today, p.birth_date)
         if reason:
             problems.append(Problem(inp.source.origin, "date", reason))
         self._refuse(problems)
-        same = self.session.exec(select(m.MarkerResult).where(
-            m.MarkerResult.patient_id == p.id, m.MarkerResult.marker == marker.value,
-            m.MarkerResult.date == inp.date, m.MarkerResult.value == value)).all()
-        same = [r for r in same if r.comparator == inp.comparator]
+        t = read._tables().marker_result
+        same = [r for r in self._rows(core_select(t).where(
+            t.c.patient_id == p.id, t.c.marker == marker.value, t.c.date == inp.date, t.c.value == value)
+            .order_by(t.c.id)) if r.comparator == inp.comparator]
         if same:
-            return Written("marker", (same[0].id,), (repo.row_dict(same[0]),), already=True)
+            return Written("marker", (same[0].id,), (read.row_data(t, same[0]),), already=True)
         if not force:
             self._check_marker_jump(p, marker, value, unit, inp.date, comparator=inp.comparator)
-        row = self._add(m.MarkerResult(patient_id=p.id, date=inp.date, marker=marker.value, value=value, unit=unit,
-                                       uln=uln, lab=inp.lab, comparator=inp.comparator, source=inp.source.label,
-                                       external_id=inp.source.external_id))
+        row = self._insert("marker_result", dict(
+            patient_id=p.id, date=inp.date, marker=marker.value, value=value, unit=unit, uln=uln, lab=inp.lab,
+            comparator=inp.comparator, source=inp.source.label, external_id=inp.source.external_id))
         self.say(f"logged {marker.value} of {inp.date.isoformat()} for {p.name}")
-        return Written("marker", (row.id,), (repo.row_dict(row),))
+        return Written("marker", (row.id,), (read.row_data(t, row),))
 
     def edit_marker(self, p: m.Patient, result_id: int, *, value: float | None = None, unit: str | None = None,
                     comparator: str | None = None, date_: date | None = None, uln: float | None = None,
@@ -743,7 +899,7 @@ class Writer:
 
     # ------------------------------------------------------------ biopsies
 
-    def _biopsy_row_values(self, p: m.Patient, inp: BiopsyInput) -> tuple[dict[str, Any], list[Problem], Any]:
+    def _biopsy_row_values(self, p: Any, inp: BiopsyInput) -> tuple[dict[str, Any], list[Problem], Any]:
         from lungtrack.parsing.variants import normalize_alteration, normalize_gene
 
         origin = inp.source.origin
@@ -783,20 +939,24 @@ class Writer:
                "origin": values["origin"]}
         return row, out, alt
 
-    def add_biopsy(self, p: m.Patient, inp: BiopsyInput, *, force: bool = False) -> Written:
+    def add_biopsy(self, p: Any, inp: BiopsyInput, *, force: bool = False) -> Written:
+        """Save one biopsy finding (Core: ``p`` may be a row or an ORM patient)."""
         values, problems, alt = self._biopsy_row_values(p, inp)
         self._refuse(problems)
-        same = [b for b in repo.records(self.session, m.BiopsyFinding, p)
-                if (b.date, b.sample, b.gene, b.variant) == (inp.date, values["sample"], values["gene"], values["variant"])]
+        t = read._tables().biopsy_finding
+        same = self._rows(core_select(t).where(  # "is not distinct from": a None matches a None, as in Python
+            t.c.patient_id == p.id, t.c.date == inp.date, t.c.sample.is_not_distinct_from(values["sample"]),
+            t.c.gene.is_not_distinct_from(values["gene"]), t.c.variant.is_not_distinct_from(values["variant"]))
+            .order_by(t.c.date, t.c.id))
         if same and not force:
             label = f"{alt.display} in {values['sample']} on {inp.date.isoformat()}"
             raise InputError("--variant", inp.variant, "a finding not already logged", message=(
                 f"--variant: {label} is already logged for {p.name} (id {same[0].id}); expected a new finding "
                 f"(pass --force to log it again, or use lungtrack biopsy edit {same[0].id})."))
-        row = self._add(m.BiopsyFinding(patient_id=p.id, source=inp.source.label, external_id=inp.source.external_id,
-                                        **values))
+        row = self._insert("biopsy_finding", dict(patient_id=p.id, source=inp.source.label,
+                                                  external_id=inp.source.external_id, **values))
         self.say(f"logged biopsy finding of {inp.date.isoformat()} for {p.name}")
-        return Written("biopsy", (row.id,), (repo.row_dict(row),), extra={"alteration": alt})
+        return Written("biopsy", (row.id,), (read.row_data(t, row),), extra={"alteration": alt})
 
     def edit_biopsy(self, p: m.Patient, finding_id: int, changes: dict[str, Any]) -> Written:
         """``changes``: any of date, sample, gene, variant, result, vaf (None clears), assay, allele_context."""
@@ -826,7 +986,8 @@ class Writer:
 
     # ------------------------------------------------------------ appointments and notes
 
-    def plan_appointment(self, p: m.Patient, inp: AppointmentInput) -> Written:
+    def plan_appointment(self, p: Any, inp: AppointmentInput) -> Written:
+        """Plan (or record) one appointment (Core: ``p`` may be a row or an ORM patient)."""
         problems: list[Problem] = []
         origin = inp.source.origin
         kind, why = ck.vocabulary("kind", inp.kind, "appointment kind")
@@ -839,15 +1000,16 @@ class Writer:
         if reason:
             problems.append(Problem(origin, "date", reason))
         self._refuse(problems)
-        dup = self.session.exec(select(m.Appointment).where(
-            m.Appointment.patient_id == p.id, m.Appointment.date == inp.date, m.Appointment.kind == kind,
-            m.Appointment.status == status)).first()
+        t = read._tables().appointment
+        dup = self._first(core_select(t).where(t.c.patient_id == p.id, t.c.date == inp.date, t.c.kind == kind,
+                                               t.c.status == status).order_by(t.c.id))
         if dup is not None:  # the same kind of appointment on the same day: say so, add nothing
-            return Written("appointment", (dup.id,), (repo.row_dict(dup),), already=True)
-        row = self._add(m.Appointment(patient_id=p.id, date=inp.date, kind=kind, description=inp.description,
-                                      status=status, source=inp.source.label, external_id=inp.source.external_id))
+            return Written("appointment", (dup.id,), (read.row_data(t, dup),), already=True)
+        row = self._insert("appointment", dict(patient_id=p.id, date=inp.date, kind=kind, description=inp.description,
+                                               status=status, source=inp.source.label,
+                                               external_id=inp.source.external_id))
         self.say(f"planned {kind} appointment on {inp.date.isoformat()} for {p.name}")
-        return Written("appointment", (row.id,), (repo.row_dict(row),))
+        return Written("appointment", (row.id,), (read.row_data(t, row),))
 
     def edit_appointment(self, p: m.Patient, appointment_id: int, *, date_: date | None = None,
                          kind: str | None = None, description: str | None = None, status: str | None = None,
@@ -870,14 +1032,15 @@ class Writer:
         self.say(f"edited appointment {row.id} of {p.name}")
         return Written("appointment", (row.id,), (repo.row_dict(row),))
 
-    def add_note(self, p: m.Patient, inp: NoteInput) -> Written:
+    def add_note(self, p: Any, inp: NoteInput) -> Written:
+        """Save one note (Core: ``p`` may be a row or an ORM patient)."""
         reason = ck.clinical_date("date", inp.date, self.today, p.birth_date)
         if reason:
             self._refuse([Problem(inp.source.origin, "date", reason)])
-        row = self._add(m.Note(patient_id=p.id, date=inp.date, text=inp.text, source=inp.source.label,
-                               external_id=inp.source.external_id))
+        row = self._insert("note", dict(patient_id=p.id, date=inp.date, text=inp.text, source=inp.source.label,
+                                        external_id=inp.source.external_id))
         self.say(f"added a note for {p.name}")
-        return Written("note", (row.id,), (repo.row_dict(row),))
+        return Written("note", (row.id,), (read.row_data(read._tables().note, row),))
 
     def edit_note(self, p: m.Patient, note_id: int, *, text: str | None = None, date_: date | None = None) -> Written:
         row = repo.get_record(self.session, m.Note, note_id, p)
@@ -947,13 +1110,12 @@ class Writer:
         """One event-log row per patient (an export of every patient of a clinic's store: one
         executemany, not an object per row)."""
         from lungtrack.records.importing import bulk_insert
-        from lungtrack.store.models import utcnow
 
         at = utcnow()
         rows = [{"at": at, "action": action, "patient_id": pid, "patient_name": name, "detail": detail}
                 for pid, name in (patients or [(None, None)])]
-        self._flush()
-        bulk_insert(self.session.connection(), m.table("event_log"), rows, same=("at",))
+        self._sync()
+        bulk_insert(self.conn, read._tables().event_log, rows, same=("at",))
 
     # ------------------------------------------------------------ imports
 
@@ -966,7 +1128,6 @@ class Writer:
 
     def undo(self, change: m.Change) -> dict[str, int]:
         from lungtrack.records.journal import revert
-        from lungtrack.store.models import utcnow
 
         done = revert(self.session, change)
         self.kind = "undo"
@@ -984,21 +1145,20 @@ def writer(store: Any, *, command: str | None = None, kind: str = "edit", today:
     """One write command: one transaction and one journal change."""
     when = today or date.today()
     if session is not None:
-        yield from _run(Writer(session, store, when, kind, command))
+        yield from _run(Writer(session.connection(), store, when, kind, command, session=session))
         return
-    with store.transaction(write=True) as s:
-        yield from _run(Writer(s, store, when, kind, command))
+    with store.write() as conn:
+        yield from _run(Writer(conn, store, when, kind, command))
 
 
 def _run(w: Writer) -> Iterator[Writer]:
     try:
         yield w
-        w.session.flush()
+        w._sync()
         parts = w.summary if len(w.summary) <= 3 else [*w.summary[:2], f"and {len(w.summary) - 2} more"]
         summary = "; ".join(parts)[:2000] or None
         if w.kind == "undo":
             from lungtrack.store import models as mm
-            from lungtrack.store.models import utcnow
 
             row = mm.Change(at=utcnow(), command=w.command, summary=summary, kind="undo",
                             os_user=__import__("lungtrack.records.journal", fromlist=["os_user"]).os_user())
@@ -1011,6 +1171,6 @@ def _run(w: Writer) -> Iterator[Writer]:
                 w.session.flush()
             w.change_id = row.id
         else:
-            w.change_id = w.recorder.save(w.kind, w.command, summary or "")
+            w.change_id = w.recorder.save(w.conn, w.kind, w.command, summary or "")
     finally:
-        w.recorder.close()
+        w.close()

@@ -80,18 +80,38 @@ class Store:
             raise StoreError(read_only_message(self.location))
         with Session(self.engine, expire_on_commit=False) as session:
             if write and self.location.is_sqlite:
-                conn = session.connection(execution_options={"lungtrack_immediate": True})
-                if not self._checked:
-                    if _quick_check_worthwhile(self.location):
-                        _refuse_if_damaged(self.location,
-                                           lambda: [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check")])
-                    self._checked = True
+                self._check_before_write(session.connection(execution_options={"lungtrack_immediate": True}))
             try:
                 yield session
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction on a Core connection: commit when the block ends, roll back on any
+        error.  The same checks as :meth:`transaction`; on SQLite it starts with ``BEGIN IMMEDIATE``.
+
+        What :func:`lungtrack.records.writer.writer` opens: an everyday write (``marker add``,
+        ``note add``, ``scan add``) then never imports SQLModel, pydantic or the ORM; an operation
+        that needs the ORM opens a session on this same connection and transaction."""
+        if self.read_only:
+            raise StoreError(read_only_message(self.location))
+        with self.engine.connect() as conn:
+            if self.location.is_sqlite:
+                conn = conn.execution_options(lungtrack_immediate=True)
+            with conn.begin():
+                if self.location.is_sqlite:
+                    self._check_before_write(conn)
+                yield conn
+
+    def _check_before_write(self, conn: Connection) -> None:
+        """Refuse to write to a damaged SQLite store (``quick_check``, once per open store)."""
+        if not self._checked:
+            if _quick_check_worthwhile(self.location):
+                _refuse_if_damaged(self.location, lambda: [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check")])
+            self._checked = True
 
     def schema_revision(self) -> str | None:
         with self.engine.connect() as conn:

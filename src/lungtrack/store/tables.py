@@ -296,3 +296,23 @@ new_lesion = Table(
     Index('ix_new_lesion_lesion_id', 'lesion_id'),
     Index('ix_new_lesion_study_id', 'study_id'),
 )
+
+#: Python-side defaults of the models' fields (None and timestamps aside), per table.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    'change': {'kind': 'edit'},
+    'event_log': {},
+    'patient': {'source': 'manual', 'smoking': 'unknown', 'is_default': False},
+    'acknowledgement': {'source': 'manual'},
+    'appointment': {'source': 'manual', 'kind': 'visit', 'status': 'planned'},
+    'biopsy_finding': {'source': 'manual'},
+    'change_entry': {},
+    'imaging_study': {'source': 'manual', 'modality': 'CT'},
+    'lesion': {'source': 'manual', 'is_node': False},
+    'marker_result': {'source': 'manual'},
+    'note': {'source': 'manual'},
+    'patient_identifier': {'source': 'manual'},
+    'snooze': {'source': 'manual'},
+    'therapy_line': {'source': 'manual'},
+    'lesion_measurement': {'source': 'manual', 'status': 'measured'},
+    'new_lesion': {'source': 'manual', 'is_node': False, 'equivocal': False},
+}

@@ -2,15 +2,14 @@
 
 # (no "from __future__ import annotations": pydantic would eval() every annotation string)
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from pydantic import ConfigDict
 from sqlmodel import Field, SQLModel
 
+from lungtrack.store.clock import utcnow
 
-def utcnow() -> datetime:
-    """Current UTC time (aware).  SQLite stores it without a zone; it is read back as UTC."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+__all__ = ["Timestamped", "utcnow"]
 
 
 class Timestamped(SQLModel):
