@@ -241,8 +241,8 @@ def test_json_and_fhir_imports_write_what_the_plain_paths_write(cli, tmp_path, m
             r = cli("--db", str(db), "import", fmt, str(tmp_path / path), "--json")
             assert r.code == 0, r
             out.append(_dump(db))
-            # undo gives the same result (a FHIR import that also set the patient's schedule
-            # cannot be undone, before and after this change: the same refusal is compared)
+            # undo gives the same result (an import that also set the new patient's schedule
+            # is undone too: tests/test_records.py)
             u = cli("--db", str(db), "undo", "--yes")
             out.append((u.code, u.stderr, _dump(db)))
             if u.code == 0:  # write it again for the next step
