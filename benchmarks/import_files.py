@@ -2,6 +2,7 @@
 into a store that already holds many patients (the rate must not fall as the store grows).
 
 Run: python3 benchmarks/import_files.py [--runs N] [--patients N] [--large N] [--workdir DIR]
+                                         [--baseline SRC]
 
 The files are written by lungtrack itself from a generated cohort (benchmarks/cohort.py, 10-year
 patients, about 390 rows each): ``export json --all-patients`` of ``--patients`` patients, and
@@ -9,6 +10,10 @@ patients, about 390 rows each): ``export json --all-patients`` of ``--patients``
 in the large store.  Each run imports the file with the ``lungtrack`` command (start-up included)
 into a copy of the target store; rows are the records written (scans, measurements, markers,
 biopsies, therapy lines, patients).  Median, minimum and maximum over the runs.
+
+``--baseline SRC`` (the ``src`` directory of another checkout, e.g. one made with ``git archive``)
+times that code too, run for run alternately with this tree's (the machine's speed drifts over
+minutes: alternating puts both under the same drift), and prints the CPU ratio new / baseline.
 """
 
 from __future__ import annotations
@@ -96,24 +101,28 @@ def prepare(workdir: Path, patients: int, large: int, env: dict[str, str]) -> di
     return files
 
 
-def measure(files: dict[str, Path], fmt: str, target: str, runs: int, env: dict[str, str]) -> dict:
-    rates, walls, cpus = [], [], []
+def measure(files: dict[str, Path], fmt: str, target: str, runs: int, envs: list[dict[str, str]]) -> list[dict]:
+    """One result per environment (this tree, then the baseline's), their runs alternated."""
+    samples: list[dict[str, list[float]]] = [{"rates": [], "walls": [], "cpus": []} for _ in envs]
+    added = 0
     with tempfile.TemporaryDirectory(dir=files["empty"].parent) as tmp:
         for _ in range(runs):
-            db = Path(tmp) / "store.db"
-            for leftover in Path(tmp).glob("store.db*"):
-                leftover.unlink()
-            shutil.copy(files[target], db)
-            before = _rows(db)
-            src = [str(files["json"])] if fmt == "json" else sorted(str(p) for p in files["fhir"].glob("*.json"))
-            wall, cpu = _lt(["--db", str(db), "import", fmt, *src], env)
-            added = _rows(db) - before
-            rates.append(added / wall)
-            walls.append(wall)
-            cpus.append(cpu)
-    return {"rows": added, "median": statistics.median(rates), "min": min(rates), "max": max(rates),
-            "wall_median": statistics.median(walls), "cpu_median": statistics.median(cpus),
-            "cpu_rate": added / statistics.median(cpus)}
+            for env, got in zip(envs, samples):
+                db = Path(tmp) / "store.db"
+                for leftover in Path(tmp).glob("store.db*"):
+                    leftover.unlink()
+                shutil.copy(files[target], db)
+                before = _rows(db)
+                src = [str(files["json"])] if fmt == "json" else sorted(str(p) for p in files["fhir"].glob("*.json"))
+                wall, cpu = _lt(["--db", str(db), "import", fmt, *src], env)
+                added = _rows(db) - before
+                got["rates"].append(added / wall)
+                got["walls"].append(wall)
+                got["cpus"].append(cpu)
+    return [{"rows": added, "median": statistics.median(g["rates"]), "min": min(g["rates"]), "max": max(g["rates"]),
+             "wall_median": statistics.median(g["walls"]), "cpu_median": statistics.median(g["cpus"]),
+             "cpu_min": min(g["cpus"]), "cpu_max": max(g["cpus"]),
+             "cpu_rate": added / statistics.median(g["cpus"])} for g in samples]
 
 
 def main() -> int:
@@ -122,19 +131,30 @@ def main() -> int:
     ap.add_argument("--patients", type=int, default=100, help="patients in the JSON file (default 100)")
     ap.add_argument("--large", type=int, default=1000, help="patients already in the large store (default 1000)")
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "lungtrack-bench-imports"))
+    ap.add_argument("--baseline", metavar="SRC", help="another checkout's src directory, timed alternately with this one")
+    ap.add_argument("--formats", default="json,fhir", help="which imports (default json,fhir)")
     args = ap.parse_args()
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=False, stdout=subprocess.DEVNULL)
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), LUNGTRACK_TODAY=cohort.TODAY.isoformat())
-    env.pop("LUNGTRACK_DB", None)
-    files = prepare(Path(args.workdir), args.patients, args.large, env)
+    trees = [ROOT / "src"] + ([Path(args.baseline).resolve()] if args.baseline else [])
+    envs = []
+    for src in trees:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=False, stdout=subprocess.DEVNULL)
+        env = dict(os.environ, PYTHONPATH=str(src), LUNGTRACK_TODAY=cohort.TODAY.isoformat())
+        env.pop("LUNGTRACK_DB", None)
+        envs.append(env)
+    files = prepare(Path(args.workdir), args.patients, args.large, envs[0])
     print(f"file imports, {args.runs} runs each, load average {os.getloadavg()[0]:.1f}")
-    for fmt in ("json", "fhir"):
+    for fmt in args.formats.split(","):
         for target in ("empty", "large"):
-            r = measure(files, fmt, target, args.runs, env)
+            results = measure(files, fmt, target, args.runs, envs)
             where = "an empty store" if target == "empty" else f"a store of {args.large:,} patients"
-            print(f"import {fmt} ({r['rows']:,} rows) into {where}: {r['median']:,.0f} rows/s "
-                  f"(min {r['min']:,.0f}, max {r['max']:,.0f}); wall {r['wall_median']:.2f} s, "
-                  f"CPU {r['cpu_median']:.2f} s = {r['cpu_rate']:,.0f} rows per CPU second", flush=True)
+            for name, r in zip(("", "baseline: "), results):
+                print(f"{name}import {fmt} ({r['rows']:,} rows) into {where}: {r['median']:,.0f} rows/s "
+                      f"(min {r['min']:,.0f}, max {r['max']:,.0f}); wall {r['wall_median']:.2f} s, "
+                      f"CPU {r['cpu_median']:.2f} s ({r['cpu_min']:.2f}-{r['cpu_max']:.2f}) = "
+                      f"{r['cpu_rate']:,.0f} rows per CPU second", flush=True)
+            if len(results) == 2:
+                print(f"  CPU ratio new / baseline {results[0]['cpu_median'] / results[1]['cpu_median']:.2f}x, "
+                      f"load average {os.getloadavg()[0]:.1f}", flush=True)
     return 0
 
 

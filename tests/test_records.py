@@ -98,6 +98,58 @@ def test_undo_of_an_import_and_import_undo(demo, db_path, tmp_path):
     assert dump(db_path) == before
 
 
+def test_undo_of_an_import_that_also_set_the_new_patients_schedule_and_end(demo, cli, tmp_path):
+    """An import creates a patient and, in the same change, sets its follow-up schedule and the
+    end of its tracking (updates of the row it inserted): undo takes the whole import back.
+    (It was refused: the patient row no longer held the values first inserted.)"""
+    assert demo("schedule", "--imaging-every", "6-9 weeks").code == 0
+    assert demo("patient", "end", "Ann", "--date", "2026-05-01", "--reason", "moved").code == 0
+    exported = tmp_path / "ann.json"
+    assert demo("export", "json", "-o", str(exported)).code == 0
+    other = tmp_path / "other.db"
+    assert cli("--db", str(other), "patient", "add", "Bob").code == 0
+    before = dump(other)
+    r = cli("--db", str(other), "import", "json", str(exported), "--json")
+    assert r.code == 0, r
+    change = r.json()["import_id"]
+    entries = sqlite3.connect(other).execute(
+        "SELECT op FROM change_entry WHERE change_id = ? AND table_name = 'patient' ORDER BY id", (change,)).fetchall()
+    assert [e[0] for e in entries][:1] == ["insert"] and ("update",) in entries  # inserted, then updated
+    u = cli("--db", str(other), "undo", "--yes")
+    assert u.code == 0, u
+    assert dump(other) == before
+    # a later change to the imported patient still blocks the undo of the import
+    assert cli("--db", str(other), "import", "json", str(exported)).code == 0
+    assert cli("--db", str(other), "patient", "edit", "Ann", "--histology", "squamous").code == 0
+    later = cli("--db", str(other), "log", "--json").json()[1]["id"]
+    assert_refused(cli("--db", str(other), "undo", str(later), "--yes"), "undo", "later")
+
+
+def test_undo_knows_the_rows_a_change_inserted_itself():
+    """records.journal._own_rows: the values a change last wrote to each row it inserted, and
+    the entries (updates, deletes) on rows it had inserted itself, in entry order; an id that
+    SQLite gives again after the change deleted the row belongs to the later insert."""
+    from types import SimpleNamespace as E
+
+    from lungtrack.records.journal import _own_rows
+
+    entries = [
+        E(id=1, table_name="patient", row_id=5, op="insert", new='{"id": 5, "name": "A", "end_date": null}'),
+        E(id=2, table_name="marker_result", row_id=2, op="insert-ids", new="[7, 8]"),
+        E(id=3, table_name="patient", row_id=5, op="update", new='{"end_date": "2026-05-01"}'),
+        E(id=4, table_name="patient", row_id=1, op="update", new='{"name": "B"}'),
+        E(id=5, table_name="marker_result", row_id=8, op="delete", new=None),
+        E(id=6, table_name="note", row_id=3, op="delete", new=None),
+        E(id=7, table_name="note", row_id=3, op="insert", new='{"id": 3, "text": "x"}'),
+        E(id=8, table_name="marker_result", row_id=8, op="insert", new='{"id": 8, "value": 1.0}'),
+    ]
+    written, own = _own_rows(entries)
+    assert written == {("patient", 5): (1, {"id": 5, "name": "A", "end_date": "2026-05-01"}),
+                       ("marker_result", 7): (2, None), ("marker_result", 8): (8, {"id": 8, "value": 1.0}),
+                       ("note", 3): (7, {"id": 3, "text": "x"})}
+    assert own == {3, 5}  # not 4 (a row it did not insert) nor 6 (deleted before it was inserted again)
+
+
 def test_undo_refused_when_a_later_change_touched_the_rows(demo, db_path):
     assert demo("marker", "add", "cea", "4.0", "--date", "2026-08-01").code == 0
     first = demo("log", "--json").json()[0]["id"]

@@ -129,6 +129,23 @@ def test_everyday_writes_do_not_import_the_orm(cli, db_path, args):
     assert cli("biopsy", "list", "--json").json() == [] and cli("appointment", "list", "--json").json() == []
 
 
+@pytest.mark.parametrize("what", ["report", "export"])
+def test_reports_and_exports_log_their_event_without_the_orm(cli, db_path, tmp_path, what):
+    """A report or an export records itself in the event log through the Core write path: it
+    imports no SQLModel, pydantic or sqlalchemy.orm, and the entry is there."""
+    assert cli("patient", "add", "Ann", "--diagnosed", "2025-01-10").code == 0
+    assert cli("marker", "add", "cea", "4.2", "--date", "2025-03-01").code == 0
+    out = tmp_path / "out.txt"
+    args = (["report", "--format", "txt", "-o", str(out)] if what == "report" else ["export", "json", "-o", str(out)])
+    result = probe_modules(args, ["sqlmodel", "pydantic", "sqlalchemy.orm", "lungtrack.store.models."],
+                           {"LUNGTRACK_DB": str(db_path)})
+    assert result["code"] == 0
+    assert result["loaded"] == [], result["loaded"]
+    assert out.stat().st_size > 0
+    log = cli("db", "log", "--json").json()
+    assert [e["action"] for e in log][-1] == ("report" if what == "report" else "export-json"), log
+
+
 def test_core_insert_defaults_are_the_models():
     """A row a Core write inserts gets, for every column it is not given, what the model class
     gives a new object (store.tables.DEFAULTS; None elsewhere)."""

@@ -478,8 +478,12 @@ def import_json(
         created = {n for _i, n, h in result.patients if h == "created"}
         defaults = w.session.exec(select(m.Patient).where(m.Patient.is_default == True))  # noqa: E712 (indexed)
         had_default = any(p.name not in created for p in defaults)
+        stored = {n: (i, h) for i, n, h in result.patients}
         for x in extras:
-            p = w.patient(x.name)
+            known = stored.get(x.name)  # the name as stored (the usual case): no look-up by name
+            if known is not None and known[1] != "created":
+                continue
+            p = w.session.get(m.Patient, known[0]) if known is not None else w.patient(x.name)
             created = any(n == p.name and h == "created" for _i, n, h in result.patients)
             if not created:
                 continue

@@ -68,7 +68,11 @@ _INSIDE = re.compile(r'["\\\n]')  # what matters inside one
 
 
 #: A whole string, possibly unterminated (the rest of the text is then inside it).
-_STRING = re.compile(r'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)  # "(?:[^"\\]+|\\.)*"? unrolled: faster
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+#: str.translate table deleting every ASCII character but '"' and the brackets (others stay:
+#: outside strings they are removed with the rest that is not a bracket).
+_ONLY_QUOTES_AND_BRACKETS = str.maketrans("", "", "".join(chr(i) for i in range(128) if chr(i) not in '"[]{}'))
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
@@ -80,8 +84,14 @@ def nesting_depth(text: str) -> tuple[int, int]:
     megabyte of FHIR in milliseconds); only text nested too deep is walked again for the line."""
     from itertools import accumulate
 
-    brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text))
-    deepest = max(0, max(accumulate(1 if b in "[{" else -1 for b in brackets), default=0))
+    if "\\" not in text:
+        # no escapes: every '"' opens or closes a string, so the text between every other pair
+        # of quotes is outside them (the same as _STRING's matches; kept in step by a test);
+        # everything but quotes and brackets is dropped first, by one translation
+        brackets = _NOT_BRACKETS.sub("", "".join(text.translate(_ONLY_QUOTES_AND_BRACKETS).split('"')[::2]))
+    else:
+        brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text))
+    deepest = max(0, max(accumulate(map(_STEP.__getitem__, brackets)), default=0))
     if deepest <= MAX_DEPTH:
         return deepest, 0
     return _nesting_depth_and_line(text)

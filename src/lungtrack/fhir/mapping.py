@@ -31,7 +31,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
@@ -527,8 +527,59 @@ def _imaging_modality(concept: Mapping[str, Any] | None) -> Modality | None:
     return None
 
 
+#: id(extension list) -> (the list, name -> positions of its extensions of that name, position of
+#: the first extension whose url is not a string).  One pass per list instead of one per look-up;
+#: the list itself is kept so that its id cannot be reused.  Emptied by every mapping run.
+_EXT_INDEX: dict[int, tuple[list[Any], dict[str, list[int]], int]] = {}
+
+
+def _ext_index(exts: list[Any]) -> tuple[dict[str, list[int]], int]:
+    hit = _EXT_INDEX.get(id(exts))
+    if hit is not None and hit[0] is exts:
+        return hit[1], hit[2]
+    index: dict[str, list[int]] = {}
+    bad = len(exts)
+    for i, e in enumerate(exts):
+        if not isinstance(e, dict):
+            continue
+        url = e.get("url")
+        if url is None:
+            continue
+        if not isinstance(url, str):
+            bad = i  # the look-up refuses it here, unless it found its extension before
+            break
+        index.setdefault(url.rsplit("/", 1)[-1].rsplit(":", 1)[-1], []).append(i)
+    if len(_EXT_INDEX) >= 65536:
+        _EXT_INDEX.clear()
+    _EXT_INDEX[id(exts)] = (exts, index, bad)
+    return index, bad
+
+
 def _ext(r: _R, d: Mapping[str, Any], name: str) -> Any:
-    """Value of the first extension whose URL ends with ``name`` (value[x] or nested Name)."""
+    """Value of the first extension whose URL ends with ``name`` (value[x] or nested Name):
+    :func:`_ext_slow`'s answer (and error) through an index of the extensions' names."""
+    exts = d.get("extension")
+    if not isinstance(exts, list):
+        return None
+    index, bad = _ext_index(exts)
+    for i in index.get(name, ()):
+        e = exts[i]
+        for k, v in e.items():
+            if k.startswith("value"):
+                return v
+        for sub in r.objs(e, "extension", f"extension[{i}].extension"):
+            if sub.get("url") in ("Name", "name", "Id"):
+                for k, v in sub.items():
+                    if k.startswith("value"):
+                        return v
+    if bad < len(exts):
+        r.str_(exts[bad], "url", f"extension[{bad}].url")  # raises: the url is not a string
+    return None
+
+
+def _ext_slow(r: _R, d: Mapping[str, Any], name: str) -> Any:
+    """Value of the first extension whose URL ends with ``name`` (value[x] or nested Name), by
+    one scan of the extensions (the reference for :func:`_ext`)."""
     exts = d.get("extension")
     for i, e in enumerate(exts if isinstance(exts, list) else []):
         if not isinstance(e, dict):
@@ -594,6 +645,7 @@ class _Mapper:
         self.patient_name = patient_name
         self.skipped: Counter = Counter()
         self.aliases: dict[str, Resource] = {}
+        self._bodies: dict[int, tuple[Resource, dict[str, Any]]] = {}
         self.patients: dict[str, _PatientAcc] = {}
         self.seen: set[tuple[str | None, str, str]] = set()
         for res in resources:
@@ -710,6 +762,13 @@ class _Mapper:
     # -- dispatch
 
     def run(self) -> ImportPlan:
+        _EXT_INDEX.clear()
+        try:
+            return self._run()
+        finally:
+            _EXT_INDEX.clear()  # the index holds the resources' lists: not beyond the run
+
+    def _run(self) -> ImportPlan:
         patients_seen: set[tuple[str | None, str]] = set()
         for res in self.resources:
             if res.rtype == "Patient":
@@ -936,6 +995,17 @@ class _Mapper:
                 "nothing was imported."))
         return round(value * factor, 6)
 
+    def _body_part(self, target: Resource, part: str, read: Callable[[], Any]) -> Any:
+        """One part of a referenced BodyStructure, read the first time a tumour size needs it
+        (the Tumor is the focus of every measurement of that lesion)."""
+        entry = self._bodies.get(id(target))
+        if entry is None:
+            entry = self._bodies[id(target)] = (target, {})  # the resource is kept: its id stays its own
+        parts = entry[1]
+        if part not in parts:
+            parts[part] = read()
+        return parts[part]
+
     def _lesion(self, res: Resource, r: _R) -> dict[str, Any]:
         d = res.data
         lt_label = _ext(r, d, "lesion-label")
@@ -947,17 +1017,20 @@ class _Mapper:
             if target is not None and target.rtype == "BodyStructure":
                 br = _R(target)
                 bd = target.data
-                loc = label(br.concept(bd, "location"))
-                site = site or (_clean_display(loc).lower() if loc else None)
+                # each part of a BodyStructure is read (and its JSON types checked) once, when
+                # first needed, in the order of the reading below: the same values and errors
+                part = self._body_part
+                loc = part(target, "loc", lambda: label(br.concept(bd, "location")))
+                site = site or part(target, "site", lambda: _clean_display(loc).lower() if loc else None)
                 if name is None:
-                    for j, ident in enumerate(br.objs(bd, "identifier")):
-                        v = br.str_(ident, "value", f"identifier[{j}].value")
-                        if v:
-                            name = br.str_(bd, "description") or f"{_clean_display(loc or 'lesion').lower()} {v}"
-                            break
+                    v = part(target, "ident", lambda: _first_identifier_value(br, bd))
+                    if v:
+                        name = (part(target, "desc", lambda: br.str_(bd, "description"))
+                                or f"{_clean_display(loc or 'lesion').lower()} {v}")
                 if name is None:
-                    name = br.str_(bd, "description") or (f"{site}" if site else None) or f"lesion {target.rid}"
-                morph = (label(br.concept(bd, "morphology")) or "").lower()
+                    name = (part(target, "desc", lambda: br.str_(bd, "description")) or (f"{site}" if site else None)
+                            or f"lesion {target.rid}")
+                morph = part(target, "morph", lambda: (label(br.concept(bd, "morphology")) or "").lower())
                 if is_node is None and "lymph node" in f"{morph} {site or ''}":
                     is_node = True
             elif name is None and isinstance(f.get("display"), str):
@@ -1451,9 +1524,66 @@ _STRING_KEYS = frozenset({"system", "display", "url", "reference", "unit", "vers
 _ARRAY_KEYS = frozenset({"coding", "extension", "component", "identifier", "focus", "note", "category"})
 
 
+_CHECKED_KEYS = _STRING_KEYS | _ARRAY_KEYS
+
+
+def _datatypes_ok(node: dict[str, Any]) -> bool:
+    """True when :func:`_check_datatypes_slow` finds nothing wrong in ``node`` (a dict): the same
+    rules in one recursive pass without paths, so that the path-keeping walk runs only for a
+    resource that has a problem (it then names it).  Recursion is bounded by the nesting guard;
+    a deeper value falls back to the walk."""
+    for key, item in node.items():
+        if key in _CHECKED_KEYS:
+            if key in _STRING_KEYS:
+                if not isinstance(item, str):
+                    return False
+                continue
+            if not isinstance(item, list):
+                return False
+            if key == "extension":
+                if not _list_ok(item):
+                    return False
+                continue
+            coding = key == "coding"
+            for x in item:
+                if not isinstance(x, dict):
+                    return False
+                if coding and "code" in x and not isinstance(x["code"], str):
+                    return False
+                if not _datatypes_ok(x):
+                    return False
+        elif isinstance(item, dict):
+            if not _datatypes_ok(item):
+                return False
+        elif isinstance(item, list) and not _list_ok(item):
+            return False
+    return True
+
+
+def _list_ok(items: list[Any]) -> bool:
+    for x in items:
+        if isinstance(x, dict):
+            if not _datatypes_ok(x):
+                return False
+        elif isinstance(x, list) and not _list_ok(x):
+            return False
+    return True
+
+
 def _check_datatypes(r: _R, value: Any, path: str) -> None:
     """Codings, extensions and references anywhere in a resource: the JSON types FHIR gives them
-    (``coding`` an array of objects whose ``system`` / ``code`` / ``display`` are strings ...)."""
+    (``coding`` an array of objects whose ``system`` / ``code`` / ``display`` are strings ...).
+    A value that passes the quick test is fine; any other is walked to name its first problem."""
+    try:
+        if isinstance(value, dict) and _datatypes_ok(value):
+            return
+    except RecursionError:  # nested deeper than the guard allows: the walk below has no recursion
+        pass
+    _check_datatypes_slow(r, value, path)
+
+
+def _check_datatypes_slow(r: _R, value: Any, path: str) -> None:
+    """The walk that names the first element of the wrong type, with its path."""
     # A node's path is kept as a link to its parent's (parent link, key or index) and spelled
     # out only for an error: formatting every path of every resource cost more than the checks.
     def spelled(link: Any) -> str:
@@ -1488,6 +1618,15 @@ def _check_datatypes(r: _R, value: Any, path: str) -> None:
                         raise r.err(spelled((here, i)) + ".code", x["code"], "a string")
             if isinstance(item, (dict, list)):
                 stack.append((item, here))
+
+
+def _first_identifier_value(br: _R, bd: Mapping[str, Any]) -> str | None:
+    """The first non-empty ``identifier[].value`` of a BodyStructure (each read up to it checked)."""
+    for j, ident in enumerate(br.objs(bd, "identifier")):
+        v = br.str_(ident, "value", f"identifier[{j}].value")
+        if v:
+            return v
+    return None
 
 
 def _clean_display(text: str) -> str:

@@ -69,6 +69,8 @@ class _Bad(Exception):
 
 def _get(rec: dict[str, Any], key: str, kind: type | tuple[type, ...], required: bool = True) -> Any:
     value = rec.get(key)
+    if value.__class__ is kind:  # the usual case (a str, a list): exactly the type asked for
+        return value
     if value is None:
         if required:
             raise _Bad(key, "missing", "a value as lungtrack export json writes it")
@@ -91,6 +93,9 @@ def _date(rec: dict[str, Any], key: str, required: bool = True) -> date | None:
 
 
 def _num(rec: dict[str, Any], key: str, required: bool = False) -> float | None:
+    value = rec.get(key)
+    if value.__class__ is float:  # the usual case; an int (not a bool) is converted below
+        return float(value)
     value = _get(rec, key, (int, float), required)
     return None if value is None else float(value)
 

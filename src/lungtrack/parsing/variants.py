@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from lungtrack.errors import InputError
 from lungtrack.knowledge.variants import (
@@ -635,7 +636,21 @@ def normalize_alteration(text: str, *, gene: str | None = None, field: str = "va
 
     Raises ``InputError`` naming ``field`` for gibberish (with examples of accepted forms), for
     a gene that contradicts the alteration, and when the gene is needed but cannot be inferred.
+    Text (and gene) strings are normalised once per distinct value (an import repeats a few
+    variants thousands of times); the result is immutable, errors are raised every time.
     """
+    if text.__class__ is str and (gene is None or gene.__class__ is str) and field.__class__ is str:
+        return _normalize_alteration_cached(text, gene, field)
+    return _normalize_alteration(text, gene=gene, field=field)
+
+
+@lru_cache(maxsize=2048)
+def _normalize_alteration_cached(text: str, gene: str | None, field: str) -> Alteration:
+    return _normalize_alteration(text, gene=gene, field=field)
+
+
+def _normalize_alteration(text: str, *, gene: str | None = None, field: str = "variant") -> Alteration:
+    """:func:`normalize_alteration` without the cache."""
     if not isinstance(text, str) or not text.strip():
         raise InputError(field, text, EXPECTED, message=f"{field}: no variant given; expected {EXPECTED}.")
     given = normalize_gene(gene, field="gene") if gene is not None else None

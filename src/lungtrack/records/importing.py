@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert
 from sqlmodel import select
 
 from lungtrack.errors import InputError, RecordsRefused
@@ -32,7 +31,8 @@ from lungtrack.records.inputs import (
 )
 from lungtrack.store import models as m
 from lungtrack.store import repo
-from lungtrack.store.models import utcnow
+from lungtrack.store.bulk import bulk_insert
+from lungtrack.store.clock import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
     from lungtrack.records.writer import Writer
@@ -146,7 +146,10 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
                     if items:
                         skipped[(kind, why)] += len(items)
                 continue
-            if repo.patient_by_name(session, inp.name) is not None:
+            # resolve_patient has just looked this name up (nothing is written before step 3)
+            by_name_already = patient is None and plan.kind in NAMED_KINDS and bool(batch.patient.name) \
+                and batch.patient.name == inp.name
+            if not by_name_already and repo.patient_by_name(session, inp.name) is not None:
                 problems.append(Problem(origin, "--patient", (
                     f"--patient: a patient called {inp.name!r} is already in this store but is not known by this "
                     f"import's identifiers ({patient_key(batch.patient) or 'none'}); to add the records to that "
@@ -203,10 +206,19 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
         else:
             _fill_patient(w, p, batch, notes)
         out_patients.append((p.id, p.name, how))
+        pending_lines = False
         for op in ops:
-            if op[0] != "scan":
+            if op[0] == "therapy":  # added now, flushed together (the same rows, ids and entries, in order)
+                _run_op(w, p, op, flush=False)
+                pending_lines = True
+            elif op[0] != "scan":
+                if pending_lines:  # the lines' entries before this update's, as one flush each gave
+                    w.session.flush()
+                    pending_lines = False
                 _run_op(w, p, op)
-        _write_scans(w, p, [op for op in ops if op[0] == "scan"], now)
+        if pending_lines:
+            w.session.flush()
+        _write_scans(w, p, [op for op in ops if op[0] == "scan"], now, new_patient=how == "created")
         for table, items in rows.items():
             if not items:
                 continue
@@ -220,62 +232,6 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
     w.say(f"import {plan.kind} {plan.source_label}: {total} record(s) added")
     return ImportResult(plan.kind, plan.source_label, False, None, tuple(out_patients), _t(added), _t(already),
                         _t(changed), tuple((t, r, n) for (t, r), n in sorted(skipped.items())), tuple(notes))
-
-
-def _sqlite_value(v: Any, _stamps: dict[datetime, str] = {}) -> Any:  # noqa: B006 - a cache
-    if isinstance(v, date):
-        if isinstance(v, datetime):
-            text = _stamps.get(v)
-            if text is None:
-                if len(_stamps) > 100:
-                    _stamps.clear()
-                text = _stamps[v] = v.strftime("%Y-%m-%d %H:%M:%S.%f")
-            return text
-        return v.isoformat()
-    return v
-
-
-def bulk_insert(conn: Any, table: Any, rows: list[dict[str, Any]],
-                same: tuple[str, ...] = ("created_at", "updated_at", "patient_id")) -> list[int]:
-    """Insert ``rows`` with one executemany; return their ids in order.  The columns in ``same``
-    hold one value for every row (one patient's records, one timestamp): converted once.
-
-    SQLite: the write transaction holds the store's write lock (``BEGIN IMMEDIATE``), so the new
-    rows are exactly those above the largest id before the insert.  Other databases return the
-    ids with the insert (``RETURNING``, in parameter order)."""
-    from sqlalchemy import func
-    from sqlalchemy import select as core_select
-
-    if conn.dialect.name == "sqlite":
-        before = conn.execute(core_select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
-        # plain DB-API executemany, values in SQLAlchemy's own SQLite storage format (dates ISO,
-        # timestamps 'YYYY-MM-DD HH:MM:SS.ffffff'): SQLAlchemy's per-value processing would cost
-        # more than the insert itself
-        cols = [c.name for c in table.columns if c.name in rows[0]]
-        sql = f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({", ".join("?" for _ in cols)})'
-        first = rows[0]
-        fixed = {c: _sqlite_value(first[c]) for c in same if c in first}
-        convert = [c for c in cols if c not in fixed and c in ("date", "until")]
-        from operator import itemgetter
-
-        pick = itemgetter(*cols)
-        values = []
-        for r in rows:  # the rows are this import's own dicts: converted in place
-            r.update(fixed)
-            for c in convert:
-                if r[c] is not None:
-                    r[c] = r[c].isoformat()
-            values.append(pick(r))
-        cursor = conn.connection.cursor()  # the DB-API connection of this transaction
-        try:
-            cursor.executemany(sql, values)
-        finally:
-            cursor.close()
-        ids = list(conn.execute(core_select(table.c.id).where(table.c.id > before).order_by(table.c.id)).scalars())
-        if len(ids) != len(rows):  # pragma: no cover - another writer despite the lock
-            raise RuntimeError("bulk insert: unexpected row count")
-        return ids
-    return [r[0] for r in conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)]
 
 
 _KIND_OF = {"marker_result": "marker", "appointment": "appointment", "note": "note", "biopsy_finding": "biopsy"}
@@ -331,11 +287,12 @@ def _norm_label(label: str) -> str:
     return " ".join(label.split()).casefold()
 
 
-def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datetime) -> None:
+def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datetime, new_patient: bool = False) -> None:
     """The scans of one patient's import, written in bulk: the same rows, in the same order, as
     adding them one by one (``_run_op``: a study, then its lesions and measurements, a lesion
     created the first time its label is seen), with one insert per table instead of a flush
-    and a lesion look-up per measurement."""
+    and a lesion look-up per measurement.  A patient this import created has no lesions yet:
+    they are not looked up."""
     if not ops:
         return
     from lungtrack.records.writer import lesion_values, stored_size
@@ -344,7 +301,7 @@ def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datet
     session.flush()
     conn = session.connection()
     known: dict[str, Any] = {}
-    for le in repo.lesions(session, p):  # find_lesion's choice: the first lesion (by id) with the label
+    for le in () if new_patient else repo.lesions(session, p):  # find_lesion's choice: the first lesion (by id) with the label
         known.setdefault(_norm_label(le.label), le)
     new_lesions: list[dict[str, Any]] = []
     studies: list[dict[str, Any]] = []
@@ -402,7 +359,11 @@ def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datet
                            "lesion_id": lesion_value(le, "id"), **row} for at, le, row in new_rows])
 
 
-def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...]) -> None:
+def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...], flush: bool = True) -> None:
+    """One therapy line or update through the ORM (journalled by the session's flush); a therapy
+    line with ``flush=False`` is flushed by the caller, with the lines added after it: the unit
+    of work inserts new rows of a table in the order they were added, and the journal takes them
+    in that order, so the rows, ids and entries are those of one flush per line."""
     kind = op[0]
     if kind == "therapy":
         inp, drug, reason = op[1], op[2], op[3]
@@ -410,7 +371,8 @@ def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...]) -> None:
                                     stop_reason=reason, note=inp.note, source=inp.source.label,
                                     external_id=inp.source.external_id, rxnorm=inp.rxnorm,
                                     stop_reason_text=inp.stop_reason_text))
-        w.session.flush()
+        if flush:
+            w.session.flush()
     elif kind == "update":
         row, values = op[2], op[3]
         for k, v in values.items():

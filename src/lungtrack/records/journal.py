@@ -300,6 +300,31 @@ def _same(table_name: str, now: dict[str, Any] | None, recorded: dict[str, Any])
     return all(now.get(k) == v for k, v in recorded.items() if k in cols and _kind(cols[k].type) is not DateTime)
 
 
+def _own_rows(entries: Sequence[Any]) -> tuple[dict[tuple[str, int], tuple[int, dict[str, Any] | None]], set[int]]:
+    """Walk a change's entries in order: (each row it inserted that is still there -> the id of
+    the entry that inserted it and the values the change last wrote to it, None for bulk-inserted
+    rows; the ids of its update and delete entries that touched a row it had itself inserted
+    before: undoing the insert undoes them too)."""
+    written: dict[tuple[str, int], tuple[int, dict[str, Any] | None]] = {}
+    own: set[int] = set()
+    for e in entries:
+        if e.op == "insert-ids":
+            for i in json.loads(e.new or "[]"):
+                written[(e.table_name, i)] = (e.id, None)
+            continue
+        key = (e.table_name, e.row_id)
+        if e.op == "insert":
+            written[key] = (e.id, json.loads(e.new or "{}"))
+        elif key in written:
+            own.add(e.id)
+            values = written[key][1]
+            if e.op == "delete":
+                del written[key]
+            elif values is not None:
+                values.update(json.loads(e.new or "{}"))
+    return written, own
+
+
 def revert(session: Session, change: m.Change) -> dict[str, int]:
     """Revert ``change``'s rows in the open transaction; returns rows restored per op.
 
@@ -331,13 +356,18 @@ def revert(session: Session, change: m.Change) -> dict[str, int]:
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:  # rows come back in any order; the foreign keys are checked once, at the end
         conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    written, own = _own_rows(entries)
     inserts = [e for e in entries if e.op in ("insert", "insert-ids")]
     try:
-        # 1. rows the change inserted go (children first): a deleted row may come back in their place
+        # 1. rows the change inserted go (children first): a deleted row may come back in their place.
+        #    A row it inserted holds what this change last wrote to it (its own updates included);
+        #    a row it inserted and then deleted is already gone.
         for e in sorted(inserts, key=lambda e: (-order.get(e.table_name, 0), -e.id)):
             t = table(e.table_name)
             ids = json.loads(e.new) if e.op == "insert-ids" else [e.row_id]
-            if e.op == "insert" and not _same(e.table_name, current(e.table_name, e.row_id), json.loads(e.new or "{}")):
+            ids = [i for i in ids if written.get((e.table_name, i), (None, None))[0] == e.id]
+            if e.op == "insert" and ids and not _same(e.table_name, current(e.table_name, e.row_id),
+                                                      written[(e.table_name, e.row_id)][1] or {}):
                 raise later(f"{e.table_name} row {e.row_id}")
             for k in range(0, len(ids), 500):
                 chunk = ids[k:k + 500]
@@ -346,13 +376,14 @@ def revert(session: Session, change: m.Change) -> dict[str, int]:
                     raise later(f"a {e.table_name} row")
             done["removed"] += len(ids)
         # 2. rows the change deleted come back with their ids and every value (parents first)
-        for e in sorted([e for e in entries if e.op == "delete"], key=lambda e: (order.get(e.table_name, 0), e.id)):
+        for e in sorted([e for e in entries if e.op == "delete" and e.id not in own],
+                        key=lambda e: (order.get(e.table_name, 0), e.id)):
             if current(e.table_name, e.row_id) is not None:
                 raise later(f"{e.table_name} row {e.row_id}")
             conn.execute(insert(table(e.table_name)).values(**_decode_row(e.table_name, json.loads(e.old or "{}"))))
             done["restored"] += 1
         # 3. rows the change updated get their old values (the last update first)
-        for e in reversed([e for e in entries if e.op == "update"]):
+        for e in reversed([e for e in entries if e.op == "update" and e.id not in own]):
             if not _same(e.table_name, current(e.table_name, e.row_id), json.loads(e.new or "{}")):
                 raise later(f"{e.table_name} row {e.row_id}")
             t = table(e.table_name)

@@ -1109,7 +1109,7 @@ class Writer:
     def log_event(self, action: str, detail: str, patients: Sequence[tuple[int | None, str | None]] = ()) -> None:
         """One event-log row per patient (an export of every patient of a clinic's store: one
         executemany, not an object per row)."""
-        from lungtrack.records.importing import bulk_insert
+        from lungtrack.store.bulk import bulk_insert
 
         at = utcnow()
         rows = [{"at": at, "action": action, "patient_id": pid, "patient_name": name, "detail": detail}

@@ -1,0 +1,321 @@
+"""The fast paths of the file imports (issue 11) give exactly what the plain code gives.
+
+Each fast path is compared, on generated inputs, with the code it replaced, kept here (or in the
+module, as ``*_slow``) as the reference: the FHIR datatype check, the extension look-up, the
+nesting guard's depth.  The import's writes are compared with the rows and journal entries of a
+plain import in tests/test_cli_import_files.py and tests/test_records_api.py.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import accumulate
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lungtrack.errors import InputError
+from lungtrack.fhir import guard
+from lungtrack.fhir import mapping as fm
+
+# ------------------------------------------------------------------ JSON values with FHIR's keys
+
+_KEYS = sorted(fm._STRING_KEYS | fm._ARRAY_KEYS | {"code", "value", "valueString", "text", "id", "x"})
+_LEAF = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=4))
+JSON = st.recursive(_LEAF, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                   st.dictionaries(st.sampled_from(_KEYS), inner, max_size=5)),
+                    max_leaves=30)
+# mostly well-typed values (so that the check passes often and deep trees are reached)
+_CODING = st.fixed_dictionaries({"system": st.text(max_size=3), "code": st.one_of(st.text(max_size=3), _LEAF)})
+WELL = st.recursive(
+    st.text(max_size=3),
+    lambda inner: st.one_of(
+        st.dictionaries(st.sampled_from(["x", "text", "value", "id"]), inner, max_size=3),
+        st.fixed_dictionaries({"coding": st.lists(_CODING, max_size=3)}),
+        st.fixed_dictionaries({"extension": st.lists(st.one_of(inner, _LEAF), max_size=3),
+                               "url": st.one_of(st.text(max_size=3), _LEAF)}),
+        st.fixed_dictionaries({"component": st.lists(st.dictionaries(st.sampled_from(["code", "x"]), inner,
+                                                                     max_size=2), max_size=3)}),
+        st.lists(inner, max_size=3)),
+    max_leaves=25)
+
+
+def _resource() -> fm.Resource:
+    return fm.Resource({"resourceType": "Observation", "id": "o1"}, "f.json", 3)
+
+
+def _outcome(f: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
+    try:
+        return "ok", f(*args, **kwargs)
+    except InputError as exc:
+        return "error", str(exc)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(value=st.one_of(JSON, WELL, st.dictionaries(st.sampled_from(_KEYS), st.one_of(JSON, WELL), max_size=6)))
+def test_datatype_check_matches_the_path_keeping_walk(value: Any) -> None:
+    r = fm._R(_resource())
+    assert _outcome(fm._check_datatypes, r, value, "") == _outcome(fm._check_datatypes_slow, r, value, "")
+    if isinstance(value, dict):
+        assert fm._datatypes_ok(value) == (_outcome(fm._check_datatypes_slow, r, value, "")[0] == "ok")
+
+
+def test_datatype_check_of_a_value_deeper_than_recursion_allows() -> None:
+    deep: Any = {"coding": 5}
+    for _ in range(3000):
+        deep = {"x": deep}
+    r = fm._R(_resource())
+    with pytest.raises(InputError, match="expected an array"):
+        fm._check_datatypes(r, deep, "")
+    fine: Any = "leaf"
+    for _ in range(3000):
+        fine = {"x": [fine]}
+    fm._check_datatypes(r, fine, "")
+
+
+# ------------------------------------------------------------------ extension look-up
+
+_NAMES = ["lesion-label", "equivocal", "observation-geneticsGene", "new-lesion"]
+_URL = st.one_of(st.sampled_from([f"urn:lungtrack:fhir:extension:{n}" for n in _NAMES] +
+                                 [f"http://hl7.org/fhir/StructureDefinition/{n}" for n in _NAMES] + ["", "x/y"]),
+                 st.none(), st.integers(0, 3), st.lists(st.text(max_size=2), max_size=1))
+_SUB = st.one_of(st.fixed_dictionaries({"url": st.sampled_from(["Name", "name", "Id", "other"]),
+                                        "valueString": st.text(max_size=3)}),
+                 st.fixed_dictionaries({"url": st.just("Name")}), st.integers(0, 2))
+_EXTENSION = st.one_of(
+    st.fixed_dictionaries({"url": _URL}, optional={"valueString": st.text(max_size=3), "valueBoolean": st.booleans(),
+                                                    "extension": st.one_of(st.lists(_SUB, max_size=3), _LEAF)}),
+    _LEAF)
+
+
+@settings(max_examples=400)
+@given(exts=st.one_of(st.lists(_EXTENSION, max_size=6), _LEAF), names=st.lists(st.sampled_from(_NAMES + ["x"]),
+                                                                               min_size=1, max_size=5))
+def test_extension_lookup_matches_the_scan(exts: Any, names: list[str]) -> None:
+    r = fm._R(_resource())
+    d = {"resourceType": "Observation", "extension": exts}
+    fm._EXT_INDEX.clear()
+    try:
+        for name in names:  # repeated look-ups in one list go through its index
+            assert _outcome(fm._ext, r, d, name) == _outcome(fm._ext_slow, r, d, name)
+    finally:
+        fm._EXT_INDEX.clear()
+
+
+def test_extension_index_is_emptied_by_the_mapping_run() -> None:
+    bundle = '{"resourceType": "Patient", "id": "p1", "name": [{"text": "Ann"}]}'
+    fm.map_files([("p.json", bundle)])
+    assert fm._EXT_INDEX == {}
+
+
+# ------------------------------------------------------------------ nesting guard
+
+_OLD_STRING = re.compile(r'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
+
+
+def _old_depth(text: str) -> int:
+    """guard.nesting_depth's depth before the fast path (its former regular expression and sum)."""
+    brackets = guard._NOT_BRACKETS.sub("", _OLD_STRING.sub("", text))
+    return max(0, max(accumulate(1 if b in "[{" else -1 for b in brackets), default=0))
+
+
+@settings(max_examples=500)
+@given(text=st.text(alphabet='[]{}"\\\nab: ,', max_size=300)
+       | st.text(alphabet='[]{}"\nab: ,é€\u2028', max_size=300)  # no backslash: the translation path
+       | st.builds(lambda n, t: "[" * n + t + "]" * n, st.integers(0, 80), st.text(alphabet='[]"\\a', max_size=40)))
+def test_nesting_depth_matches_the_former_expression(text: str) -> None:
+    assert guard.nesting_depth(text)[0] == _old_depth(text)
+
+
+# ------------------------------------------------------------------ the import's writes
+
+
+def _normalize_plain(text: Any, *, gene: Any = None, field: str = "variant") -> Any:
+    from lungtrack.parsing import variants
+
+    return variants._normalize_alteration(text, gene=gene, field=field)
+
+
+@settings(max_examples=300)
+@given(text=st.one_of(st.sampled_from(["L858R", "p.Leu858Arg", "T790M", "exon 19 deletion", "EML4-ALK fusion",
+                                       "NP_005219.2:p.Leu858Arg", "C797S", "", "  ", "xyz", "G12C", "amplification"]),
+                      st.text(max_size=12)),
+       gene=st.one_of(st.none(), st.sampled_from(["EGFR", "ALK", "KRAS", "MET", "egfr", "XYZ"])))
+def test_variant_normalisation_cache_matches_the_plain_function(text: str, gene: str | None) -> None:
+    from lungtrack.parsing import variants
+
+    for _ in range(2):  # the second call comes from the cache
+        assert _outcome(variants.normalize_alteration, text, gene=gene) == _outcome(_normalize_plain, text, gene=gene)
+
+
+_TIMESTAMPS = {"created_at", "updated_at", "at", "undone_at"}
+
+
+def _dump(db: Any) -> dict[str, list[Any]]:
+    """Every row of every table, timestamps aside; journal entries with their JSON decoded."""
+    import json
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        out: dict[str, list[Any]] = {}
+        tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for t in sorted(tables):
+            cur = con.execute(f'SELECT * FROM "{t}" ORDER BY rowid')
+            cols = [c[0] for c in cur.description]
+            rows = []
+            for row in cur:
+                rec = {c: v for c, v in zip(cols, row) if c not in _TIMESTAMPS}
+                for k in ("old", "new"):
+                    if t == "change_entry" and isinstance(rec.get(k), str):
+                        value = json.loads(rec[k])
+                        rec[k] = ({c: v for c, v in value.items() if c not in _TIMESTAMPS}
+                                  if isinstance(value, dict) else value)
+                rows.append(rec)
+            out[t] = rows
+        return out
+    finally:
+        con.close()
+
+
+def _plain_paths(monkeypatch: Any) -> None:
+    """The import without its fast paths: one flush per therapy line, the lesion look-up for
+    every patient, no variant cache, the path-keeping datatype walk, the extension scan, each
+    BodyStructure read for every tumour size."""
+    from lungtrack.parsing import variants
+    from lungtrack.records import importing
+
+    run_op, write_scans = importing._run_op, importing._write_scans
+    monkeypatch.setattr(importing, "_run_op", lambda w, p, op, flush=True: run_op(w, p, op))
+    monkeypatch.setattr(importing, "_write_scans", lambda w, p, ops, now, new_patient=False: write_scans(w, p, ops, now))
+    monkeypatch.setattr(variants, "normalize_alteration", _normalize_plain)
+    monkeypatch.setattr(fm, "_check_datatypes", fm._check_datatypes_slow)
+    monkeypatch.setattr(fm, "_ext", fm._ext_slow)
+    monkeypatch.setattr(fm._Mapper, "_body_part", lambda self, target, part, read: read())
+
+
+def test_json_and_fhir_imports_write_what_the_plain_paths_write(cli, tmp_path, monkeypatch):
+    """Into a store holding the demo patient and a generated 10-year patient: a JSON export with
+    the 10-year patient's running line ended (an update after a new line), a new marker, and
+    another generated patient; then a third one's FHIR Bundle.  Same rows, ids and journal entries as the plain paths; undo
+    leaves the same store."""
+    import json
+    import shutil
+
+    from gen_history import TODAY as GEN_TODAY
+    from gen_history import ten_year_patient
+
+    monkeypatch.setenv("LUNGTRACK_TODAY", GEN_TODAY.isoformat())
+    start = tmp_path / "start.db"
+    assert cli("--db", str(start), "demo", "--quiet").code == 0
+    first = ten_year_patient()
+    for i, ln in enumerate(first["patients"][0]["therapy_lines"], start=1):
+        ln["external_id"] = f"line-{i}"  # the last one is still running
+    (tmp_path / "first.json").write_text(json.dumps(first), encoding="utf-8")
+    assert cli("--db", str(start), "import", "json", str(tmp_path / "first.json")).code == 0
+    doc = json.loads(cli("--db", str(start), "export", "json", "--all-patients").stdout)
+    ten = next(p for p in doc["patients"] if p["patient"]["name"] == "Ten Year")
+    lines = ten["therapy_lines"]
+    lines[-1].update(end_date="2025-06-01", stop_reason="progression")  # an update ...
+    lines.insert(0, {**lines[0], "drug": "erlotinib", "start_date": "2016-01-10", "end_date": "2016-01-25",
+                     "external_id": "line-0", "note": None})  # ... after a new line of the same patient
+    ten["marker_results"].append({**ten["marker_results"][-1], "value": 99.5, "external_id": None})
+    other = ten_year_patient(name="Other Ten", seed=9)["patients"][0]
+    other["patient"]["identifiers"] = [{"system": "urn:example:mrn", "value": "MRN-0002"}]
+    doc["patients"].append(other)
+    (tmp_path / "in.json").write_text(json.dumps(doc), encoding="utf-8")
+    fhir_db = tmp_path / "fhir.db"
+    third = ten_year_patient(name="Fhir Ten", seed=8)
+    third["patients"][0]["patient"]["identifiers"] = []  # another person: not matched to "Ten Year"
+    (tmp_path / "third.json").write_text(json.dumps(third), encoding="utf-8")
+    assert cli("--db", str(fhir_db), "import", "json", str(tmp_path / "third.json")).code == 0
+    assert cli("--db", str(fhir_db), "export", "fhir", "-o", str(tmp_path / "ten.fhir.json")).code == 0
+
+    def run(name: str) -> list[Any]:
+        db = tmp_path / f"{name}.db"
+        shutil.copy(start, db)
+        out: list[Any] = []
+        for fmt, path in (("json", "in.json"), ("fhir", "ten.fhir.json")):
+            r = cli("--db", str(db), "import", fmt, str(tmp_path / path), "--json")
+            assert r.code == 0, r
+            out.append(_dump(db))
+            # undo gives the same result (an import that also set the new patient's schedule
+            # is undone too: tests/test_records.py)
+            u = cli("--db", str(db), "undo", "--yes")
+            out.append((u.code, u.stderr, _dump(db)))
+            if u.code == 0:  # write it again for the next step
+                assert cli("--db", str(db), "import", fmt, str(tmp_path / path)).code == 0
+        return out
+
+    fast = run("fast")
+    with monkeypatch.context() as mp:
+        _plain_paths(mp)
+        plain = run("plain")
+    assert fast[0]["therapy_line"] == plain[0]["therapy_line"] and len(fast[0]["therapy_line"]) == 8
+    assert any(e["op"] == "update" and e["table_name"] == "therapy_line" for e in fast[0]["change_entry"])
+    assert fast[2]["change_entry"] != fast[0]["change_entry"]
+    assert fast == plain
+
+
+# ------------------------------------------------------------------ BodyStructures read once
+
+_CONCEPT = st.one_of(st.none(), st.just({"text": "Lymph node structure"}), st.just({"text": "Right upper lobe (body structure)"}),
+                     st.just({"coding": [{"system": "http://snomed.info/sct", "code": "1", "display": "lung"}]}),
+                     st.just({"text": 5}), st.just("lung"))
+_IDENT = st.lists(st.one_of(st.fixed_dictionaries({"value": st.one_of(st.just(""), st.just("12"), st.integers(0, 2))}),
+                            st.just({})), max_size=3)
+
+
+@st.composite
+def _tumour_bundle(draw: Any) -> dict[str, Any]:
+    bodies = []
+    for i in range(draw(st.integers(1, 3))):
+        body: dict[str, Any] = {"resourceType": "BodyStructure", "id": f"b{i}"}
+        for key, value in (("location", draw(_CONCEPT)), ("morphology", draw(_CONCEPT)), ("identifier", draw(_IDENT)),
+                           ("description", draw(st.one_of(st.none(), st.just("RUL mass"), st.just(""), st.integers(0, 1))))):
+            if value is not None:
+                body[key] = value
+        bodies.append(body)
+    observations = []
+    for j in range(draw(st.integers(1, 5))):
+        obs: dict[str, Any] = {
+            "resourceType": "Observation", "id": f"o{j}", "status": "final", "subject": {"reference": "Patient/p"},
+            "code": {"coding": [{"system": "http://loinc.org", "code": "21889-1"}]},
+            "effectiveDateTime": f"2024-0{draw(st.integers(1, 3))}-01",
+            "focus": [{"reference": f"BodyStructure/b{draw(st.integers(0, len(bodies) - 1))}"}
+                      for _ in range(draw(st.integers(1, 2)))],
+            "valueQuantity": {"value": 12.0, "unit": "mm"}}
+        if draw(st.booleans()):
+            obs["extension"] = [{"url": "urn:lungtrack:fhir:extension:lesion-label", "valueString": "target 1"}]
+        if draw(st.booleans()):
+            obs["bodySite"] = {"text": "liver"}
+        observations.append(obs)
+    patient = {"resourceType": "Patient", "id": "p", "name": [{"text": "Body Test"}]}
+    return {"resourceType": "Bundle", "type": "collection",
+            "entry": [{"resource": r} for r in [patient, *bodies, *observations]]}
+
+
+def _plan_or_error(text: str) -> Any:
+    try:
+        plan, extras, n = fm.map_files([("b.json", text)], "x")
+        return plan, extras, n
+    except InputError as exc:
+        return str(exc)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(bundle=_tumour_bundle())
+def test_body_structures_read_once_give_the_plan_of_reading_each_time(bundle: dict[str, Any]) -> None:
+    import json
+
+    text = json.dumps(bundle, indent=1)
+    fast = _plan_or_error(text)
+    original = fm._Mapper._body_part
+    fm._Mapper._body_part = lambda self, target, part, read: read()  # type: ignore[method-assign]
+    try:
+        plain = _plan_or_error(text)
+    finally:
+        fm._Mapper._body_part = original  # type: ignore[method-assign]
+    assert fast == plain
