@@ -181,14 +181,13 @@ def _dump(db: Any) -> dict[str, list[Any]]:
 
 
 def _plain_paths(monkeypatch: Any) -> None:
-    """The import without its fast paths: one flush per therapy line, the lesion look-up for
-    every patient, no variant cache, the path-keeping datatype walk, the extension scan, each
-    BodyStructure read for every tumour size."""
+    """The import without its fast paths: the lesion look-up for every patient, no variant
+    cache, the path-keeping datatype walk, the extension scan, each BodyStructure read for every
+    tumour size."""
     from lungtrack.parsing import variants
     from lungtrack.records import importing
 
-    run_op, write_scans = importing._run_op, importing._write_scans
-    monkeypatch.setattr(importing, "_run_op", lambda w, p, op, flush=True: run_op(w, p, op))
+    write_scans = importing._write_scans
     monkeypatch.setattr(importing, "_write_scans", lambda w, p, ops, now, new_patient=False: write_scans(w, p, ops, now))
     monkeypatch.setattr(variants, "normalize_alteration", _normalize_plain)
     monkeypatch.setattr(fm, "_check_datatypes", fm._check_datatypes_slow)

@@ -146,6 +146,28 @@ def test_reports_and_exports_log_their_event_without_the_orm(cli, db_path, tmp_p
     assert [e["action"] for e in log][-1] == ("report" if what == "report" else "export-json"), log
 
 
+@pytest.mark.parametrize("fmt", ["json", "fhir"])
+def test_imports_into_an_existing_store_do_not_import_the_orm(cli, db_path, tmp_path, fmt):
+    """A JSON or FHIR import (patients created, matched and filled in, therapy lines, scans,
+    markers, follow-up schedule) writes through Core: no SQLModel, pydantic or sqlalchemy.orm;
+    undo takes it back."""
+    source = tmp_path / "source.db"
+    assert cli("--db", str(source), "demo", "--quiet").code == 0
+    assert cli("--db", str(source), "schedule", "--imaging-every", "6-9 weeks").code == 0
+    exported = tmp_path / f"ann.{fmt}.json"
+    assert cli("--db", str(source), "export", fmt, "-o", str(exported)).code == 0
+    assert cli("patient", "add", "Bob", "--diagnosed", "2025-01-10").code == 0
+    before = cli("export", "json", "--all-patients").json()["patients"]
+    result = probe_modules(["import", fmt, str(exported)], ["sqlmodel", "pydantic", "sqlalchemy.orm",
+                                                            "lungtrack.store.models."], {"LUNGTRACK_DB": str(db_path)})
+    assert result["code"] == 0
+    assert result["loaded"] == [], result["loaded"]
+    names = [p["patient"]["name"] for p in cli("export", "json", "--all-patients").json()["patients"]]
+    assert sorted(names) == ["Ann", "Bob"]
+    assert cli("undo", "--yes").code == 0
+    assert cli("export", "json", "--all-patients").json()["patients"] == before
+
+
 def test_core_insert_defaults_are_the_models():
     """A row a Core write inserts gets, for every column it is not given, what the model class
     gives a new object (store.tables.DEFAULTS; None elsewhere)."""

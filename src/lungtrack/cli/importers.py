@@ -114,7 +114,7 @@ def run_import(ctx: typer.Context, plan, patient: Optional[str], dry_run: bool, 
     from lungtrack.store.paths import resolve as resolve_location
 
     def apply(w):
-        target = w.patient(patient) if patient is not None else None
+        target = w.patient_row(patient) if patient is not None else None
         result = w.apply_import(plan, dry_run=dry_run, patient=target)
         if not dry_run:
             apply_extras(w, result, extras)
@@ -144,12 +144,10 @@ def run_import(ctx: typer.Context, plan, patient: Optional[str], dry_run: bool, 
 def apply_extras(w, result, extras) -> None:
     """Patient facts outside the plan (follow-up schedule, end of tracking), through the writer
     in the same transaction and journal change; only where the stored patient has none."""
-    from lungtrack.store import models as m
-
     for (pid, _name, _how), extra in zip(result.patients, extras):
         if not extra or pid is None:
             continue
-        p = w.session.get(m.Patient, pid)
+        p = w.patient_values(pid)
         schedule = {k: v for k, v in (extra.get("schedule") or {}).items() if getattr(p, k, None) is None}
         if schedule:
             w.set_schedule(p, schedule)
@@ -282,7 +280,7 @@ def _default_patient_name(ctx: typer.Context, patient: str | None, needed: bool)
     """The patient rows without a patient column go to: --patient, else the store's default patient."""
     if patient is not None or not needed:
         return patient
-    from lungtrack.store import repo
+    from lungtrack.store import read
     from lungtrack.store.paths import resolve as resolve_location
 
     location = resolve_location(common.state(ctx).db)
@@ -290,8 +288,8 @@ def _default_patient_name(ctx: typer.Context, patient: str | None, needed: bool)
         from lungtrack.errors import NotFoundError
 
         raise NotFoundError("No patients in this store yet. Add one with: lungtrack patient add NAME")
-    with common.transaction(ctx, write=False) as (_s, session):
-        return repo.find_patient(session, None).name
+    with common.reading(ctx) as conn:
+        return read.find_patient(conn, None).name
 
 
 def _apply(ctx: typer.Context, plan, dry_run: bool, after=None):
@@ -471,19 +469,20 @@ def import_json(
         """Per patient: schedule, end of tracking, default flag, acknowledgements, snoozes.  Only
         for patients this import created; the default patient of a store that had one stays."""
 
-        from sqlmodel import select
+        from sqlalchemy import select, true
 
-        from lungtrack.store import models as m
+        from lungtrack.store import read
 
         created = {n for _i, n, h in result.patients if h == "created"}
-        defaults = w.session.exec(select(m.Patient).where(m.Patient.is_default == True))  # noqa: E712 (indexed)
+        pt = read._tables().patient
+        defaults = w._rows(select(pt).where(pt.c.is_default == true()))  # indexed
         had_default = any(p.name not in created for p in defaults)
         stored = {n: (i, h) for i, n, h in result.patients}
         for x in extras:
             known = stored.get(x.name)  # the name as stored (the usual case): no look-up by name
             if known is not None and known[1] != "created":
                 continue
-            p = w.session.get(m.Patient, known[0]) if known is not None else w.patient(x.name)
+            p = w.patient_values(known[0]) if known is not None else w.patient_row(x.name)
             created = any(n == p.name and h == "created" for _i, n, h in result.patients)
             if not created:
                 continue

@@ -174,7 +174,7 @@ def edit(
 def default(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Patient to use when --patient is not given.")],
             json_out: common.ResultJsonOpt = False) -> None:
     """Set the default patient."""
-    res, _change = common.write(ctx, lambda w, _f: w.set_default_patient(w.patient(name, field="NAME")))
+    res, _change = common.write(ctx, lambda w, _f: w.set_default_patient(w.patient_row(name, field="NAME")))
     pname = res.row["name"]
     common.report_result(ctx, {"default_patient": pname}, f"{pname} is now the default patient.")
 
@@ -190,7 +190,7 @@ def end(
 ) -> None:
     """Mark a patient's tracking as ended: no more reminders or timing findings for them."""
     when = common.parse_date_opt(on, "--date")
-    res, _change = common.write(ctx, lambda w, _f: w.end_tracking(w.patient(name, field="NAME"),
+    res, _change = common.write(ctx, lambda w, _f: w.end_tracking(w.patient_row(name, field="NAME"),
                                                                    None if undo else when, reason))
     pname = res.row["name"]
     common.report_result(ctx, {"patient": pname, "ended_on": None if undo else when.isoformat(),

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import select
+from sqlalchemy import select
 
 from lungtrack.errors import InputError, RecordsRefused
 from lungtrack.records import checks as ck
@@ -29,8 +29,7 @@ from lungtrack.records.inputs import (
     PatientRef,
     Problem,
 )
-from lungtrack.store import models as m
-from lungtrack.store import repo
+from lungtrack.store import read
 from lungtrack.store.bulk import bulk_insert
 from lungtrack.store.clock import utcnow
 
@@ -48,16 +47,17 @@ def patient_key(ref: PatientRef) -> str | None:
     return f"{ref.source_base}|Patient/{ref.local_id}" if ref.source_base else f"Patient/{ref.local_id}"
 
 
-def resolve_patient(session: Any, ref: PatientRef, kind: str) -> tuple[m.Patient | None, str | None]:
-    """(patient or None, problem).  Never by a local id alone."""
-    found: dict[int, m.Patient] = {}
+def resolve_patient(w: Writer, ref: PatientRef, kind: str) -> tuple[Any | None, str | None]:
+    """(patient row or None, problem).  Never by a local id alone."""
+    t = read._tables()
+    pt, ident = t.patient, t.patient_identifier
+    found: dict[int, Any] = {}
     for system, value in ref.identifiers:
-        row = session.exec(select(m.PatientIdentifier).where(m.PatientIdentifier.system == system,
-                                                             m.PatientIdentifier.value == value)).first()
+        row = w._first(select(ident).where(ident.c.system == system, ident.c.value == value).order_by(ident.c.id))
         if row is not None:
-            found[row.patient_id] = session.get(m.Patient, row.patient_id)
+            found[row.patient_id] = w.patient_values(row.patient_id)
     if ref.local_id is not None and ref.source_base:
-        for p in session.exec(select(m.Patient).where(m.Patient.external_id == patient_key(ref))):
+        for p in w._rows(select(pt).where(pt.c.external_id == patient_key(ref)).order_by(pt.c.id)):
             found[p.id] = p
     if len(found) > 1:
         names = ", ".join(sorted(p.name for p in found.values()))
@@ -67,40 +67,41 @@ def resolve_patient(session: Any, ref: PatientRef, kind: str) -> tuple[m.Patient
         return next(iter(found.values())), None
     if ref.local_id is not None and not ref.source_base and ref.name:
         # no base URL: the local id only counts together with the same name
-        for p in session.exec(select(m.Patient).where(m.Patient.external_id == patient_key(ref))):
+        for p in w._rows(select(pt).where(pt.c.external_id == patient_key(ref)).order_by(pt.c.id)):
             if p.name.casefold() == ref.name.casefold():
                 return p, None
     if ref.name and kind in NAMED_KINDS:
-        p = repo.patient_by_name(session, ref.name)
-        if p is not None:
-            return p, None
+        found_row = read.patient_by_name(w.conn, ref.name)
+        if found_row is not None:
+            return w.patient_values(found_row.id), None
     return None, None
 
 
 class _State:
     """One patient's stored records, loaded once, for validation in memory."""
 
-    def __init__(self, session: Any, p: m.Patient | None):
+    def __init__(self, w: Writer, p: Any | None):
         self.spans: list[ck.Span] = []
         self.ext: dict[str, dict[str, Any]] = {}  # table -> external_id -> row
         self.keys: dict[str, set[Any]] = {t: set() for t in ("marker", "appointment", "scan", "biopsy", "note", "therapy")}
         self.birth = p.birth_date if p is not None else None
         if p is None:
             return
-        for ln in repo.therapy_lines(session, p):
+        t = read._tables()
+        tl = t.therapy_line
+        for ln in w._rows(select(tl).where(tl.c.patient_id == p.id).order_by(tl.c.start_date, tl.c.id)):
             self.spans.append(ck.Span(ln.id, ln.drug, ln.start_date, ln.end_date))
             self.keys["therapy"].add((ln.drug, ln.start_date))
             self._ext("therapy_line", ln)
-        conn = session.connection()
-        for model, kind, key in (
-            (m.MarkerResult, "marker", lambda r: (r.marker, r.date, r.value, r.comparator)),
-            (m.Appointment, "appointment", lambda r: (r.date, r.kind, r.status)),
-            (m.ImagingStudy, "scan", lambda r: (r.date, r.modality)),
-            (m.BiopsyFinding, "biopsy", lambda r: (r.date, r.sample, r.gene, r.variant)),
-            (m.Note, "note", lambda r: (r.date, r.text)),
+        w._sync()
+        for table, kind, key in (
+            (t.marker_result, "marker", lambda r: (r.marker, r.date, r.value, r.comparator)),
+            (t.appointment, "appointment", lambda r: (r.date, r.kind, r.status)),
+            (t.imaging_study, "scan", lambda r: (r.date, r.modality)),
+            (t.biopsy_finding, "biopsy", lambda r: (r.date, r.sample, r.gene, r.variant)),
+            (t.note, "note", lambda r: (r.date, r.text)),
         ):
-            table = model.__table__  # type: ignore[attr-defined]
-            for r in conn.execute(select(table).where(table.c.patient_id == p.id)):
+            for r in w.conn.execute(select(table).where(table.c.patient_id == p.id)):
                 self.keys[kind].add(key(r))
                 if r.external_id:
                     self.ext.setdefault(table.name, {})[r.external_id] = r
@@ -110,8 +111,9 @@ class _State:
             self.ext.setdefault(table, {})[row.external_id] = row
 
 
-def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient: m.Patient | None = None) -> ImportResult:
-    session = w.session
+def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient: Any | None = None) -> ImportResult:
+    """Validate the whole plan against the store, then write it (SQLAlchemy Core on the
+    writer's connection: no ORM).  ``patient``: a row or an ORM patient (``--patient``)."""
     problems: list[Problem] = []
     added: Counter[str] = Counter()
     already: Counter[str] = Counter()
@@ -125,13 +127,13 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
             "(each becomes its own patient); nothing was imported."))
 
     # ---- 1. patients
-    targets: list[tuple[ImportBatch, m.Patient | None, _State]] = []
+    targets: list[tuple[ImportBatch, Any | None, _State]] = []
     for batch in plan.batches:
         origin = batch.patient_input.source.origin if batch.patient_input else None
         if patient is not None:
             p, problem = patient, None
         else:
-            p, problem = resolve_patient(session, batch.patient, plan.kind)
+            p, problem = resolve_patient(w, batch.patient, plan.kind)
         if problem:
             problems.append(Problem(origin, "patient", problem))
             continue
@@ -149,7 +151,7 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
             # resolve_patient has just looked this name up (nothing is written before step 3)
             by_name_already = patient is None and plan.kind in NAMED_KINDS and bool(batch.patient.name) \
                 and batch.patient.name == inp.name
-            if not by_name_already and repo.patient_by_name(session, inp.name) is not None:
+            if not by_name_already and read.patient_by_name(w.conn, inp.name) is not None:
                 problems.append(Problem(origin, "--patient", (
                     f"--patient: a patient called {inp.name!r} is already in this store but is not known by this "
                     f"import's identifiers ({patient_key(batch.patient) or 'none'}); to add the records to that "
@@ -161,10 +163,10 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
         else:
             patients.append((p.id, p.name, "matched"))
             already["patient"] += 1
-        targets.append((batch, p, _State(session, p)))
+        targets.append((batch, p, _State(w, p)))
 
     # ---- 2. validate every record in memory
-    pending: list[tuple[ImportBatch, m.Patient | None, dict[str, list[dict[str, Any]]], list[Any]]] = []
+    pending: list[tuple[ImportBatch, Any | None, dict[str, list[dict[str, Any]]], list[Any]]] = []
     for batch, p, state in targets:
         rows: dict[str, list[dict[str, Any]]] = {"marker_result": [], "appointment": [], "note": [], "biopsy_finding": []}
         orm_ops: list[Any] = []  # (kind, payload) written through the writer
@@ -202,31 +204,21 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
 
             src = Source(inp.source.label, inp.source.external_id or patient_key(batch.patient), inp.source.origin)
             extra = {"ended_on": inp.deceased_date, "ended_reason": "deceased"} if inp.deceased_date else {}
-            p = w.session.get(m.Patient, w.add_patient(replace(inp, source=src), **extra).ids[0])
+            p = w.patient_values(w.add_patient(replace(inp, source=src), **extra).ids[0])
         else:
             _fill_patient(w, p, batch, notes)
         out_patients.append((p.id, p.name, how))
-        pending_lines = False
         for op in ops:
-            if op[0] == "therapy":  # added now, flushed together (the same rows, ids and entries, in order)
-                _run_op(w, p, op, flush=False)
-                pending_lines = True
-            elif op[0] != "scan":
-                if pending_lines:  # the lines' entries before this update's, as one flush each gave
-                    w.session.flush()
-                    pending_lines = False
+            if op[0] != "scan":
                 _run_op(w, p, op)
-        if pending_lines:
-            w.session.flush()
         _write_scans(w, p, [op for op in ops if op[0] == "scan"], now, new_patient=how == "created")
         for table, items in rows.items():
             if not items:
                 continue
             for r in items:
                 r.update(patient_id=p.id, created_at=now, updated_at=now)
-            t = getattr(m, _MODEL_OF[table]).__table__
-            w.recorder.add_inserted_ids(table, bulk_insert(session.connection(), t, items))
-    session.flush()
+            w.recorder.add_inserted_ids(table, bulk_insert(w.conn, getattr(read._tables(), table), items))
+    w._sync()
     total = sum(added.values()) - added.get("patient", 0)
     w.kind = "import"
     w.say(f"import {plan.kind} {plan.source_label}: {total} record(s) added")
@@ -235,49 +227,49 @@ def apply_import(w: Writer, plan: ImportPlan, *, dry_run: bool = False, patient:
 
 
 _KIND_OF = {"marker_result": "marker", "appointment": "appointment", "note": "note", "biopsy_finding": "biopsy"}
-_MODEL_OF = {"marker_result": "MarkerResult", "appointment": "Appointment", "note": "Note", "biopsy_finding": "BiopsyFinding"}
 
 
 def _t(c: Counter[str]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted((k, v) for k, v in c.items() if v))
 
 
-def _fill_patient(w: Writer, p: m.Patient, batch: ImportBatch, notes: list[str]) -> None:
+def _fill_patient(w: Writer, p: Any, batch: ImportBatch, notes: list[str]) -> None:
     """What the import knows and the store does not yet: diagnosis date, histology, death."""
     inp = batch.patient_input
     if inp is None:
         return
+    t = read._tables()
+    p = w.patient_values(p.id)
+    values: dict[str, Any] = {}
     changes = []
     if p.diagnosis_date is None and inp.diagnosis_date is not None:
-        p.diagnosis_date = inp.diagnosis_date
+        values["diagnosis_date"] = inp.diagnosis_date
         changes.append(f"diagnosis date {inp.diagnosis_date.isoformat()}")
     if not p.histology and inp.histology:
-        p.histology = inp.histology
+        values["histology"] = inp.histology
         changes.append(f"histology {inp.histology!r}")
     if p.birth_date is None and inp.birth_date is not None:
-        p.birth_date = inp.birth_date
+        values["birth_date"] = inp.birth_date
         changes.append(f"birth date {inp.birth_date.isoformat()}")
     if not p.stage and inp.stage:
-        p.stage = inp.stage
+        values["stage"] = inp.stage
         changes.append(f"stage {inp.stage!r}")
     if not p.gender and inp.gender:
-        p.gender = inp.gender
+        values["gender"] = inp.gender
     if inp.deceased_date is not None and p.ended_on is None:
-        p.ended_on, p.ended_reason = inp.deceased_date, "deceased"
+        values.update(ended_on=inp.deceased_date, ended_reason="deceased")
         changes.append(f"tracking ended {inp.deceased_date.isoformat()} (deceased)")
     if p.external_id is None and batch.patient.local_id is not None:
         key = patient_key(batch.patient)
-        if w.session.exec(select(m.Patient).where(m.Patient.external_id == key)).first() is None:
-            p.external_id = key
+        if w._first(select(t.patient.c.id).where(t.patient.c.external_id == key)) is None:
+            values["external_id"] = key
             changes.append("")
+    ident = t.patient_identifier
     for system, value in batch.patient.identifiers:
-        if w.session.exec(select(m.PatientIdentifier).where(m.PatientIdentifier.system == system,
-                                                            m.PatientIdentifier.value == value)).first() is None:
-            w.session.add(m.PatientIdentifier(patient_id=p.id, system=system, value=value, source=inp.source.label))
-    if changes:  # only a patient that changed is touched (and journalled)
-        repo.touch(p)
-        w.session.add(p)
-    w.session.flush()
+        if w._first(select(ident.c.id).where(ident.c.system == system, ident.c.value == value)) is None:
+            w._insert("patient_identifier", dict(patient_id=p.id, system=system, value=value, source=inp.source.label))
+    # only a patient that changed is touched (and journalled); a gender alone changes it untouched
+    w._update("patient", p, values, touch=bool(changes))
     shown = [c for c in changes if c]
     if shown:
         notes.append(f"{p.name}: " + " and ".join(shown))
@@ -287,7 +279,7 @@ def _norm_label(label: str) -> str:
     return " ".join(label.split()).casefold()
 
 
-def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datetime, new_patient: bool = False) -> None:
+def _write_scans(w: Writer, p: Any, ops: list[tuple[Any, ...]], now: datetime, new_patient: bool = False) -> None:
     """The scans of one patient's import, written in bulk: the same rows, in the same order, as
     adding them one by one (``_run_op``: a study, then its lesions and measurements, a lesion
     created the first time its label is seen), with one insert per table instead of a flush
@@ -297,11 +289,8 @@ def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datet
         return
     from lungtrack.records.writer import lesion_values, stored_size
 
-    session = w.session
-    session.flush()
-    conn = session.connection()
     known: dict[str, Any] = {}
-    for le in () if new_patient else repo.lesions(session, p):  # find_lesion's choice: the first lesion (by id) with the label
+    for le in () if new_patient else w._lesions(p):  # find_lesion's choice: the first lesion (by id) with the label
         known.setdefault(_norm_label(le.label), le)
     new_lesions: list[dict[str, Any]] = []
     studies: list[dict[str, Any]] = []
@@ -324,11 +313,10 @@ def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datet
                 new_lesions.append(lesion)
                 known[key] = lesion
             elif item.role is not None and not (item.new or item.equivocal):
-                if isinstance(lesion, dict):
+                if "id" not in lesion:  # a lesion of this import, not yet written
                     lesion["role"] = item.role
                 else:
-                    lesion.role = item.role
-                    w._touch(lesion)
+                    w._update("lesion", lesion, {"role": item.role})
             size = item.size_mm
             if item.new or item.equivocal:
                 new_rows.append((at, lesion, {"size_mm": size, "equivocal": item.equivocal, "source": src,
@@ -336,50 +324,40 @@ def _write_scans(w: Writer, p: m.Patient, ops: list[tuple[Any, ...]], now: datet
             else:
                 measured.append((at, lesion, {"size_mm": stored_size(item, size), "status": item.status, "source": src,
                                               "created_at": now, "updated_at": now}))
-    session.flush()
 
     def insert(table: str, rows: list[dict[str, Any]]) -> list[int]:
         if not rows:
             return []
-        ids = bulk_insert(conn, m.table(table), rows)
+        ids = bulk_insert(w.conn, getattr(read._tables(), table), rows)
         w.recorder.add_inserted_ids(table, ids)
         return ids
 
     for row, rid in zip(new_lesions, insert("lesion", new_lesions)):
         row["id"] = rid
 
-    def lesion_value(lesion: Any, name: str) -> Any:
-        return lesion[name] if isinstance(lesion, dict) else getattr(lesion, name)
-
     study_ids = insert("imaging_study", studies)
-    insert("lesion_measurement", [{"study_id": study_ids[at], "lesion_id": lesion_value(le, "id"), **row}
+    insert("lesion_measurement", [{"study_id": study_ids[at], "lesion_id": le["id"], **row}
                                   for at, le, row in measured])
-    insert("new_lesion", [{"study_id": study_ids[at], "label": lesion_value(le, "label"),
-                           "site": lesion_value(le, "site"), "is_node": lesion_value(le, "is_node"),
-                           "lesion_id": lesion_value(le, "id"), **row} for at, le, row in new_rows])
+    insert("new_lesion", [{"study_id": study_ids[at], "label": le["label"],
+                           "site": le["site"], "is_node": le["is_node"],
+                           "lesion_id": le["id"], **row} for at, le, row in new_rows])
 
 
-def _run_op(w: Writer, p: m.Patient, op: tuple[Any, ...], flush: bool = True) -> None:
-    """One therapy line or update through the ORM (journalled by the session's flush); a therapy
-    line with ``flush=False`` is flushed by the caller, with the lines added after it: the unit
-    of work inserts new rows of a table in the order they were added, and the journal takes them
-    in that order, so the rows, ids and entries are those of one flush per line."""
+_TABLE_OF_UPDATE = {"therapy": "therapy_line", "marker": "marker_result"}
+
+
+def _run_op(w: Writer, p: Any, op: tuple[Any, ...]) -> None:
+    """One therapy line (inserted) or update of a stored row, journalled, in the plan's order."""
     kind = op[0]
     if kind == "therapy":
         inp, drug, reason = op[1], op[2], op[3]
-        w.session.add(m.TherapyLine(patient_id=p.id, drug=drug, start_date=inp.start, end_date=inp.end,
-                                    stop_reason=reason, note=inp.note, source=inp.source.label,
-                                    external_id=inp.source.external_id, rxnorm=inp.rxnorm,
-                                    stop_reason_text=inp.stop_reason_text))
-        if flush:
-            w.session.flush()
+        w._insert("therapy_line", dict(patient_id=p.id, drug=drug, start_date=inp.start, end_date=inp.end,
+                                       stop_reason=reason, note=inp.note, source=inp.source.label,
+                                       external_id=inp.source.external_id, rxnorm=inp.rxnorm,
+                                       stop_reason_text=inp.stop_reason_text))
     elif kind == "update":
         row, values = op[2], op[3]
-        for k, v in values.items():
-            setattr(row, k, v)
-        repo.touch(row)
-        w.session.add(row)
-        w.session.flush()
+        w._update(_TABLE_OF_UPDATE[op[1]], row, values)
 
 
 def _date_problem(problems: list[Problem], origin: str | None, fieldname: str, d: date, w: Writer,
@@ -442,7 +420,8 @@ def _continued_line(w: Writer, state: _State, inp: Any) -> Any:
         return None
     if latest.end is not None and latest.end < inp.start:
         return None
-    return w.session.get(m.TherapyLine, latest.id)
+    tl = read._tables().therapy_line
+    return w._first(select(tl).where(tl.c.id == latest.id))
 
 
 class _Patient:
@@ -499,8 +478,9 @@ def _markers(w: Writer, batch: ImportBatch, state: _State, birth: date | None, p
             if old is None or all(getattr(old, k) == v for k, v in values.items()):
                 already["marker"] += 1
             else:
-                row = w.session.get(m.MarkerResult, old.id)
-                ops.append(("update", "marker", row, values))
+                from lungtrack.records.writer import RowValues
+
+                ops.append(("update", "marker", RowValues(old._mapping), values))
             continue
         key = (marker.value, inp.date, value, inp.comparator)
         if key in keys:

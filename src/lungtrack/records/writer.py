@@ -23,7 +23,7 @@ from datetime import date
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, true, update
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection
 
@@ -231,12 +231,12 @@ class Writer:
         self.recorder.inserted(table, int(row_id), out)
         return out
 
-    def _update(self, table: str, row: Any, changes: dict[str, Any]) -> None:
-        """Update one row with Core (``updated_at`` set, as ``_touch`` does), journal the columns
-        that changed, and keep ``row`` (a :class:`RowValues`) current."""
+    def _update(self, table: str, row: Any, changes: dict[str, Any], *, touch: bool = True) -> None:
+        """Update one row with Core (``updated_at`` set, as ``_touch`` does, unless ``touch`` is
+        False), journal the columns that changed, and keep ``row`` (a :class:`RowValues`) current."""
         t = getattr(read._tables(), table)
         changes = dict(changes)
-        if "updated_at" in t.c:
+        if touch and "updated_at" in t.c:
             changes["updated_at"] = utcnow()
         old = {k: row[k] for k, v in changes.items() if row[k] != v}
         if not old:
@@ -272,6 +272,14 @@ class Writer:
         """The patient as an ORM object (the operations that change a patient need one)."""
         return repo.find_patient(self.session, name, field=field)
 
+    def patient_values(self, patient_id: int) -> RowValues:
+        """The patient's current row (Core), by id."""
+        t = read._tables().patient
+        row = self._first(core_select(t).where(t.c.id == patient_id))
+        if row is None:  # pragma: no cover - an id this transaction just read or wrote
+            raise NotFoundError(f"patient {patient_id} is no longer in the store")
+        return row
+
     def patient_row(self, name: str | None = None, field: str = "--patient") -> Any:
         """The patient as a Core row (``id``, ``name``, ``birth_date``...): what the Core operations
         (``add_marker``, ``add_note``, ``add_scan``, ``add_biopsy``, ``plan_appointment``) need."""
@@ -279,23 +287,30 @@ class Writer:
         return read.find_patient(self.conn, name, field)
 
     def add_patient(self, inp: PatientInput, *, make_default: bool = False, **extra: Any) -> Written:
+        """Add a patient (Core); the first patient of a store becomes its default."""
         problems = self._patient_problems(inp, None)
         self._refuse(problems)
         name = " ".join(inp.name.split())
         smoking, _ = ck.vocabulary("smoking", inp.smoking or "unknown", "smoking")
-        p = repo.add_patient(
-            self.session, name=name, diagnosis_date=inp.diagnosis_date, histology=inp.histology,
+        self._sync()
+        if read.patient_by_name(self.conn, name) is not None:
+            raise InputError("name", name, "a name not already in this store",
+                             message=f"name: a patient called {name!r} already exists in this store.")
+        t = read._tables().patient
+        first = self._first(core_select(t.c.id)) is None
+        p = self._insert("patient", dict(
+            name=name, diagnosis_date=inp.diagnosis_date, histology=inp.histology,
             subtypes=json.dumps(dict(inp.subtypes)) if inp.subtypes else None,
             drivers=json.dumps(list(inp.drivers)) if inp.drivers else None, smoking=smoking,
             birth_date=inp.birth_date, gender=inp.gender, stage=inp.stage, source=inp.source.label,
-            external_id=inp.source.external_id, **extra)
+            external_id=inp.source.external_id, is_default=first, **extra))
         for system, value in inp.identifiers:
-            self._add(m.PatientIdentifier(patient_id=p.id, system=system, value=value, source=inp.source.label))
+            self._insert("patient_identifier", dict(patient_id=p.id, system=system, value=value,
+                                                    source=inp.source.label))
         if make_default:
-            repo.set_default_patient(self.session, p)
-        self._flush()
+            self._make_default(p)
         self.say(f"added patient {name}")
-        return Written("patient", (p.id,), (repo.row_dict(p),))
+        return Written("patient", (p.id,), (read.row_data(t, p),))
 
     def _patient_problems(self, inp: PatientInput, existing: m.Patient | None) -> list[Problem]:
         out: list[Problem] = []
@@ -367,25 +382,33 @@ class Writer:
         self.say(f"edited patient {p.name}")
         return Written("patient", (p.id,), (repo.row_dict(p),), extra={"changes": changes})
 
-    def set_default_patient(self, p: m.Patient) -> Written:
-        repo.set_default_patient(self.session, p)
-        self._flush()
-        self.say(f"{p.name} made the default patient")
-        return Written("patient", (p.id,), (repo.row_dict(p),))
+    def _make_default(self, p: Any) -> RowValues:
+        """Make ``p`` the default patient: only the rows that change are updated (no scan of
+        every patient; ``updated_at`` stays, as before)."""
+        t = read._tables().patient
+        for other in self._rows(core_select(t).where(t.c.is_default == true(), t.c.id != p.id)):
+            self._update("patient", other, {"is_default": False}, touch=False)
+        row = self.patient_values(p.id)
+        self._update("patient", row, {"is_default": True}, touch=False)
+        return row
 
-    def end_tracking(self, p: m.Patient, on: date | None, reason: str | None) -> Written:
+    def set_default_patient(self, p: Any) -> Written:
+        row = self._make_default(p)
+        self.say(f"{row.name} made the default patient")
+        return Written("patient", (row.id,), (read.row_data(read._tables().patient, row),))
+
+    def end_tracking(self, p: Any, on: date | None, reason: str | None) -> Written:
+        """End (or, with no date, resume) the tracking of a patient (Core; ``p``: a row or an ORM patient)."""
+        row = self.patient_values(p.id)
         if on is not None:
-            problem = ck.clinical_date("--date", on, self.today, p.birth_date)
+            problem = ck.clinical_date("--date", on, self.today, row.birth_date)
             if problem:
                 raise InputError("--date", on.isoformat(), "a date", message=problem)
-        p.ended_on = on
-        p.ended_reason = reason if on is not None else None
-        self._touch(p)
-        self._flush()
-        self.say(f"tracking of {p.name} {'ended' if on else 'resumed'}")
-        return Written("patient", (p.id,), (repo.row_dict(p),))
+        self._update("patient", row, {"ended_on": on, "ended_reason": reason if on is not None else None})
+        self.say(f"tracking of {row.name} {'ended' if on else 'resumed'}")
+        return Written("patient", (row.id,), (read.row_data(read._tables().patient, row),))
 
-    def set_schedule(self, p: m.Patient, values: dict[str, float | None]) -> Written:
+    def set_schedule(self, p: Any, values: dict[str, float | None]) -> Written:
         """Per-patient follow-up intervals (``imaging_due_soon_weeks`` ...; None: the default)."""
         for key, value in values.items():
             if key not in ("imaging_due_soon_weeks", "imaging_overdue_weeks", "marker_due_soon_weeks",
@@ -394,16 +417,15 @@ class Writer:
             reason = ck.positive(key, value)
             if reason:
                 raise InputError(key, value, "a number of weeks greater than 0", message=reason)
-            setattr(p, key, value)
-        self._touch(p)
-        self._flush()
-        self.say(f"follow-up schedule of {p.name} changed")
-        return Written("patient", (p.id,), (repo.row_dict(p),))
+        row = self.patient_values(p.id)
+        self._update("patient", row, dict(values))
+        self.say(f"follow-up schedule of {row.name} changed")
+        return Written("patient", (row.id,), (read.row_data(read._tables().patient, row),))
 
     # ------------------------------------------------------------ acknowledgements and snoozes
 
-    def acknowledge(self, p: m.Patient, finding_id: str, note: str | None) -> Written:
-        row = self._add(m.Acknowledgement(patient_id=p.id, finding_id=finding_id, note=note))
+    def acknowledge(self, p: Any, finding_id: str, note: str | None) -> Written:
+        row = self._insert("acknowledgement", dict(patient_id=p.id, finding_id=finding_id, note=note))
         self.say(f"acknowledged {finding_id}")
         return Written("acknowledgement", (row.id,))
 
@@ -414,14 +436,13 @@ class Writer:
         self.say(f"acknowledgement of {row.finding_id} withdrawn")
         return Written("acknowledgement", (rid,))
 
-    def snooze(self, p: m.Patient, key: str, until: date) -> Written:
-        row = self.session.exec(select(m.Snooze).where(m.Snooze.patient_id == p.id, m.Snooze.item_key == key)).first()
+    def snooze(self, p: Any, key: str, until: date) -> Written:
+        t = read._tables().snooze
+        row = self._first(core_select(t).where(t.c.patient_id == p.id, t.c.item_key == key).order_by(t.c.id))
         if row is None:
-            row = self._add(m.Snooze(patient_id=p.id, item_key=key, until=until))
+            row = self._insert("snooze", dict(patient_id=p.id, item_key=key, until=until))
         else:
-            row.until = until
-            self._touch(row)
-            self._flush()
+            self._update("snooze", row, {"until": until})
         self.say(f"snoozed {key} until {until.isoformat()}")
         return Written("snooze", (row.id,))
 
