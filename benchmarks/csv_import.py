@@ -52,16 +52,15 @@ def lungtrack_import(data: bytes, db: Path) -> tuple[float, float, int]:
     """Wall and CPU seconds for the whole import into a fresh store (its creation is not timed)."""
     from lungtrack.importers.csv_plan import build_plan
     from lungtrack.importers.csv_rows import parse_csv
-    from lungtrack.records.inputs import PatientInput, PatientRef  # noqa: F401 - the contract is there
+    from lungtrack.records.inputs import PatientInput
     from lungtrack.records.writer import writer
-    from lungtrack.store import repo
     from lungtrack.store.db import open_store
     from lungtrack.store.paths import resolve
 
     store = open_store(resolve(str(db)), create=True)
     try:
-        with store.transaction() as session:
-            repo.add_patient(session, name="Bench")
+        with writer(store, today=TODAY) as w:
+            w.add_patient(PatientInput(name="Bench"))
         t0, c0 = time.perf_counter(), time.process_time()
         parsed = parse_csv(data, "bench.csv", today=TODAY)
         assert not parsed.problems, parsed.problems[:3]

@@ -563,15 +563,9 @@ def _ext(r: _R, d: Mapping[str, Any], name: str) -> Any:
         return None
     index, bad = _ext_index(exts)
     for i in index.get(name, ()):
-        e = exts[i]
-        for k, v in e.items():
-            if k.startswith("value"):
-                return v
-        for sub in r.objs(e, "extension", f"extension[{i}].extension"):
-            if sub.get("url") in ("Name", "name", "Id"):
-                for k, v in sub.items():
-                    if k.startswith("value"):
-                        return v
+        found = _ext_value(r, exts[i], i)
+        if found is not _NONE:
+            return found
     if bad < len(exts):
         r.str_(exts[bad], "url", f"extension[{bad}].url")  # raises: the url is not a string
     return None
@@ -588,15 +582,26 @@ def _ext_slow(r: _R, d: Mapping[str, Any], name: str) -> Any:
         if not isinstance(url, str):  # missing, or the wrong type (refused with its path)
             url = r.str_(e, "url", f"extension[{i}].url") or ""
         if url.rsplit("/", 1)[-1].rsplit(":", 1)[-1] == name:
-            for k, v in e.items():
+            found = _ext_value(r, e, i)
+            if found is not _NONE:
+                return found
+    return None
+
+
+_NONE = object()  # an extension without a value: the next one with the name is read
+
+
+def _ext_value(r: _R, e: Mapping[str, Any], i: int) -> Any:
+    """The value[x] of extension ``i``, else that of its nested Name (or Id) extension; _NONE."""
+    for k, v in e.items():
+        if k.startswith("value"):
+            return v
+    for sub in r.objs(e, "extension", f"extension[{i}].extension"):
+        if sub.get("url") in ("Name", "name", "Id"):
+            for k, v in sub.items():
                 if k.startswith("value"):
                     return v
-            for sub in r.objs(e, "extension", f"extension[{i}].extension"):
-                if sub.get("url") in ("Name", "name", "Id"):
-                    for k, v in sub.items():
-                        if k.startswith("value"):
-                            return v
-    return None
+    return _NONE
 
 
 def _ext_text(value: Any) -> str | None:

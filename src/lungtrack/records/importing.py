@@ -275,10 +275,6 @@ def _fill_patient(w: Writer, p: Any, batch: ImportBatch, notes: list[str]) -> No
         notes.append(f"{p.name}: " + " and ".join(shown))
 
 
-def _norm_label(label: str) -> str:
-    return " ".join(label.split()).casefold()
-
-
 def _write_scans(w: Writer, p: Any, ops: list[tuple[Any, ...]], now: datetime, new_patient: bool = False) -> None:
     """The scans of one patient's import, written in bulk: the same rows, in the same order, as
     adding them one by one (``_run_op``: a study, then its lesions and measurements, a lesion
@@ -287,11 +283,11 @@ def _write_scans(w: Writer, p: Any, ops: list[tuple[Any, ...]], now: datetime, n
     they are not looked up."""
     if not ops:
         return
-    from lungtrack.records.writer import lesion_values, stored_size
+    from lungtrack.records.writer import lesion_values, norm_label, stored_size
 
     known: dict[str, Any] = {}
     for le in () if new_patient else w._lesions(p):  # find_lesion's choice: the first lesion (by id) with the label
-        known.setdefault(_norm_label(le.label), le)
+        known.setdefault(norm_label(le.label), le)
     new_lesions: list[dict[str, Any]] = []
     studies: list[dict[str, Any]] = []
     measured: list[tuple[int, Any, dict[str, Any]]] = []  # (study index, lesion, row)
@@ -306,7 +302,7 @@ def _write_scans(w: Writer, p: Any, ops: list[tuple[Any, ...]], now: datetime, n
                         "created_at": now, "updated_at": now})
         at = len(studies) - 1
         for item in op[2]:
-            key = _norm_label(item.label)
+            key = norm_label(item.label)
             lesion = known.get(key)
             if lesion is None:  # a new lesion row (Writer._new_lesion_row)
                 lesion = {**lesion_values(p.id, item, src), "created_at": now, "updated_at": now}

@@ -133,17 +133,19 @@ def stored_size(item: MeasurementInput, size: float | None) -> float | None:
     return size if item.status == "measured" else (0.0 if item.status == "disappeared" else None)
 
 
-def _norm(text: str) -> str:
+def norm_label(text: str) -> str:
+    """A lesion label as labels are compared: spacing normalised, case folded."""
     return " ".join(text.split()).casefold()
 
 
 class Writer:
     """The operations of one write command, in one transaction on ``conn``.
 
-    ``add_marker``, ``add_note``, ``add_scan``, ``add_biopsy`` and ``plan_appointment`` read and
-    write with SQLAlchemy Core on ``conn`` (they are the everyday writes: no ORM, no SQLModel
-    import); the other operations use the ORM
-    :attr:`session`, opened on the same connection and transaction the first time it is used.
+    The adds (``add_marker``, ``add_note``, ``add_scan``, ``add_biopsy``, ``plan_appointment``),
+    ``add_patient``, the patient settings (default, end of tracking, schedule, acknowledgements,
+    snoozes) and imports read and write with SQLAlchemy Core on ``conn`` (no ORM, no SQLModel
+    import); edits, deletes and undo use the ORM :attr:`session`, opened on the same connection
+    and transaction the first time it is used.
     Every Core read first flushes that session, and a Core update expires its objects, so both
     always see the same rows."""
 
@@ -310,7 +312,11 @@ class Writer:
         if make_default:
             self._make_default(p)
         self.say(f"added patient {name}")
-        return Written("patient", (p.id,), (read.row_data(t, p),))
+        return self._patient_written(p)
+
+    @staticmethod
+    def _patient_written(row: RowValues) -> Written:
+        return Written("patient", (row.id,), (read.row_data(read._tables().patient, row),))
 
     def _patient_problems(self, inp: PatientInput, existing: m.Patient | None) -> list[Problem]:
         out: list[Problem] = []
@@ -395,7 +401,7 @@ class Writer:
     def set_default_patient(self, p: Any) -> Written:
         row = self._make_default(p)
         self.say(f"{row.name} made the default patient")
-        return Written("patient", (row.id,), (read.row_data(read._tables().patient, row),))
+        return self._patient_written(row)
 
     def end_tracking(self, p: Any, on: date | None, reason: str | None) -> Written:
         """End (or, with no date, resume) the tracking of a patient (Core; ``p``: a row or an ORM patient)."""
@@ -406,7 +412,7 @@ class Writer:
                 raise InputError("--date", on.isoformat(), "a date", message=problem)
         self._update("patient", row, {"ended_on": on, "ended_reason": reason if on is not None else None})
         self.say(f"tracking of {row.name} {'ended' if on else 'resumed'}")
-        return Written("patient", (row.id,), (read.row_data(read._tables().patient, row),))
+        return self._patient_written(row)
 
     def set_schedule(self, p: Any, values: dict[str, float | None]) -> Written:
         """Per-patient follow-up intervals (``imaging_due_soon_weeks`` ...; None: the default)."""
@@ -420,7 +426,7 @@ class Writer:
         row = self.patient_values(p.id)
         self._update("patient", row, dict(values))
         self.say(f"follow-up schedule of {row.name} changed")
-        return Written("patient", (row.id,), (read.row_data(read._tables().patient, row),))
+        return self._patient_written(row)
 
     # ------------------------------------------------------------ acknowledgements and snoozes
 
@@ -531,9 +537,9 @@ class Writer:
         return self._rows(core_select(t).where(t.c.patient_id == p.id).order_by(t.c.id))
 
     def _find_lesion(self, p: Any, label: str) -> RowValues | None:
-        wanted = " ".join(label.split()).casefold()
+        wanted = norm_label(label)
         for lesion in self._lesions(p):
-            if " ".join(lesion.label.split()).casefold() == wanted:
+            if norm_label(lesion.label) == wanted:
                 return lesion
         return None
 
@@ -547,10 +553,10 @@ class Writer:
 
     def _suggest_label(self, p: Any, label: str) -> str | None:
         labels = [le.label for le in self._lesions(p)]
-        by_key = {_norm(x): x for x in labels}
+        by_key = {norm_label(x): x for x in labels}
         import difflib
 
-        close = difflib.get_close_matches(_norm(label), list(by_key), n=1, cutoff=0.75)
+        close = difflib.get_close_matches(norm_label(label), list(by_key), n=1, cutoff=0.75)
         return by_key[close[0]] if close else None
 
     def _resolve_measurements(self, p: Any, when: date, items: Sequence[MeasurementInput], force: bool,
@@ -561,7 +567,7 @@ class Writer:
         seen: set[str] = set()
         out = []
         for item in items:
-            key = _norm(item.label)
+            key = norm_label(item.label)
             if key in seen:
                 raise InputError(field, item.label, "each lesion once per scan",
                                  message=f"{field}: {item.label!r} is given twice for this scan; expected each lesion once.")
@@ -737,7 +743,7 @@ class Writer:
                           current: dict[int, m.LesionMeasurement], news: list[m.NewLesion]) -> str:
         les = repo.find_lesion(self.session, p, label)
         new_rows = [n for n in news if (les is not None and n.lesion_id == les.id)
-                    or (n.label is not None and _norm(n.label) == _norm(label))]
+                    or (n.label is not None and norm_label(n.label) == norm_label(label))]
         if les is not None and les.id in current:
             self.session.delete(current.pop(les.id))
             return ""

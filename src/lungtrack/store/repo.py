@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any, Iterable, Sequence, TypeVar
 
-from sqlalchemy import true
 from sqlmodel import Session, SQLModel, col, select
 
-from lungtrack.errors import InputError, NotFoundError
+from lungtrack.errors import NotFoundError
 from lungtrack.store import models as m
 from lungtrack.store import read
 
@@ -48,32 +47,6 @@ def _patient(session: Session, patient_id: int) -> m.Patient:
         raise NotFoundError(f"patient {patient_id} is no longer in the store")
     return patient
 
-
-def add_patient(session: Session, **fields: Any) -> m.Patient:
-    name = fields["name"]
-    if patient_by_name(session, name) is not None:
-        raise InputError("name", name, "a name not already in this store",
-                         message=f"name: a patient called {name!r} already exists in this store.")
-    first = session.exec(select(m.Patient.id).limit(1)).first() is None
-    patient = m.Patient(**fields)
-    if first:
-        patient.is_default = True
-    session.add(patient)
-    session.flush()
-    return patient
-
-
-def set_default_patient(session: Session, patient: m.Patient) -> None:
-    """Make ``patient`` the default: only the rows that change are touched (no scan of every patient)."""
-    for p in session.exec(select(m.Patient).where(col(m.Patient.is_default) == true())):
-        if p.id != patient.id:
-            p.is_default = False
-            session.add(p)
-    patient.is_default = True
-    session.add(patient)
-
-
-# ---------------------------------------------------------------- generic records
 
 def get_record(session: Session, model: type[T], record_id: int, patient: m.Patient | None = None) -> T:
     row = session.get(model, record_id)
