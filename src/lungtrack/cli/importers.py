@@ -7,7 +7,8 @@ import listing every problem, and writes it as one journalled change.  Bad input
 before the store is opened, so nothing is written.
 """
 
-from typing import Annotated, List, Optional
+from contextlib import contextmanager
+from typing import Annotated, Iterator, List, Optional
 
 import typer
 
@@ -26,6 +27,35 @@ _NAMES = {"patient": ("patient", "patients"), "therapy": ("therapy line", "thera
           "scan": ("scan", "scans"), "measurement": ("measurement", "measurements"), "lesion": ("lesion", "lesions"),
           "marker": ("marker result", "marker results"), "biopsy": ("biopsy finding", "biopsy findings"),
           "appointment": ("appointment", "appointments"), "note": ("note", "notes")}
+
+
+#: The cyclic garbage collector's first threshold while an import runs (Python's default: 700).
+#: See :func:`collector_for_import`.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+@contextmanager
+def collector_for_import() -> Iterator[None]:
+    """The garbage collector set for an import's many long-lived, acyclic objects (the parsed
+    files, the plan, the rows): the start-up's objects (modules, SQLAlchemy's tables) are frozen,
+    so that no full collection walks them again, and the young generation is collected after
+    50,000 new objects instead of 700.  Parsing 19 MB of FHIR builds about 2 million containers,
+    every one of which the default settings walked several times for nothing: a quarter of the
+    CPU of ``import fhir`` (docs/performance.md, "FHIR import, fifth round").  Cyclic garbage
+    is still collected; the settings are put back at the end (as the all-patient commands do,
+    :func:`lungtrack.services._collector_for_batches`)."""
+    import gc
+
+    before = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        if not frozen_before:  # what someone else froze stays frozen
+            gc.unfreeze()
 
 
 def read_texts(paths: List[str]) -> list:
@@ -181,21 +211,22 @@ def import_fhir(
     from lungtrack.fhir.guard import check_depth, guarded
     from lungtrack.fhir.mapping import map_files
 
-    texts = read_texts(files)
-    for name, text in texts:
-        check_depth(text, name)  # the hardening guard: JSON nested deeper than any FHIR resource
-    names = [Path(f).name for f in files]
-    # the mapping is type-safe itself (file:line and the field); the guard is the last resort
-    plan, extras, resources = guarded(lambda: map_files(texts, "import:fhir:" + ",".join(names), patient_name=patient),
-                           names[0], 1, "the FHIR files")
-    result = run_import(ctx, plan, patient, dry_run, extras)
-    if json_out:
-        common.print_json({**result_json(names, result, dry_run), "resources": resources})
-    elif dry_run:
-        rows = [[k, _counts(result.added).get(k, 0), _counts(result.changed).get(k, 0),
-                 _counts(result.already_present).get(k, 0)] for k in KINDS]
-        common.print_table(["record", "add", "change", "already present"], [r for r in rows if any(r[1:])])
-    common.err(summary_line(names, result, dry_run))
+    with collector_for_import():
+        texts = read_texts(files)
+        for name, text in texts:
+            check_depth(text, name)  # the hardening guard: JSON nested deeper than any FHIR resource
+        names = [Path(f).name for f in files]
+        # the mapping is type-safe itself (file:line and the field); the guard is the last resort
+        plan, extras, resources = guarded(lambda: map_files(texts, "import:fhir:" + ",".join(names), patient_name=patient),
+                               names[0], 1, "the FHIR files")
+        result = run_import(ctx, plan, patient, dry_run, extras)
+        if json_out:
+            common.print_json({**result_json(names, result, dry_run), "resources": resources})
+        elif dry_run:
+            rows = [[k, _counts(result.added).get(k, 0), _counts(result.changed).get(k, 0),
+                     _counts(result.already_present).get(k, 0)] for k in KINDS]
+            common.print_table(["record", "add", "change", "already present"], [r for r in rows if any(r[1:])])
+        common.err(summary_line(names, result, dry_run))
 
 
 # ------------------------------------------------------------------ CSV and JSON files (issue 9)
@@ -400,37 +431,38 @@ def import_csv(
     from lungtrack.importers.csv_plan import build_plan
     from lungtrack.importers.csv_rows import LayoutError, parse_csv
 
-    chosen = _mapping(mapping)
-    today = common.today()
-    seen: dict = {}
-    parsed = []
-    for raw in files:
-        name, data = _read_bytes(raw)
-        try:
-            parsed.append(parse_csv(data, name, today=today, mapping=chosen, seen=seen))
-        except LayoutError as exc:
-            common.out(exc.suggestion.rstrip("\n"))
-            raise
-    problems = [p.text() for f in parsed for p in f.problems]
-    if problems:
-        raise _bad_rows(", ".join(f.name for f in parsed), problems)
-    for f in parsed:
-        if f.ignored_columns:
-            common.err(f"Note: {f.name}: columns not used: {', '.join(f.ignored_columns)}.")
-    named = {r.patient for f in parsed for r in f.rows if r.patient is not None}
-    if patient is not None:
-        named.add(patient)
-    unknown = _unknown_patients(ctx, named)
-    if unknown:
-        lines = [f"{r.origin}: patient: {r.patient!r} is not in this store, expected a patient of the store "
-                 f"(add one with: lungtrack patient add NAME)" for f in parsed for r in f.rows if r.patient in unknown]
-        if patient in unknown:
-            raise InputError("--patient", patient, "a patient of the store (add one with: lungtrack patient add NAME)")
-        raise _bad_rows(", ".join(f.name for f in parsed), lines)
-    needs_default = any(r.patient is None for f in parsed for r in f.rows)
-    plan = build_plan(parsed, _default_patient_name(ctx, patient, needs_default))
-    result, change_id = _apply(ctx, plan, dry_run)
-    _render([f.name for f in parsed], result, change_id, dry_run, json_out, {"rows": sum(f.lines for f in parsed)})
+    with collector_for_import():
+        chosen = _mapping(mapping)
+        today = common.today()
+        seen: dict = {}
+        parsed = []
+        for raw in files:
+            name, data = _read_bytes(raw)
+            try:
+                parsed.append(parse_csv(data, name, today=today, mapping=chosen, seen=seen))
+            except LayoutError as exc:
+                common.out(exc.suggestion.rstrip("\n"))
+                raise
+        problems = [p.text() for f in parsed for p in f.problems]
+        if problems:
+            raise _bad_rows(", ".join(f.name for f in parsed), problems)
+        for f in parsed:
+            if f.ignored_columns:
+                common.err(f"Note: {f.name}: columns not used: {', '.join(f.ignored_columns)}.")
+        named = {r.patient for f in parsed for r in f.rows if r.patient is not None}
+        if patient is not None:
+            named.add(patient)
+        unknown = _unknown_patients(ctx, named)
+        if unknown:
+            lines = [f"{r.origin}: patient: {r.patient!r} is not in this store, expected a patient of the store "
+                     f"(add one with: lungtrack patient add NAME)" for f in parsed for r in f.rows if r.patient in unknown]
+            if patient in unknown:
+                raise InputError("--patient", patient, "a patient of the store (add one with: lungtrack patient add NAME)")
+            raise _bad_rows(", ".join(f.name for f in parsed), lines)
+        needs_default = any(r.patient is None for f in parsed for r in f.rows)
+        plan = build_plan(parsed, _default_patient_name(ctx, patient, needs_default))
+        result, change_id = _apply(ctx, plan, dry_run)
+        _render([f.name for f in parsed], result, change_id, dry_run, json_out, {"rows": sum(f.lines for f in parsed)})
 
 
 @app.command("json")
@@ -451,54 +483,55 @@ def import_json(
 
     from lungtrack.importers.json_plan import plan_from_export
 
-    name, data = _read_bytes(file)
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        from lungtrack.errors import InputError
+    with collector_for_import():
+        name, data = _read_bytes(file)
+        try:
+            doc = json.loads(data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            from lungtrack.errors import InputError
 
-        raise InputError("FILE", file, "a file written by lungtrack export json", message=(
-            f"{name}: not JSON ({exc}); expected a file written by lungtrack export json; nothing was imported."
-        )) from None
-    plan, extras, problems = plan_from_export(doc, name)
-    if problems:
-        raise _bad_rows(name, [f"{name}: {p.where or 'document'}: {p.field}: {p.problem}, expected {p.expected}"
-                               for p in problems])
+            raise InputError("FILE", file, "a file written by lungtrack export json", message=(
+                f"{name}: not JSON ({exc}); expected a file written by lungtrack export json; nothing was imported."
+            )) from None
+        plan, extras, problems = plan_from_export(doc, name)
+        if problems:
+            raise _bad_rows(name, [f"{name}: {p.where or 'document'}: {p.field}: {p.problem}, expected {p.expected}"
+                                   for p in problems])
 
-    def restore(w, result) -> None:
-        """Per patient: schedule, end of tracking, default flag, acknowledgements, snoozes.  Only
-        for patients this import created; the default patient of a store that had one stays."""
+        def restore(w, result) -> None:
+            """Per patient: schedule, end of tracking, default flag, acknowledgements, snoozes.  Only
+            for patients this import created; the default patient of a store that had one stays."""
 
-        from sqlalchemy import select, true
+            from sqlalchemy import select, true
 
-        from lungtrack.store import read
+            from lungtrack.store import read
 
-        created = {n for _i, n, h in result.patients if h == "created"}
-        pt = read._tables().patient
-        defaults = w._rows(select(pt).where(pt.c.is_default == true()))  # indexed
-        had_default = any(p.name not in created for p in defaults)
-        stored = {n: (i, h) for i, n, h in result.patients}
-        for x in extras:
-            known = stored.get(x.name)  # the name as stored (the usual case): no look-up by name
-            if known is not None and known[1] != "created":
-                continue
-            p = w.patient_values(known[0]) if known is not None else w.patient_row(x.name)
-            created = any(n == p.name and h == "created" for _i, n, h in result.patients)
-            if not created:
-                continue
-            if any(v is not None for _k, v in x.schedule):
-                w.set_schedule(p, dict(x.schedule))
-            if x.ended_on is not None and p.ended_on is None:
-                w.end_tracking(p, x.ended_on, x.ended_reason)
-            if x.is_default and not had_default:
-                w.set_default_patient(p)
-            for finding_id, note in x.acknowledgements:
-                w.acknowledge(p, finding_id, note)
-            for key, until in x.snoozes:
-                w.snooze(p, key, until)
+            created = {n for _i, n, h in result.patients if h == "created"}
+            pt = read._tables().patient
+            defaults = w._rows(select(pt).where(pt.c.is_default == true()))  # indexed
+            had_default = any(p.name not in created for p in defaults)
+            stored = {n: (i, h) for i, n, h in result.patients}
+            for x in extras:
+                known = stored.get(x.name)  # the name as stored (the usual case): no look-up by name
+                if known is not None and known[1] != "created":
+                    continue
+                p = w.patient_values(known[0]) if known is not None else w.patient_row(x.name)
+                created = any(n == p.name and h == "created" for _i, n, h in result.patients)
+                if not created:
+                    continue
+                if any(v is not None for _k, v in x.schedule):
+                    w.set_schedule(p, dict(x.schedule))
+                if x.ended_on is not None and p.ended_on is None:
+                    w.end_tracking(p, x.ended_on, x.ended_reason)
+                if x.is_default and not had_default:
+                    w.set_default_patient(p)
+                for finding_id, note in x.acknowledgements:
+                    w.acknowledge(p, finding_id, note)
+                for key, until in x.snoozes:
+                    w.snooze(p, key, until)
 
-    result, change_id = _apply(ctx, plan, dry_run, after=restore)
-    _render([name], result, change_id, dry_run, json_out)
+        result, change_id = _apply(ctx, plan, dry_run, after=restore)
+        _render([name], result, change_id, dry_run, json_out)
 
 
 @app.command("undo")
