@@ -62,6 +62,42 @@ def test_datatype_check_matches_the_path_keeping_walk(value: Any) -> None:
         assert fm._datatypes_ok(value) == (_outcome(fm._check_datatypes_slow, r, value, "")[0] == "ok")
 
 
+class _Dict(dict):  # type: ignore[type-arg]
+    pass
+
+
+class _List(list):  # type: ignore[type-arg]
+    pass
+
+
+class _Str(str):
+    pass
+
+
+def _subclassed(value: Any, flip: list[bool]) -> Any:
+    """The same value with some dicts, lists and strings of subclasses (not what the JSON parser
+    gives: the check's rules written with isinstance then decide)."""
+    turn = flip.pop() if flip else False
+    if isinstance(value, dict):
+        items = {k: _subclassed(v, flip) for k, v in value.items()}
+        return _Dict(items) if turn else items
+    if isinstance(value, list):
+        items = [_subclassed(v, flip) for v in value]
+        return _List(items) if turn else items
+    if isinstance(value, str) and turn:
+        return _Str(value)
+    return value
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(value=st.one_of(WELL, st.dictionaries(st.sampled_from(_KEYS), st.one_of(JSON, WELL), max_size=6)),
+       flip=st.lists(st.booleans(), max_size=40))
+def test_datatype_check_of_subclassed_values_matches_the_walk(value: Any, flip: list[bool]) -> None:
+    value = _subclassed(value, flip)
+    r = fm._R(_resource())
+    assert _outcome(fm._check_datatypes, r, value, "") == _outcome(fm._check_datatypes_slow, r, value, "")
+
+
 def test_datatype_check_of_a_value_deeper_than_recursion_allows() -> None:
     deep: Any = {"coding": 5}
     for _ in range(3000):
@@ -100,6 +136,24 @@ def test_extension_lookup_matches_the_scan(exts: Any, names: list[str]) -> None:
     try:
         for name in names:  # repeated look-ups in one list go through its index
             assert _outcome(fm._ext, r, d, name) == _outcome(fm._ext_slow, r, d, name)
+        get = fm._ext_getter(r, d)  # never raises itself: a look-up does, as the scan would
+        for name in names:
+            assert _outcome(get, name) == _outcome(fm._ext_slow, r, d, name)
+    finally:
+        fm._EXT_INDEX.clear()
+
+
+def test_extension_getter_of_a_list_that_raises_only_when_looked_up() -> None:
+    r = fm._R(_resource())
+    d = {"extension": [{"url": "urn:x:a", "extension": 5}, {"url": "urn:x:b", "valueString": "b"}, {"url": 7}]}
+    fm._EXT_INDEX.clear()
+    try:
+        get = fm._ext_getter(r, d)
+        assert get("b") == "b"  # found before the url that is not a string
+        with pytest.raises(InputError, match=r"extension\[0\]\.extension"):
+            get("a")
+        with pytest.raises(InputError, match=r"extension\[2\]\.url"):
+            get("c")
     finally:
         fm._EXT_INDEX.clear()
 
@@ -127,6 +181,115 @@ def _old_depth(text: str) -> int:
        | st.builds(lambda n, t: "[" * n + t + "]" * n, st.integers(0, 80), st.text(alphabet='[]"\\a', max_size=40)))
 def test_nesting_depth_matches_the_former_expression(text: str) -> None:
     assert guard.nesting_depth(text)[0] == _old_depth(text)
+
+
+_JSON_TEXT = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(alphabet='[]{}ab "é', max_size=5)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(alphabet="[]{}ab", max_size=3),
+                                                                         inner, max_size=4)),
+    max_leaves=40)
+
+
+def _json_depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_json_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_json_depth, value), default=0)
+    return 0
+
+
+@settings(max_examples=400)
+@given(value=_JSON_TEXT, indent=st.sampled_from([None, 1]), ascii=st.booleans(),
+       extra=st.sampled_from(["", "]", "[", '"', "}{", '"]"']))
+def test_nesting_depth_of_json_without_escapes_is_read_from_its_bytes(value: Any, indent: Any, ascii: bool,
+                                                                     extra: str) -> None:
+    """JSON text without a backslash (strings holding brackets, non-ASCII text, pretty-printed or
+    not): the bytes path gives the depth of the parsed value; text that is not JSON (a stray
+    bracket or quote after it) gets what the former expression gives, through whichever path."""
+    import json
+
+    text = json.dumps(value, indent=indent, ensure_ascii=ascii).replace("\\", "")
+    try:
+        parsed = json.loads(text)
+    except ValueError:  # a backslash removed made it invalid: still a text to measure
+        parsed = None
+    fast = guard._depth_without_escapes(text)
+    if "\\" not in text and parsed is not None:
+        assert fast == _json_depth(parsed)
+    assert guard.nesting_depth(text)[0] == _old_depth(text)
+    assert guard.nesting_depth(text + extra)[0] == _old_depth(text + extra)
+    if fast is not None:
+        assert fast == _old_depth(text)
+
+
+def test_nesting_depth_bytes_path_hands_over_past_the_limit() -> None:
+    deep = "[" * (guard.MAX_DEPTH + 1) + '"x"' + "]" * (guard.MAX_DEPTH + 1)
+    assert guard._depth_without_escapes(deep) is None
+    assert guard.nesting_depth(deep) == (guard.MAX_DEPTH + 1, 1)
+    at_limit = "[" * guard.MAX_DEPTH + "]" * guard.MAX_DEPTH
+    assert guard._depth_without_escapes(at_limit) == guard.MAX_DEPTH
+
+
+# ------------------------------------------------------------------ reading: one-line files, resources
+
+_IDS = st.one_of(st.sampled_from(["a", "b", "o1", "p", ""]), st.integers(0, 3), st.none())
+
+
+@st.composite
+def _bundle_text(draw: Any) -> str:
+    import json
+
+    entries: list[Any] = []
+    for _ in range(draw(st.integers(0, 5))):
+        res: dict[str, Any] = {"resourceType": draw(st.sampled_from(["Observation", "Patient", "Bundle"]))}
+        rid = draw(_IDS)
+        if rid is not None:
+            res["id"] = rid
+        if res["resourceType"] == "Bundle":
+            res["entry"] = [{"resource": {"resourceType": "Observation", "id": draw(st.sampled_from(["a", "z"]))}}]
+        entry: dict[str, Any] = {"resource": res}
+        if draw(st.booleans()):
+            entry["fullUrl"] = draw(st.sampled_from(["urn:uuid:1", "https://x/fhir/Observation/a", 5]))
+        if draw(st.booleans()):
+            entry["request"] = {"method": draw(st.sampled_from(["POST", "DELETE"]))}
+        entries.append(draw(st.one_of(st.just(entry), st.just(entry), st.just(5))))
+    bundle = {"resourceType": "Bundle", "type": draw(st.sampled_from(["collection", 3])), "entry": entries}
+    return json.dumps(bundle, separators=draw(st.sampled_from([(",", ":"), (", ", ": ")])))
+
+
+def _read(text: str) -> Any:
+    try:
+        out = fm.read_fhir(text, "b.json")
+    except InputError as exc:
+        return "error", str(exc)
+    return [(r.data, r.file, r.line, r.full_url, r.base, r.rtype, r.rid, r.where) for r in out.resources], out.skipped
+
+
+@settings(max_examples=300)
+@given(text=_bundle_text())
+def test_one_line_bundle_reads_as_the_line_search_reads_it(text: str) -> None:
+    """Every entry of a Bundle on one line is on line 1: the same resources, lines, messages
+    and counts as searching the text for each id."""
+    fast = _read(text)
+    plain_one_line = fm._one_line
+    try:
+        fm._one_line = lambda text: None  # type: ignore[assignment]
+        fm._id_lines.cache_clear()
+        plain = _read(text)
+    finally:
+        fm._one_line = plain_one_line  # type: ignore[assignment]
+    assert fast == plain
+
+
+@given(data=st.dictionaries(st.sampled_from(["resourceType", "id", "x"]), _IDS, max_size=3),
+       line=st.integers(1, 9))
+def test_resource_reads_type_id_and_place_once(data: dict[str, Any], line: int) -> None:
+    res = fm.Resource(data, "f.json", line)
+    rid = data.get("id")
+    assert res.rtype == str(data.get("resourceType"))
+    assert res.rid == (rid if isinstance(rid, str) and rid else None)
+    assert res.where == f"f.json:{line}" and res.resource_type == res.rtype
+    assert res == fm.Resource(data, "f.json", line) and "rtype" not in repr(res)
 
 
 # ------------------------------------------------------------------ the import's writes
@@ -192,6 +355,8 @@ def _plain_paths(monkeypatch: Any) -> None:
     monkeypatch.setattr(variants, "normalize_alteration", _normalize_plain)
     monkeypatch.setattr(fm, "_check_datatypes", fm._check_datatypes_slow)
     monkeypatch.setattr(fm, "_ext", fm._ext_slow)
+    monkeypatch.setattr(fm, "_ext_getter", lambda r, d: lambda name: fm._ext_slow(r, d, name))
+    monkeypatch.setattr(fm, "_one_line", lambda text: None)
     monkeypatch.setattr(fm._Mapper, "_body_part", lambda self, target, part, read: read())
 
 
@@ -318,3 +483,33 @@ def test_body_structures_read_once_give_the_plan_of_reading_each_time(bundle: di
     finally:
         fm._Mapper._body_part = original  # type: ignore[method-assign]
     assert fast == plain
+
+
+# ------------------------------------------------------------------ the collector during imports
+
+
+def test_imports_set_the_collector_and_put_it_back(cli, tmp_path, monkeypatch):
+    """While an import maps its files the start-up's objects are frozen and the young generation
+    is collected after 50,000 new objects; afterwards (after a refusal too) it is as it was."""
+    import gc
+
+    from lungtrack.cli import importers
+
+    seen: list[tuple[int, bool]] = []
+    map_files = fm.map_files
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0))
+        return map_files(*args, **kwargs)
+
+    monkeypatch.setattr(fm, "map_files", spy)
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    good = tmp_path / "p.json"
+    good.write_text('{"resourceType": "Patient", "id": "p1", "name": [{"text": "Gc Test"}]}', encoding="utf-8")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"resourceType": "Patient", "id": "p1", "name": 5}', encoding="utf-8")
+    assert cli("import", "fhir", str(good)).code == 0
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    assert cli("import", "fhir", str(bad)).code == 2
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    assert seen == [(importers.GC_YOUNG_THRESHOLD, True)] * 2 and importers.GC_YOUNG_THRESHOLD == 50_000

@@ -86,7 +86,10 @@ def nesting_depth(text: str) -> tuple[int, int]:
 
     if "\\" not in text:
         # no escapes: every '"' opens or closes a string, so the text between every other pair
-        # of quotes is outside them (the same as _STRING's matches; kept in step by a test);
+        # of quotes is outside them (the same as _STRING's matches; kept in step by a test)
+        deepest = _depth_without_escapes(text)
+        if deepest is not None:
+            return deepest, 0
         # everything but quotes and brackets is dropped first, by one translation
         brackets = _NOT_BRACKETS.sub("", "".join(text.translate(_ONLY_QUOTES_AND_BRACKETS).split('"')[::2]))
     else:
@@ -95,6 +98,37 @@ def nesting_depth(text: str) -> tuple[int, int]:
     if deepest <= MAX_DEPTH:
         return deepest, 0
     return _nesting_depth_and_line(text)
+
+
+#: bytes.translate: every byte but '"' and the brackets deleted, openers made '(' and closers ')'
+_PARENS = bytes.maketrans(b"[{]}", b"(())")
+_ALL_BUT_QUOTES_AND_BRACKETS = bytes(b for b in range(256) if b not in b'"[]{}')
+
+
+def _depth_without_escapes(text: str) -> int | None:
+    """The depth of text without a backslash whose brackets outside strings balance, at most
+    :data:`MAX_DEPTH` (FHIR as any server writes it); None for any other text.
+
+    Only its quotes and brackets count, taken as bytes (a multi-byte UTF-8 character holds no
+    ASCII byte), openers as ``(`` and closers as ``)``.  Every '"' opens or closes a string, so
+    the brackets outside strings are those between every other pair of quotes.  Removing two
+    adjacent quotes first (an empty string, or the end of one string and the start of the
+    next, with nothing outside between them) leaves every other quote opening and closing the
+    same text, and leaves few quotes.  Balanced brackets are then peeled one level per pass
+    (each pass removes every innermost pair): the passes are the deepest nesting."""
+    kept = text.encode("utf-8", "surrogatepass").translate(_PARENS, _ALL_BUT_QUOTES_AND_BRACKETS)
+    kept = kept.replace(b'""', b"")
+    brackets = b"".join(kept.split(b'"')[::2]) if b'"' in kept else kept
+    depth = 0
+    while brackets:
+        if depth == MAX_DEPTH:
+            return None
+        inner_removed = brackets.replace(b"()", b"")
+        if len(inner_removed) == len(brackets):
+            return None  # not balanced
+        brackets = inner_removed
+        depth += 1
+    return depth
 
 
 def _nesting_depth_and_line(text: str) -> tuple[int, int]:

@@ -160,10 +160,17 @@ class Resource:
     line: int
     full_url: str | None = None
     base: str | None = None
+    #: ``resourceType`` as text, the ``id`` (None unless a non-empty string) and ``file:line``:
+    #: read once, when the resource is made (the mapping asks for them a dozen times each)
+    rtype: str = field(init=False, repr=False, compare=False)
+    rid: str | None = field(init=False, repr=False, compare=False)
+    where: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def rtype(self) -> str:
-        return str(self.data.get("resourceType"))
+    def __post_init__(self) -> None:
+        rid = self.data.get("id")
+        object.__setattr__(self, "rtype", str(self.data.get("resourceType")))
+        object.__setattr__(self, "rid", rid if isinstance(rid, str) and rid else None)
+        object.__setattr__(self, "where", f"{self.file}:{self.line}")
 
     # the names lungtrack.fhir.guard reads (resource, resource_type, file, line)
     @property
@@ -173,15 +180,6 @@ class Resource:
     @property
     def resource_type(self) -> str:
         return self.rtype
-
-    @property
-    def rid(self) -> str | None:
-        rid = self.data.get("id")
-        return rid if isinstance(rid, str) and rid else None
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 @dataclass
@@ -297,7 +295,13 @@ def _read_document(whole: Any, file: str, text: str, out: ReadResult) -> None:
     if whole["resourceType"] != "Bundle":
         out.resources.append(Resource(whole, file, 1))
         return
-    _read_bundle(whole, file, text, out, None)
+    _read_bundle(whole, file, text, out, _one_line(text))
+
+
+def _one_line(text: str) -> int | None:
+    """1 for text on one line (as most servers write JSON: every entry is on line 1, no search
+    for its id is needed), else None (each entry's line is searched for)."""
+    return None if "\n" in text else 1
 
 
 def _read_bundle(bundle: Mapping[str, Any], file: str, text: str, out: ReadResult, fixed_line: int | None) -> None:
@@ -527,17 +531,24 @@ def _imaging_modality(concept: Mapping[str, Any] | None) -> Modality | None:
     return None
 
 
-#: id(extension list) -> (the list, name -> positions of its extensions of that name, position of
-#: the first extension whose url is not a string).  One pass per list instead of one per look-up;
-#: the list itself is kept so that its id cannot be reused.  Emptied by every mapping run.
-_EXT_INDEX: dict[int, tuple[list[Any], dict[str, list[int]], int]] = {}
+#: id(extension list) -> (the list, name -> value of its first extension of that name that has
+#: one (or _RAISES when reading it raises), position of the first extension whose url is not a
+#: string).  One pass per list instead of one per look-up; the list itself is kept so that its id
+#: cannot be reused.  Emptied by every mapping run.
+_EXT_INDEX: dict[int, tuple[list[Any], dict[str, Any], int]] = {}
+_RAISES = object()  # reading this name's extension raises: the look-up does it again, and raises
+_MISSING = object()
 
 
-def _ext_index(exts: list[Any]) -> tuple[dict[str, list[int]], int]:
+def _ext_values(r: _R, exts: list[Any]) -> tuple[dict[str, Any], int]:
+    """(name -> value, position of the first url that is not a string) of an extension list, as
+    :func:`_ext_slow` would find each name: only extensions before that position count, and an
+    extension without a value leaves the name to the next one.  Never raises: a name whose
+    extension would raise is marked, and raises when (and only when) it is looked up."""
     hit = _EXT_INDEX.get(id(exts))
     if hit is not None and hit[0] is exts:
         return hit[1], hit[2]
-    index: dict[str, list[int]] = {}
+    values: dict[str, Any] = {}
     bad = len(exts)
     for i, e in enumerate(exts):
         if not isinstance(e, dict):
@@ -548,26 +559,51 @@ def _ext_index(exts: list[Any]) -> tuple[dict[str, list[int]], int]:
         if not isinstance(url, str):
             bad = i  # the look-up refuses it here, unless it found its extension before
             break
-        index.setdefault(url.rsplit("/", 1)[-1].rsplit(":", 1)[-1], []).append(i)
+        name = url.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        if name in values:
+            continue  # an earlier extension of this name has a value (or raises)
+        try:
+            found = _ext_value(r, e, i)
+        except InputError:
+            found = _RAISES
+        if found is not _NONE:
+            values[name] = found
     if len(_EXT_INDEX) >= 65536:
         _EXT_INDEX.clear()
-    _EXT_INDEX[id(exts)] = (exts, index, bad)
-    return index, bad
+    _EXT_INDEX[id(exts)] = (exts, values, bad)
+    return values, bad
 
 
 def _ext(r: _R, d: Mapping[str, Any], name: str) -> Any:
     """Value of the first extension whose URL ends with ``name`` (value[x] or nested Name):
-    :func:`_ext_slow`'s answer (and error) through an index of the extensions' names."""
+    :func:`_ext_slow`'s answer (and error) through the list's table of values."""
     exts = d.get("extension")
     if not isinstance(exts, list):
         return None
-    index, bad = _ext_index(exts)
-    for i in index.get(name, ()):
-        found = _ext_value(r, exts[i], i)
-        if found is not _NONE:
-            return found
-    if bad < len(exts):
-        r.str_(exts[bad], "url", f"extension[{bad}].url")  # raises: the url is not a string
+    values, bad = _ext_values(r, exts)
+    found = values.get(name, _MISSING)
+    if found is _MISSING:
+        if bad < len(exts):
+            r.str_(exts[bad], "url", f"extension[{bad}].url")  # raises: the url is not a string
+        return None
+    if found is _RAISES:
+        return _ext_slow(r, d, name)  # raises, with the path of the extension
+    return found
+
+
+def _ext_getter(r: _R, d: Mapping[str, Any]) -> Callable[[str], Any]:
+    """``_ext(r, d, name)`` as a function of ``name`` alone, for the many look-ups in one
+    resource: when every url is a string and no extension raises, the table's own ``get``."""
+    exts = d.get("extension")
+    if not isinstance(exts, list):
+        return _no_ext
+    values, bad = _ext_values(r, exts)
+    if bad == len(exts) and _RAISES not in values.values():
+        return values.get
+    return lambda name: _ext(r, d, name)
+
+
+def _no_ext(name: str) -> None:
     return None
 
 
@@ -799,13 +835,14 @@ class _Mapper:
             if res.rid is None:
                 self.skip(rtype, "no id (a second import could not be told apart)")
                 continue
-            _check_datatypes(_R(res), res.data, "")
+            r = _R(res)
+            _check_datatypes(r, res.data, "")
             key = (res.base, rtype, res.rid)
             if key in self.seen:
                 self.skip(rtype, "the same resource twice in this import")
                 continue
             self.seen.add(key)
-            handler(res, _R(res))
+            handler(res, r)
         return self._plan()
 
     # -- Condition
@@ -934,8 +971,9 @@ class _Mapper:
             longest = self._mm(r, q, "valueQuantity")
             if longest is None:
                 return
-        lesion = self._lesion(res, r)
-        status = _ext(r, d, "measurement-status")
+        ext = _ext_getter(r, d)
+        lesion = self._lesion(res, r, ext)
+        status = ext("measurement-status")
         status = status if isinstance(status, str) else None
         if longest is None and absent is None and status is None:
             self.skip("Observation", "tumour size without a longest dimension")
@@ -945,33 +983,36 @@ class _Mapper:
         size = longest if status in ("measured", "disappeared") else None
         if status == "disappeared":
             size = 0.0
-        new = _ext(r, d, "new-lesion") is True
+        new = ext("new-lesion") is True
         m = MeasurementInput(label=lesion["label"], size_mm=size, status=status,
                              short_axis_mm=other if lesion["is_node"] is not True else None,
                              site=lesion["site"], is_node=lesion["is_node"], new=new,
-                             equivocal=_ext(r, d, "equivocal") is True)
-        scan = self._scan(acc, when, res, r)
+                             equivocal=ext("equivocal") is True)
+        scan = self._scan(acc, when, res, r, ext)
         scan["measurements"].append(m)
 
-    def _scan(self, acc: _PatientAcc, when: date, res: Resource, r: _R) -> dict[str, Any]:
+    def _scan(self, acc: _PatientAcc, when: date, res: Resource, r: _R,
+              ext: Callable[[str], Any] | None = None) -> dict[str, Any]:
         d = res.data
+        if ext is None:
+            ext = _ext_getter(r, d)
         scan = acc.scans.get(when)
         if scan is None:
             scan = {"measurements": [], "source": None, "modality": None, "ntl": None, "slice": None,
                     "impression": None, "report": None, "status": None}
             acc.scans[when] = scan
-        study_id = _ext(r, d, "imaging-study")
-        if scan["source"] is None or isinstance(study_id, str):
-            src = self.source(res)
-            if isinstance(study_id, str):
-                src = replace(src, external_id=f"{res.base}|{study_id}" if res.base else study_id)
-            scan["source"] = src
-        for key, ext in (("modality", "modality"), ("ntl", "non-target-status"), ("impression", "impression"),
+        study_id = ext("imaging-study")
+        if isinstance(study_id, str):
+            scan["source"] = Source(self.file_label(res), f"{res.base}|{study_id}" if res.base else study_id,
+                                    origin_of(res))
+        elif scan["source"] is None:
+            scan["source"] = self.source(res)
+        for key, name in (("modality", "modality"), ("ntl", "non-target-status"), ("impression", "impression"),
                          ("report", "report-text")):
-            v = _ext(r, d, ext)
+            v = ext(name)
             if isinstance(v, str):
                 scan[key] = v
-        v = _ext(r, d, "slice-thickness-mm")
+        v = ext("slice-thickness-mm")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             scan["slice"] = float(v)
         if scan["modality"] is None:
@@ -1011,11 +1052,13 @@ class _Mapper:
             parts[part] = read()
         return parts[part]
 
-    def _lesion(self, res: Resource, r: _R) -> dict[str, Any]:
+    def _lesion(self, res: Resource, r: _R, ext: Callable[[str], Any] | None = None) -> dict[str, Any]:
         d = res.data
-        lt_label = _ext(r, d, "lesion-label")
+        if ext is None:
+            ext = _ext_getter(r, d)
+        lt_label = ext("lesion-label")
         site = None
-        is_node = _ext(r, d, "lesion-is-node")
+        is_node = ext("lesion-is-node")
         name = lt_label if isinstance(lt_label, str) else None
         for i, f in enumerate(r.objs(d, "focus")):
             target = self.resolve(r.str_(f, "reference", f"focus[{i}].reference"))
@@ -1532,42 +1575,73 @@ _ARRAY_KEYS = frozenset({"coding", "extension", "component", "identifier", "focu
 _CHECKED_KEYS = _STRING_KEYS | _ARRAY_KEYS
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
 def _datatypes_ok(node: dict[str, Any]) -> bool:
     """True when :func:`_check_datatypes_slow` finds nothing wrong in ``node`` (a dict): the same
     rules in one recursive pass without paths, so that the path-keeping walk runs only for a
     resource that has a problem (it then names it).  Recursion is bounded by the nesting guard;
-    a deeper value falls back to the walk."""
+    a deeper value falls back to the walk.
+
+    A value of exactly a JSON type (what the JSON parser gives) is told apart by its class
+    (one comparison instead of two ``isinstance`` calls): a string is wrong only under an array
+    key, a number, true/false or null under any checked key.  Anything else (subclasses
+    included) goes through :func:`_item_ok`, the rules written with ``isinstance``."""
     for key, item in node.items():
-        if key in _CHECKED_KEYS:
-            if key in _STRING_KEYS:
-                if not isinstance(item, str):
-                    return False
-                continue
-            if not isinstance(item, list):
+        cls = item.__class__
+        if cls is str:
+            if key in _ARRAY_KEYS:
                 return False
-            if key == "extension":
-                if not _list_ok(item):
-                    return False
-                continue
-            coding = key == "coding"
-            for x in item:
-                if not isinstance(x, dict):
-                    return False
-                if coding and "code" in x and not isinstance(x["code"], str):
-                    return False
-                if not _datatypes_ok(x):
-                    return False
-        elif isinstance(item, dict):
-            if not _datatypes_ok(item):
+        elif cls is dict:
+            if key in _CHECKED_KEYS or not _datatypes_ok(item):
                 return False
-        elif isinstance(item, list) and not _list_ok(item):
+        elif cls is list and key not in _CHECKED_KEYS:
+            if not _list_ok(item):
+                return False
+        elif cls in _SCALARS:
+            if key in _CHECKED_KEYS:
+                return False
+        elif not _item_ok(key, item):
             return False
+    return True
+
+
+def _item_ok(key: str, item: Any) -> bool:
+    """One element of a dict, by the rules of :func:`_check_datatypes_slow` (its type tested
+    with ``isinstance``; its contents by :func:`_datatypes_ok` and :func:`_list_ok`)."""
+    if key in _CHECKED_KEYS:
+        if key in _STRING_KEYS:
+            return isinstance(item, str)
+        if not isinstance(item, list):
+            return False
+        if key == "extension":
+            return _list_ok(item)
+        coding = key == "coding"
+        for x in item:
+            if not isinstance(x, dict):
+                return False
+            if coding and "code" in x and not isinstance(x["code"], str):
+                return False
+            if not _datatypes_ok(x):
+                return False
+        return True
+    if isinstance(item, dict):
+        return _datatypes_ok(item)
+    if isinstance(item, list):
+        return _list_ok(item)
     return True
 
 
 def _list_ok(items: list[Any]) -> bool:
     for x in items:
-        if isinstance(x, dict):
+        cls = x.__class__
+        if cls is dict:
+            if not _datatypes_ok(x):
+                return False
+        elif cls is str or cls in _SCALARS:
+            continue
+        elif isinstance(x, dict):
             if not _datatypes_ok(x):
                 return False
         elif isinstance(x, list) and not _list_ok(x):
