@@ -447,9 +447,16 @@ def test_the_collector_settings_of_the_all_patient_commands_are_put_back() -> No
 
     before, frozen = gc.get_threshold(), gc.get_freeze_count()
     with services._collector_for_batches():
-        assert gc.get_threshold()[0] == services.GC_YOUNG_THRESHOLD and gc.get_freeze_count() >= frozen
+        assert not gc.isenabled() and gc.get_freeze_count() >= frozen
     assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
     assert gc.isenabled()
+    gc.disable()
+    try:  # a collector someone else turned off stays off
+        with services._collector_for_batches():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 @_settings
