@@ -9,6 +9,7 @@ day, zero and negative zero, precision contexts other than the default.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
@@ -199,8 +200,11 @@ def test_to_data_fast_paths_equal_the_general_conversion(h: History, today: date
 
     ev = engine.evaluate(h, today)
     for part in (ev.findings, ev.responses, ev.kinetics, ev.due,
-                 {"a": [1, 2.123456, True, None, "x", enums.Severity.WATCH, Decimal("1.5"), float("nan")]}):
-        assert to_data(part) == _to_data_reference(part)
+                 {"a": [1, 2.123456, True, None, "x", enums.Severity.WATCH, Decimal("1.5"), float("nan")]},
+                 {enums.Severity.WATCH: (1, False), date(2026, 1, 2): [None, {"b": 0.1 + 0.2}], 3: None, True: "t"}):
+        got = to_data(part)
+        assert got == _to_data_reference(part)
+        assert json.dumps(got) == json.dumps(_to_data_reference(part))  # same types, keys and order
 
 
 def test_enum_lookups_of_the_loader_equal_the_enum_conversion() -> None:
