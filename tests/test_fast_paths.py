@@ -483,3 +483,50 @@ def test_drug_lookup_remembered_per_name_equals_the_key_lookup(names: list[str])
 
     for name in names + names:
         assert drugs.get_drug(name) is (drugs._BY_KEY.get(drugs._key(name)) if name else None)
+
+
+def _mixed_response_reference(history: History, responses: Any, config: RulesConfig, rows: Any) -> list[Any]:
+    """heterogeneity.mixed_response_findings before the float comparisons: every size as a decimal."""
+    from lungtrack.core import heterogeneity as het
+    from lungtrack.core.decimal_math import D, at_least_pct_increase
+
+    pct = D(config.heterogeneity.lesion_growth_pct)
+    min_mm = D(config.heterogeneity.lesion_growth_min_mm)
+    found: dict[str, Any] = {}
+    for i, response in enumerate(responses):
+        courses = het.baseline_lesion_sizes(history, response, config, rows=rows[i] if rows is not None else None)
+        for course in courses:
+            nadir: Decimal | None = None
+            nadir_date: date | None = None
+            in_episode = False
+            for index, size_mm in enumerate(course.sizes):
+                if size_mm is None:
+                    continue
+                value = D(size_mm)
+                tp = response.timepoints[index]
+                if nadir is not None and not tp.is_baseline:
+                    grew = value - nadir >= min_mm and at_least_pct_increase(value, nadir, pct)
+                    if grew and not in_episode:
+                        in_episode = True
+                        if tp.overall != recist.PD:
+                            f = het._finding(history, response, course, courses, index, value, nadir, nadir_date)
+                            found.setdefault(f.id, f)
+                    elif not grew:
+                        in_episode = False
+                if nadir is None or value < nadir:
+                    nadir, nadir_date = value, tp.date
+    return list(found.values())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_histories(), st.sampled_from([(20, 5), (20, 0), (0, 0), (10, 0.5), (50, 2.5)]))
+def test_mixed_response_with_float_comparisons_equals_the_decimal_loop(h: History, thresholds: tuple[float, float]) -> None:
+    from lungtrack.core import heterogeneity as het
+
+    pct, min_mm = thresholds
+    config = dataclasses.replace(RulesConfig(), heterogeneity=dataclasses.replace(
+        RulesConfig().heterogeneity, lesion_growth_pct=pct, lesion_growth_min_mm=min_mm))
+    responses, rows = recist.assess_history_with_rows(h, config)
+    got = het.mixed_response_findings(h, responses, config, timepoint_rows=rows)
+    assert got == _mixed_response_reference(h, responses, config, rows)
+    assert [f.evidence for f in got] == [f.evidence for f in _mixed_response_reference(h, responses, config, rows)]
