@@ -18,6 +18,7 @@ from typing import Sequence
 
 from lungtrack.core.config import RecistConfig, RulesConfig
 from lungtrack.core.decimal_math import (
+    _ROUNDED_FLOATS,
     ZERO,
     D,
     at_least_pct_increase,
@@ -205,11 +206,22 @@ def baseline_lesion_sizes(
     chosen = [lesions[t.lesion_id] for t in response.targets] + [
         lesions[lid] for lid in sorted(response.non_targets, key=lambda i: (lesions[i].label.lower(), i))
     ]
-    return [
-        LesionSizes(lesion.id, lesion.label,
-                    tuple(size_float(tp_rows.get(lesion.id), recist_config) for tp_rows in rows))
-        for lesion in chosen
-    ]
+    # size_float() inlined for the usual row (measured, a float size, its rounding remembered)
+    remembered = _ROUNDED_FLOATS
+    measured = _MEASURED
+    out = []
+    for lesion in chosen:
+        lid = lesion.id
+        sizes: list[float | None] = []
+        for tp_rows in rows:
+            row = tp_rows.get(lid)
+            if row is not None and row.status is measured and type(row.size_mm) is float:
+                got = remembered.get(row.size_mm)
+                sizes.append(got if got is not None else rounded_float(row.size_mm))
+            else:
+                sizes.append(size_float(row, recist_config))
+        out.append(LesionSizes(lid, lesion.label, tuple(sizes)))
+    return out
 
 
 _MEASURED = MeasurementStatus.MEASURED
