@@ -530,3 +530,16 @@ def test_mixed_response_with_float_comparisons_equals_the_decimal_loop(h: Histor
     got = het.mixed_response_findings(h, responses, config, timepoint_rows=rows)
     assert got == _mixed_response_reference(h, responses, config, rows)
     assert [f.evidence for f in got] == [f.evidence for f in _mixed_response_reference(h, responses, config, rows)]
+
+
+@_settings
+@given(st.lists(st.tuples(st.sampled_from(list(enums.Marker) + ["CEA", "not-a-marker"]), st.integers(0, 60),
+                          st.floats(0, 100)), max_size=25))
+def test_markers_grouped_in_one_pass_equal_one_comprehension_per_marker(raw: list[tuple[Any, int, float]]) -> None:
+    from lungtrack.core.history import MarkerResult, markers_by_kind
+
+    results = [MarkerResult(i, DAY0 + timedelta(days=d), m, v, "ng/mL") for i, (m, d, v) in enumerate(raw)]
+    want = [(m, rs) for m in enums.Marker if (rs := [r for r in results if r.marker == m])]
+    got = markers_by_kind(results)
+    assert got == want
+    assert [[id(r) for r in rs] for _m, rs in got] == [[id(r) for r in rs] for _m, rs in want]
