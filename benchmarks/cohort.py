@@ -1,4 +1,4 @@
-"""A seeded cohort generator: N patients with 10 years of history each, written fast.
+"""A seeded cohort generator: N patients with 10 years of history each (``--years``), written fast.
 
 Each patient: 2-3 therapy lines; 3-5 lesions; a CT every 2-3 months measuring every lesion;
 a monthly CEA; a liquid biopsy (plasma, EGFR T790M) every 6 months.  The same seed gives the
@@ -47,7 +47,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def patient_rows(pid: int, seed: int, ids: dict[str, int]) -> dict[str, list[tuple[Any, ...]]]:
+def patient_rows(pid: int, seed: int, ids: dict[str, int], years: int = YEARS) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of patient ``pid`` (ids continue from ``ids``, which is updated)."""
     rnd = random.Random(seed * 1_000_003 + pid)
     out: dict[str, list[tuple[Any, ...]]] = {t: [] for t in COLUMNS}
@@ -58,11 +58,11 @@ def patient_rows(pid: int, seed: int, ids: dict[str, int]) -> dict[str, list[tup
         return ids[table]
 
     end = TODAY - timedelta(days=rnd.randint(5, 40))
-    start = end - timedelta(days=365 * YEARS)
+    start = end - timedelta(days=365 * years)
     out["patient"].append((pid, *meta, f"Patient {pid:06d}", start - timedelta(days=20), "adenocarcinoma",
                            '["EGFR exon 19 deletion"]', "never", pid == 1))
     n_lines = rnd.randint(2, 3)
-    cuts = sorted(rnd.sample(range(300, 365 * YEARS - 200), n_lines - 1))
+    cuts = sorted(rnd.sample(range(300, 365 * years - 200), n_lines - 1))
     bounds = [start] + [start + timedelta(days=c) for c in cuts]
     for k, line_start in enumerate(bounds):
         last = k == n_lines - 1
@@ -101,17 +101,17 @@ def patient_rows(pid: int, seed: int, ids: dict[str, int]) -> dict[str, list[tup
     return out
 
 
-def _chunks(n_patients: int, seed: int, chunk: int = 200) -> Iterator[dict[str, list[tuple[Any, ...]]]]:
+def _chunks(n_patients: int, seed: int, chunk: int = 200, years: int = YEARS) -> Iterator[dict[str, list[tuple[Any, ...]]]]:
     ids = {t: 0 for t in COLUMNS}
     for first in range(1, n_patients + 1, chunk):
         merged: dict[str, list[tuple[Any, ...]]] = {t: [] for t in COLUMNS}
         for pid in range(first, min(n_patients, first + chunk - 1) + 1):
-            for table, rows in patient_rows(pid, seed, ids).items():
+            for table, rows in patient_rows(pid, seed, ids, years).items():
                 merged[table].extend(rows)
         yield merged
 
 
-def build(db: str, n_patients: int, seed: int = 1) -> dict[str, int]:
+def build(db: str, n_patients: int, seed: int = 1, years: int = YEARS) -> dict[str, int]:
     """Create and migrate a store at ``db`` (path or URL), then fill it.  Returns row counts."""
     from lungtrack.store.db import open_store
     from lungtrack.store.paths import resolve
@@ -127,7 +127,7 @@ def build(db: str, n_patients: int, seed: int = 1) -> dict[str, int]:
         con.execute("PRAGMA journal_mode = WAL")
         con.execute("PRAGMA synchronous = OFF")
         con.execute("BEGIN")
-        for chunk in _chunks(n_patients, seed):
+        for chunk in _chunks(n_patients, seed, years=years):
             for table, rows in chunk.items():
                 cols = COLUMNS[table]
                 con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
@@ -141,7 +141,7 @@ def build(db: str, n_patients: int, seed: int = 1) -> dict[str, int]:
     raw = store.engine.raw_connection()
     try:
         cur = raw.cursor()
-        for chunk in _chunks(n_patients, seed):
+        for chunk in _chunks(n_patients, seed, years=years):
             for table, rows in chunk.items():
                 cols = COLUMNS[table]
                 with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
@@ -169,9 +169,10 @@ def main() -> int:
     ap.add_argument("--patients", type=int, required=True)
     ap.add_argument("--db", required=True, help="a new SQLite file path or a PostgreSQL URL (empty database)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--years", type=int, default=YEARS, help=f"years of history per patient (default {YEARS}; at least 2)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    counts = build(args.db, args.patients, args.seed)
+    counts = build(args.db, args.patients, args.seed, args.years)
     took = time.perf_counter() - t0
     total = sum(counts.values())
     print(f"{args.patients} patients, {total} rows in {took:.1f} s ({total / took:,.0f} rows/s): {counts}")

@@ -25,7 +25,7 @@ summary, summary --json, report txt / pdf    -  (shown, to see no format gets sl
 ``read_report()`` on a 4 kB CT report        -                                               0.25 s
 ==========================================  ==============================================  ======
 
-The cohorts come from ``benchmarks/cohort.py`` (seeded; 10 years per patient) and are cached
+The cohorts come from ``benchmarks/cohort.py`` (seeded; 10 years per patient, or ``--years``) and are cached
 in ``--workdir`` between runs.  ``--json FILE`` keeps the raw figures; ``--chart FILE`` draws
 the growth curves (time and memory against patients) with matplotlib.  Exit status 1 when a
 budget is missed.
@@ -170,8 +170,9 @@ def _has_module(name: str) -> bool:
 # ------------------------------------------------------------------ the cohort stores
 
 
-def store_for(workdir: Path, n: int, pg: str | None = None) -> str:
-    """A cached SQLite cohort of n patients (or, with ``pg``, a fresh PostgreSQL database)."""
+def store_for(workdir: Path, n: int, pg: str | None = None, years: int = cohort.YEARS) -> str:
+    """A cached SQLite cohort of n patients with ``years`` of history each (or, with ``pg``, a
+    fresh PostgreSQL database)."""
     if pg:
         from sqlalchemy import create_engine, text
 
@@ -183,16 +184,17 @@ def store_for(workdir: Path, n: int, pg: str | None = None) -> str:
         admin.dispose()
         url = pg.rsplit("/", 1)[0] + "/" + name
         t0 = time.perf_counter()
-        cohort.build(url, n)
+        cohort.build(url, n, years=years)
         print(f"(built PostgreSQL cohort of {n} patients in {time.perf_counter() - t0:.0f} s)", flush=True)
         return url
-    path = workdir / f"cohort-{n}.db"
+    stem = f"cohort-{n}" if years == cohort.YEARS else f"cohort-{n}-{years}y"
+    path = workdir / f"{stem}.db"
     if not path.exists():
         t0 = time.perf_counter()
-        tmp = workdir / f"building-{n}.db"
-        for leftover in workdir.glob(f"building-{n}.db*"):
+        tmp = workdir / f"building-{stem}.db"
+        for leftover in workdir.glob(f"building-{stem}.db*"):
             leftover.unlink()
-        counts = cohort.build(str(tmp), n)
+        counts = cohort.build(str(tmp), n, years=years)
         tmp.rename(path)
         print(f"(built cohort of {n} patients, {sum(counts.values()):,} rows, in {time.perf_counter() - t0:.0f} s)",
               flush=True)
@@ -220,6 +222,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="lungtrack benchmarks (see the module docstring)")
     ap.add_argument("--patients", default="1,1000", help="cohort sizes, comma-separated (default: 1,1000)")
     ap.add_argument("--runs", type=int, default=5, help="runs per figure (at least 5 for published figures)")
+    ap.add_argument("--years", type=int, default=cohort.YEARS,
+                    help=f"years of history per patient in the cohorts (default {cohort.YEARS})")
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "lungtrack-bench"),
                     help="where the cohort stores are cached")
     ap.add_argument("--pg", help="PostgreSQL admin URL (postgresql+psycopg://user:pw@host/postgres): also run there")
@@ -251,7 +255,7 @@ def main() -> int:
     print(f"lungtrack benchmarks: {runs} runs per figure; cohorts {sizes}; {os.cpu_count()} CPUs; "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
-    one = store_for(workdir, 1)
+    one = store_for(workdir, 1, years=args.years)
     env1 = dict(base_env, LUNGTRACK_DB=one)
 
     if "startup" not in skip:
@@ -364,7 +368,7 @@ def main() -> int:
             single_alone = None
             first_rss = None
             for n in sizes:
-                db = store_for(workdir, n, pg)
+                db = store_for(workdir, n, pg, years=args.years)
                 env = dict(base_env, LUNGTRACK_DB=db)
                 single = series(exe + ["check", "--patient", "Patient 000001"], env, runs)
                 if single_alone is None:

@@ -9,6 +9,7 @@ day, zero and negative zero, precision contexts other than the default.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
@@ -199,8 +200,11 @@ def test_to_data_fast_paths_equal_the_general_conversion(h: History, today: date
 
     ev = engine.evaluate(h, today)
     for part in (ev.findings, ev.responses, ev.kinetics, ev.due,
-                 {"a": [1, 2.123456, True, None, "x", enums.Severity.WATCH, Decimal("1.5"), float("nan")]}):
-        assert to_data(part) == _to_data_reference(part)
+                 {"a": [1, 2.123456, True, None, "x", enums.Severity.WATCH, Decimal("1.5"), float("nan")]},
+                 {enums.Severity.WATCH: (1, False), date(2026, 1, 2): [None, {"b": 0.1 + 0.2}], 3: None, True: "t"}):
+        got = to_data(part)
+        assert got == _to_data_reference(part)
+        assert json.dumps(got) == json.dumps(_to_data_reference(part))  # same types, keys and order
 
 
 def test_enum_lookups_of_the_loader_equal_the_enum_conversion() -> None:
@@ -447,9 +451,16 @@ def test_the_collector_settings_of_the_all_patient_commands_are_put_back() -> No
 
     before, frozen = gc.get_threshold(), gc.get_freeze_count()
     with services._collector_for_batches():
-        assert gc.get_threshold()[0] == services.GC_YOUNG_THRESHOLD and gc.get_freeze_count() >= frozen
+        assert not gc.isenabled() and gc.get_freeze_count() >= frozen
     assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
     assert gc.isenabled()
+    gc.disable()
+    try:  # a collector someone else turned off stays off
+        with services._collector_for_batches():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 @_settings
@@ -472,3 +483,63 @@ def test_drug_lookup_remembered_per_name_equals_the_key_lookup(names: list[str])
 
     for name in names + names:
         assert drugs.get_drug(name) is (drugs._BY_KEY.get(drugs._key(name)) if name else None)
+
+
+def _mixed_response_reference(history: History, responses: Any, config: RulesConfig, rows: Any) -> list[Any]:
+    """heterogeneity.mixed_response_findings before the float comparisons: every size as a decimal."""
+    from lungtrack.core import heterogeneity as het
+    from lungtrack.core.decimal_math import D, at_least_pct_increase
+
+    pct = D(config.heterogeneity.lesion_growth_pct)
+    min_mm = D(config.heterogeneity.lesion_growth_min_mm)
+    found: dict[str, Any] = {}
+    for i, response in enumerate(responses):
+        courses = het.baseline_lesion_sizes(history, response, config, rows=rows[i] if rows is not None else None)
+        for course in courses:
+            nadir: Decimal | None = None
+            nadir_date: date | None = None
+            in_episode = False
+            for index, size_mm in enumerate(course.sizes):
+                if size_mm is None:
+                    continue
+                value = D(size_mm)
+                tp = response.timepoints[index]
+                if nadir is not None and not tp.is_baseline:
+                    grew = value - nadir >= min_mm and at_least_pct_increase(value, nadir, pct)
+                    if grew and not in_episode:
+                        in_episode = True
+                        if tp.overall != recist.PD:
+                            f = het._finding(history, response, course, courses, index, value, nadir, nadir_date)
+                            found.setdefault(f.id, f)
+                    elif not grew:
+                        in_episode = False
+                if nadir is None or value < nadir:
+                    nadir, nadir_date = value, tp.date
+    return list(found.values())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_histories(), st.sampled_from([(20, 5), (20, 0), (0, 0), (10, 0.5), (50, 2.5)]))
+def test_mixed_response_with_float_comparisons_equals_the_decimal_loop(h: History, thresholds: tuple[float, float]) -> None:
+    from lungtrack.core import heterogeneity as het
+
+    pct, min_mm = thresholds
+    config = dataclasses.replace(RulesConfig(), heterogeneity=dataclasses.replace(
+        RulesConfig().heterogeneity, lesion_growth_pct=pct, lesion_growth_min_mm=min_mm))
+    responses, rows = recist.assess_history_with_rows(h, config)
+    got = het.mixed_response_findings(h, responses, config, timepoint_rows=rows)
+    assert got == _mixed_response_reference(h, responses, config, rows)
+    assert [f.evidence for f in got] == [f.evidence for f in _mixed_response_reference(h, responses, config, rows)]
+
+
+@_settings
+@given(st.lists(st.tuples(st.sampled_from(list(enums.Marker) + ["CEA", "not-a-marker"]), st.integers(0, 60),
+                          st.floats(0, 100)), max_size=25))
+def test_markers_grouped_in_one_pass_equal_one_comprehension_per_marker(raw: list[tuple[Any, int, float]]) -> None:
+    from lungtrack.core.history import MarkerResult, markers_by_kind
+
+    results = [MarkerResult(i, DAY0 + timedelta(days=d), m, v, "ng/mL") for i, (m, d, v) in enumerate(raw)]
+    want = [(m, rs) for m in enums.Marker if (rs := [r for r in results if r.marker == m])]
+    got = markers_by_kind(results)
+    assert got == want
+    assert [[id(r) for r in rs] for _m, rs in got] == [[id(r) for r in rs] for _m, rs in want]

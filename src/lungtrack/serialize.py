@@ -14,6 +14,10 @@ from typing import Any
 #: which is fixed per class).
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
+#: The types :func:`to_data` returns unchanged (exactly these types: a subclass such as an enum
+#: built on ``str`` or ``int`` takes the general path).
+_LEAVES = frozenset({str, int, bool})
+
 
 def to_data(obj: Any) -> Any:
     """Convert core results to JSON-ready data: ISO dates, numbers as numbers, enums as values."""
@@ -22,15 +26,22 @@ def to_data(obj: Any) -> Any:
         return obj
     if kind is float:
         return None if not math.isfinite(obj) else round(obj, 4)
+    # Containers: a leaf (str, int, bool, None: what to_data returns as it is) is taken without
+    # a call, and a str key as it is (str(to_data(k)) is k itself): the same result, fewer calls
+    # (a check's findings carry marker series of 60-120 values).
     if kind is dict:
-        return {str(to_data(k)): to_data(v) for k, v in obj.items()}
+        return {(k if type(k) is str else str(to_data(k))): (v if type(v) in _LEAVES or v is None else to_data(v))
+                for k, v in obj.items()}
     if kind is list or kind is tuple:
-        return [to_data(v) for v in obj]
+        return [v if type(v) in _LEAVES or v is None else to_data(v) for v in obj]
     names = _FIELD_NAMES.get(kind)
     if names is None and dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(obj))
     if names is not None:
-        out = {name: to_data(getattr(obj, name)) for name in names}
+        out = {}
+        for name in names:
+            v = getattr(obj, name)
+            out[name] = v if type(v) in _LEAVES or v is None else to_data(v)
         if "id" not in out and hasattr(obj, "id"):
             out["id"] = obj.id  # e.g. Finding.id is a property
         return out

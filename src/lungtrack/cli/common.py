@@ -572,8 +572,9 @@ def print_report_lines(lines: Sequence[str]) -> None:
     """Plain lines; on a terminal wrapped to its width with a hanging indent (with or without
     NO_COLOR), and with colour the leading severity word is coloured too (the word stays)."""
     if not stdout_is_tty():
-        for line in lines:
-            print(line)
+        # one write for the whole block: with PYTHONUNBUFFERED (or a pipe flushed per line) each
+        # print was a system call of its own, and check --all-patients prints 20-40 lines a patient
+        sys.stdout.write("".join(f"{line}\n" for line in lines))
         return
     from lungtrack.report.layout import wrap_block
 

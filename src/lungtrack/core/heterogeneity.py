@@ -18,6 +18,8 @@ from typing import Sequence
 
 from lungtrack.core.config import RecistConfig, RulesConfig
 from lungtrack.core.decimal_math import (
+    _ROUNDED_FLOATS,
+    ZERO,
     D,
     at_least_pct_increase,
     fmt_mm,
@@ -136,19 +138,34 @@ def mixed_response_findings(
     """
     pct = D(config.heterogeneity.lesion_growth_pct)
     min_mm = D(config.heterogeneity.lesion_growth_min_mm)
+    # A size not above the nadir has not grown (its growth is <= 0 < min_mm): compared as floats,
+    # which order as their D() values do (D() of a float lies in that float's own rounding
+    # interval), so most values need no decimal at all.  NaN fails both float tests and takes
+    # the decimal path, as before.
+    quick = min_mm > ZERO
     found: dict[str, Finding] = {}
     for i, response in enumerate(responses):
         rows = timepoint_rows[i] if timepoint_rows is not None else None
         courses = baseline_lesion_sizes(history, response, config, rows=rows)
+        timepoints = response.timepoints
         for course in courses:
             nadir: Decimal | None = None
+            nadir_f: float | None = None  # the float the nadir came from
             nadir_date: date | None = None
             in_episode = False
             for index, size_mm in enumerate(course.sizes):
                 if size_mm is None:
                     continue
+                if quick and nadir_f is not None and size_mm <= nadir_f:
+                    if not timepoints[index].is_baseline:
+                        in_episode = False
+                    if size_mm < nadir_f:
+                        nadir_f, nadir, nadir_date = size_mm, None, timepoints[index].date
+                    continue
+                if nadir is None and nadir_f is not None:
+                    nadir = D(nadir_f)
                 value = D(size_mm)
-                tp = response.timepoints[index]
+                tp = timepoints[index]
                 if nadir is not None and not tp.is_baseline:
                     grew = value - nadir >= min_mm and at_least_pct_increase(value, nadir, pct)
                     if grew and not in_episode:
@@ -159,7 +176,7 @@ def mixed_response_findings(
                     elif not grew:
                         in_episode = False
                 if nadir is None or value < nadir:
-                    nadir, nadir_date = value, tp.date
+                    nadir, nadir_f, nadir_date = value, size_mm, tp.date
     return list(found.values())
 
 
@@ -189,11 +206,22 @@ def baseline_lesion_sizes(
     chosen = [lesions[t.lesion_id] for t in response.targets] + [
         lesions[lid] for lid in sorted(response.non_targets, key=lambda i: (lesions[i].label.lower(), i))
     ]
-    return [
-        LesionSizes(lesion.id, lesion.label,
-                    tuple(size_float(tp_rows.get(lesion.id), recist_config) for tp_rows in rows))
-        for lesion in chosen
-    ]
+    # size_float() inlined for the usual row (measured, a float size, its rounding remembered)
+    remembered = _ROUNDED_FLOATS
+    measured = _MEASURED
+    out = []
+    for lesion in chosen:
+        lid = lesion.id
+        sizes: list[float | None] = []
+        for tp_rows in rows:
+            row = tp_rows.get(lid)
+            if row is not None and row.status is measured and type(row.size_mm) is float:
+                got = remembered.get(row.size_mm)
+                sizes.append(got if got is not None else rounded_float(row.size_mm))
+            else:
+                sizes.append(size_float(row, recist_config))
+        out.append(LesionSizes(lid, lesion.label, tuple(sizes)))
+    return out
 
 
 _MEASURED = MeasurementStatus.MEASURED

@@ -10,6 +10,7 @@ what it needs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -154,3 +155,20 @@ class History:
             if lesion.id == lesion_id:
                 return lesion
         raise KeyError(lesion_id)
+
+
+def markers_by_kind(markers: Sequence[MarkerResult]) -> list[tuple[Marker, list[MarkerResult]]]:
+    """``[(marker, its results in their order)]`` in the ``Marker`` enum order, markers without a
+    result left out: what ``[r for r in markers if r.marker == m]`` gives for each ``m`` in
+    ``Marker``, in one pass when every result's marker is a ``Marker`` (as the store and the
+    writer give them), else by that comprehension."""
+    groups: dict[Marker, list[MarkerResult]] = {}
+    for r in markers:
+        if type(r.marker) is not Marker:
+            return [(m, rs) for m in Marker if (rs := [r for r in markers if r.marker == m])]
+        group = groups.get(r.marker)
+        if group is None:
+            groups[r.marker] = [r]
+        else:
+            group.append(r)
+    return [(m, groups[m]) for m in Marker if m in groups]

@@ -40,7 +40,7 @@ from typing import Any
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.decimal_math import D, at_least_pct_increase, pct_change
 from lungtrack.core.findings import Finding
-from lungtrack.core.history import History, MarkerResult, TherapyLine
+from lungtrack.core.history import History, MarkerResult, TherapyLine, markers_by_kind
 from lungtrack.enums import Marker, Severity
 from lungtrack.knowledge.markers import default_uln
 from lungtrack.knowledge.sources import cite
@@ -247,8 +247,9 @@ def marker_kinetics(
     """
     line = line if line is not None else current_line(history)
     out = []
-    for marker in Marker:
-        results = [r for r in history.markers if r.marker == marker and (line is None or r.date >= line.start)]
+    since = line.start if line is not None else None
+    for marker, all_results in markers_by_kind(history.markers):
+        results = all_results if since is None else [r for r in all_results if r.date >= since]
         if results:
             out.append(_kinetics(history, marker, results, config))
     return tuple(out)

@@ -299,6 +299,8 @@ def plausibility_findings(history: History, config: RulesConfig = RulesConfig())
             return _lesion_jump(_label, prev[1], prev[0], new[1], new[0], cfg, which)
 
         flagged = {} if _clearly_steady(values, cfg.lesion_jump_factor) else _suspicious(values, check)
+        if not flagged and fast_range and all(lo < v < hi for _d, v in values):
+            continue  # nothing flagged and every value clearly in range: the loop below finds nothing
         for i, (d, v) in enumerate(values):
             in_range = fast_range and lo < v < hi  # then _lesion_range returns None (see _exact_float_bound)
             msg = (None if in_range else _lesion_range(lesion.label, v, cfg)) or flagged.get(i)
@@ -322,6 +324,8 @@ def plausibility_findings(history: History, config: RulesConfig = RulesConfig())
             return _marker_jump(_m, _u, prev[1], prev[0], new[1], new[0], cfg, which)
 
         flagged = {} if _clearly_steady(mvalues, cfg.marker_jump_factor) else _suspicious(mvalues, mcheck)
+        if not flagged and all(v >= 0 for _d, v in mvalues):
+            continue  # nothing flagged and no negative value: the loop below finds nothing
         for i, (d, v) in enumerate(mvalues):
             # with no previous value check_marker_entry only asks about a negative value
             msg = (check_marker_entry(marker, unit, None, None, v, d, cfg) if v < 0 else None) or flagged.get(i)

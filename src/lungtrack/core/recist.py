@@ -751,7 +751,8 @@ def _assess_line(
             assert b_sum is not None
             s_sum, partial, missing, values = _target_state(sel, p, config)
             nadir = min(evaluable_sums)
-            reappeared = _reappeared(sel, values, node_min)
+            # only read after a complete response (both uses are "after_cr and reappeared")
+            reappeared = _reappeared(sel, values, node_min) if after_cr else []
             if s_sum is None:
                 notes.append("Not evaluated: " + ", ".join(missing) + " (sum not computed; not used as nadir).")
                 if partial - nadir >= pd_mm and at_least_pct_increase(partial, nadir, pd_pct):

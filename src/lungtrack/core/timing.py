@@ -41,8 +41,8 @@ from typing import Any, Sequence
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.decimal_math import D
 from lungtrack.core.findings import Finding
-from lungtrack.core.history import Appointment, History, Schedule, TherapyLine
-from lungtrack.enums import AppointmentKind, AppointmentStatus, DueState, Marker, Severity, StopReason
+from lungtrack.core.history import Appointment, History, Schedule, TherapyLine, markers_by_kind
+from lungtrack.enums import AppointmentKind, AppointmentStatus, DueState, Severity, StopReason
 from lungtrack.knowledge.drugs import Drug, TrialPFS, get_drug, primary_trial
 from lungtrack.knowledge.sources import cite
 
@@ -187,8 +187,8 @@ def due_items(history: History, today: date, config: RulesConfig = RulesConfig()
             items.append(_interval_item("imaging", "imaging", "CT scan", None, line.start,
                                         sched.imaging_due_soon_weeks, sched.imaging_overdue_weeks, today,
                                         tc.due_window_days, scan_booked))
-        for marker in Marker:
-            results = [r for r in history.markers if r.marker == marker and r.date <= today]
+        for marker, all_results in markers_by_kind(history.markers):
+            results = [r for r in all_results if r.date <= today]
             if not any(r.date >= line.start for r in results):
                 continue
             last = max(r.date for r in results)
