@@ -489,27 +489,29 @@ def test_body_structures_read_once_give_the_plan_of_reading_each_time(bundle: di
 
 
 def test_imports_set_the_collector_and_put_it_back(cli, tmp_path, monkeypatch):
-    """While an import maps its files the start-up's objects are frozen and the young generation
-    is collected after 50,000 new objects; afterwards (after a refusal too) it is as it was."""
+    """While an import maps its files the start-up's objects are frozen, the young generation
+    is collected after 50,000 new objects, and the pure mapping runs without collections;
+    afterwards (after a refusal too) the collector is as it was."""
     import gc
 
     from lungtrack.cli import importers
 
-    seen: list[tuple[int, bool]] = []
+    seen: list[tuple[int, bool, bool]] = []
     map_files = fm.map_files
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0))
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0, gc.isenabled()))
         return map_files(*args, **kwargs)
 
     monkeypatch.setattr(fm, "map_files", spy)
-    before = (gc.get_threshold(), gc.get_freeze_count())
+    before = (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled())
     good = tmp_path / "p.json"
     good.write_text('{"resourceType": "Patient", "id": "p1", "name": [{"text": "Gc Test"}]}', encoding="utf-8")
     bad = tmp_path / "bad.json"
     bad.write_text('{"resourceType": "Patient", "id": "p1", "name": 5}', encoding="utf-8")
     assert cli("import", "fhir", str(good)).code == 0
-    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
     assert cli("import", "fhir", str(bad)).code == 2
-    assert (gc.get_threshold(), gc.get_freeze_count()) == before
-    assert seen == [(importers.GC_YOUNG_THRESHOLD, True)] * 2 and importers.GC_YOUNG_THRESHOLD == 50_000
+    assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
+    assert seen == [(importers.GC_YOUNG_THRESHOLD, True, False)] * 2 and importers.GC_YOUNG_THRESHOLD == 50_000
+    assert before[2] and before[1] == 0
