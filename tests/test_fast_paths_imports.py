@@ -515,3 +515,98 @@ def test_imports_set_the_collector_and_put_it_back(cli, tmp_path, monkeypatch):
     assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
     assert seen == [(importers.GC_YOUNG_THRESHOLD, True, False)] * 2 and importers.GC_YOUNG_THRESHOLD == 50_000
     assert before[2] and before[1] == 0
+
+
+# ------------------------------------------------------------------ JSON parsing (orjson, else json)
+
+
+def _typed(value: Any) -> Any:
+    """A value with every type and float spelled out (1 and 1.0 and True differ; -0.0 and 0.0;
+    key order counts)."""
+    if isinstance(value, dict):
+        return ("dict", [(k, _typed(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("list", [_typed(v) for v in value])
+    if isinstance(value, float):
+        return ("float", repr(value))
+    return (type(value).__name__, value)
+
+
+def _parsed(loads: Any, text: str) -> Any:
+    try:
+        return "ok", _typed(loads(text))
+    except Exception as exc:  # noqa: BLE001 - the error itself is what is compared
+        return "error", type(exc).__name__, str(exc)
+
+
+_NUMBER = st.one_of(st.integers(), st.integers(-2**70, 2**70), st.floats(allow_nan=False, allow_infinity=False),
+                    st.from_regex(r"\A-?(0|[1-9][0-9]{0,24})(\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?\Z"))
+_VALUE = st.recursive(
+    st.one_of(st.none(), st.booleans(), _NUMBER, st.text(max_size=6), st.sampled_from(["\ud800", "\udc00x", "é€𝄞"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=4)),
+    max_leaves=25)
+
+
+def _json_text(value: Any, ascii: bool, sep: str) -> str:
+    """JSON text of a value; a string drawn by the number expression above goes in as a number
+    (written as drawn: 1E+05, 0.10, -0.0 ...)."""
+    import json
+
+    if isinstance(value, dict):
+        return "{" + sep.join(f"{json.dumps(k, ensure_ascii=ascii)}:{_json_text(v, ascii, sep)}"
+                              for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + sep.join(_json_text(v, ascii, sep) for v in value) + "]"
+    if isinstance(value, str) and value[:1] in "-0123456789" and value[-1:].isdigit():
+        try:
+            float(value)
+            return value
+        except ValueError:
+            pass
+    return json.dumps(value, ensure_ascii=ascii)
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(value=_VALUE, ascii=st.booleans(), sep=st.sampled_from([",", ", ", ",\n  "]))
+def test_json_parse_gives_what_json_loads_gives_on_json_text(value: Any, ascii: bool, sep: str) -> None:
+    """Valid JSON of every kind: big integers, floats written any way, lone surrogates (escaped,
+    or as characters), non-ASCII text, nested arrays and objects."""
+    import json
+
+    from lungtrack import jsonparse
+
+    text = _json_text(value, ascii, sep)
+    assert _parsed(jsonparse.loads, text) == _parsed(json.loads, text)
+
+
+@settings(max_examples=800)
+@given(text=st.text(alphabet='{}[]",:0123456789.eE-+ \t\n\\uaNIfinity\x00\x1f\ud800é', max_size=40)
+       | st.sampled_from(['{"a": 1, "a": 2}', "NaN", "-Infinity", "1e400", "[1e-400]", "18446744073709551616",
+                          "9223372036854775807", "-9223372036854775809", '"\\ud800"', "\ufeff{}", "[1]x",
+                          '{"a": 1}\n{"b": 2}', "[" * 70 + "]" * 70, "[" * 1100 + "]" * 1100, "1" * 5000,
+                          "0.1000000000000000055511151231257827", "4.9e-324", "1.7976931348623159e308", " ",
+                          '"\t"', '"\\/"', "-0", "-0.0", "[01]", "[1.]", "[.5]", "tru", "nul", "\u00a0[]"]))
+def test_json_parse_gives_what_json_loads_gives_on_any_text(text: str) -> None:
+    """Any text, JSON or not: the same value, or the same error with the same message."""
+    import json
+
+    from lungtrack import jsonparse
+
+    assert _parsed(jsonparse.loads, text) == _parsed(json.loads, text)
+
+
+def test_json_parse_uses_orjson_where_it_agrees() -> None:
+    from unittest import mock
+
+    import orjson
+
+    from lungtrack import jsonparse
+
+    with mock.patch.object(orjson, "loads", wraps=orjson.loads) as spy:
+        assert jsonparse.loads('{"a": [1, 2.5, "x"]}') == {"a": [1, 2.5, "x"]}
+        assert spy.call_count == 1
+        assert jsonparse.loads("[1234567890123456789012]") == [1234567890123456789012]  # 19+ digits: json
+        assert jsonparse.loads('["\ud800"]') == ["\ud800"]  # not UTF-8: json
+        assert spy.call_count == 1
+        nan = jsonparse.loads("[NaN]")[0]  # orjson refuses it: json's NaN
+        assert nan != nan and spy.call_count == 2

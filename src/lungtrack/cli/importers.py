@@ -510,13 +510,14 @@ def import_json(
     """
     import json
 
+    from lungtrack import jsonparse
     from lungtrack.importers.json_plan import plan_from_export
 
     with collector_for_import():
         name, data = _read_bytes(file)
         with no_collection():  # parsing and planning: pure code building acyclic data
             try:
-                doc = json.loads(data.decode("utf-8-sig"))
+                doc = jsonparse.loads(data.decode("utf-8-sig"))  # json.loads, faster
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 from lungtrack.errors import InputError
 

@@ -37,6 +37,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from lungtrack import jsonparse
 from lungtrack.enums import Marker, Modality
 from lungtrack.errors import InputError
 from lungtrack.knowledge.drugs import get_drug
@@ -253,7 +254,7 @@ def read_fhir(text: str, file: str) -> ReadResult:
         raise InputError(file, "", "FHIR NDJSON or a JSON Bundle", message=(
             f"{file}: the file is empty; expected FHIR NDJSON (one resource per line) or a JSON Bundle."))
     try:
-        whole = json.loads(stripped)
+        whole = jsonparse.loads(stripped)  # json.loads: the same values and errors, faster
     except json.JSONDecodeError as exc:
         whole = None
         if exc.msg != "Extra data":
@@ -272,7 +273,7 @@ def read_fhir(text: str, file: str) -> ReadResult:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = jsonparse.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(file, f"line {n}", "JSON", message=(
                 f"{file}:{n}: not valid JSON ({exc.msg}); expected one FHIR resource per line; "
