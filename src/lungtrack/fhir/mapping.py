@@ -537,6 +537,8 @@ def _imaging_modality(concept: Mapping[str, Any] | None) -> Modality | None:
 #: string).  One pass per list instead of one per look-up; the list itself is kept so that its id
 #: cannot be reused.  Emptied by every mapping run.
 _EXT_INDEX: dict[int, tuple[list[Any], dict[str, Any], int]] = {}
+#: extension url -> the name it ends with (a few dozen urls recur in every resource)
+_URL_NAMES: dict[str, str] = {}
 _RAISES = object()  # reading this name's extension raises: the look-up does it again, and raises
 _MISSING = object()
 
@@ -560,7 +562,11 @@ def _ext_values(r: _R, exts: list[Any]) -> tuple[dict[str, Any], int]:
         if not isinstance(url, str):
             bad = i  # the look-up refuses it here, unless it found its extension before
             break
-        name = url.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        name = _URL_NAMES.get(url)
+        if name is None:
+            if len(_URL_NAMES) >= 4096:
+                _URL_NAMES.clear()
+            name = _URL_NAMES[url] = url.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
         if name in values:
             continue  # an earlier extension of this name has a value (or raises)
         try:
@@ -1597,9 +1603,24 @@ def _datatypes_ok(node: dict[str, Any]) -> bool:
         elif cls is dict:
             if key in _CHECKED_KEYS or not _datatypes_ok(item):
                 return False
-        elif cls is list and key not in _CHECKED_KEYS:
-            if not _list_ok(item):
+        elif cls is list:
+            if key not in _CHECKED_KEYS:
+                if not _list_ok(item):
+                    return False
+            elif key in _STRING_KEYS:
                 return False
+            elif key == "extension":
+                if not _list_ok(item):
+                    return False
+            else:  # an array of objects; a coding's code is text
+                coding = key == "coding"
+                for x in item:
+                    if not isinstance(x, dict):
+                        return False
+                    if coding and "code" in x and not isinstance(x["code"], str):
+                        return False
+                    if not _datatypes_ok(x):
+                        return False
         elif cls in _SCALARS:
             if key in _CHECKED_KEYS:
                 return False
