@@ -290,6 +290,11 @@ def test_resource_reads_type_id_and_place_once(data: dict[str, Any], line: int) 
     assert res.rid == (rid if isinstance(rid, str) and rid else None)
     assert res.where == f"f.json:{line}" and res.resource_type == res.rtype
     assert res == fm.Resource(data, "f.json", line) and "rtype" not in repr(res)
+    for url, base in ((None, None), ("https://x/fhir/Observation/a", "https://x/fhir")):
+        made = fm._resource(data, "f.json", line, url, base)  # the reader's way of making one
+        plain = fm.Resource(data, "f.json", line, url, base)
+        assert type(made) is fm.Resource and vars(made) == vars(plain) and made == plain
+        assert repr(made) == repr(plain) and hash(made.where) == hash(plain.where)
 
 
 # ------------------------------------------------------------------ the import's writes
