@@ -2,7 +2,7 @@
 into a store that already holds many patients (the rate must not fall as the store grows).
 
 Run: python3 benchmarks/import_files.py [--runs N] [--patients N] [--large N] [--workdir DIR]
-                                         [--baseline SRC]
+                                         [--baseline SRC [--compare]] [--formats json,fhir]
 
 The files are written by lungtrack itself from a generated cohort (benchmarks/cohort.py, 10-year
 patients, about 390 rows each): ``export json --all-patients`` of ``--patients`` patients, and
@@ -14,6 +14,10 @@ biopsies, therapy lines, patients).  Median, minimum and maximum over the runs.
 ``--baseline SRC`` (the ``src`` directory of another checkout, e.g. one made with ``git archive``)
 times that code too, run for run alternately with this tree's (the machine's speed drifts over
 minutes: alternating puts both under the same drift), and prints the CPU ratio new / baseline.
+``--compare`` (with ``--baseline``) first imports each format's files with both trees, a dry
+run with ``--json``, the import with ``--json`` and the same import again, into copies of each
+target store, and stops unless everything equals: the output (stdout, stderr, exit status) and
+every row of every table, timestamps aside (journal entries included, their JSON decoded).
 """
 
 from __future__ import annotations
@@ -125,6 +129,59 @@ def measure(files: dict[str, Path], fmt: str, target: str, runs: int, envs: list
              "cpu_rate": added / statistics.median(g["cpus"])} for g in samples]
 
 
+_TIMESTAMPS = {"created_at", "updated_at", "at", "undone_at"}
+
+
+def _dump(db: Path, src: Path) -> list[str]:
+    """Every row of every table in rowid order, timestamps aside; journal entries with their JSON
+    decoded (timestamps aside); the recorded command line with the tree's path replaced."""
+    con = sqlite3.connect(db)
+    out = []
+    try:
+        for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+            cur = con.execute(f'SELECT * FROM "{t}" ORDER BY rowid')
+            cols = [c[0] for c in cur.description]
+            for row in cur:
+                rec = {c: v for c, v in zip(cols, row) if c not in _TIMESTAMPS}
+                for k in ("old", "new"):
+                    if t == "change_entry" and isinstance(rec.get(k), str):
+                        value = json.loads(rec[k])
+                        rec[k] = ({c: v for c, v in value.items() if c not in _TIMESTAMPS}
+                                  if isinstance(value, dict) else value)
+                if t == "change" and isinstance(rec.get("command"), str):
+                    rec["command"] = rec["command"].replace(str(src), "SRC")
+                out.append(f"{t}: {json.dumps(rec, sort_keys=True, default=str)}")
+    finally:
+        con.close()
+    return out
+
+
+def compare(files: dict[str, Path], fmt: str, trees: list[Path], envs: list[dict[str, str]]) -> None:
+    """Import with both trees (dry run --json, --json, again) into copies of each target store;
+    stop unless the outputs and every stored row are equal."""
+    src = [str(files["json"])] if fmt == "json" else sorted(str(p) for p in files["fhir"].glob("*.json"))
+    for target in ("empty", "large"):
+        results = []
+        with tempfile.TemporaryDirectory(dir=files["empty"].parent) as tmp:
+            for tree, env in zip(trees, envs):
+                db = Path(tmp) / "store.db"  # the same path for both: it is in the journal's command line
+                for leftover in Path(tmp).glob("store.db*"):
+                    leftover.unlink()
+                shutil.copy(files[target], db)
+                outputs = []
+                for extra in (["--dry-run", "--json"], ["--json"], []):
+                    proc = subprocess.run([sys.executable, "-m", "lungtrack", "--db", str(db), "import", fmt, *extra, *src],
+                                          env=env, capture_output=True, text=True)
+                    outputs.append((proc.returncode, proc.stdout, proc.stderr))
+                results.append((outputs, _dump(db, tree)))
+        (out_new, rows_new), (out_base, rows_base) = results
+        if out_new != out_base or rows_new != rows_base:
+            raise SystemExit(f"import {fmt} into the {target} store: the output or the stored rows differ from the "
+                             "baseline's")
+        print(f"import {fmt} into the {target} store: output and {len(rows_new):,} stored rows identical to the "
+              "baseline's", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -133,7 +190,11 @@ def main() -> int:
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "lungtrack-bench-imports"))
     ap.add_argument("--baseline", metavar="SRC", help="another checkout's src directory, timed alternately with this one")
     ap.add_argument("--formats", default="json,fhir", help="which imports (default json,fhir)")
+    ap.add_argument("--compare", action="store_true",
+                    help="with --baseline: first check that both trees write the same rows and print the same")
     args = ap.parse_args()
+    if args.compare and not args.baseline:
+        ap.error("--compare needs --baseline SRC")
     trees = [ROOT / "src"] + ([Path(args.baseline).resolve()] if args.baseline else [])
     envs = []
     for src in trees:
@@ -142,6 +203,9 @@ def main() -> int:
         env.pop("LUNGTRACK_DB", None)
         envs.append(env)
     files = prepare(Path(args.workdir), args.patients, args.large, envs[0])
+    if args.compare:
+        for fmt in args.formats.split(","):
+            compare(files, fmt, trees, envs)
     print(f"file imports, {args.runs} runs each, load average {os.getloadavg()[0]:.1f}")
     for fmt in args.formats.split(","):
         for target in ("empty", "large"):
