@@ -196,8 +196,9 @@ def _stream(conn, today: date, config: RulesConfig, work: Callable[[PatientEvalu
                 yield p, _evaluate_item(work, today, config, item)
             if on_batch is not None:
                 on_batch(len(batch))
-            _collect_batch()
             batch = next(batches, None)
+            if batch is not None:  # not after the last one: the collector is on again then
+                _collect_batch()
         return
     yield from _stream_in_pool(conn, first, batches, today, config, work, jobs, on_batch)
 
