@@ -227,7 +227,9 @@ def test_the_stream_collects_each_batchs_cyclic_garbage_with_the_automatic_colle
     store.close()
     assert results == [False] * 4  # no automatic collection during the stream
     assert alive_when_batch_two_started == [False, False, True]  # batch one's cycles were collected
-    assert [r() is None for r in refs] == [True] * 4 and gc.isenabled()
+    assert gc.isenabled()
+    gc.collect()
+    assert [r() is None for r in refs] == [True] * 4
 
 
 def test_remind_all_patients_json_lines(cli, monkeypatch):

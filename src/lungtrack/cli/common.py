@@ -306,7 +306,11 @@ def json_line(data: Any) -> str:
     """``data`` as one compact JSON Lines record: the text ``json.dumps(to_jsonable(data))``
     gives, without first copying the whole structure (``json`` calls :func:`_json_leaf` only for
     the values it cannot write: a clinic's ``check --all-patients`` writes one per patient)."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_json_leaf) + "\n"
+    return _LINE_ENCODER.encode(data) + "\n"
+
+
+#: The encoder of :func:`json_line` (what ``json.dumps`` would build anew for every record).
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_leaf)
 
 
 def print_json_line(data: Any) -> None:
