@@ -351,7 +351,8 @@ def _dump(db: Any) -> dict[str, list[Any]]:
 def _plain_paths(monkeypatch: Any) -> None:
     """The import without its fast paths: the lesion look-up for every patient, no variant
     cache, the path-keeping datatype walk, the extension scan, each BodyStructure read for every
-    tumour size."""
+    tumour size, the id search of a one-line file, Resource's own constructor, json.loads, the
+    garbage collector's default settings."""
     from lungtrack.parsing import variants
     from lungtrack.records import importing
 
@@ -362,6 +363,17 @@ def _plain_paths(monkeypatch: Any) -> None:
     monkeypatch.setattr(fm, "_ext", fm._ext_slow)
     monkeypatch.setattr(fm, "_ext_getter", lambda r, d: lambda name: fm._ext_slow(r, d, name))
     monkeypatch.setattr(fm, "_one_line", lambda text: None)
+    monkeypatch.setattr(fm, "_resource", fm.Resource)
+    import contextlib
+    import json
+
+    from lungtrack import jsonparse
+    from lungtrack.cli import importers
+
+    monkeypatch.setattr(jsonparse, "loads", json.loads)
+    monkeypatch.setattr(importers, "collector_for_import", contextlib.nullcontext)
+    monkeypatch.setattr(importers, "no_collection", contextlib.nullcontext)
+    monkeypatch.setattr(importers, "freeze_survivors", lambda: None)
     monkeypatch.setattr(fm._Mapper, "_body_part", lambda self, target, part, read: read())
 
 
