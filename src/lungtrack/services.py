@@ -143,27 +143,18 @@ def stream_all_patients(session, today: date, config: RulesConfig, work: Callabl
 @contextmanager
 def _collector_for_batches() -> Iterator[None]:
     """The garbage collector set for many short-lived, acyclic objects (a batch's histories and
-    findings, freed by reference counting): the objects of the start-up (modules, SQLAlchemy's
-    tables) are frozen, so that no collection walks them again (nor touches, in forked workers,
-    the pages they share with the parent), and the automatic collections are off: instead
-    :func:`_collect_batch` runs one collection after each batch (each worker's share), so that
-    cyclic garbage still goes, at most one batch of it at a time, and memory stays flat.  The
-    settings are put back at the end.  The automatic collections found almost nothing and cost
-    about 10 % of the CPU of ``check --all-patients`` with Python's default threshold (0.7 s of
-    8 s on 1,000 patients), and still a few per cent with a threshold of 10,000."""
-    import gc
+    findings, freed by reference counting): the start-up's objects are frozen
+    (:func:`lungtrack.gcsettings.frozen_start`) and the automatic collections are off
+    (:func:`lungtrack.gcsettings.no_collection`); instead :func:`_collect_batch` runs one
+    collection after each batch (each worker's share), so that cyclic garbage still goes, at
+    most one batch of it at a time, and memory stays flat.  The settings are put back at the
+    end.  The automatic collections found almost nothing and cost about 10 % of the CPU of
+    ``check --all-patients`` with Python's default threshold (0.7 s of 8 s on 1,000 patients),
+    and still 2-4 % with a threshold of 10,000."""
+    from lungtrack.gcsettings import frozen_start, no_collection
 
-    enabled = gc.isenabled()
-    frozen_before = gc.get_freeze_count()
-    gc.freeze()
-    gc.disable()
-    try:
+    with frozen_start(), no_collection():
         yield
-    finally:
-        if enabled:
-            gc.enable()
-        if not frozen_before:  # what someone else froze stays frozen
-            gc.unfreeze()
 
 
 def _collect_batch() -> None:

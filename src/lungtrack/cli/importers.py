@@ -7,13 +7,13 @@ import listing every problem, and writes it as one journalled change.  Bad input
 before the store is opened, so nothing is written.
 """
 
-from contextlib import contextmanager
-from typing import Annotated, Iterator, List, Optional
+from typing import Annotated, Any, List, Optional
 
 import typer
 
 from lungtrack.cli import common
 from lungtrack.cli.common import JsonOpt, PatientOpt
+from lungtrack.gcsettings import freeze_survivors, no_collection
 
 app = typer.Typer(
     help="Import records: lab CSV downloads, lungtrack's own JSON export, FHIR R4 (bulk NDJSON or a Bundle).",
@@ -34,54 +34,18 @@ _NAMES = {"patient": ("patient", "patients"), "therapy": ("therapy line", "thera
 GC_YOUNG_THRESHOLD = 50_000
 
 
-@contextmanager
-def collector_for_import() -> Iterator[None]:
+def collector_for_import() -> Any:
     """The garbage collector set for an import's many long-lived, acyclic objects (the parsed
-    files, the plan, the rows): the start-up's objects (modules, SQLAlchemy's tables) are frozen,
-    so that no full collection walks them again, and the young generation is collected after
-    50,000 new objects instead of 700.  Parsing 19 MB of FHIR builds about 2 million containers,
-    every one of which the default settings walked several times for nothing: a quarter of the
-    CPU of ``import fhir`` (docs/performance.md, "FHIR import, fifth round").  Cyclic garbage
-    is still collected; the settings are put back at the end (as the all-patient commands do,
-    :func:`lungtrack.services._collector_for_batches`)."""
-    import gc
+    files, the plan, the rows): the start-up's objects are frozen and the young generation is
+    collected after 50,000 new objects instead of 700.  Parsing 19 MB of FHIR builds about 2
+    million containers, every one of which the default settings walked several times for
+    nothing: a quarter of the CPU of ``import fhir`` (docs/performance.md, "FHIR import, fifth
+    round").  Cyclic garbage is still collected; the settings are put back at the end.  The
+    pure parsing and mapping run inside :func:`lungtrack.gcsettings.no_collection`, and what
+    survives them is frozen (:func:`lungtrack.gcsettings.freeze_survivors`)."""
+    from lungtrack.gcsettings import frozen_start
 
-    before = gc.get_threshold()
-    frozen_before = gc.get_freeze_count()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        if not frozen_before:  # what someone else froze stays frozen
-            gc.unfreeze()
-
-
-@contextmanager
-def no_collection() -> Iterator[None]:
-    """No cyclic garbage collection while pure code builds acyclic data (parsing JSON and
-    mapping it make no reference cycles: a collection after mapping the benchmark's 40 Bundles
-    finds none), so that its hundreds of thousands of containers are not walked for nothing;
-    the collector is switched back on at the end, as it was."""
-    import gc
-
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def freeze_survivors() -> None:
-    """Move every object alive now (an import's parsed files and plan) to the collector's
-    permanent generation, where no collection walks it; :func:`collector_for_import` puts
-    them back at its end."""
-    import gc
-
-    gc.freeze()
+    return frozen_start(GC_YOUNG_THRESHOLD)
 
 
 def read_texts(paths: List[str]) -> list:
