@@ -1627,15 +1627,8 @@ def _datatypes_ok(node: dict[str, Any]) -> bool:
             elif key == "extension":
                 if not _list_ok(item):
                     return False
-            else:  # an array of objects; a coding's code is text
-                coding = key == "coding"
-                for x in item:
-                    if not isinstance(x, dict):
-                        return False
-                    if coding and "code" in x and not isinstance(x["code"], str):
-                        return False
-                    if not _datatypes_ok(x):
-                        return False
+            elif not _objects_ok(item, key == "coding"):  # an array of objects
+                return False
         elif cls in _SCALARS:
             if key in _CHECKED_KEYS:
                 return False
@@ -1654,19 +1647,24 @@ def _item_ok(key: str, item: Any) -> bool:
             return False
         if key == "extension":
             return _list_ok(item)
-        coding = key == "coding"
-        for x in item:
-            if not isinstance(x, dict):
-                return False
-            if coding and "code" in x and not isinstance(x["code"], str):
-                return False
-            if not _datatypes_ok(x):
-                return False
-        return True
+        return _objects_ok(item, key == "coding")
     if isinstance(item, dict):
         return _datatypes_ok(item)
     if isinstance(item, list):
         return _list_ok(item)
+    return True
+
+
+def _objects_ok(items: list[Any], coding: bool) -> bool:
+    """An array that must hold objects (``coding``: whose ``code`` is text), each passing
+    :func:`_datatypes_ok`."""
+    for x in items:
+        if not isinstance(x, dict):
+            return False
+        if coding and "code" in x and not isinstance(x["code"], str):
+            return False
+        if not _datatypes_ok(x):
+            return False
     return True
 
 
