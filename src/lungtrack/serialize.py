@@ -18,6 +18,9 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 #: built on ``str`` or ``int`` takes the general path).
 _LEAVES = frozenset({str, int, bool})
 
+#: The enum types :func:`to_data` has met (their members become their values).
+_ENUM_KINDS: set[type] = set()
+
 
 def to_data(obj: Any) -> Any:
     """Convert core results to JSON-ready data: ISO dates, numbers as numbers, enums as values."""
@@ -34,6 +37,10 @@ def to_data(obj: Any) -> Any:
                 for k, v in obj.items()}
     if kind is list or kind is tuple:
         return [v if type(v) in _LEAVES or v is None else to_data(v) for v in obj]
+    if kind is date:
+        return obj.isoformat()
+    if kind in _ENUM_KINDS:
+        return obj.value
     names = _FIELD_NAMES.get(kind)
     if names is None and dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(obj))
@@ -46,6 +53,7 @@ def to_data(obj: Any) -> Any:
             out["id"] = obj.id  # e.g. Finding.id is a property
         return out
     if isinstance(obj, Enum):
+        _ENUM_KINDS.add(kind)  # an enum type is never a dataclass: the next one of its kind is taken at once
         return obj.value
     if isinstance(obj, datetime):
         return obj.isoformat()
