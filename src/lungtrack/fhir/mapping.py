@@ -168,10 +168,8 @@ class Resource:
     where: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        rid = self.data.get("id")
-        object.__setattr__(self, "rtype", str(self.data.get("resourceType")))
-        object.__setattr__(self, "rid", rid if isinstance(rid, str) and rid else None)
-        object.__setattr__(self, "where", f"{self.file}:{self.line}")
+        for name, value in _derived(self.data, self.file, self.line).items():
+            object.__setattr__(self, name, value)
 
     # the names lungtrack.fhir.guard reads (resource, resource_type, file, line)
     @property
@@ -189,11 +187,17 @@ def _resource(data: Mapping[str, Any], file: str, line: int, full_url: str | Non
     update of its ``__dict__`` instead of the frozen dataclass's eight ``object.__setattr__``
     calls (the reader makes one per entry: 15,000 for the benchmark's files)."""
     res = object.__new__(Resource)
-    rid = data.get("id")
-    res.__dict__.update(data=data, file=file, line=line, full_url=full_url, base=base,
-                        rtype=str(data.get("resourceType")), rid=rid if isinstance(rid, str) and rid else None,
-                        where=f"{file}:{line}")
+    res.__dict__.update(data=data, file=file, line=line, full_url=full_url, base=base)
+    res.__dict__.update(_derived(data, file, line))
     return res
+
+
+def _derived(data: Mapping[str, Any], file: str, line: int) -> dict[str, Any]:
+    """A Resource's ``rtype`` (``resourceType`` as text), ``rid`` (the id, None unless a
+    non-empty string) and ``where`` (``file:line``)."""
+    rid = data.get("id")
+    return {"rtype": str(data.get("resourceType")), "rid": rid if isinstance(rid, str) and rid else None,
+            "where": f"{file}:{line}"}
 
 
 @dataclass
@@ -307,7 +311,7 @@ def _read_document(whole: Any, file: str, text: str, out: ReadResult) -> None:
             f"{file}:1: the document is not a FHIR resource (a JSON object with a resourceType); "
             "nothing was imported."))
     if whole["resourceType"] != "Bundle":
-        out.resources.append(Resource(whole, file, 1))
+        out.resources.append(_resource(whole, file, 1))
         return
     _read_bundle(whole, file, text, out, _one_line(text))
 
@@ -722,9 +726,11 @@ class _Mapper:
     def skip(self, rtype: str, reason: str, n: int = 1) -> None:
         self.skipped[(rtype, reason)] += n
 
-    def source(self, res: Resource) -> Source:
-        ext = f"{res.base}|{res.rtype}/{res.rid}" if res.base else f"{res.rtype}/{res.rid}"
-        return Source(self.file_label(res), ext, origin_of(res))
+    def source(self, res: Resource, local_id: str | None = None) -> Source:
+        """Where a record came from: its file, its external id (``local_id``, by default
+        ``<type>/<id>``, after the server base when the Bundle names one) and ``file:line``."""
+        local = local_id if local_id is not None else f"{res.rtype}/{res.rid}"
+        return Source(self.file_label(res), f"{res.base}|{local}" if res.base else local, origin_of(res))
 
     def file_label(self, res: Resource) -> str:
         """Each record remembers the file it came from: ``import:fhir:<file>``."""
@@ -1025,8 +1031,7 @@ class _Mapper:
             acc.scans[when] = scan
         study_id = ext("imaging-study")
         if isinstance(study_id, str):
-            scan["source"] = Source(self.file_label(res), f"{res.base}|{study_id}" if res.base else study_id,
-                                    origin_of(res))
+            scan["source"] = self.source(res, study_id)
         elif scan["source"] is None:
             scan["source"] = self.source(res)
         for key, name in (("modality", "modality"), ("ntl", "non-target-status"), ("impression", "impression"),
@@ -1528,10 +1533,8 @@ class _Mapper:
             rx = next((t["rxnorm"] for t in items if t["rxnorm"]), None)
             note = next((t["note"] for t in items if t["note"]), None)
             first = items[0]["res"]
-            src = Source(self.file_label(first), f"{first.base}|therapy/{drug}/{start.isoformat()}" if first.base
-                         else f"therapy/{drug}/{start.isoformat()}", origin_of(first))
-            if first.rtype == "MedicationStatement" and len(items) == 1:
-                src = self.source(first)
+            src = (self.source(first) if first.rtype == "MedicationStatement" and len(items) == 1
+                   else self.source(first, f"therapy/{drug}/{start.isoformat()}"))
             lines.append({"drug": drug, "start": start, "end": end, "reason": reason, "text": text, "rx": rx,
                           "note": note, "src": src, "last": last})
         lines.sort(key=lambda x: x["start"])
