@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, TypeVar
 
+from lungtrack.core.fastinit import fast_init
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.findings import Finding
 from lungtrack.core.heterogeneity import mixed_response_findings
@@ -43,7 +44,8 @@ from lungtrack.knowledge.sources import cite
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     patient: PatientInfo
     today: date

@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Sequence
 
+from lungtrack.core.fastinit import fast_init
 from lungtrack.core.config import RecistConfig, RulesConfig
 from lungtrack.core.decimal_math import (
     _ROUNDED_FLOATS,
@@ -35,7 +36,8 @@ from lungtrack.enums import MeasurementStatus, Severity
 from lungtrack.knowledge.sources import cite
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class LesionPoint:
     date: date
     size_mm: float | None  # the RECIST value: measured size, 5 mm if too small, 0 if disappeared
@@ -43,7 +45,8 @@ class LesionPoint:
     change_from_baseline_pct: float | None
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class LesionCourse:
     lesion_id: int
     label: str
@@ -180,7 +183,8 @@ def mixed_response_findings(
     return list(found.values())
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class LesionSizes:
     """A baseline lesion's sizes at every time point of a line: the ``size_mm`` of each point of
     its :class:`LesionCourse`, without the rest of the course (what the mixed-response rule reads)."""

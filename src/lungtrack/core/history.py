@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from lungtrack.core.fastinit import fast_init
 from lungtrack.enums import (
     AlleleContext,
     AppointmentKind,
@@ -30,7 +31,8 @@ from lungtrack.enums import (
 )
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Schedule:
     """A patient's own follow-up intervals, in weeks since the last event that happened.
 
@@ -44,7 +46,8 @@ class Schedule:
     marker_overdue_weeks: float | None = None
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class PatientInfo:
     id: int
     name: str
@@ -56,7 +59,8 @@ class PatientInfo:
     ended_on: date | None = None  # tracking ended (for example death); no timing findings after it
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class TherapyLine:
     id: int
     drug: str  # canonical lower-case drug name, see lungtrack.knowledge.drugs
@@ -65,7 +69,8 @@ class TherapyLine:
     stop_reason: StopReason | None = None
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Lesion:
     """A lesion identity that lasts across studies."""
 
@@ -76,14 +81,16 @@ class Lesion:
     role: LesionRole | None = None  # None: chosen by the rules at baseline; set = user override
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Measurement:
     lesion_id: int
     size_mm: float | None  # long axis; short axis for nodes.  None unless status is MEASURED
     status: MeasurementStatus = MeasurementStatus.MEASURED
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class NewLesion:
     """A lesion reported as new on a study (not part of the baseline)."""
 
@@ -94,7 +101,8 @@ class NewLesion:
     equivocal: bool = False
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class ImagingStudy:
     id: int
     date: date
@@ -106,7 +114,8 @@ class ImagingStudy:
     impression: str | None = None
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class MarkerResult:
     id: int
     date: date
@@ -118,7 +127,8 @@ class MarkerResult:
     comparator: str | None = None  # "<" or ">": the value is a limit (outside the assay's range)
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class BiopsyFinding:
     id: int
     date: date
@@ -131,7 +141,8 @@ class BiopsyFinding:
     allele_context: AlleleContext | None = None  # for C797S: cis/trans with T790M when known
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class Appointment:
     id: int
     date: date
@@ -140,7 +151,8 @@ class Appointment:
     status: AppointmentStatus = AppointmentStatus.PLANNED
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class History:
     patient: PatientInfo
     lines: tuple[TherapyLine, ...] = ()

@@ -37,6 +37,7 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from lungtrack.core.fastinit import fast_init
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.decimal_math import D, at_least_pct_increase, pct_change
 from lungtrack.core.findings import Finding
@@ -49,7 +50,8 @@ LN2 = math.log(2)
 SCLC_MARKERS = (Marker.NSE, Marker.PROGRP)
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class MarkerPoint:
     date: date
     value: float
@@ -80,7 +82,8 @@ def certainly_above(b: MarkerPoint, a: MarkerPoint) -> bool:
     return lo_b == hi_a and (b.comparator == ">" or a.comparator == "<")
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class MarkerKinetics:
     marker: Marker
     unit: str

@@ -41,6 +41,7 @@ from lungtrack.core.decimal_math import (
     pct_change,
     to_float,
 )
+from lungtrack.core.fastinit import fast_init
 from lungtrack.core.findings import CARE_TEAM, Finding
 from lungtrack.core.history import (
     History,
@@ -67,7 +68,8 @@ NON_CR_NON_PD = "non-CR/non-PD"
 BASELINE = "BASELINE"
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class TargetLesion:
     lesion_id: int
     label: str
@@ -77,7 +79,8 @@ class TargetLesion:
     reason: str  # why chosen
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class TimepointAssessment:
     study_id: int
     date: date
@@ -99,7 +102,8 @@ class TimepointAssessment:
     equivocal_new_lesions: tuple[str, ...] = ()  # equivocal, not (yet) counted as new
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class LineResponse:
     line: TherapyLine
     baseline_study_id: int | None

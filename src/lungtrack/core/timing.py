@@ -38,6 +38,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP
 from typing import Any, Sequence
 
+from lungtrack.core.fastinit import fast_init
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.decimal_math import D
 from lungtrack.core.findings import Finding
@@ -49,7 +50,8 @@ from lungtrack.knowledge.sources import cite
 DAYS_PER_MONTH = 365.25 / 12
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class DueItem:
     key: str  # stable, e.g. "imaging", "marker:CEA", "appointment:<id>"
     kind: str  # "imaging", "marker", "appointment"
@@ -95,7 +97,8 @@ def active_line(history: History, today: date) -> TherapyLine | None:
     return max(lines, key=lambda l: (l.start, l.id)) if lines else None
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class ResolvedSchedule:
     """:class:`Schedule` with every interval filled in (the patient's own, else the thresholds)."""
 

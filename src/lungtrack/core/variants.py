@@ -34,6 +34,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from lungtrack.core.fastinit import fast_init
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.decimal_math import D
 from lungtrack.core.findings import Finding
@@ -57,7 +58,8 @@ _SAMPLE_TEXT = {
 }
 
 
-@dataclass(frozen=True)
+@fast_init
+@dataclass(frozen=True, slots=True)
 class _Key:
     gene: str
     variant: str  # lower case, for matching
