@@ -169,6 +169,19 @@ def test_the_pool_starts_only_above_its_threshold(monkeypatch: pytest.MonkeyPatc
     assert size == 8_000_000
 
 
+@pytest.mark.parametrize("raw", [None, "", "1", "2", "3", "0", "-2", " 4 ", "x", "2.5"])
+def test_jobs_follow_the_rule_of_the_all_patient_commands(monkeypatch: pytest.MonkeyPatch, raw: str | None) -> None:
+    from lungtrack import services
+
+    if raw is None:
+        monkeypatch.delenv("LUNGTRACK_JOBS", raising=False)
+    else:
+        monkeypatch.setenv("LUNGTRACK_JOBS", raw)
+    for cpus in (1, 2, 8, None):
+        monkeypatch.setattr("os.cpu_count", lambda cpus=cpus: cpus)
+        assert importpool.jobs_wanted() == services.jobs_wanted()
+
+
 # ------------------------------------------------------------------ through the CLI
 
 
@@ -304,8 +317,6 @@ def test_no_pool_with_patient_or_below_the_threshold(cli, tmp_path, monkeypatch)
     monkeypatch.setenv("LUNGTRACK_TODAY", "2026-03-15")
     files = _copies(tmp_path, 2)
     started: list[int] = []
-    real = importpool.ProcessPoolExecutor if hasattr(importpool, "ProcessPoolExecutor") else None
-    assert real is None  # the executor is imported only when a pool starts
     import concurrent.futures
 
     executor = concurrent.futures.ProcessPoolExecutor
@@ -321,7 +332,50 @@ def test_no_pool_with_patient_or_below_the_threshold(cli, tmp_path, monkeypatch)
     assert started == []  # two small files: below POOL_MIN_CHARS
     monkeypatch.setattr(importpool, "POOL_MIN_CHARS", sum(len(Path(f).read_text(encoding="utf-8")) for f in files))
     assert cli("--db", str(tmp_path / "a.db"), "import", "fhir", "--dry-run", *files).code == 0
-    assert started == [2]  # at the threshold
+    assert started == [1]  # at the threshold: one worker beside this process
     assert cli("patient", "add", "Named One").code == 0
     assert cli("import", "fhir", "--dry-run", "--patient", "Named One", *files).code == 0
-    assert started == [2]  # --patient: every record goes to one patient, mapped in one process
+    assert started == [1]  # --patient: every record goes to one patient, mapped in one process
+
+
+_MINE: list[int] = []
+_REAL_MAP_ONE = importpool._map_one
+
+
+def _counted_map_one(i: int) -> Any:
+    """importpool._map_one, counting the files mapped in this process (a worker's calls are
+    counted in the worker: the pool sends the function by name)."""
+    _MINE.append(i)
+    return _REAL_MAP_ONE(i)
+
+
+def _parent_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The files this process maps itself."""
+    _MINE.clear()
+    monkeypatch.setattr(importpool, "_map_one", _counted_map_one)
+    return _MINE
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_the_parent_maps_files_from_the_end_while_the_workers_map_from_the_start(tmp_path, monkeypatch, jobs):
+    paths = _copies(tmp_path, 8)
+    texts = [(Path(p).name, Path(p).read_text(encoding="utf-8")) for p in paths]
+    label = "import:fhir:" + ",".join(n for n, _ in texts)
+    mine = _parent_calls(monkeypatch)
+    got = importpool.map_in_pool(texts, label, jobs=jobs)
+    assert got == fm.map_files(texts, label)
+    assert mine and mine == list(range(7, 7 - len(mine), -1))  # the last files, from the end
+    assert len(mine) < 8  # a worker mapped the first ones
+
+
+def test_a_bad_file_mapped_by_the_parent_or_a_worker_gives_up_the_pool(tmp_path, monkeypatch):
+    paths = _copies(tmp_path, 8)
+    texts = [(Path(p).name, Path(p).read_text(encoding="utf-8")) for p in paths]
+    for bad in (0, 7):  # a worker's first file; the parent's first
+        broken = list(texts)
+        broken[bad] = (texts[bad][0], texts[bad][1].replace('"resourceType": "Patient"', '"resourceType": 5', 1))
+        assert importpool.map_in_pool(broken, "import:fhir:x", jobs=2) is None
+        with pytest.raises(InputError):
+            fm.map_files(broken, "import:fhir:x")
+    assert importpool.map_in_pool(texts, "import:fhir:x", jobs=2) is not None
+    assert importpool.map_in_pool(texts, "import:fhir:x", jobs=1) is None  # one job: no pool

@@ -1,14 +1,14 @@
 """Map the files of a large FHIR import in a pool of forked worker processes.
 
 ``lungtrack import fhir`` of many files spends most of its time after start-up checking,
-parsing and mapping the files (pure Python, one core).  :func:`map_in_pool` hands each file to a
-pool of worker processes (``fork``: they inherit the files' text, nothing is sent to them but
-the file's number); each runs the nesting guard, parses and maps its file on its own
-(:func:`lungtrack.fhir.mapping.map_file_part`) and sends back only the mapped write inputs,
-plain picklable data.  Meanwhile the parent process can import what the write needs.  The
-parent then joins the files' parts in file order (:func:`lungtrack.fhir.mapping.merge_parts`)
-and writes the plan through the one write path (``Writer.apply_import``), in one transaction,
-as before.
+parsing and mapping the files (pure Python, one core).  :func:`map_in_pool` shares the files
+between this process and ``jobs - 1`` worker processes (``fork``: they inherit the files' text,
+nothing is sent to them but a file's number): the workers take the files from the first, this
+process (once it has imported what the write needs) from the last, until they meet.  Each file
+is guarded, parsed and mapped on its own (:func:`lungtrack.fhir.mapping.map_file_part`); a
+worker sends back only the mapped write inputs, plain picklable data.  The parts are joined in
+file order (:func:`lungtrack.fhir.mapping.merge_parts`) and the plan is written through the one
+write path (``Writer.apply_import``), in one transaction, as before.
 
 The pool is an optimisation that never changes a result:
 
@@ -31,7 +31,8 @@ from typing import Any
 #: costs about 0.05 s (docs/performance.md, "Imports, sixth round").
 POOL_MIN_CHARS = 8_000_000
 
-#: What a worker process inherits from its parent (fork): the files' text and the import's label.
+#: What a worker process inherits from its parent (fork): the files' text and the import's label
+#: (the parent maps some of the files too, from the same table).
 _WORK: dict[str, Any] = {}
 
 
@@ -41,10 +42,20 @@ def pool_jobs(texts: Sequence[tuple[str, str]]) -> int:
 
     if len(texts) < 2 or not hasattr(os, "fork") or sum(len(text) for _name, text in texts) < POOL_MIN_CHARS:
         return 0
-    from lungtrack.services import jobs_wanted
-
     jobs = min(jobs_wanted(), len(texts))
     return jobs if jobs > 1 else 0
+
+
+def jobs_wanted() -> int:
+    """Worker processes wanted: ``LUNGTRACK_JOBS=N``, else 2 (1 on a one-core machine); the rule
+    of :func:`lungtrack.services.jobs_wanted` (a test compares them), without importing the
+    all-patient machinery (the rules' data classes) on an import's start-up."""
+    import os
+
+    raw = os.environ.get("LUNGTRACK_JOBS", "")
+    if raw.strip().isdigit() and int(raw) >= 1:
+        return int(raw)
+    return min(2, os.cpu_count() or 1)
 
 
 def _map_one(i: int) -> Any:
@@ -76,19 +87,31 @@ def map_in_pool(texts: Sequence[tuple[str, str]], source_label: str,
     jobs = pool_jobs(texts) if jobs is None else jobs
     if jobs <= 1:
         return None
+    import lungtrack.parsing.variants  # noqa: F401 - the mapping imports it on first use: once here, not per worker
+
     _WORK.update(texts=texts, label=source_label)
-    parts = []
+    parts: list[Any] = [None] * len(texts)
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        # jobs processes in all: this one and jobs - 1 workers.  The workers take the files
+        # from the first; this one, once ``meanwhile`` is done, takes them from the last, each
+        # file that no worker has started yet (its task cancelled) until they meet.
+        with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=multiprocessing.get_context("fork")) as pool:
             futures = [pool.submit(_map_one, i) for i in range(len(texts))]
             if meanwhile is not None:
                 meanwhile()
-            for future in futures:
-                part = future.result()
-                if part is None:
+            for i in reversed(range(len(texts))):
+                if not futures[i].cancel():
+                    break  # this one and every earlier file went to a worker
+                parts[i] = _map_one(i)
+                if parts[i] is None:
                     pool.shutdown(wait=True, cancel_futures=True)
                     return None
-                parts.append(part)
+            for i, future in enumerate(futures):
+                if parts[i] is None:
+                    parts[i] = future.result()
+                    if parts[i] is None:
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        return None
     finally:
         _WORK.clear()
     return merge_parts(parts, source_label)
