@@ -362,7 +362,15 @@ def test_the_parent_maps_files_from_the_end_while_the_workers_map_from_the_start
     texts = [(Path(p).name, Path(p).read_text(encoding="utf-8")) for p in paths]
     label = "import:fhir:" + ",".join(n for n, _ in texts)
     mine = _parent_calls(monkeypatch)
-    got = importpool.map_in_pool(texts, label, jobs=jobs)
+
+    def until_a_worker_starts() -> None:  # (as the write path's imports take a while)
+        import time
+
+        deadline = time.monotonic() + 30
+        while importpool._WORK["next"][0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    got = importpool.map_in_pool(texts, label, until_a_worker_starts, jobs=jobs)
     assert got == fm.map_files(texts, label)
     assert mine and mine == list(range(7, 7 - len(mine), -1))  # the last files, from the end
     assert len(mine) < 8  # a worker mapped the first ones
@@ -379,3 +387,41 @@ def test_a_bad_file_mapped_by_the_parent_or_a_worker_gives_up_the_pool(tmp_path,
             fm.map_files(broken, "import:fhir:x")
     assert importpool.map_in_pool(texts, "import:fhir:x", jobs=2) is not None
     assert importpool.map_in_pool(texts, "import:fhir:x", jobs=1) is None  # one job: no pool
+
+
+_PARENT_PID: list[int] = []
+
+
+def _dies_in_a_worker() -> Any:
+    """A worker's task that kills the worker (as running out of memory or a signal would)."""
+    import os
+
+    if os.getpid() != _PARENT_PID[0]:
+        os._exit(3)
+    raise AssertionError("a worker's task ran in the parent")
+
+
+def test_a_pool_that_breaks_or_cannot_start_leaves_the_import_to_this_process(cli, tmp_path, monkeypatch):
+    import concurrent.futures
+    import os
+
+    monkeypatch.setenv("LUNGTRACK_TODAY", "2026-03-15")
+    files = _copies(tmp_path, 6)
+    texts = [(Path(p).name, Path(p).read_text(encoding="utf-8")) for p in files]
+    _PARENT_PID[:] = [os.getpid()]
+    with monkeypatch.context() as mp:
+        mp.setattr(importpool, "_map_next", _dies_in_a_worker)
+        assert importpool.map_in_pool(texts, "import:fhir:x", jobs=2) is None
+
+    class NoFork(concurrent.futures.ProcessPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            raise OSError(11, "Resource temporarily unavailable")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(concurrent.futures, "ProcessPoolExecutor", NoFork)
+        assert importpool.map_in_pool(texts, "import:fhir:x", jobs=2) is None
+        mp.setattr(importpool, "POOL_MIN_CHARS", 0)
+        calls = _spy(mp)
+        broken = _run(cli, tmp_path, "broken", files, "2")
+        assert calls == [None] * 3
+    assert broken == _run(cli, tmp_path, "single", files, "1") and broken[0][1][0] == 0

@@ -79,9 +79,6 @@ def map_in_pool(texts: Sequence[tuple[str, str]], source_label: str,
     is worth it (:func:`pool_jobs`), a file has a problem, or the files must be mapped together:
     the caller then maps them itself.  ``meanwhile`` runs in the parent while the workers map.
     ``jobs`` overrides :func:`pool_jobs` (tests)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     from lungtrack.fhir.mapping import merge_parts
 
     jobs = pool_jobs(texts) if jobs is None else jobs
@@ -90,28 +87,73 @@ def map_in_pool(texts: Sequence[tuple[str, str]], source_label: str,
     import lungtrack.parsing.variants  # noqa: F401 - the mapping imports it on first use: once here, not per worker
 
     _WORK.update(texts=texts, label=source_label)
-    parts: list[Any] = [None] * len(texts)
     try:
-        # jobs processes in all: this one and jobs - 1 workers.  The workers take the files
-        # from the first; this one, once ``meanwhile`` is done, takes them from the last, each
-        # file that no worker has started yet (its task cancelled) until they meet.
-        with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(_map_one, i) for i in range(len(texts))]
-            if meanwhile is not None:
-                meanwhile()
-            for i in reversed(range(len(texts))):
-                if not futures[i].cancel():
-                    break  # this one and every earlier file went to a worker
-                parts[i] = _map_one(i)
-                if parts[i] is None:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    return None
-            for i, future in enumerate(futures):
-                if parts[i] is None:
-                    parts[i] = future.result()
-                    if parts[i] is None:
-                        pool.shutdown(wait=True, cancel_futures=True)
-                        return None
+        parts = _map_shared(len(texts), jobs, meanwhile)
     finally:
         _WORK.clear()
-    return merge_parts(parts, source_label)
+    return None if parts is None else merge_parts(parts, source_label)
+
+
+def _claim(from_end: bool) -> int | None:
+    """The next file no process has taken yet: the first (a worker) or the last (this process);
+    None when they have met.  ``_WORK["next"]``: [first, last] in memory shared across the fork."""
+    bounds = _WORK["next"]
+    with bounds.get_lock():
+        first, last = bounds[0], bounds[1]
+        if first > last:
+            return None
+        if from_end:
+            bounds[1] = last - 1
+            return int(last)
+        bounds[0] = first + 1
+        return int(first)
+
+
+def _map_next() -> tuple[int, Any] | None:
+    """A worker's task: map the next file from the first; None when every file is taken."""
+    i = _claim(False)
+    return None if i is None else (i, _map_one(i))
+
+
+def _give_up() -> None:
+    """Every file taken: a problem was found, the other processes stop after their current file."""
+    bounds = _WORK["next"]
+    with bounds.get_lock():
+        bounds[0], bounds[1] = 1, 0
+
+
+def _map_shared(n: int, jobs: int, meanwhile: Callable[[], None] | None) -> list[Any] | None:
+    """The parts of the ``n`` files of ``_WORK``, mapped here and in ``jobs - 1`` workers; None
+    when one of them has a problem, or the pool itself fails (no process can be started, a
+    worker dies): the caller then maps the files itself."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("fork")
+    _WORK["next"] = context.Array("q", [0, n - 1])  # inherited by the workers: shared, with a lock
+    parts: list[Any] = [None] * n
+    failed = False
+    try:
+        # jobs processes in all: this one and jobs - 1 workers.  The workers take the files
+        # from the first; this one, once ``meanwhile`` is done, takes them from the last, until
+        # they meet.  (One task per file: a task that finds every file taken returns at once.)
+        with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
+            futures = [pool.submit(_map_next) for _ in range(n)]
+            if meanwhile is not None:
+                meanwhile()
+            while (i := _claim(True)) is not None:
+                parts[i] = _map_one(i)
+                if parts[i] is None:
+                    failed = True
+                    _give_up()
+            for future in futures:
+                got = future.result()
+                if got is not None:
+                    parts[got[0]] = got[1]
+                    if got[1] is None:
+                        failed = True
+                        _give_up()
+    except (OSError, BrokenProcessPool):
+        return None
+    return None if failed else parts
