@@ -169,6 +169,20 @@ def test_the_pool_starts_only_above_its_threshold(monkeypatch: pytest.MonkeyPatc
     assert size == 8_000_000
 
 
+@pytest.mark.parametrize(("load", "cpus", "jobs"), [(1.49, 2, 2), (1.5, 2, 0), (0.0, 2, 2), (3.0, 2, 0),
+                                                     (3.49, 4, 2), (3.5, 4, 0), (0.0, 1, 0)])
+def test_without_lungtrack_jobs_the_pool_waits_for_a_core_to_spare(monkeypatch, load, cpus, jobs) -> None:
+    """No LUNGTRACK_JOBS: 2 processes while the 1-minute load average is below the cores less
+    one half; LUNGTRACK_JOBS=2 asks for them whatever the load."""
+    texts = [("a", "x" * importpool.POOL_MIN_CHARS), ("b", "x")]
+    monkeypatch.delenv("LUNGTRACK_JOBS", raising=False)
+    monkeypatch.setattr("os.getloadavg", lambda: (load, 0.0, 0.0))
+    monkeypatch.setattr("os.cpu_count", lambda: cpus)
+    assert importpool.pool_jobs(texts) == jobs
+    monkeypatch.setenv("LUNGTRACK_JOBS", "2")
+    assert importpool.pool_jobs(texts) == 2
+
+
 @pytest.mark.parametrize("raw", [None, "", "1", "2", "3", "0", "-2", " 4 ", "x", "2.5"])
 def test_jobs_follow_the_rule_of_the_all_patient_commands(monkeypatch: pytest.MonkeyPatch, raw: str | None) -> None:
     from lungtrack import services

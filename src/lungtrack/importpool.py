@@ -26,10 +26,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-#: The least text (characters, all files together) worth a pool: about 0.3 s of mapping (20 of
-#: the benchmark's one-patient Bundles).  Starting two workers and sending their parts back
-#: costs about 0.05 s (docs/performance.md, "Imports, sixth round").
+#: The least text (characters, all files together) worth a pool: about 0.5 s of mapping (16 of
+#: the benchmark's one-patient Bundles).  The pool costs about a fifth more CPU than one process
+#: (sending the parts back, the pool's start-up), which a free core more than pays for
+#: (docs/performance.md, "Imports, sixth round").
 POOL_MIN_CHARS = 8_000_000
+
 
 #: What a worker process inherits from its parent (fork): the files' text and the import's label
 #: (the parent maps some of the files too, from the same table).
@@ -37,13 +39,31 @@ _WORK: dict[str, Any] = {}
 
 
 def pool_jobs(texts: Sequence[tuple[str, str]]) -> int:
-    """How many worker processes :func:`map_in_pool` would start for these files (0: none)."""
+    """How many processes :func:`map_in_pool` would share these files between (0: no pool).
+
+    ``LUNGTRACK_JOBS=N`` (N > 1) asks for N.  Without it, 2 (a one-core machine: none), but
+    only while the machine has a core to spare: the load average of the last minute below the
+    number of cores less one half.  Measured on a 2-core machine busy with other work, the pool
+    made the import slower (its extra CPU, and no free core to run on)."""
     import os
 
     if len(texts) < 2 or not hasattr(os, "fork") or sum(len(text) for _name, text in texts) < POOL_MIN_CHARS:
         return 0
     jobs = min(jobs_wanted(), len(texts))
+    if jobs > 1 and not os.environ.get("LUNGTRACK_JOBS", "").strip().isdigit() and not _core_to_spare():
+        return 0
     return jobs if jobs > 1 else 0
+
+
+def _core_to_spare() -> bool:
+    """The 1-minute load average is below the cores less one half (another core is mostly idle)."""
+    import os
+
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return False
+    return load < (os.cpu_count() or 1) - 0.5
 
 
 def jobs_wanted() -> int:
