@@ -543,3 +543,40 @@ def test_markers_grouped_in_one_pass_equal_one_comprehension_per_marker(raw: lis
     got = markers_by_kind(results)
     assert got == want
     assert [[id(r) for r in rs] for _m, rs in got] == [[id(r) for r in rs] for _m, rs in want]
+
+
+def _fmt_mm_plain(x: Any) -> str:
+    """fmt_mm as written before its cache."""
+    d = decimal_math.D(x) if not isinstance(x, Decimal) else x
+    q = d.quantize(Decimal("0.01")).normalize()
+    text = format(q, "f")
+    return "0" if text in ("-0", "") else text
+
+
+_decimals = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True), st.decimals(places=3, min_value=-1000, max_value=1000),
+    st.sampled_from([Decimal("22.5"), Decimal("22.50"), Decimal("-0"), Decimal("0.005"), Decimal("0.015"),
+                     Decimal("1E+30"), Decimal("NaN"), Decimal("sNaN"), Decimal("-0.001")]))
+
+
+@_settings
+@given(st.lists(st.one_of(_decimals, _any_floats, st.integers(-10**6, 10**6)), min_size=1, max_size=8))
+def test_fmt_mm_is_the_plain_formatting_also_from_the_cache(xs: list[Any]) -> None:
+    for x in xs + xs:  # the second time from the cache
+        assert _outcome(decimal_math.fmt_mm, x) == _outcome(_fmt_mm_plain, x)
+
+
+@_settings
+@given(st.lists(_decimals, min_size=1, max_size=6))
+def test_fmt_mm_in_another_context_is_not_taken_from_the_cache(xs: list[Decimal]) -> None:
+    from decimal import ROUND_HALF_UP
+
+    for x in xs:
+        _outcome(decimal_math.fmt_mm, x)  # cached in the default context
+    for prec, rounding in ((28, ROUND_HALF_UP), (3, None)):
+        with localcontext() as ctx:
+            ctx.prec = prec
+            if rounding:
+                ctx.rounding = rounding
+            for x in xs:
+                assert _outcome(decimal_math.fmt_mm, x) == _outcome(_fmt_mm_plain, x)

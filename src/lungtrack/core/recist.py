@@ -516,8 +516,19 @@ def _target_state(
     values: dict[int, Decimal | None] = {}
     partial = ZERO
     missing: list[str] = []
+    rows = point.rows
+    remembered = _FLOAT_DECIMALS
     for t in sel.targets:
-        v = effective_mm(point.rows.get(t.lesion_id), config)
+        row = rows.get(t.lesion_id)
+        # effective_mm(row, config), the usual row (measured, a float size whose decimal is
+        # remembered) without the call
+        v = None
+        if row is not None and row.status is _MEASURED:
+            size = row.size_mm
+            if type(size) is float:
+                v = remembered.get(size)
+        if v is None:
+            v = effective_mm(row, config)
         values[t.lesion_id] = v
         if v is None:
             missing.append(t.label)
@@ -655,11 +666,16 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
 
 
 def _assess_line(
-    history: History, line: TherapyLine, config: RecistConfig
+    history: History, line: TherapyLine, config: RecistConfig,
+    studies: list[ImagingStudy] | None = None, lesions: dict[int, Lesion] | None = None,
 ) -> tuple[LineResponse, list[dict[int, Measurement]]]:
-    """:func:`assess_line`, with the merged rows of each of its time points (baseline first)."""
-    studies = sorted(history.studies, key=lambda s: (s.date, s.id))
-    lesions = {l.id: l for l in history.lesions}
+    """:func:`assess_line`, with the merged rows of each of its time points (baseline first).
+    ``studies`` (in date and id order) and ``lesions`` (by id): the history's, when the caller
+    assesses several lines of it."""
+    if studies is None:
+        studies = _sorted_studies(history)
+    if lesions is None:
+        lesions = {l.id: l for l in history.lesions}
     base_studies, pre = _choose_baseline(studies, line, config)
     if not base_studies:
         return LineResponse(
@@ -874,6 +890,10 @@ def _assess_line(
     ), rows
 
 
+def _sorted_studies(history: History) -> list[ImagingStudy]:
+    return sorted(history.studies, key=lambda s: (s.date, s.id))
+
+
 def _nadir_float(nadir: Decimal | None, seen: dict[Decimal, float]) -> float | None:
     """``to_float(nadir)``, computed once per nadir of a line (equal decimals round to equal
     floats, whatever their exponents; not zero, whose sign they keep, nor NaN or infinities)."""
@@ -900,7 +920,9 @@ def assess_history_with_rows(
     studies are then not all the studies with its ids, and only :func:`merged_rows` says which
     rows the per-lesion rules see."""
     lines = sorted(history.lines, key=lambda l: (l.start, l.id))
-    assessed = [_assess_line(history, line, config.recist) for line in lines]
+    studies = _sorted_studies(history)
+    lesions = {l.id: l for l in history.lesions}
+    assessed = [_assess_line(history, line, config.recist, studies, lesions) for line in lines]
     unique_ids = len({s.id for s in history.studies}) == len(history.studies)
     return tuple(r for r, _rows in assessed), ([rows for _r, rows in assessed] if unique_ids else None)
 
