@@ -410,10 +410,9 @@ def _find_new(
     info = _NewInfo({}, {}, {})
     node_min = D(config.node_pathological_min_mm)
     baseline_ids = {t.lesion_id for t in sel.targets} | set(sel.non_targets) | sel.normal_nodes | sel.disappeared
-    seen_before: set[int] = set()
-    for s in history.studies:
-        if s.date < baseline_start:
-            seen_before.update(m.lesion_id for m in s.measurements if _informative(m))
+    # lesions with an informative row before the baseline: computed when first needed (only a
+    # lesion that is not on the baseline scan and shows up on a later one asks)
+    seen_before: set[int] | None = None
     # events: key -> list of (index, kind, name) where kind is "definite" or "equivocal"
     labelled: dict[str, list[tuple[int, str, str]]] = {}
     for lesion in sorted(history.lesions, key=lambda l: l.id):
@@ -443,6 +442,11 @@ def _find_new(
             v = effective_mm(row, config)
             if v is None or v == ZERO:
                 continue
+            if seen_before is None:
+                seen_before = set()
+                for s in history.studies:
+                    if s.date < baseline_start:
+                        seen_before.update(m.lesion_id for m in s.measurements if _informative(m))
             if lesion.id in seen_before:
                 info.notes.setdefault(i, []).append(
                     f"{lesion.label}: not on the baseline scan but recorded before it; not counted as new "
