@@ -580,3 +580,21 @@ def test_fmt_mm_in_another_context_is_not_taken_from_the_cache(xs: list[Decimal]
                 ctx.rounding = rounding
             for x in xs:
                 assert _outcome(decimal_math.fmt_mm, x) == _outcome(_fmt_mm_plain, x)
+
+
+@_settings
+@given(st.lists(st.tuples(st.sampled_from(list(enums.Marker)), st.integers(0, 400), st.floats(0, 100)), max_size=25),
+       st.integers(0, 300))
+def test_kinetics_and_due_items_over_markers_grouped_once(raw: list[tuple[Any, int, float]], start: int) -> None:
+    """The engine groups the markers once for marker_kinetics and due_items (by_kind=...)."""
+    from lungtrack.core.history import MarkerResult, markers_by_kind
+    from lungtrack.core.markers import marker_kinetics
+    from lungtrack.core.timing import due_items
+
+    results = tuple(MarkerResult(i, DAY0 + timedelta(days=d), m, v, "ng/mL") for i, (m, d, v) in enumerate(raw))
+    h = History(PatientInfo(1, "p"), lines=(TherapyLine(1, "osimertinib", DAY0 + timedelta(days=start)),),
+                markers=results)
+    grouped = markers_by_kind(h.markers)
+    today = DAY0 + timedelta(days=420)
+    assert marker_kinetics(h, RulesConfig(), by_kind=grouped) == marker_kinetics(h, RulesConfig())
+    assert due_items(h, today, RulesConfig(), by_kind=grouped) == due_items(h, today, RulesConfig())
