@@ -127,7 +127,7 @@ def test_orjson_writes_the_usual_record_and_json_the_rest() -> None:
         return _json_leaf(value)
 
     encode = jsonwrite.encoder(default)
-    record = {"date": date(2026, 12, 6), "sizes": [22.5, 0.0001, 1e15], "text": "CEA 5.1 ng/mL"}
+    record = {"date": date(2026, 12, 6), "sizes": [22.5, 0.001, 12.0001, 1e15], "text": "CEA 5.1 ng/mL"}
     assert encode(record) == PLAIN(record)
     assert len(calls) == (1 if jsonwrite.orjson is not None else 1)
     calls.clear()
