@@ -543,3 +543,58 @@ def test_markers_grouped_in_one_pass_equal_one_comprehension_per_marker(raw: lis
     got = markers_by_kind(results)
     assert got == want
     assert [[id(r) for r in rs] for _m, rs in got] == [[id(r) for r in rs] for _m, rs in want]
+
+
+def _fmt_mm_plain(x: Any) -> str:
+    """fmt_mm as written before its cache."""
+    d = decimal_math.D(x) if not isinstance(x, Decimal) else x
+    q = d.quantize(Decimal("0.01")).normalize()
+    text = format(q, "f")
+    return "0" if text in ("-0", "") else text
+
+
+_decimals = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True), st.decimals(places=3, min_value=-1000, max_value=1000),
+    st.sampled_from([Decimal("22.5"), Decimal("22.50"), Decimal("-0"), Decimal("0.005"), Decimal("0.015"),
+                     Decimal("1E+30"), Decimal("NaN"), Decimal("sNaN"), Decimal("-0.001")]))
+
+
+@_settings
+@given(st.lists(st.one_of(_decimals, _any_floats, st.integers(-10**6, 10**6)), min_size=1, max_size=8))
+def test_fmt_mm_is_the_plain_formatting_also_from_the_cache(xs: list[Any]) -> None:
+    for x in xs + xs:  # the second time from the cache
+        assert _outcome(decimal_math.fmt_mm, x) == _outcome(_fmt_mm_plain, x)
+
+
+@_settings
+@given(st.lists(_decimals, min_size=1, max_size=6))
+def test_fmt_mm_in_another_context_is_not_taken_from_the_cache(xs: list[Decimal]) -> None:
+    from decimal import ROUND_HALF_UP
+
+    for x in xs:
+        _outcome(decimal_math.fmt_mm, x)  # cached in the default context
+    for prec, rounding in ((28, ROUND_HALF_UP), (3, None)):
+        with localcontext() as ctx:
+            ctx.prec = prec
+            if rounding:
+                ctx.rounding = rounding
+            for x in xs:
+                assert _outcome(decimal_math.fmt_mm, x) == _outcome(_fmt_mm_plain, x)
+
+
+@_settings
+@given(st.lists(st.tuples(st.sampled_from(list(enums.Marker)), st.integers(0, 400), st.floats(0, 100)), max_size=25),
+       st.integers(0, 300))
+def test_kinetics_and_due_items_over_markers_grouped_once(raw: list[tuple[Any, int, float]], start: int) -> None:
+    """The engine groups the markers once for marker_kinetics and due_items (by_kind=...)."""
+    from lungtrack.core.history import MarkerResult, markers_by_kind
+    from lungtrack.core.markers import marker_kinetics
+    from lungtrack.core.timing import due_items
+
+    results = tuple(MarkerResult(i, DAY0 + timedelta(days=d), m, v, "ng/mL") for i, (m, d, v) in enumerate(raw))
+    h = History(PatientInfo(1, "p"), lines=(TherapyLine(1, "osimertinib", DAY0 + timedelta(days=start)),),
+                markers=results)
+    grouped = markers_by_kind(h.markers)
+    today = DAY0 + timedelta(days=420)
+    assert marker_kinetics(h, RulesConfig(), by_kind=grouped) == marker_kinetics(h, RulesConfig())
+    assert due_items(h, today, RulesConfig(), by_kind=grouped) == due_items(h, today, RulesConfig())

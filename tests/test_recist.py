@@ -594,3 +594,18 @@ def test_decimal_helpers():
     assert fmt_mm(20.0) == "20" and fmt_mm(22.5) == "22.5" and fmt_pct(-34.8485) == "-34.8" and fmt_pct(20) == "+20"
     with pytest.raises(TypeError):
         D(True)
+
+
+@pytest.mark.parametrize("recorded_before", [True, False])
+def test_a_lesion_recorded_before_the_baseline_scan_is_not_new(recorded_before: bool) -> None:
+    """A lesion missing from the baseline scan but measured on an earlier scan (outside the
+    baseline window) is noted, not counted as new; one never recorded before is new (PD)."""
+    early = (study(1, BASE - timedelta(days=90), m(1, 30.0), m(2, 12.0)),) if recorded_before else ()
+    h = hist((LUNG, LIVER), early + (study(2, BASE, m(1, 30.0)), study(3, week(8), m(1, 29.0), m(2, 14.0))))
+    tp = assess_line(h, LINE).timepoints[-1]
+    if recorded_before:
+        assert tp.new_lesions == () and tp.overall == "SD"
+        assert any("not on the baseline scan but recorded before it" in n for n in tp.notes)
+    else:
+        assert tp.new_lesions == ("liver S6",) and tp.overall == "PD"
+        assert not any("recorded before it" in n for n in tp.notes)

@@ -218,7 +218,7 @@ def check_output(new_only: bool, with_history: bool, as_json: bool, pe) -> tuple
 
     data = check_item(new_only, pe, with_history)
     if as_json:
-        return data["needs_attention"], common.json_line(data)
+        return data["needs_attention"], common.json_line(data, finite=True)  # check_data's floats: to_data's
     return data["needs_attention"], render_check_text(data)
 
 

@@ -302,15 +302,27 @@ def _json_leaf(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def json_line(data: Any) -> str:
+def json_line(data: Any, *, finite: bool = False) -> str:
     """``data`` as one compact JSON Lines record: the text ``json.dumps(to_jsonable(data))``
     gives, without first copying the whole structure (``json`` calls :func:`_json_leaf` only for
-    the values it cannot write: a clinic's ``check --all-patients`` writes one per patient)."""
+    the values it cannot write: a clinic's ``check --all-patients`` writes one per patient).
+
+    ``finite``: every float in ``data`` is finite (data made by ``serialize.to_data``); the
+    same text is then written by orjson where it can (:mod:`lungtrack.jsonwrite`)."""
+    if finite:
+        global _FAST_ENCODE
+        if _FAST_ENCODE is None:
+            from lungtrack.jsonwrite import encoder
+
+            _FAST_ENCODE = encoder(_json_leaf)
+        return _FAST_ENCODE(data) + "\n"
     return _LINE_ENCODER.encode(data) + "\n"
 
 
 #: The encoder of :func:`json_line` (what ``json.dumps`` would build anew for every record).
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_leaf)
+#: The encoder of ``json_line(data, finite=True)``, made on first use (it imports orjson).
+_FAST_ENCODE: Any = None
 
 
 def print_json_line(data: Any) -> None:

@@ -9,7 +9,7 @@ round-trips), which is exactly the number the person typed.
 
 from __future__ import annotations
 
-from decimal import Decimal, getcontext, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, getcontext, localcontext
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
@@ -101,12 +101,33 @@ def rounded_float(x: float) -> float:
     return got
 
 
+#: :func:`fmt_mm` of the decimals already written (a history's sizes and sums are written again
+#: in every reason and evidence), computed in the default context (28 digits, half-even): equal
+#: decimals (``22.5`` and ``22.50``) are written alike, so the value is the key.  Bounded as
+#: ``D()``'s cache.
+_FMT_MM: dict[Decimal, str] = {}
+_CENT = Decimal("0.01")
+
+
 def fmt_mm(x: float | Decimal) -> str:
     """A size as people write it: 22 -> "22", 22.5 -> "22.5", 2.25 -> "2.25"."""
     d = D(x) if not isinstance(x, Decimal) else x
-    q = d.quantize(Decimal("0.01")).normalize()
+    if d.is_finite():
+        text = _FMT_MM.get(d)
+        if text is not None:
+            ctx = getcontext()
+            if ctx.prec == 28 and ctx.rounding == ROUND_HALF_EVEN:
+                return text
+    q = d.quantize(_CENT).normalize()
     text = format(q, "f")
-    return "0" if text in ("-0", "") else text
+    text = "0" if text in ("-0", "") else text
+    if q.is_finite():
+        ctx = getcontext()
+        if ctx.prec == 28 and ctx.rounding == ROUND_HALF_EVEN:
+            if len(_FMT_MM) >= _FLOAT_DECIMALS_MAX:
+                _FMT_MM.clear()
+            _FMT_MM[d] = text
+    return text
 
 
 def fmt_pct(x: Decimal | float | None) -> str:

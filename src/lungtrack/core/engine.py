@@ -32,7 +32,7 @@ from lungtrack.core.fastinit import fast_init
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.findings import Finding
 from lungtrack.core.heterogeneity import mixed_response_findings
-from lungtrack.core.history import History, PatientInfo, TherapyLine
+from lungtrack.core.history import History, PatientInfo, TherapyLine, markers_by_kind
 from lungtrack.core.markers import MarkerKinetics, marker_findings, marker_kinetics
 from lungtrack.core.plausibility import plausibility_findings
 from lungtrack.core.recist import LineResponse, assess_history_with_rows, recist_findings
@@ -206,8 +206,10 @@ def evaluate(history: History, today: date, config: RulesConfig = RulesConfig())
     found += _run("plausibility", lambda: plausibility_findings(h, config), [], errors, today)
     # the marker kinetics and the due items are computed once, for the findings and for the
     # evaluation (a rule module that fails, fails in both places as before)
-    kinetics_once = _once(lambda: marker_kinetics(h, config))
-    due_once = _once(lambda: due_items(h, today, config))
+    # ... both over the markers grouped by kind, grouped once
+    by_kind = _once(lambda: markers_by_kind(h.markers))
+    kinetics_once = _once(lambda: marker_kinetics(h, config, by_kind=by_kind()))
+    due_once = _once(lambda: due_items(h, today, config, by_kind=by_kind()))
     found += _run("markers", lambda: marker_findings(h, config, kinetics=kinetics_once()), [], errors, today)
     found += _run("variants", lambda: variant_findings(h, config, responses), [], errors, today)
     found += _run("timing", lambda: timing_findings(h, responses, today, config, due=due_once()), [], errors, today)

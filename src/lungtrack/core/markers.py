@@ -241,17 +241,19 @@ def _above(p: MarkerPoint, uln: Decimal) -> bool:
 
 
 def marker_kinetics(
-    history: History, config: RulesConfig = RulesConfig(), line: TherapyLine | None = None
+    history: History, config: RulesConfig = RulesConfig(), line: TherapyLine | None = None, *,
+    by_kind: Sequence[tuple[Marker, list[MarkerResult]]] | None = None,
 ) -> tuple[MarkerKinetics, ...]:
     """Kinetics of every marker measured since ``line`` began (default: the latest line).
 
     Values before the line started belong to an earlier treatment and would give a wrong
     nadir (a pre-treatment peak is not a nadir).  Order: the ``Marker`` enum order.
+    ``by_kind``: ``markers_by_kind(history.markers)``, when the caller already has it.
     """
     line = line if line is not None else current_line(history)
     out = []
     since = line.start if line is not None else None
-    for marker, all_results in markers_by_kind(history.markers):
+    for marker, all_results in (markers_by_kind(history.markers) if by_kind is None else by_kind):
         results = all_results if since is None else [r for r in all_results if r.date >= since]
         if results:
             out.append(_kinetics(history, marker, results, config))

@@ -410,10 +410,9 @@ def _find_new(
     info = _NewInfo({}, {}, {})
     node_min = D(config.node_pathological_min_mm)
     baseline_ids = {t.lesion_id for t in sel.targets} | set(sel.non_targets) | sel.normal_nodes | sel.disappeared
-    seen_before: set[int] = set()
-    for s in history.studies:
-        if s.date < baseline_start:
-            seen_before.update(m.lesion_id for m in s.measurements if _informative(m))
+    # lesions with an informative row before the baseline: computed when first needed (only a
+    # lesion that is not on the baseline scan and shows up on a later one asks)
+    seen_before: set[int] | None = None
     # events: key -> list of (index, kind, name) where kind is "definite" or "equivocal"
     labelled: dict[str, list[tuple[int, str, str]]] = {}
     for lesion in sorted(history.lesions, key=lambda l: l.id):
@@ -443,6 +442,11 @@ def _find_new(
             v = effective_mm(row, config)
             if v is None or v == ZERO:
                 continue
+            if seen_before is None:
+                seen_before = set()
+                for s in history.studies:
+                    if s.date < baseline_start:
+                        seen_before.update(m.lesion_id for m in s.measurements if _informative(m))
             if lesion.id in seen_before:
                 info.notes.setdefault(i, []).append(
                     f"{lesion.label}: not on the baseline scan but recorded before it; not counted as new "
@@ -516,8 +520,19 @@ def _target_state(
     values: dict[int, Decimal | None] = {}
     partial = ZERO
     missing: list[str] = []
+    rows = point.rows
+    remembered = _FLOAT_DECIMALS
     for t in sel.targets:
-        v = effective_mm(point.rows.get(t.lesion_id), config)
+        row = rows.get(t.lesion_id)
+        # effective_mm(row, config), the usual row (measured, a float size whose decimal is
+        # remembered) without the call
+        v = None
+        if row is not None and row.status is _MEASURED:
+            size = row.size_mm
+            if type(size) is float:
+                v = remembered.get(size)
+        if v is None:
+            v = effective_mm(row, config)
         values[t.lesion_id] = v
         if v is None:
             missing.append(t.label)
@@ -655,11 +670,16 @@ def assess_line(history: History, line: TherapyLine, config: RecistConfig = Reci
 
 
 def _assess_line(
-    history: History, line: TherapyLine, config: RecistConfig
+    history: History, line: TherapyLine, config: RecistConfig,
+    studies: list[ImagingStudy] | None = None, lesions: dict[int, Lesion] | None = None,
 ) -> tuple[LineResponse, list[dict[int, Measurement]]]:
-    """:func:`assess_line`, with the merged rows of each of its time points (baseline first)."""
-    studies = sorted(history.studies, key=lambda s: (s.date, s.id))
-    lesions = {l.id: l for l in history.lesions}
+    """:func:`assess_line`, with the merged rows of each of its time points (baseline first).
+    ``studies`` (in date and id order) and ``lesions`` (by id): the history's, when the caller
+    assesses several lines of it."""
+    if studies is None:
+        studies = _sorted_studies(history)
+    if lesions is None:
+        lesions = {l.id: l for l in history.lesions}
     base_studies, pre = _choose_baseline(studies, line, config)
     if not base_studies:
         return LineResponse(
@@ -874,6 +894,10 @@ def _assess_line(
     ), rows
 
 
+def _sorted_studies(history: History) -> list[ImagingStudy]:
+    return sorted(history.studies, key=lambda s: (s.date, s.id))
+
+
 def _nadir_float(nadir: Decimal | None, seen: dict[Decimal, float]) -> float | None:
     """``to_float(nadir)``, computed once per nadir of a line (equal decimals round to equal
     floats, whatever their exponents; not zero, whose sign they keep, nor NaN or infinities)."""
@@ -900,7 +924,9 @@ def assess_history_with_rows(
     studies are then not all the studies with its ids, and only :func:`merged_rows` says which
     rows the per-lesion rules see."""
     lines = sorted(history.lines, key=lambda l: (l.start, l.id))
-    assessed = [_assess_line(history, line, config.recist) for line in lines]
+    studies = _sorted_studies(history)
+    lesions = {l.id: l for l in history.lesions}
+    assessed = [_assess_line(history, line, config.recist, studies, lesions) for line in lines]
     unique_ids = len({s.id for s in history.studies}) == len(history.studies)
     return tuple(r for r, _rows in assessed), ([rows for _r, rows in assessed] if unique_ids else None)
 

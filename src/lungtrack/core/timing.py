@@ -42,8 +42,8 @@ from lungtrack.core.fastinit import fast_init
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.decimal_math import D
 from lungtrack.core.findings import Finding
-from lungtrack.core.history import Appointment, History, Schedule, TherapyLine, markers_by_kind
-from lungtrack.enums import AppointmentKind, AppointmentStatus, DueState, Severity, StopReason
+from lungtrack.core.history import Appointment, History, MarkerResult, Schedule, TherapyLine, markers_by_kind
+from lungtrack.enums import AppointmentKind, AppointmentStatus, DueState, Marker, Severity, StopReason
 from lungtrack.knowledge.drugs import Drug, TrialPFS, get_drug, primary_trial
 from lungtrack.knowledge.sources import cite
 
@@ -166,9 +166,11 @@ def booking(history: History, kind: AppointmentKind, today: date) -> date | None
     return min(dates) if dates else None
 
 
-def due_items(history: History, today: date, config: RulesConfig = RulesConfig()) -> tuple[DueItem, ...]:
+def due_items(history: History, today: date, config: RulesConfig = RulesConfig(), *,
+              by_kind: Sequence[tuple[Marker, list[MarkerResult]]] | None = None) -> tuple[DueItem, ...]:
     """Everything with a due date: imaging, markers tested on the current line, planned
-    appointments (see the module docstring for the rules)."""
+    appointments (see the module docstring for the rules).  ``by_kind``:
+    ``markers_by_kind(history.markers)``, when the caller already has it."""
     ended = history.patient.ended_on
     if ended is not None and ended <= today:
         return ()
@@ -190,7 +192,7 @@ def due_items(history: History, today: date, config: RulesConfig = RulesConfig()
             items.append(_interval_item("imaging", "imaging", "CT scan", None, line.start,
                                         sched.imaging_due_soon_weeks, sched.imaging_overdue_weeks, today,
                                         tc.due_window_days, scan_booked))
-        for marker, all_results in markers_by_kind(history.markers):
+        for marker, all_results in (markers_by_kind(history.markers) if by_kind is None else by_kind):
             results = [r for r in all_results if r.date <= today]
             if not any(r.date >= line.start for r in results):
                 continue

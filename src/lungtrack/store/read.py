@@ -230,7 +230,8 @@ def acks_and_snoozes(conn: Connection, patient_ids: Sequence[int]) -> tuple[dict
 #: (measurements: by patient, scan and row id; each scan's rows stay in row-id order).
 _LINE_SQL = ("SELECT patient_id, id, drug, start_date, end_date, stop_reason FROM therapy_line "
              "WHERE patient_id IN :ids ORDER BY start_date, id")
-_LESION_SQL = "SELECT patient_id, id, label, site, is_node, role FROM lesion WHERE patient_id IN :ids ORDER BY id"
+_LESION_SQL = ("SELECT patient_id, id, label, site, is_node, role FROM lesion WHERE patient_id IN :ids "
+               "ORDER BY patient_id, id")
 _STUDY_SQL = ("SELECT patient_id, id, date, modality, slice_thickness_mm, non_target_status, impression "
               "FROM imaging_study WHERE patient_id IN :ids ORDER BY patient_id, date, id")
 _MEASUREMENT_SQL = ("SELECT lm.study_id, lm.lesion_id, lm.size_mm, lm.status FROM imaging_study s "
