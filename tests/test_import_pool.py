@@ -424,7 +424,7 @@ def test_a_pool_that_breaks_or_cannot_start_leaves_the_import_to_this_process(cl
     texts = [(Path(p).name, Path(p).read_text(encoding="utf-8")) for p in files]
     _PARENT_PID[:] = [os.getpid()]
     with monkeypatch.context() as mp:
-        mp.setattr(importpool, "_map_next", _dies_in_a_worker)
+        mp.setattr(importpool, "_map_from_first", _dies_in_a_worker)
         assert importpool.map_in_pool(texts, "import:fhir:x", jobs=2) is None
 
     class NoFork(concurrent.futures.ProcessPoolExecutor):

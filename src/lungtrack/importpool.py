@@ -129,10 +129,19 @@ def _claim(from_end: bool) -> int | None:
         return int(first)
 
 
-def _map_next() -> tuple[int, Any] | None:
-    """A worker's task: map the next file from the first; None when every file is taken."""
-    i = _claim(False)
-    return None if i is None else (i, _map_one(i))
+def _map_from_first() -> list[tuple[int, Any]]:
+    """A worker's task: map the files from the first until every file is taken (or one has a
+    problem); their parts go back at the end, in one message.  (Sent one by one, each waited
+    on the pipe for the parent's reader thread, which waits for the interpreter lock the
+    parent's mapping holds: the two processes ran by turns, measured.)"""
+    out: list[tuple[int, Any]] = []
+    while (i := _claim(False)) is not None:
+        part = _map_one(i)
+        out.append((i, part))
+        if part is None:
+            _give_up()
+            break
+    return out
 
 
 def _give_up() -> None:
@@ -157,9 +166,9 @@ def _map_shared(n: int, jobs: int, meanwhile: Callable[[], None] | None) -> list
     try:
         # jobs processes in all: this one and jobs - 1 workers.  The workers take the files
         # from the first; this one, once ``meanwhile`` is done, takes them from the last, until
-        # they meet.  (One task per file: a task that finds every file taken returns at once.)
+        # they meet.
         with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
-            futures = [pool.submit(_map_next) for _ in range(n)]
+            futures = [pool.submit(_map_from_first) for _ in range(jobs - 1)]
             if meanwhile is not None:
                 meanwhile()
             while (i := _claim(True)) is not None:
@@ -168,12 +177,9 @@ def _map_shared(n: int, jobs: int, meanwhile: Callable[[], None] | None) -> list
                     failed = True
                     _give_up()
             for future in futures:
-                got = future.result()
-                if got is not None:
-                    parts[got[0]] = got[1]
-                    if got[1] is None:
-                        failed = True
-                        _give_up()
+                for i, part in future.result():
+                    parts[i] = part
+                    failed = failed or part is None
     except (OSError, BrokenProcessPool):
         return None
     return None if failed else parts
