@@ -169,18 +169,40 @@ def test_the_pool_starts_only_above_its_threshold(monkeypatch: pytest.MonkeyPatc
     assert size == 8_000_000
 
 
-@pytest.mark.parametrize(("load", "cpus", "jobs"), [(1.49, 2, 2), (1.5, 2, 0), (0.0, 2, 2), (3.0, 2, 0),
-                                                     (3.49, 4, 2), (3.5, 4, 0), (0.0, 1, 0)])
-def test_without_lungtrack_jobs_the_pool_waits_for_a_core_to_spare(monkeypatch, load, cpus, jobs) -> None:
-    """No LUNGTRACK_JOBS: 2 processes while the 1-minute load average is below the cores less
-    one half; LUNGTRACK_JOBS=2 asks for them whatever the load."""
+@pytest.mark.parametrize(("running", "cpus", "jobs"), [(1, 2, 2), (2, 2, 0), (3, 2, 0), (1, 1, 0), (3, 4, 2),
+                                                        (4, 4, 0)])
+def test_without_lungtrack_jobs_the_pool_waits_for_a_core_to_spare(monkeypatch, running, cpus, jobs) -> None:
+    """No LUNGTRACK_JOBS: 2 processes while the tasks running besides this one (now, from
+    /proc/loadavg) leave a core for each; LUNGTRACK_JOBS=2 asks for them whatever the load."""
     texts = [("a", "x" * importpool.POOL_MIN_CHARS), ("b", "x")]
     monkeypatch.delenv("LUNGTRACK_JOBS", raising=False)
-    monkeypatch.setattr("os.getloadavg", lambda: (load, 0.0, 0.0))
+    monkeypatch.setattr(importpool, "_proc_loadavg", lambda: f"3.50 2.00 1.00 {running}/345 9999\n")
+    monkeypatch.setattr("os.getloadavg", lambda: (0.0, 0.0, 0.0))  # not read when /proc/loadavg is
     monkeypatch.setattr("os.cpu_count", lambda: cpus)
     assert importpool.pool_jobs(texts) == jobs
     monkeypatch.setenv("LUNGTRACK_JOBS", "2")
     assert importpool.pool_jobs(texts) == 2
+
+
+@pytest.mark.parametrize(("text", "load", "jobs"), [(None, 1.49, 2), (None, 1.5, 0), ("garbled", 0.2, 2),
+                                                    ("garbled", 3.0, 0)])
+def test_without_proc_loadavg_the_load_average_decides(monkeypatch, text, load, jobs) -> None:
+    texts = [("a", "x" * importpool.POOL_MIN_CHARS), ("b", "x")]
+    monkeypatch.delenv("LUNGTRACK_JOBS", raising=False)
+    monkeypatch.setattr(importpool, "_proc_loadavg", lambda: text)
+    monkeypatch.setattr("os.getloadavg", lambda: (load, 0.0, 0.0))
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert importpool.pool_jobs(texts) == jobs
+
+
+def test_the_running_tasks_are_read_from_proc_loadavg() -> None:
+    import os
+
+    text = importpool._proc_loadavg()
+    if text is None:
+        pytest.skip("no /proc/loadavg here")
+    running, total = text.split()[3].split("/")
+    assert 1 <= int(running) <= int(total) and os.cpu_count()
 
 
 @pytest.mark.parametrize("raw", [None, "", "1", "2", "3", "0", "-2", " 4 ", "x", "2.5"])

@@ -42,28 +42,47 @@ def pool_jobs(texts: Sequence[tuple[str, str]]) -> int:
     """How many processes :func:`map_in_pool` would share these files between (0: no pool).
 
     ``LUNGTRACK_JOBS=N`` (N > 1) asks for N.  Without it, 2 (a one-core machine: none), but
-    only while the machine has a core to spare: the load average of the last minute below the
-    number of cores less one half.  Measured on a 2-core machine busy with other work, the pool
-    made the import slower (its extra CPU, and no free core to run on)."""
+    only while the machine has a core to spare (:func:`_core_to_spare`).  Measured on a 2-core
+    machine busy with other work, the pool made the import slower (its extra CPU, and no free
+    core to run on)."""
     import os
 
     if len(texts) < 2 or not hasattr(os, "fork") or sum(len(text) for _name, text in texts) < POOL_MIN_CHARS:
         return 0
     jobs = min(jobs_wanted(), len(texts))
-    if jobs > 1 and not os.environ.get("LUNGTRACK_JOBS", "").strip().isdigit() and not _core_to_spare():
+    if jobs > 1 and not os.environ.get("LUNGTRACK_JOBS", "").strip().isdigit() and not _core_to_spare(jobs):
         return 0
     return jobs if jobs > 1 else 0
 
 
-def _core_to_spare() -> bool:
-    """The 1-minute load average is below the cores less one half (another core is mostly idle)."""
+def _core_to_spare(jobs: int) -> bool:
+    """Whether ``jobs`` processes would each have a core: the tasks running now besides this one
+    (Linux's ``/proc/loadavg``, taken at this moment: a load average of the past minute counts
+    the imports that ran just before, a pool's included) plus ``jobs`` at most the cores; where
+    that count cannot be read, the 1-minute load average below the cores less one half."""
     import os
 
+    cpus = os.cpu_count() or 1
+    text = _proc_loadavg()
+    try:
+        running = int(text.split()[3].split("/")[0]) if text is not None else None
+    except (IndexError, ValueError):
+        running = None
+    if running is not None:
+        return (running - 1) + jobs <= cpus  # running counts this process (it is reading the file)
     try:
         load = os.getloadavg()[0]
     except OSError:
         return False
-    return load < (os.cpu_count() or 1) - 0.5
+    return load < cpus - 0.5
+
+
+def _proc_loadavg() -> str | None:
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def jobs_wanted() -> int:
