@@ -119,6 +119,23 @@ def test_files_mapped_one_by_one_merge_to_the_plan_of_mapping_them_together(case
         assert merged == whole
     if independent:
         assert merged is not None
+    for name, text in texts:  # strict stops early or maps the file as the plain part mapping does
+        try:
+            strict = fm.map_file_part(name, text, label, strict=True)
+        except fm.NotOnItsOwn:
+            continue
+        assert strict == fm.map_file_part(name, text, label)
+
+
+def test_strict_mapping_stops_at_the_first_reference_beyond_the_file() -> None:
+    label = "import:fhir:x"
+    own = _bundle([_patient("pa"), _marker("m1", "Patient/pa")])
+    assert fm.map_file_part("a.json", own, label, strict=True) == fm.map_file_part("a.json", own, label)
+    for text in (_bundle([_marker("m2", "Patient/elsewhere")]),  # a patient in another file
+                 _bundle([_patient("pa"), _marker("m3", None)])):  # a record without a subject
+        with pytest.raises(fm.NotOnItsOwn):
+            fm.map_file_part("b.json", text, label, strict=True)
+        assert fm.map_file_part("b.json", text, label).batches  # not strict: mapped
 
 
 def _bundle(entries: list[dict[str, Any]]) -> str:
@@ -271,12 +288,36 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 
 def _run(cli: Any, tmp_path: Path, name: str, files: list[str], jobs: str, *extra: str) -> Any:
+    """A dry run with --json, the import with --json, the same import again: outputs and rows.
+    ``jobs``: "2" (a pool), "1" (each file on its own, one after the other, in this process) or
+    "plain" (the files mapped together, as before this round: map_apart switched off)."""
     db = tmp_path / f"{name}.db"
     outs = []
-    for args in (["--dry-run", "--json"], ["--json"], []):
-        r = cli("--db", str(db), "import", "fhir", *args, *extra, *files, env={"LUNGTRACK_JOBS": jobs})
-        outs.append((r.code, r.stdout, r.stderr))
+    real = importpool.map_apart
+    if jobs == "plain":
+        importpool.map_apart = lambda *args, **kwargs: None  # type: ignore[assignment]
+    try:
+        for args in (["--dry-run", "--json"], ["--json"], []):
+            r = cli("--db", str(db), "import", "fhir", *args, *extra, *files,
+                    env={"LUNGTRACK_JOBS": "1" if jobs == "plain" else jobs})
+            outs.append((r.code, r.stdout, r.stderr))
+    finally:
+        importpool.map_apart = real  # type: ignore[assignment]
     return outs, (_dump(db) if db.exists() else None)
+
+
+def _spy_turn(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Records what each map_in_turn call gave back."""
+    calls: list[Any] = []
+    real = importpool.map_in_turn
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        calls.append(out)
+        return out
+
+    monkeypatch.setattr(importpool, "map_in_turn", spy)
+    return calls
 
 
 def test_a_pool_import_writes_and_prints_what_one_process_does(cli, tmp_path, monkeypatch):
@@ -284,12 +325,16 @@ def test_a_pool_import_writes_and_prints_what_one_process_does(cli, tmp_path, mo
     files = _copies(tmp_path, 4) + [str(DATA / "variants.ndjson")]
     monkeypatch.setattr(importpool, "POOL_MIN_CHARS", 0)
     calls = _spy(monkeypatch)
+    turns = _spy_turn(monkeypatch)
     pooled = _run(cli, tmp_path, "pool", files, "2")
-    assert len(calls) == 3 and all(c is not None for c in calls)  # mapped by the workers each time
+    assert len(calls) == 3 and all(c is not None for c in calls) and turns == []  # shared each time
     calls.clear()
-    single = _run(cli, tmp_path, "single", files, "1")
-    assert calls == [None] * 3
-    assert pooled == single
+    in_turn = _run(cli, tmp_path, "turn", files, "1")
+    assert calls == [] and len(turns) == 3 and all(t is not None for t in turns)  # file by file here
+    turns.clear()
+    plain = _run(cli, tmp_path, "plain", files, "plain")
+    assert calls == [] and turns == []
+    assert pooled == in_turn == plain
     outs, rows = pooled
     assert outs[1][0] == 0 and json.loads(outs[1][1])["added"]["patient"] == 5
     assert len(rows["patient"]) == 5 and "already present" in outs[2][2]
@@ -309,10 +354,12 @@ def test_bad_input_in_a_worker_mapped_file_gives_the_first_error_and_writes_noth
         Path(files[i]).write_text(json.dumps(bundle, indent=1), encoding="utf-8")
     monkeypatch.setattr(importpool, "POOL_MIN_CHARS", 0)
     calls = _spy(monkeypatch)
+    turns = _spy_turn(monkeypatch)
     pooled = _run(cli, tmp_path, "pool", files, "2")
     assert calls == [None] * 3  # a worker met the problem: the parent mapped the files itself
-    single = _run(cli, tmp_path, "single", files, "1")
-    assert pooled == single
+    in_turn = _run(cli, tmp_path, "turn", files, "1")
+    assert turns == [None] * 3
+    assert pooled == in_turn == _run(cli, tmp_path, "plain", files, "plain")
     (code, out, err), *_ = pooled[0]
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert f"b{bad[0]}.json:" in err and "valueQuantity.value" in err and "'12 ng/mL'" in err
@@ -326,8 +373,8 @@ def test_a_file_nested_too_deep_is_refused_by_the_guard_as_without_a_pool(cli, t
     monkeypatch.setattr(importpool, "POOL_MIN_CHARS", 0)
     calls = _spy(monkeypatch)
     pooled = _run(cli, tmp_path, "pool", files, "2")
-    single = _run(cli, tmp_path, "single", files, "1")
-    assert calls[0] is None and pooled == single
+    in_turn = _run(cli, tmp_path, "turn", files, "1")
+    assert calls[0] is None and pooled == in_turn == _run(cli, tmp_path, "plain", files, "plain")
     assert pooled[0][0][0] == 2 and "b1.json" in pooled[0][0][2]
 
 
@@ -343,10 +390,13 @@ def test_files_that_reference_each_other_are_mapped_together(cli, tmp_path, monk
     files = [str(tmp_path / "Patient.ndjson"), str(tmp_path / "Observation.ndjson")]
     monkeypatch.setattr(importpool, "POOL_MIN_CHARS", 0)
     calls = _spy(monkeypatch)
+    turns = _spy_turn(monkeypatch)
     pooled = _run(cli, tmp_path, "pool", files, "2")
     assert calls == [None] * 3
-    single = _run(cli, tmp_path, "single", files, "1")
-    assert pooled == single and pooled[0][1][0] == 0 and pooled[1]["biopsy_finding"]
+    in_turn = _run(cli, tmp_path, "turn", files, "1")
+    assert turns == [None] * 3
+    plain = _run(cli, tmp_path, "plain", files, "plain")
+    assert pooled == in_turn == plain and pooled[0][1][0] == 0 and pooled[1]["biopsy_finding"]
 
 
 def test_no_pool_with_patient_or_below_the_threshold(cli, tmp_path, monkeypatch):
@@ -460,4 +510,4 @@ def test_a_pool_that_breaks_or_cannot_start_leaves_the_import_to_this_process(cl
         calls = _spy(mp)
         broken = _run(cli, tmp_path, "broken", files, "2")
         assert calls == [None] * 3
-    assert broken == _run(cli, tmp_path, "single", files, "1") and broken[0][1][0] == 0
+    assert broken == _run(cli, tmp_path, "plain", files, "plain") and broken[0][1][0] == 0

@@ -1,24 +1,29 @@
-"""Map the files of a large FHIR import in a pool of forked worker processes.
+"""Map the files of a large FHIR import each on its own: in a pool of forked workers while a
+core is to spare, else one after the other; either way one parsed file at a time.
 
 ``lungtrack import fhir`` of many files spends most of its time after start-up checking,
-parsing and mapping the files (pure Python, one core).  :func:`map_in_pool` shares the files
-between this process and ``jobs - 1`` worker processes (``fork``: they inherit the files' text,
-nothing is sent to them but a file's number): the workers take the files from the first, this
-process (once it has imported what the write needs) from the last, until they meet.  Each file
-is guarded, parsed and mapped on its own (:func:`lungtrack.fhir.mapping.map_file_part`); a
-worker sends back only the mapped write inputs, plain picklable data.  The parts are joined in
-file order (:func:`lungtrack.fhir.mapping.merge_parts`) and the plan is written through the one
-write path (``Writer.apply_import``), in one transaction, as before.
+parsing and mapping the files (pure Python), and mapped together every file is parsed before
+the mapping starts (685 MB for 200 one-patient Bundles).  :func:`map_apart` maps each file on
+its own (:func:`lungtrack.fhir.mapping.map_file_part`) and joins the parts in file order
+(:func:`lungtrack.fhir.mapping.merge_parts`) into the plan mapping them together gives; the plan
+is written through the one write path (``Writer.apply_import``), in one transaction, as before.
 
-The pool is an optimisation that never changes a result:
+* :func:`map_in_pool` shares the files between this process and ``jobs - 1`` worker processes
+  (``fork``: they inherit the files' text, nothing is sent to them): the workers take the files
+  from the first, this process (once it has imported what the write needs) from the last, until
+  they meet; a worker sends back only the mapped write inputs, plain picklable data.
+* :func:`map_in_turn` maps them one after the other in this process (no spare core, or
+  ``LUNGTRACK_JOBS=1``).
 
-* it is used only when it can pay: at least two files, at least :data:`POOL_MIN_CHARS` of text,
-  more than one job (``LUNGTRACK_JOBS``, as :func:`lungtrack.services.jobs_wanted`), no
-  ``--patient``, and ``fork`` available;
-* when a worker meets any problem (bad input, a structural error) or the files' parts could map
-  differently together (a reference from one file to another's resource, a patient in two files:
-  see ``merge_parts``), :func:`map_in_pool` returns None and the caller maps every file itself,
-  as without a pool: the same first error, in file order, the same plan.
+Mapping apart is an optimisation that never changes a result:
+
+* it is used only with at least two files, at least :data:`POOL_MIN_CHARS` of text and no
+  ``--patient``; the pool only with more than one job (``LUNGTRACK_JOBS``, as
+  :func:`lungtrack.services.jobs_wanted`), a core to spare and ``fork``;
+* at a file that refers to a resource it does not hold (bulk NDJSON by resource type), when the
+  parts could map differently together (see ``merge_parts``), or at any problem (bad input, a
+  structural error, a pool that breaks), the functions return None and the caller maps every
+  file together, as without them: the same first error, in file order, the same plan.
 """
 
 from __future__ import annotations
@@ -97,6 +102,37 @@ def jobs_wanted() -> int:
     return min(2, os.cpu_count() or 1)
 
 
+def map_apart(texts: Sequence[tuple[str, str]], source_label: str,
+              meanwhile: Callable[[], None] | None = None) -> Any:
+    """``(plan, extras, resources)`` as :func:`lungtrack.fhir.mapping.map_files` returns them,
+    each file mapped on its own: in a pool (:func:`map_in_pool`) when :func:`pool_jobs` gives
+    one, else one file after the other in this process (:func:`map_in_turn`, which holds one
+    parsed file at a time, not all of them); None (the caller maps the files together) for
+    fewer than two files, less than :data:`POOL_MIN_CHARS` of text, or any problem."""
+    if len(texts) < 2 or sum(len(text) for _name, text in texts) < POOL_MIN_CHARS:
+        return None
+    jobs = pool_jobs(texts)
+    if jobs > 1:
+        return map_in_pool(texts, source_label, meanwhile, jobs=jobs)
+    return map_in_turn(texts, source_label)
+
+
+def map_in_turn(texts: Sequence[tuple[str, str]], source_label: str) -> Any:
+    """The files mapped each on its own, one after the other, in this process; None at the
+    first file that refers beyond itself or has any problem."""
+    from lungtrack.fhir.guard import check_depth
+    from lungtrack.fhir.mapping import map_file_part, merge_parts
+
+    parts = []
+    for name, text in texts:
+        try:
+            check_depth(text, name)
+            parts.append(map_file_part(name, text, source_label, strict=True))
+        except Exception:  # noqa: BLE001 - the caller's own mapping names every problem
+            return None
+    return merge_parts(parts, source_label)
+
+
 def _map_one(i: int) -> Any:
     """A worker's task: guard, parse and map file ``i`` on its own; None on any problem (the
     parent then maps every file itself, which names the first problem as it always did)."""
@@ -106,7 +142,7 @@ def _map_one(i: int) -> Any:
     name, text = _WORK["texts"][i]
     try:
         check_depth(text, name)
-        return map_file_part(name, text, _WORK["label"])
+        return map_file_part(name, text, _WORK["label"], strict=True)
     except Exception:  # noqa: BLE001 - every problem is reported by the parent's own mapping
         return None
 

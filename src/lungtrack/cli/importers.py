@@ -218,12 +218,13 @@ def import_fhir(
         label = "import:fhir:" + ",".join(names)
         mapped = None
         if patient is None:
-            from lungtrack.importpool import map_in_pool
+            from lungtrack.importpool import map_apart
 
             with no_collection():  # the workers inherit it; the parts they send back are acyclic
-                # each file guarded, parsed and mapped in a worker process while this one loads
-                # the write path; None (map here, as below) for a small import or any problem
-                mapped = map_in_pool(texts, label, _load_write_path)
+                # each file guarded, parsed and mapped on its own (in a pool while a core is to
+                # spare, this process loading the write path meanwhile); None (map them together,
+                # as below) for a small import, files that refer to each other, or any problem
+                mapped = map_apart(texts, label, _load_write_path)
         if mapped is None:
             for name, text in texts:
                 check_depth(text, name)  # the hardening guard: JSON nested deeper than any FHIR resource

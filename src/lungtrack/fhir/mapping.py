@@ -1921,14 +1921,21 @@ class FilePart:
 _REF_TAIL = re.compile(r"([A-Za-z]+/[A-Za-z0-9\-.]{1,64})(?:/_history/.*)?$")
 
 
-class _PartMapper(_Mapper):
-    """The mapper of one file, recording the references it looks up and the Patient pass."""
+class NotOnItsOwn(Exception):
+    """A file mapped with ``strict`` refers beyond itself: it must be mapped with the others."""
 
-    def __init__(self, resources: Sequence[Resource], source_label: str) -> None:
+
+class _PartMapper(_Mapper):
+    """The mapper of one file, recording the references it looks up and the Patient pass; with
+    ``strict``, stopping (:class:`NotOnItsOwn`) at the first reference the file does not
+    resolve itself, or the first record without a subject."""
+
+    def __init__(self, resources: Sequence[Resource], source_label: str, strict: bool = False) -> None:
         super().__init__(resources, source_label, None)
         self.looked_up: set[str] = set()
         self.lone_patient = False
         self.first_pass = 0
+        self.strict = strict
 
     def resolve(self, ref: str | None) -> Resource | None:
         if ref:
@@ -1937,10 +1944,15 @@ class _PartMapper(_Mapper):
                 m = _REF_TAIL.search(ref)  # the second name resolve tries
                 if m is not None:
                     self.looked_up.add(m.group(1))
-        return super().resolve(ref)
+        found = super().resolve(ref)
+        if found is None and ref and self.strict:
+            raise NotOnItsOwn(ref)
+        return found
 
     def _lone_patients(self) -> list[Resource]:
         self.lone_patient = True
+        if self.strict:
+            raise NotOnItsOwn("a record without a subject")
         return super()._lone_patients()
 
     def _run(self) -> ImportPlan:
@@ -1950,12 +1962,14 @@ class _PartMapper(_Mapper):
         return self._plan()
 
 
-def map_file_part(name: str, text: str, source_label: str) -> FilePart:
+def map_file_part(name: str, text: str, source_label: str, *, strict: bool = False) -> FilePart:
     """Read and map one file on its own (no ``--patient``); errors as :func:`map_files` raises
     them for this file.  ``source_label``: the whole import's (records without a file of their
-    own carry it)."""
+    own carry it).  ``strict``: raise :class:`NotOnItsOwn` as soon as the file refers to a
+    resource it does not hold (or has a record without a subject), which :func:`merge_parts`
+    would refuse anyway: the caller stops there instead of mapping every file first."""
     read = read_fhir(text, name)
-    mapper = _PartMapper(read.resources, source_label[:200])
+    mapper = _PartMapper(read.resources, source_label[:200], strict)
     mapper.skipped.update(read.skipped)
     plan = mapper.run()
     return FilePart(batches=plan.batches, extras=tuple(mapper.extras), first_pass=mapper.first_pass,
