@@ -654,3 +654,20 @@ def test_each_time_points_nadir_is_the_lowest_earlier_evaluable_sum(h: History, 
                 assert abs(tp.change_from_nadir_mm - (tp.sum_mm - tp.nadir_mm)) < 0.001
                 sums.append(tp.sum_mm)
         assert response.line == line
+
+
+@_settings
+@given(st.lists(st.tuples(st.one_of(_any_floats, st.integers(0, 40)), st.integers(0, 30),
+                          st.sampled_from([None, None, None, "<", ">"])), max_size=12))
+def test_marker_nadir_by_float_order_is_the_nadir_key_minimum(raw: list[tuple[Any, int, str | None]]) -> None:
+    from lungtrack.core.markers import MarkerPoint, _nadir, _nadir_key
+
+    points = tuple(MarkerPoint(DAY0 + timedelta(days=d), v, c) for v, d, c in raw)
+
+    def reference(ps: Any) -> Any:
+        return min(ps, key=_nadir_key) if ps else None
+
+    got, want = _outcome(lambda ps: id(_nadir(ps)), points), _outcome(lambda ps: id(reference(ps)), points)
+    assert got == want
+    exact = tuple(p for p in points if p.comparator is None and isinstance(p.value, float) and math.isfinite(p.value))
+    assert _outcome(lambda ps: id(_nadir(ps)), exact) == _outcome(lambda ps: id(reference(ps)), exact)
