@@ -245,9 +245,12 @@ def _organ(lesion: Lesion) -> str:
 def _measurable_min(config: RecistConfig, slice_mm: float | None) -> Decimal:
     """Non-nodal minimum: 10 mm, or twice the slice thickness when slices are thicker than 5 mm."""
     base = D(config.measurable_min_mm)
-    if slice_mm is not None and D(slice_mm) > Decimal(5):
+    if slice_mm is not None and D(slice_mm) > _FIVE:
         return max(base, 2 * D(slice_mm))
     return base
+
+
+_FIVE = Decimal(5)
 
 
 def _new_name(n: NewLesion) -> str:
