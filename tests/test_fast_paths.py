@@ -598,3 +598,76 @@ def test_kinetics_and_due_items_over_markers_grouped_once(raw: list[tuple[Any, i
     today = DAY0 + timedelta(days=420)
     assert marker_kinetics(h, RulesConfig(), by_kind=grouped) == marker_kinetics(h, RulesConfig())
     assert due_items(h, today, RulesConfig(), by_kind=grouped) == due_items(h, today, RulesConfig())
+
+
+# --------------------------------------------------------------------------- sixth pass
+
+
+@st.composite
+def _followed_lines(draw: Any) -> History:
+    """One line with a baseline scan and 2-9 follow-up scans of 1-3 lesions: sizes from a small
+    set (ties, rises and falls), now and then not evaluated, too small or gone."""
+    lesions = tuple(Lesion(i + 1, f"L{i}", draw(st.sampled_from(["lung", "liver"])))
+                    for i in range(draw(st.integers(1, 3))))
+    sizes = st.sampled_from([12.0, 15.0, 15.0, 20.0, 22.5, 30.0, 30.0, 41.2])
+    def scan(sid: int, on: date, follow: bool) -> ImagingStudy:
+        rows = []
+        for les in lesions:
+            status = draw(st.sampled_from([MeasurementStatus.MEASURED] * 6 + list(MeasurementStatus))) if follow \
+                else MeasurementStatus.MEASURED
+            rows.append(Measurement(les.id, draw(sizes) if status is MeasurementStatus.MEASURED else None, status))
+        return ImagingStudy(sid, on, measurements=tuple(rows))
+    start = DAY0 + timedelta(days=10)
+    studies = [scan(1, DAY0, False)]
+    for i in range(draw(st.integers(2, 9))):
+        studies.append(scan(i + 2, start + timedelta(days=60 * (i + 1)), True))
+    return History(PatientInfo(1, "p"), lines=(TherapyLine(1, "osimertinib", start),), lesions=lesions,
+                   studies=tuple(studies))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_histories(), _followed_lines()), st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31)))
+def test_each_time_points_nadir_is_the_lowest_earlier_evaluable_sum(h: History, today: date) -> None:
+    """The nadir kept as the assessment goes equals min() over the baseline sum and every
+    earlier evaluable sum (as min() was called at every time point), and the percentages are
+    to_float of the decimal changes."""
+    cut = engine.history_as_of(h, today)
+    lines = sorted(cut.lines, key=lambda l: (l.start, l.id))
+    for line, response in zip(lines, recist.assess_history(cut)):
+        sums: list[float] = []
+        for tp in response.timepoints:
+            if tp.is_baseline:
+                if tp.sum_mm is not None:
+                    sums.append(tp.sum_mm)
+                continue
+            if not response.targets:
+                assert tp.nadir_mm is None and tp.sum_mm is None
+                continue
+            assert tp.nadir_mm == min(sums)  # to_float is monotonic: the float of the lowest decimal
+            if tp.sum_mm is not None:
+                base = decimal_math.D(tp.baseline_sum_mm) if tp.baseline_sum_mm is not None else None
+                if base:
+                    expected = decimal_math.to_float(decimal_math.pct_change(decimal_math.D(tp.sum_mm), base))
+                    assert tp.change_from_baseline_pct is not None and expected is not None
+                    assert abs(tp.change_from_baseline_pct - expected) < 0.01
+                assert tp.change_from_nadir_mm is not None
+                assert abs(tp.change_from_nadir_mm - (tp.sum_mm - tp.nadir_mm)) < 0.001
+                sums.append(tp.sum_mm)
+        assert response.line == line
+
+
+@_settings
+@given(st.lists(st.tuples(st.one_of(_any_floats, st.integers(0, 40)), st.integers(0, 30),
+                          st.sampled_from([None, None, None, "<", ">"])), max_size=12))
+def test_marker_nadir_by_float_order_is_the_nadir_key_minimum(raw: list[tuple[Any, int, str | None]]) -> None:
+    from lungtrack.core.markers import MarkerPoint, _nadir, _nadir_key
+
+    points = tuple(MarkerPoint(DAY0 + timedelta(days=d), v, c) for v, d, c in raw)
+
+    def reference(ps: Any) -> Any:
+        return min(ps, key=_nadir_key) if ps else None
+
+    got, want = _outcome(lambda ps: id(_nadir(ps)), points), _outcome(lambda ps: id(reference(ps)), points)
+    assert got == want
+    exact = tuple(p for p in points if p.comparator is None and isinstance(p.value, float) and math.isfinite(p.value))
+    assert _outcome(lambda ps: id(_nadir(ps)), exact) == _outcome(lambda ps: id(reference(ps)), exact)

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
+from operator import attrgetter
 from typing import Any
 
 from lungtrack.core.fastinit import fast_init
@@ -140,6 +141,22 @@ def _nadir_key(p: MarkerPoint) -> tuple[int, Decimal, int, date]:
     return (1 if p.comparator == ">" else 0, D(p.value), 0 if p.comparator == "<" else 1, p.date)
 
 
+def _nadir(points: Sequence[MarkerPoint]) -> MarkerPoint | None:
+    """``min(points, key=_nadir_key)``.  When every value is an exact finite float (no "<"/">"),
+    the key's order is that of ``(value, date)``: ``D()`` of a float keeps the floats' order,
+    and equal floats give equal decimals, so the same point comes first, with no decimal."""
+    if not points:
+        return None
+    for p in points:
+        v = p.value
+        if p.comparator is not None or type(v) is not float or v - v != 0:  # v - v: NaN for NaN and infinities
+            return min(points, key=_nadir_key)
+    return min(points, key=_VALUE_DATE)
+
+
+_VALUE_DATE = attrgetter("value", "date")
+
+
 def _exact_tail(run: Sequence[MarkerPoint]) -> list[MarkerPoint]:
     """The exact values at the end of ``run`` (after its last censored value)."""
     tail: list[MarkerPoint] = []
@@ -184,7 +201,7 @@ def _kinetics(history: History, marker: Marker, results: list[MarkerResult], con
                    for r in results)
     latest = points[-1] if points else None
     unit = results[-1].unit if results else ""
-    nadir = min(points, key=_nadir_key) if points else None
+    nadir = _nadir(points)
     pct = None
     bound = False
     # A change from a nadir above the range (">x") or to a latest value below it ("<x") is

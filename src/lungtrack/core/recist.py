@@ -245,9 +245,12 @@ def _organ(lesion: Lesion) -> str:
 def _measurable_min(config: RecistConfig, slice_mm: float | None) -> Decimal:
     """Non-nodal minimum: 10 mm, or twice the slice thickness when slices are thicker than 5 mm."""
     base = D(config.measurable_min_mm)
-    if slice_mm is not None and D(slice_mm) > Decimal(5):
+    if slice_mm is not None and D(slice_mm) > _FIVE:
         return max(base, 2 * D(slice_mm))
     return base
+
+
+_FIVE = Decimal(5)
 
 
 def _new_name(n: NewLesion) -> str:
@@ -755,8 +758,14 @@ def _assess_line(
             study_ids=base.study_ids,
         )
     ]
-    evaluable_sums: list[Decimal] = [b_sum] if b_sum is not None else []
+    # min() of the evaluable sums so far (baseline first), kept as it goes: the lowest so far,
+    # and the sum added at the previous time point, compared at the next one (where min()
+    # compared it: the same comparisons in the same order, so equal sums keep the first and a
+    # sum that cannot be compared raises where it did)
+    lowest: Decimal = b_sum if b_sum is not None else ZERO  # read only when there are targets
+    added: Decimal | None = None
     b_sum_float = to_float(b_sum)  # the same on every time point
+    notes_at, new_at, equivocal_at = news.notes, news.new, news.equivocal
     nadir_floats: dict[Decimal, float] = {}  # to_float of each nadir (a nadir repeats)
     response_reached = False
     # The last overall response that was evaluated: an NE time point (nothing, or not enough,
@@ -764,7 +773,8 @@ def _assess_line(
     # after "CR, then NE" is still a reappearance after CR.
     previous_overall: str | None = None
     for i, p in enumerate(points):
-        notes: list[str] = list(news.notes.get(i, []))
+        got = notes_at.get(i)
+        notes: list[str] = list(got) if got else []
         reasons: list[str] = []
         after_cr = previous_overall == CR
         s_sum: Decimal | None = None
@@ -774,7 +784,11 @@ def _assess_line(
         if has_targets:
             assert b_sum is not None
             s_sum, partial, missing, values = _target_state(sel, p, config)
-            nadir = min(evaluable_sums)
+            if added is not None:
+                if added < lowest:
+                    lowest = added
+                added = None
+            nadir = lowest
             # only read after a complete response (both uses are "after_cr and reappeared")
             reappeared = _reappeared(sel, values, node_min) if after_cr else []
             if s_sum is None:
@@ -837,7 +851,7 @@ def _assess_line(
                     )
                 else:
                     target = SD
-                evaluable_sums.append(s_sum)
+                added = s_sum
             if target in (PR, CR):
                 response_reached = True
         non_target, nt_notes = _non_target_state(lesions, sel, p, config)
@@ -847,7 +861,8 @@ def _assess_line(
         elif after_cr and non_target == NON_CR_NON_PD:
             non_target = PD
             reasons.append("after a complete response on the previous scan, non-target disease reappeared")
-        new_names = tuple(news.new.get(i, []))
+        got = new_at.get(i)
+        new_names = tuple(got) if got else ()
         if new_names:
             reasons.append("new lesion(s): " + ", ".join(new_names))
         overall = _overall(target, non_target, bool(new_names), has_targets)
@@ -860,12 +875,13 @@ def _assess_line(
                 study_id=p.study_ids[0],
                 date=p.date,
                 is_baseline=False,
-                sum_mm=to_float(s_sum),
+                # to_float() of each, written out
+                sum_mm=None if s_sum is None else float(round(s_sum, 4)),
                 baseline_sum_mm=b_sum_float,
                 nadir_mm=_nadir_float(nadir, nadir_floats),
-                change_from_baseline_pct=to_float(ch_base),
-                change_from_nadir_pct=to_float(ch_nadir_pct),
-                change_from_nadir_mm=to_float(ch_nadir_mm),
+                change_from_baseline_pct=None if ch_base is None else float(round(ch_base, 4)),
+                change_from_nadir_pct=None if ch_nadir_pct is None else float(round(ch_nadir_pct, 4)),
+                change_from_nadir_mm=None if ch_nadir_mm is None else float(round(ch_nadir_mm, 4)),
                 target=target,
                 non_target=non_target,
                 new_lesions=new_names,
@@ -873,7 +889,7 @@ def _assess_line(
                 notes=tuple(notes),
                 study_ids=p.study_ids,
                 pd_reasons=tuple(reasons) if overall == PD else (),
-                equivocal_new_lesions=tuple(news.equivocal.get(i, [])),
+                equivocal_new_lesions=tuple(equivocal_at.get(i, ())),
             )
         )
         if overall != NE:

@@ -280,6 +280,7 @@ def _date_reader() -> Any:
             cache[value] = result = parse(value[:10]) if isinstance(value, str) else value
             return result
 
+    read.cache = cache  # type: ignore[attr-defined]  # read(v) is cache[v] when v is in it
     return read
 
 
@@ -312,7 +313,8 @@ def build_histories(conn: Connection, patients: Sequence[Any]) -> list[h.History
                 rows.extend(run)
         return out
 
-    Measurement, NewLesion, Study = h.Measurement, h.NewLesion, h.ImagingStudy
+    Measurement, NewLesion, Study, MarkerResult = h.Measurement, h.NewLesion, h.ImagingStudy, h.MarkerResult
+    seen_day = day.cache.get  # day(value) of a string already read (a date is never false), without the call
     measured = MeasurementStatus.MEASURED
     meas: dict[int, list[h.Measurement]] = {}
     for study_id, run in groupby(_raw_rows(conn, _MEASUREMENT_SQL, ids), first):  # one scan's rows together
@@ -338,15 +340,13 @@ def build_histories(conn: Connection, patients: Sequence[Any]) -> list[h.History
     for p in patients:
         pid = p.id
         studies = tuple(
-            Study(sid or 0, day(sdate), modality_of(modality, ct), slice_mm,
+            Study(sid or 0, seen_day(sdate) or day(sdate), modality_of(modality, ct), slice_mm,
                   tuple(meas.get(sid, empty)), tuple(new.get(sid, empty)),
                   nts_of(nts), impression)
             for _pid, sid, sdate, modality, slice_mm, nts, impression in study_rows.get(pid, empty))
-        markers = []
-        for _pid, rid, rdate, marker, value, unit, uln, lab, comparator in marker_rows.get(pid, empty):
-            mk = marker_of(marker)
-            if mk is not None:
-                markers.append(h.MarkerResult(rid or 0, day(rdate), mk, value, unit, uln, lab, comparator))
+        markers = [MarkerResult(rid or 0, seen_day(rdate) or day(rdate), mk, value, unit, uln, lab, comparator)
+                   for _pid, rid, rdate, marker, value, unit, uln, lab, comparator in marker_rows.get(pid, empty)
+                   if (mk := marker_of(marker)) is not None]
         out.append(h.History(
             patient=patient_info(p),
             lines=tuple(h.TherapyLine(lid or 0, drug, day(start), day(end), stop_of(stop))
