@@ -197,6 +197,9 @@ def test_without_lungtrack_jobs_the_pool_waits_for_a_core_to_spare(monkeypatch, 
     monkeypatch.setattr("os.getloadavg", lambda: (0.0, 0.0, 0.0))  # not read when /proc/loadavg is
     monkeypatch.setattr("os.cpu_count", lambda: cpus)
     assert importpool.pool_jobs(texts) == jobs
+    for not_a_number in ("0", "x", " "):  # read as unset, as jobs_wanted reads them
+        monkeypatch.setenv("LUNGTRACK_JOBS", not_a_number)
+        assert importpool.pool_jobs(texts) == jobs
     monkeypatch.setenv("LUNGTRACK_JOBS", "2")
     assert importpool.pool_jobs(texts) == 2
 

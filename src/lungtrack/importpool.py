@@ -55,7 +55,9 @@ def pool_jobs(texts: Sequence[tuple[str, str]]) -> int:
     if len(texts) < 2 or not hasattr(os, "fork") or sum(len(text) for _name, text in texts) < POOL_MIN_CHARS:
         return 0
     jobs = min(jobs_wanted(), len(texts))
-    if jobs > 1 and not os.environ.get("LUNGTRACK_JOBS", "").strip().isdigit() and not _core_to_spare(jobs):
+    raw = os.environ.get("LUNGTRACK_JOBS", "").strip()
+    asked = raw.isdigit() and int(raw) >= 1  # as jobs_wanted reads it ("0" or "x": not asked)
+    if jobs > 1 and not asked and not _core_to_spare(jobs):
         return 0
     return jobs if jobs > 1 else 0
 
