@@ -1,12 +1,13 @@
 """File imports (lungtrack import json / import fhir): rows per second, into an empty store and
 into a store that already holds many patients (the rate must not fall as the store grows).
 
-Run: python3 benchmarks/import_files.py [--runs N] [--patients N] [--large N] [--workdir DIR]
-                                         [--baseline SRC [--compare]] [--formats json,fhir]
+Run: python3 benchmarks/import_files.py [--runs N] [--patients N] [--fhir-patients N] [--large N]
+                                         [--workdir DIR] [--baseline SRC [--compare]] [--formats json,fhir]
 
 The files are written by lungtrack itself from a generated cohort (benchmarks/cohort.py, 10-year
 patients, about 390 rows each): ``export json --all-patients`` of ``--patients`` patients, and
-``export fhir`` (mCODE Bundles) of 40 of them.  The patients are renamed so that none is already
+``export fhir`` (mCODE Bundles, one file per patient) of ``--fhir-patients`` of them (default 40; with
+more than ``--patients``, of a cohort of that many).  The patients are renamed so that none is already
 in the large store.  Each run imports the file with the ``lungtrack`` command (start-up included)
 into a copy of the target store; rows are the records written (scans, measurements, markers,
 biopsies, therapy lines, patients).  Median, minimum and maximum over the runs.
@@ -66,11 +67,16 @@ def _lt(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def prepare(workdir: Path, patients: int, large: int, env: dict[str, str]) -> dict[str, Path]:
+def prepare(workdir: Path, patients: int, large: int, env: dict[str, str], fhir_patients: int = 40) -> dict[str, Path]:
     workdir.mkdir(parents=True, exist_ok=True)
     source = workdir / f"source-{patients}.db"
     if not source.exists():
         cohort.build(str(source), patients, seed=11)
+    fhir_source = source
+    if fhir_patients > patients:
+        fhir_source = workdir / f"source-{fhir_patients}.db"
+        if not fhir_source.exists():
+            cohort.build(str(fhir_source), fhir_patients, seed=11)
     files = {}
     doc = workdir / f"json-{patients}.json"
     if not doc.exists():
@@ -80,13 +86,17 @@ def prepare(workdir: Path, patients: int, large: int, env: dict[str, str]) -> di
             p["patient"]["name"] = p["patient"]["name"].replace("Patient", "Imported")
         doc.write_text(json.dumps(data), encoding="utf-8")
     files["json"] = doc
-    fhir = workdir / "fhir"
-    if not fhir.exists():
-        fhir.mkdir()
-        for i in range(1, 41):
+    fhir = workdir / ("fhir" if fhir_patients == 40 else f"fhir-{fhir_patients}")
+    if not (fhir / f"p{fhir_patients}.json").exists():
+        fhir.mkdir(exist_ok=True)
+        for i in range(1, fhir_patients + 1):
             out = fhir / f"p{i}.json"
-            _lt(["--db", str(source), "export", "fhir", "--patient", f"Patient {i:06d}", "-o", str(out)], env)
-            bundle = json.loads(out.read_text(encoding="utf-8"))
+            if out.exists():
+                continue
+            tmp = fhir / f"p{i}.json.tmp"  # resumable: a file is there only once it is complete
+            _lt(["--db", str(fhir_source), "export", "fhir", "--patient", f"Patient {i:06d}", "-o", str(tmp)], env)
+            bundle = json.loads(tmp.read_text(encoding="utf-8"))
+            tmp.unlink()
             for e in bundle["entry"]:
                 r = e["resource"]
                 if r["resourceType"] == "Patient":
@@ -186,6 +196,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--patients", type=int, default=100, help="patients in the JSON file (default 100)")
+    ap.add_argument("--fhir-patients", type=int, default=40,
+                    help="patients (one Bundle each) in the FHIR import (default 40; the fixed start-up weighs "
+                         "less on more)")
     ap.add_argument("--large", type=int, default=1000, help="patients already in the large store (default 1000)")
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "lungtrack-bench-imports"))
     ap.add_argument("--baseline", metavar="SRC", help="another checkout's src directory, timed alternately with this one")
@@ -202,7 +215,7 @@ def main() -> int:
         env = dict(os.environ, PYTHONPATH=str(src), LUNGTRACK_TODAY=cohort.TODAY.isoformat())
         env.pop("LUNGTRACK_DB", None)
         envs.append(env)
-    files = prepare(Path(args.workdir), args.patients, args.large, envs[0])
+    files = prepare(Path(args.workdir), args.patients, args.large, envs[0], args.fhir_patients)
     if args.compare:
         for fmt in args.formats.split(","):
             compare(files, fmt, trees, envs)
@@ -212,7 +225,8 @@ def main() -> int:
             results = measure(files, fmt, target, args.runs, envs)
             where = "an empty store" if target == "empty" else f"a store of {args.large:,} patients"
             for name, r in zip(("", "baseline: "), results):
-                print(f"{name}import {fmt} ({r['rows']:,} rows) into {where}: {r['median']:,.0f} rows/s "
+                what = f"{args.fhir_patients} patients, " if fmt == "fhir" else f"{args.patients} patients, "
+                print(f"{name}import {fmt} ({what}{r['rows']:,} rows) into {where}: {r['median']:,.0f} rows/s "
                       f"(min {r['min']:,.0f}, max {r['max']:,.0f}); wall {r['wall_median']:.2f} s, "
                       f"CPU {r['cpu_median']:.2f} s ({r['cpu_min']:.2f}-{r['cpu_max']:.2f}) = "
                       f"{r['cpu_rate']:,.0f} rows per CPU second", flush=True)

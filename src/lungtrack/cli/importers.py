@@ -176,6 +176,17 @@ def apply_extras(w, result, extras) -> None:
             w.end_tracking(p, ended[0], ended[1])
 
 
+def _load_write_path() -> None:
+    """Import the modules an import's write needs (SQLAlchemy, the writer, the SQLite dialect):
+    run while worker processes map the files (no output, nothing opened)."""
+    import sqlalchemy.dialects.sqlite  # noqa: F401
+
+    import lungtrack.records.importing  # noqa: F401
+    import lungtrack.records.writer  # noqa: F401
+    import lungtrack.store.db  # noqa: F401
+    import lungtrack.store.tables  # noqa: F401
+
+
 @app.command("fhir")
 def import_fhir(
     ctx: typer.Context,
@@ -203,14 +214,24 @@ def import_fhir(
 
     with collector_for_import():
         texts = read_texts(files)
-        for name, text in texts:
-            check_depth(text, name)  # the hardening guard: JSON nested deeper than any FHIR resource
         names = [Path(f).name for f in files]
-        # the mapping is type-safe itself (file:line and the field); the guard is the last resort
-        with no_collection():  # pure code building acyclic data: nothing for the collector to find
-            plan, extras, resources = guarded(
-                lambda: map_files(texts, "import:fhir:" + ",".join(names), patient_name=patient),
-                names[0], 1, "the FHIR files")
+        label = "import:fhir:" + ",".join(names)
+        mapped = None
+        if patient is None:
+            from lungtrack.importpool import map_apart
+
+            with no_collection():  # the workers inherit it; the parts they send back are acyclic
+                # each file guarded, parsed and mapped on its own (in a pool while a core is to
+                # spare, this process loading the write path meanwhile); None (map them together,
+                # as below) for a small import, files that refer to each other, or any problem
+                mapped = map_apart(texts, label, _load_write_path)
+        if mapped is None:
+            for name, text in texts:
+                check_depth(text, name)  # the hardening guard: JSON nested deeper than any FHIR resource
+            # the mapping is type-safe itself (file:line and the field); the guard is the last resort
+            with no_collection():  # pure code building acyclic data: nothing for the collector to find
+                mapped = guarded(lambda: map_files(texts, label, patient_name=patient), names[0], 1, "the FHIR files")
+        plan, extras, resources = mapped
         freeze_survivors()  # the files' resources and the plan: never walked again by the collector
         result = run_import(ctx, plan, patient, dry_run, extras)
         if json_out:

@@ -754,7 +754,7 @@ class _Mapper:
         if self.patient_name is not None:
             return self._acc("--patient", PatientRef(name=self.patient_name))
         if ref is None:
-            pats = [x for x in self.resources if x.rtype == "Patient"]
+            pats = self._lone_patients()
             if len(pats) == 1:
                 return self._patient_acc(pats[0])
             self.skip(res.rtype, "no subject patient; name one with --patient")
@@ -768,6 +768,10 @@ class _Mapper:
             return None
         base = ref[: m.start()] if ref.startswith(("http://", "https://")) else res.base
         return self._acc(f"{base}|{m.group(1)}", PatientRef(source_base=base, local_id=m.group(1)))
+
+    def _lone_patients(self) -> list[Resource]:
+        """Every Patient resource of the import (a record without a subject goes to the only one)."""
+        return [x for x in self.resources if x.rtype == "Patient"]
 
     def _patient_acc(self, pres: Resource) -> _PatientAcc:
         if self.patient_name is not None:
@@ -838,6 +842,12 @@ class _Mapper:
             _EXT_INDEX.clear()  # the index holds the resources' lists: not beyond the run
 
     def _run(self) -> ImportPlan:
+        self._patients_pass()
+        self._records_pass()
+        return self._plan()
+
+    def _patients_pass(self) -> None:
+        """Every Patient first, in the order read (records may come before their Patient)."""
         patients_seen: set[tuple[str | None, str]] = set()
         for res in self.resources:
             if res.rtype == "Patient":
@@ -851,6 +861,8 @@ class _Mapper:
                     continue
                 patients_seen.add((res.base, res.rid))
                 self._patient_acc(res)
+
+    def _records_pass(self) -> None:
         for res in self.resources:
             rtype = res.rtype
             if rtype in ("Patient",):
@@ -871,7 +883,6 @@ class _Mapper:
                 continue
             self.seen.add(key)
             handler(res, r)
-        return self._plan()
 
     # -- Condition
 
@@ -1877,3 +1888,127 @@ def map_files(texts: Sequence[tuple[str, str]], source_label: str | None = None,
     mapper.skipped.update(skipped)
     plan = mapper.run()
     return plan, tuple(mapper.extras), len(resources)
+
+
+# --------------------------------------------------------------------------- one file at a time
+# An import of many files can map each file on its own, in worker processes
+# (lungtrack.importpool), when that gives exactly what mapping them together gives: see
+# merge_parts for the conditions.  Nothing here knows about processes.
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """One file read and mapped on its own, with what :func:`merge_parts` needs to tell whether
+    the files mapped one by one make the plan that mapping them together makes."""
+
+    #: one batch per patient the file's records name, in the mapper's order; the first
+    #: ``first_pass`` are the file's Patient resources (the mapper reads every Patient first)
+    batches: tuple[ImportBatch, ...]
+    extras: tuple[dict[str, Any], ...]
+    first_pass: int
+    #: the patients' keys (one per batch)
+    patients: tuple[str, ...]
+    #: every name a reference can resolve to in this file (full URL, type/id, base/type/id)
+    defined: frozenset[str]
+    #: every name the mapping looked up to resolve a reference (found here or not)
+    looked_up: frozenset[str]
+    #: a record without a subject went to the file's only Patient (or was skipped for want of one)
+    lone_patient: bool
+    skipped: tuple[tuple[tuple[str, str], int], ...]
+    resources: int
+
+
+_REF_TAIL = re.compile(r"([A-Za-z]+/[A-Za-z0-9\-.]{1,64})(?:/_history/.*)?$")
+
+
+class NotOnItsOwn(Exception):
+    """A file mapped with ``strict`` refers beyond itself: it must be mapped with the others."""
+
+
+class _PartMapper(_Mapper):
+    """The mapper of one file, recording the references it looks up and the Patient pass; with
+    ``strict``, stopping (:class:`NotOnItsOwn`) at the first reference the file does not
+    resolve itself, or the first record without a subject."""
+
+    def __init__(self, resources: Sequence[Resource], source_label: str, strict: bool = False) -> None:
+        super().__init__(resources, source_label, None)
+        self.looked_up: set[str] = set()
+        self.lone_patient = False
+        self.first_pass = 0
+        self.strict = strict
+
+    def resolve(self, ref: str | None) -> Resource | None:
+        if ref:
+            self.looked_up.add(ref)
+            if ref not in self.aliases:
+                m = _REF_TAIL.search(ref)  # the second name resolve tries
+                if m is not None:
+                    self.looked_up.add(m.group(1))
+        found = super().resolve(ref)
+        if found is None and ref and self.strict:
+            raise NotOnItsOwn(ref)
+        return found
+
+    def _lone_patients(self) -> list[Resource]:
+        self.lone_patient = True
+        if self.strict:
+            raise NotOnItsOwn("a record without a subject")
+        return super()._lone_patients()
+
+    def _run(self) -> ImportPlan:
+        self._patients_pass()
+        self.first_pass = len(self.patients)
+        self._records_pass()
+        return self._plan()
+
+
+def map_file_part(name: str, text: str, source_label: str, *, strict: bool = False) -> FilePart:
+    """Read and map one file on its own (no ``--patient``); errors as :func:`map_files` raises
+    them for this file.  ``source_label``: the whole import's (records without a file of their
+    own carry it).  ``strict``: raise :class:`NotOnItsOwn` as soon as the file refers to a
+    resource it does not hold (or has a record without a subject), which :func:`merge_parts`
+    would refuse anyway: the caller stops there instead of mapping every file first."""
+    read = read_fhir(text, name)
+    mapper = _PartMapper(read.resources, source_label[:200], strict)
+    mapper.skipped.update(read.skipped)
+    plan = mapper.run()
+    return FilePart(batches=plan.batches, extras=tuple(mapper.extras), first_pass=mapper.first_pass,
+                    patients=tuple(mapper.patients), defined=frozenset(mapper.aliases),
+                    looked_up=frozenset(mapper.looked_up), lone_patient=mapper.lone_patient,
+                    skipped=tuple(mapper.skipped.items()), resources=len(read.resources))
+
+
+def merge_parts(parts: Sequence[FilePart], source_label: str
+                ) -> tuple[ImportPlan, tuple[dict[str, Any], ...], int] | None:
+    """What :func:`map_files` returns for the files of ``parts`` (in that order), or None when
+    mapping them one by one may differ from mapping them together: a name a reference can
+    resolve to defined in two files (the same resource twice, or a URL one file would resolve
+    to another's resource), a reference of one file that names another's resource, a patient
+    named in two files, or a record without a subject.  Otherwise every file's records go to
+    patients of that file alone and resolve within it, so the mapping is the same; the batches
+    come in the mapper's order: every file's Patient resources first, then the patients only
+    named by references."""
+    owner: dict[str, int] = {}
+    for i, part in enumerate(parts):
+        if part.lone_patient:
+            return None
+        for name in part.defined:
+            if owner.setdefault(name, i) != i:
+                return None
+    patients: set[str] = set()
+    for i, part in enumerate(parts):
+        if any(owner.get(name, i) != i for name in part.looked_up):
+            return None
+        patients.update(part.patients)
+    if len(patients) != sum(len(part.patients) for part in parts):
+        return None
+    batches = [b for part in parts for b in part.batches[:part.first_pass]]
+    batches += [b for part in parts for b in part.batches[part.first_pass:]]
+    extras = [x for part in parts for x in part.extras[:part.first_pass]]
+    extras += [x for part in parts for x in part.extras[part.first_pass:]]
+    skipped: Counter = Counter()
+    for part in parts:
+        skipped.update(dict(part.skipped))
+    plan = ImportPlan(kind="fhir", source_label=source_label[:200], batches=tuple(batches),
+                      skipped=tuple((t, reason, n) for (t, reason), n in sorted(skipped.items())))
+    return plan, tuple(extras), sum(part.resources for part in parts)
