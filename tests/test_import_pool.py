@@ -431,16 +431,28 @@ _MINE: list[int] = []
 _REAL_MAP_ONE = importpool._map_one
 
 
+_COUNTING_PID: list[int] = []
+
+
 def _counted_map_one(i: int) -> Any:
     """importpool._map_one, counting the files mapped in this process (a worker's calls are
-    counted in the worker: the pool sends the function by name)."""
+    counted in the worker: the pool sends the function by name).  A worker takes 0.2 s a file,
+    so that the race between the parent and the workers always leaves files to both."""
+    import os
+    import time
+
+    if os.getpid() != _COUNTING_PID[0]:
+        time.sleep(0.2)
     _MINE.append(i)
     return _REAL_MAP_ONE(i)
 
 
 def _parent_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The files this process maps itself."""
+    import os
+
     _MINE.clear()
+    _COUNTING_PID[:] = [os.getpid()]
     monkeypatch.setattr(importpool, "_map_one", _counted_map_one)
     return _MINE
 
