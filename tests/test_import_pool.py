@@ -276,17 +276,18 @@ def _dump(db: Path) -> Any:
     return dump(db)
 
 
-def _spy(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Records what each map_in_pool call gave back (None: the files were mapped in the parent)."""
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str = "map_in_pool") -> list[Any]:
+    """Records what each call of importpool's ``name`` gave back (map_in_pool: None when the
+    files were mapped in the parent; map_in_turn: None when they were mapped together)."""
     calls: list[Any] = []
-    real = importpool.map_in_pool
+    real = getattr(importpool, name)
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         out = real(*args, **kwargs)
         calls.append(out)
         return out
 
-    monkeypatch.setattr(importpool, "map_in_pool", spy)
+    monkeypatch.setattr(importpool, name, spy)
     return calls
 
 
@@ -309,26 +310,12 @@ def _run(cli: Any, tmp_path: Path, name: str, files: list[str], jobs: str, *extr
     return outs, (_dump(db) if db.exists() else None)
 
 
-def _spy_turn(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Records what each map_in_turn call gave back."""
-    calls: list[Any] = []
-    real = importpool.map_in_turn
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        out = real(*args, **kwargs)
-        calls.append(out)
-        return out
-
-    monkeypatch.setattr(importpool, "map_in_turn", spy)
-    return calls
-
-
 def test_a_pool_import_writes_and_prints_what_one_process_does(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("LUNGTRACK_TODAY", "2026-03-15")
     files = _copies(tmp_path, 4) + [str(DATA / "variants.ndjson")]
     monkeypatch.setattr(importpool, "POOL_MIN_CHARS", 0)
     calls = _spy(monkeypatch)
-    turns = _spy_turn(monkeypatch)
+    turns = _spy(monkeypatch, "map_in_turn")
     pooled = _run(cli, tmp_path, "pool", files, "2")
     assert len(calls) == 3 and all(c is not None for c in calls) and turns == []  # shared each time
     calls.clear()
@@ -357,7 +344,7 @@ def test_bad_input_in_a_worker_mapped_file_gives_the_first_error_and_writes_noth
         Path(files[i]).write_text(json.dumps(bundle, indent=1), encoding="utf-8")
     monkeypatch.setattr(importpool, "POOL_MIN_CHARS", 0)
     calls = _spy(monkeypatch)
-    turns = _spy_turn(monkeypatch)
+    turns = _spy(monkeypatch, "map_in_turn")
     pooled = _run(cli, tmp_path, "pool", files, "2")
     assert calls == [None] * 3  # a worker met the problem: the parent mapped the files itself
     in_turn = _run(cli, tmp_path, "turn", files, "1")
@@ -393,7 +380,7 @@ def test_files_that_reference_each_other_are_mapped_together(cli, tmp_path, monk
     files = [str(tmp_path / "Patient.ndjson"), str(tmp_path / "Observation.ndjson")]
     monkeypatch.setattr(importpool, "POOL_MIN_CHARS", 0)
     calls = _spy(monkeypatch)
-    turns = _spy_turn(monkeypatch)
+    turns = _spy(monkeypatch, "map_in_turn")
     pooled = _run(cli, tmp_path, "pool", files, "2")
     assert calls == [None] * 3
     in_turn = _run(cli, tmp_path, "turn", files, "1")

@@ -18,8 +18,8 @@ is written through the one write path (``Writer.apply_import``), in one transact
 Mapping apart is an optimisation that never changes a result:
 
 * it is used only with at least two files, at least :data:`POOL_MIN_CHARS` of text and no
-  ``--patient``; the pool only with more than one job (``LUNGTRACK_JOBS``, as
-  :func:`lungtrack.services.jobs_wanted`), a core to spare and ``fork``;
+  ``--patient``; the pool only with more than one job (``LUNGTRACK_JOBS``,
+  :func:`lungtrack.jobs.jobs_wanted`), a core to spare and ``fork``;
 * at a file that refers to a resource it does not hold (bulk NDJSON by resource type), when the
   parts could map differently together (see ``merge_parts``), or at any problem (bad input, a
   structural error, a pool that breaks), the functions return None and the caller maps every
@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from lungtrack.jobs import asked_jobs, jobs_wanted
 
 #: The least text (characters, all files together) worth a pool: about 0.5 s of mapping (16 of
 #: the benchmark's one-patient Bundles).  The pool costs about a fifth more CPU than one process
@@ -55,9 +57,7 @@ def pool_jobs(texts: Sequence[tuple[str, str]]) -> int:
     if len(texts) < 2 or not hasattr(os, "fork") or sum(len(text) for _name, text in texts) < POOL_MIN_CHARS:
         return 0
     jobs = min(jobs_wanted(), len(texts))
-    raw = os.environ.get("LUNGTRACK_JOBS", "").strip()
-    asked = raw.isdigit() and int(raw) >= 1  # as jobs_wanted reads it ("0" or "x": not asked)
-    if jobs > 1 and not asked and not _core_to_spare(jobs):
+    if jobs > 1 and asked_jobs() is None and not _core_to_spare(jobs):
         return 0
     return jobs if jobs > 1 else 0
 
@@ -90,18 +90,6 @@ def _proc_loadavg() -> str | None:
             return f.read()
     except OSError:
         return None
-
-
-def jobs_wanted() -> int:
-    """Worker processes wanted: ``LUNGTRACK_JOBS=N``, else 2 (1 on a one-core machine); the rule
-    of :func:`lungtrack.services.jobs_wanted` (a test compares them), without importing the
-    all-patient machinery (the rules' data classes) on an import's start-up."""
-    import os
-
-    raw = os.environ.get("LUNGTRACK_JOBS", "")
-    if raw.strip().isdigit() and int(raw) >= 1:
-        return int(raw)
-    return min(2, os.cpu_count() or 1)
 
 
 def map_apart(texts: Sequence[tuple[str, str]], source_label: str,

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator
 from lungtrack.core.config import RulesConfig
 from lungtrack.core.findings import Finding
 from lungtrack.core.history import History
+from lungtrack.jobs import DEFAULT_JOBS, jobs_wanted  # noqa: F401 - the one rule (lungtrack.jobs), read here too
 
 
 @dataclass
@@ -57,13 +58,6 @@ def connection_of(source: Any) -> Any:
 
 #: Patients read per batch by the all-patient commands (one query per table per batch).
 BATCH_SIZE = 200
-#: Worker processes for the all-patient commands (``LUNGTRACK_JOBS=N`` asks for a pool of N; 1 means
-#: none).  Each worker reads AND evaluates its own patients (no history crosses a process boundary;
-#: only each patient's finished output comes back).  Default: 2, or 1 on a one-core machine:
-#: measured in docs/performance.md (third pass), 2 workers took 0.6-0.7x the wall time of one
-#: process when a core was free, for about 10 % more CPU, and gained nothing when other work held
-#: the second core; more than 2 was not measured.
-DEFAULT_JOBS = 2
 
 
 def _evaluate_item(work: Callable[[PatientEvaluation], Any], today: date, config: RulesConfig,
@@ -83,15 +77,6 @@ def _load_items(conn, ids: list[int]) -> list[tuple[History, dict, dict]]:
     histories = read.load_histories(conn, ids)
     acks, snoozes = read.acks_and_snoozes(conn, ids)
     return [(hh, acks[hh.patient.id], snoozes[hh.patient.id]) for hh in histories]
-
-
-def jobs_wanted() -> int:
-    import os
-
-    raw = os.environ.get("LUNGTRACK_JOBS", "")
-    if raw.strip().isdigit() and int(raw) >= 1:
-        return int(raw)
-    return min(DEFAULT_JOBS, os.cpu_count() or 1)
 
 
 #: What a worker process of :func:`stream_all_patients` inherits from its parent (fork).

@@ -112,21 +112,19 @@ _CENT = Decimal("0.01")
 def fmt_mm(x: float | Decimal) -> str:
     """A size as people write it: 22 -> "22", 22.5 -> "22.5", 2.25 -> "2.25"."""
     d = D(x) if not isinstance(x, Decimal) else x
-    if d.is_finite():
+    ctx = getcontext()
+    remembered = ctx.prec == 28 and ctx.rounding == ROUND_HALF_EVEN  # the default context
+    if remembered and d.is_finite():
         text = _FMT_MM.get(d)
         if text is not None:
-            ctx = getcontext()
-            if ctx.prec == 28 and ctx.rounding == ROUND_HALF_EVEN:
-                return text
+            return text
     q = d.quantize(_CENT).normalize()
     text = format(q, "f")
     text = "0" if text in ("-0", "") else text
-    if q.is_finite():
-        ctx = getcontext()
-        if ctx.prec == 28 and ctx.rounding == ROUND_HALF_EVEN:
-            if len(_FMT_MM) >= _FLOAT_DECIMALS_MAX:
-                _FMT_MM.clear()
-            _FMT_MM[d] = text
+    if remembered and q.is_finite():
+        if len(_FMT_MM) >= _FLOAT_DECIMALS_MAX:
+            _FMT_MM.clear()
+        _FMT_MM[d] = text
     return text
 
 

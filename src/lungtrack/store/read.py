@@ -265,9 +265,11 @@ def _raw_rows(conn: Connection, sql: str, ids: list[int]) -> list[tuple[Any, ...
         result.close()
 
 
-def _date_reader() -> Any:
-    """``value`` as a ``date``: drivers that return ISO strings (SQLite) are parsed once per
-    distinct string (a batch repeats the same few thousand dates); ``date`` values pass."""
+def _date_reader() -> tuple[Any, Any]:
+    """``(read, seen)``: ``read(value)`` is ``value`` as a ``date``: drivers that return ISO
+    strings (SQLite) are parsed once per distinct string (a batch repeats the same few thousand
+    dates); ``date`` values pass.  ``seen(value)`` is ``read(value)`` for a value already read,
+    else None: one dict look-up, no call."""
     cache: dict[Any, Any] = {}
     parse = date.fromisoformat
 
@@ -280,8 +282,7 @@ def _date_reader() -> Any:
             cache[value] = result = parse(value[:10]) if isinstance(value, str) else value
             return result
 
-    read.cache = cache  # type: ignore[attr-defined]  # read(v) is cache[v] when v is in it
-    return read
+    return read, cache.get
 
 
 def build_histories(conn: Connection, patients: Sequence[Any]) -> list[h.History]:
@@ -293,7 +294,7 @@ def build_histories(conn: Connection, patients: Sequence[Any]) -> list[h.History
     if not patients:
         return []
     ids = [p.id for p in patients]
-    day = _date_reader()
+    day, seen_day = _date_reader()  # seen_day(v) or day(v): a string already read without the call
     status_of, modality_of, nts_of = _values(MeasurementStatus), _values(Modality), _values(NonTargetStatus)
     marker_of, stop_of, role_of = _values(Marker), _values(StopReason), _values(LesionRole)
     sample_of, result_of, allele_of = _values(Sample), _values(BiopsyResult), _values(AlleleContext)
@@ -314,7 +315,6 @@ def build_histories(conn: Connection, patients: Sequence[Any]) -> list[h.History
         return out
 
     Measurement, NewLesion, Study, MarkerResult = h.Measurement, h.NewLesion, h.ImagingStudy, h.MarkerResult
-    seen_day = day.cache.get  # day(value) of a string already read (a date is never false), without the call
     measured = MeasurementStatus.MEASURED
     meas: dict[int, list[h.Measurement]] = {}
     for study_id, run in groupby(_raw_rows(conn, _MEASUREMENT_SQL, ids), first):  # one scan's rows together
